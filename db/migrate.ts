@@ -1,0 +1,70 @@
+import type { Knex } from 'knex';
+import * as initialSchema from './migrations/20251127000000_initial_schema';
+
+interface Migration {
+  up(knex: Knex): Promise<void>;
+  down(knex: Knex): Promise<void>;
+}
+
+/**
+ * Migrations listed in code rather than found by scanning a folder: the same
+ * list works under tsx, compiled JavaScript and a bundle. Names are the file
+ * names without extension and never change once released; append new ones.
+ */
+const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
+  ['20251127000000_initial_schema', initialSchema],
+];
+
+const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
+  async getMigrations() {
+    return MIGRATIONS;
+  },
+  getMigrationName([name]) {
+    return name;
+  },
+  async getMigration([, migration]) {
+    return migration;
+  },
+};
+
+export const migrationConfig: Knex.MigratorConfig = {
+  migrationSource,
+  tableName: 'knex_migrations',
+};
+
+/** Any constant works; it only has to be the same in every process of the engine. */
+const MIGRATION_LOCK_KEY = 0x65626f6f6b; // "ebook"
+
+/**
+ * Brings the schema up to date. Safe to call from several processes at once.
+ *
+ * knex's own lock is not enough for that: a second caller fails with
+ * MigrationLocked instead of waiting, and two callers on an empty database
+ * race to create knex's bookkeeping tables. So callers queue on a transaction-
+ * scoped advisory lock held on one pooled connection while knex migrates on
+ * another (the pool therefore needs at least two connections).
+ */
+export async function migrate(knex: Knex): Promise<string[]> {
+  assertTwoConnections(knex);
+  return knex.transaction(async (trx) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
+    const [, applied] = (await knex.migrate.latest(migrationConfig)) as [number, string[]];
+    return applied;
+  });
+}
+
+function assertTwoConnections(knex: Knex): void {
+  const max = (knex.client.config as Knex.Config).pool?.max;
+  if (max !== undefined && max < 2) {
+    throw new Error(`migrate() needs a pool of at least 2 connections (this one has ${max})`);
+  }
+}
+
+/** Undoes every migration (tests and local resets only). */
+export async function rollbackAll(knex: Knex): Promise<void> {
+  assertTwoConnections(knex);
+  await knex.transaction(async (trx) => {
+    await trx.raw('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK_KEY]);
+    await knex.migrate.rollback(migrationConfig, true);
+  });
+}
