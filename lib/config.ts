@@ -37,6 +37,8 @@ export interface Config {
   };
   /** How many chapters (and illustrations) one book works on at once. */
   chapterConcurrency: number;
+  /** Added latency of each offline provider call (demos, crash tests, benchmarks). */
+  offlineProviderDelayMs: number;
   logLevel: string;
 }
 
@@ -115,6 +117,7 @@ export function loadConfig(env: Env = process.env): Config {
       runwareUrl: url(env, 'RUNWARE_URL', ['ws:', 'wss:']),
     },
     chapterConcurrency: int(env, 'CHAPTER_CONCURRENCY', 4, 1, 24),
+    offlineProviderDelayMs: int(env, 'OFFLINE_PROVIDER_DELAY_MS', 0, 0, 600_000),
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
   };
 }

@@ -15,9 +15,9 @@ import { escapeXml } from '../../activities/render/common';
 import { renderEpub } from '../../activities/render/epub';
 import { renderPdf } from '../../activities/render/pdf';
 import type { RenderBook, RenderImage } from '../../activities/render/types';
+import { epubcheck } from '../helpers/validators';
 
 const run = promisify(execFile);
-const EPUBCHECK_JAR = process.env.EPUBCHECK_JAR ?? '/usr/share/java/epubcheck.jar';
 const PAGE_W = 432;
 const PAGE_H = 648;
 const SIDE_MARGIN = 54;
@@ -139,21 +139,6 @@ async function hasTool(cmd: string, args: string[]): Promise<boolean> {
   }
 }
 
-interface EpubcheckReport {
-  messages: Array<{ ID: string; severity: string; message: string; locations?: Array<{ path: string; line: number }> }>;
-  checker: { nFatal: number; nError: number; nWarning: number; nUsage: number };
-}
-
-async function epubcheck(file: string): Promise<EpubcheckReport> {
-  const out = `${file}.epubcheck.json`;
-  try {
-    await run('java', ['-jar', EPUBCHECK_JAR, '--json', out, file], { maxBuffer: 16 * 1024 * 1024 });
-  } catch {
-    // Non-zero exit when errors are found; the JSON report says which.
-  }
-  return JSON.parse(await fs.readFile(out, 'utf8')) as EpubcheckReport;
-}
-
 interface QpdfOutline {
   title: string;
   destpageposfrom1: number;
@@ -173,7 +158,7 @@ describe('renderers', function () {
       hasTool('qpdf', ['--version']),
       hasTool('pdftotext', ['-v']),
       hasTool('pdfinfo', ['-v']),
-      hasTool('java', ['-version']).then(async (ok) => ok && (await fs.stat(EPUBCHECK_JAR).then(() => true, () => false))),
+      hasTool('java', ['-version']).then(async (ok) => ok && (await fs.stat(process.env.EPUBCHECK_JAR ?? '/usr/share/java/epubcheck.jar').then(() => true, () => false))),
     ]);
     if (tools.includes(false)) {
       const msg = 'render tests need qpdf, poppler-utils, java and epubcheck (apt-get install qpdf poppler-utils default-jre-headless epubcheck)';

@@ -1,0 +1,382 @@
+/**
+ * The ebook activities, built by a factory over their dependencies so the
+ * worker wires real clients once and tests wire their own.
+ *
+ * Each activity stores what it produces and returns a reference; anything long
+ * heartbeats; failures no retry can fix are non-retryable with a named type.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { Repositories } from '../db/repositories';
+import type { EventBus } from '../db/events';
+import type {
+  BookBrief,
+  ImageProvider,
+  Outline,
+  TextProvider,
+  Usage,
+} from './providers/types';
+import type { RenderBook, RenderImage } from './render/types';
+import { renderPdf as renderPdfFile } from './render/pdf';
+import { renderEpub as renderEpubFile } from './render/epub';
+import { keys, type Storage } from './storage/types';
+import {
+  ErrorTypes,
+  type BookManifest,
+  type ChapterRef,
+  type EbookError,
+  type FileRef,
+  type ImageRef,
+  type OutlineRef,
+  type StoredFiles,
+} from '../workflows/shared';
+
+export interface ActivityDeps {
+  repos: Repositories;
+  storage: Storage;
+  events: EventBus;
+  text: TextProvider;
+  image: ImageProvider;
+}
+
+/** A chapter as stored: the text itself never enters workflow history. */
+interface StoredChapter {
+  index: number;
+  title: string;
+  paragraphs: string[];
+}
+
+const ILLUSTRATION_SIZE = 1024;
+const COVER_WIDTH = 1200;
+const COVER_HEIGHT = 1800;
+
+export function createActivities(deps: ActivityDeps) {
+  const { repos, storage, events } = deps;
+
+  const heartbeat = (details?: unknown) => {
+    try {
+      Context.current().heartbeat(details);
+    } catch {
+      // Outside an activity (plain function calls in scripts) there is nothing to beat.
+    }
+  };
+  const signal = (): AbortSignal | undefined => {
+    try {
+      return Context.current().cancellationSignal;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const loadBook = async (ebookId: string) => {
+    const book = await repos.ebooks.get(ebookId);
+    if (!book) {
+      throw ApplicationFailure.nonRetryable(`ebook ${ebookId} does not exist`, ErrorTypes.NotFound);
+    }
+    return book;
+  };
+
+  const loadOutline = async (ebookId: string): Promise<Outline> =>
+    JSON.parse((await storage.get(keys.outline(ebookId))).toString('utf8')) as Outline;
+
+  const loadChapter = async (key: string): Promise<StoredChapter> =>
+    JSON.parse((await storage.get(key)).toString('utf8')) as StoredChapter;
+
+  const recordCall = (ebookId: string, step: string, provider: string, model: string, usage: Usage, index?: number) =>
+    events.publish(ebookId, 'provider.call', { step, index, provider, model, usage });
+
+  /** The character/style bible every image prompt carries, so pictures stay consistent. */
+  const bible = (outline: Outline) =>
+    [
+      `Style: ${outline.style}.`,
+      `Palette: ${outline.palette.join(' and ')}.`,
+      ...outline.characters.map((c) => `${c.name}: ${c.look}.`),
+      `Setting: ${outline.setting}.`,
+    ].join(' ');
+
+  const seedOf = (ebookId: string) => parseInt(ebookId.replace(/-/g, '').slice(0, 8), 16) >>> 0;
+
+  return {
+    async startEbook({ ebookId }: { ebookId: string }): Promise<void> {
+      const book = await loadBook(ebookId);
+      if (book.status === 'cancelled') {
+        throw ApplicationFailure.nonRetryable(`ebook ${ebookId} was cancelled`, ErrorTypes.BadInput);
+      }
+      await repos.ebooks.updateStatus(ebookId, { status: 'running', stage: 'outline' });
+      await events.publish(ebookId, 'stage', { stage: 'outline' });
+    },
+
+    async writeOutline({ ebookId, brief }: { ebookId: string; brief: BookBrief }): Promise<OutlineRef> {
+      if (!brief.prompt?.trim()) {
+        throw ApplicationFailure.nonRetryable('the prompt is empty', ErrorTypes.BadInput);
+      }
+      if (!Number.isInteger(brief.chapterCount) || brief.chapterCount < 1 || brief.chapterCount > 24) {
+        throw ApplicationFailure.nonRetryable('chapterCount must be 1-24', ErrorTypes.BadInput);
+      }
+      const provider = deps.text;
+      const { outline, usage, model } = await provider.writeOutline(brief, signal());
+      if (outline.chapters.length !== brief.chapterCount) {
+        // A provider that ignores the requested length would produce a wrong book; retrying may help.
+        throw new Error(
+          `${provider.name} wrote ${outline.chapters.length} chapters, ${brief.chapterCount} were asked for`,
+        );
+      }
+      await recordCall(ebookId, 'outline', provider.name, model, usage);
+      const stored = await storage.put(keys.outline(ebookId), Buffer.from(JSON.stringify(outline)));
+      await repos.ebooks.saveOutline(ebookId, {
+        title: outline.title,
+        description: outline.logline,
+        chapters: outline.chapters.map((c) => ({
+          index: c.index,
+          title: c.title,
+          summary: c.summary,
+          status: 'pending',
+        })),
+      });
+      await repos.ebooks.updateStatus(ebookId, { stage: 'chapters' });
+      await events.publish(ebookId, 'outline', {
+        title: outline.title,
+        logline: outline.logline,
+        chapters: outline.chapters.map((c) => ({ index: c.index, title: c.title })),
+        provider: provider.name,
+        offline: provider.offline,
+      });
+      return {
+        outlineKey: stored.key,
+        title: outline.title,
+        chapters: outline.chapters.map((c) => ({ index: c.index, title: c.title })),
+        provider: provider.name,
+        seed: seedOf(ebookId),
+      };
+    },
+
+    async writeChapter({ ebookId, index }: { ebookId: string; index: number }): Promise<ChapterRef> {
+      const book = await loadBook(ebookId);
+      const outline = await loadOutline(ebookId);
+      const chapter = outline.chapters.find((c) => c.index === index);
+      if (!chapter) {
+        throw ApplicationFailure.nonRetryable(`chapter ${index} is not in the outline`, ErrorTypes.BadInput);
+      }
+      await repos.ebooks.setChapter(ebookId, index, { status: 'writing' });
+      const provider = deps.text;
+      // Stream the text to clients as it is written, in order, one event per delta.
+      let pending = Promise.resolve();
+      const onText = (delta: string) => {
+        heartbeat({ index });
+        pending = pending.then(() => events.publish(ebookId, 'chapter.text', { index, delta }).then(() => undefined));
+      };
+      const result = await provider.writeChapter(
+        {
+          brief: book.generationSettings as BookBrief,
+          outline,
+          chapter,
+          previousSummaries: outline.chapters.filter((c) => c.index < index).map((c) => c.summary),
+        },
+        onText,
+        signal(),
+      );
+      await pending;
+      await recordCall(ebookId, 'chapter', provider.name, result.model, result.usage, index);
+      const stored: StoredChapter = { index, title: chapter.title, paragraphs: result.paragraphs };
+      const key = keys.chapter(ebookId, index);
+      await storage.put(key, Buffer.from(JSON.stringify(stored)));
+      const words = result.paragraphs.join(' ').split(/\s+/).filter(Boolean).length;
+      await repos.ebooks.setChapter(ebookId, index, {
+        status: 'written',
+        words,
+        textKey: key,
+        textProvider: provider.name,
+      });
+      await events.publish(ebookId, 'chapter.written', { index, words, provider: provider.name });
+      return { index, textKey: key, words, provider: provider.name };
+    },
+
+    async drawIllustration({ ebookId, index }: { ebookId: string; index: number }): Promise<ImageRef> {
+      const outline = await loadOutline(ebookId);
+      const chapter = outline.chapters.find((c) => c.index === index);
+      if (!chapter) {
+        throw ApplicationFailure.nonRetryable(`chapter ${index} is not in the outline`, ErrorTypes.BadInput);
+      }
+      const provider = deps.image;
+      heartbeat({ index });
+      const result = await provider.generateImage(
+        {
+          kind: 'illustration',
+          prompt: `Illustration for chapter ${index}, "${chapter.title}": ${chapter.summary} ${bible(outline)}`,
+          width: ILLUSTRATION_SIZE,
+          height: ILLUSTRATION_SIZE,
+          seed: seedOf(ebookId),
+          palette: outline.palette,
+          caption: `Chapter ${index}: ${chapter.title}`,
+        },
+        signal(),
+      );
+      await recordCall(ebookId, 'illustration', provider.name, result.model, result.usage, index);
+      const key = keys.illustration(ebookId, index, result.mime === 'image/png' ? 'png' : 'jpg');
+      await storage.put(key, result.data, { contentType: result.mime });
+      const alt = `Illustration for chapter ${index}, “${chapter.title}”: ${chapter.summary}`;
+      await repos.ebooks.setChapter(ebookId, index, {
+        status: 'done',
+        imageKey: key,
+        imageAlt: alt,
+        imageProvider: provider.name,
+      });
+      await events.publish(ebookId, 'chapter.illustrated', { index, provider: provider.name });
+      return { key, alt, provider: provider.name };
+    },
+
+    async drawCover({ ebookId }: { ebookId: string }): Promise<ImageRef> {
+      const outline = await loadOutline(ebookId);
+      const provider = deps.image;
+      heartbeat();
+      const result = await provider.generateImage(
+        {
+          kind: 'cover',
+          prompt: `Book cover for "${outline.title}": ${outline.logline} ${bible(outline)}`,
+          width: COVER_WIDTH,
+          height: COVER_HEIGHT,
+          seed: seedOf(ebookId),
+          palette: outline.palette,
+          title: outline.title,
+          subtitle: outline.logline,
+        },
+        signal(),
+      );
+      await recordCall(ebookId, 'cover', provider.name, result.model, result.usage);
+      const key = keys.cover(ebookId, result.mime === 'image/png' ? 'png' : 'jpg');
+      await storage.put(key, result.data, { contentType: result.mime });
+      await events.publish(ebookId, 'cover', { provider: provider.name });
+      return { key, alt: `Cover of “${outline.title}”`, provider: provider.name };
+    },
+
+    async renderPdf(manifest: BookManifest): Promise<FileRef> {
+      await repos.ebooks.updateStatus(manifest.ebookId, { stage: 'pdf' });
+      const book = await assemble(manifest);
+      const pdf = await renderPdfFile(book, { onProgress: (done, total) => heartbeat({ done, total }) });
+      const stored = await storage.put(keys.draft(manifest.ebookId, 'book.pdf'), pdf);
+      await events.publish(manifest.ebookId, 'stage', { stage: 'pdf', bytes: stored.bytes });
+      return { key: stored.key, bytes: stored.bytes, sha256: stored.sha256 };
+    },
+
+    async renderEpub(manifest: BookManifest): Promise<FileRef> {
+      await repos.ebooks.updateStatus(manifest.ebookId, { stage: 'epub' });
+      const book = await assemble(manifest);
+      heartbeat();
+      const epub = await renderEpubFile(book);
+      const stored = await storage.put(keys.draft(manifest.ebookId, 'book.epub'), epub);
+      await events.publish(manifest.ebookId, 'stage', { stage: 'epub', bytes: stored.bytes });
+      return { key: stored.key, bytes: stored.bytes, sha256: stored.sha256 };
+    },
+
+    /**
+     * Copies the drafts to a new version's keys. The previous version's files
+     * stay where they are until the book row points at the new ones.
+     */
+    async storeFiles(input: {
+      ebookId: string;
+      pdfKey: string;
+      epubKey: string;
+      coverKey: string;
+    }): Promise<StoredFiles> {
+      const book = await loadBook(input.ebookId);
+      await repos.ebooks.updateStatus(input.ebookId, { stage: 'storing' });
+      // A retry computes the same version (the row changes only at publish), so it overwrites its own copies.
+      const version = (book.fileVersion ?? 0) + 1;
+      const coverExt = input.coverKey.slice(input.coverKey.lastIndexOf('.') + 1);
+      const [pdf, epub, cover] = await Promise.all([
+        storage.copy(input.pdfKey, keys.published(input.ebookId, version, 'book.pdf')),
+        storage.copy(input.epubKey, keys.published(input.ebookId, version, 'book.epub')),
+        storage.copy(input.coverKey, keys.published(input.ebookId, version, `cover.${coverExt}`)),
+      ]);
+      const ref = (o: { key: string; bytes: number; sha256: string }) => ({ key: o.key, bytes: o.bytes, sha256: o.sha256 });
+      return { version, pdf: ref(pdf), epub: ref(epub), cover: ref(cover) };
+    },
+
+    async publishEbook(input: {
+      ebookId: string;
+      files: StoredFiles;
+      providers: { text?: string; image?: string };
+    }): Promise<void> {
+      const { ebookId, files } = input;
+      const book = await loadBook(ebookId);
+      const base = `/v1/ebooks/${ebookId}/files`;
+      await repos.ebooks.publish(ebookId, {
+        pdfKey: files.pdf.key,
+        epubKey: files.epub.key,
+        coverImageKey: files.cover.key,
+        pdfUrl: `${base}/pdf?v=${files.version}`,
+        epubUrl: `${base}/epub?v=${files.version}`,
+        coverImageUrl: `${base}/cover?v=${files.version}`,
+        fileVersion: files.version,
+        images: book.chapters
+          .filter((c) => c.imageKey)
+          .map((c) => ({ chapter: c.index, key: c.imageKey, alt: c.imageAlt, provider: c.imageProvider })),
+        providers: input.providers,
+        metadata: { ...(book.metadata ?? {}), files: { pdf: files.pdf, epub: files.epub } },
+      });
+      // Domain events are keyed by book and version: a retried step records them once.
+      await repos.activities.record({
+        userId: book.userId,
+        type: 'ebook_generated',
+        data: { ebookId, version: files.version },
+        dedupeKey: `ebook_generated:${ebookId}:${files.version}`,
+      });
+      await repos.activities.record({
+        userId: book.userId,
+        type: 'ebook_published',
+        data: { ebookId, version: files.version },
+        dedupeKey: `ebook_published:${ebookId}:${files.version}`,
+      });
+      await events.publish(ebookId, 'completed', { version: files.version });
+    },
+
+    async finishEbook(input: {
+      ebookId: string;
+      status: 'failed' | 'cancelled';
+      error: EbookError;
+    }): Promise<void> {
+      await repos.ebooks.updateStatus(input.ebookId, {
+        status: input.status,
+        stage: input.status,
+        error: { ...input.error },
+      });
+      await events.publish(input.ebookId, input.status, { error: input.error });
+    },
+  };
+
+  /** Loads a book's parts from storage into what the renderers take. */
+  async function assemble(manifest: BookManifest): Promise<RenderBook> {
+    const row = await loadBook(manifest.ebookId);
+    const outline = await loadOutline(manifest.ebookId);
+    const image = async (key: string, alt: string): Promise<RenderImage> => ({
+      data: await storage.get(key),
+      mime: key.endsWith('.png') ? 'image/png' : 'image/jpeg',
+      alt,
+    });
+    const chapters = [];
+    for (const c of manifest.chapters) {
+      const stored = await loadChapter(c.textKey);
+      chapters.push({
+        index: c.index,
+        title: c.title,
+        paragraphs: stored.paragraphs,
+        image: c.image ? await image(c.image.key, c.image.alt) : undefined,
+      });
+      heartbeat();
+    }
+    const brief = row.generationSettings as BookBrief;
+    return {
+      id: manifest.ebookId,
+      title: manifest.title,
+      subtitle: outline.logline,
+      author: typeof row.metadata?.author === 'string' ? row.metadata.author : 'Ebook Engine',
+      language: brief.language ?? 'en',
+      description: outline.logline,
+      keywords: [brief.era, brief.style, brief.mood].filter((k): k is string => Boolean(k)),
+      cover: await image(manifest.coverKey, manifest.coverAlt),
+      chapters,
+      watermark: manifest.watermark,
+      credits: [...new Set(manifest.credits.filter(Boolean))],
+      modified: new Date().toISOString(),
+    };
+  }
+}

@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto';
+import express, { type RequestHandler } from 'express';
+import type { Client } from '@temporalio/client';
+import type { Services } from '../lib/services';
+import type { Logger } from '../lib/logger';
+import { requireUser, type AuthSettings } from './auth';
+import { errorHandler, HttpProblem, sendProblem } from './problem';
+import { ebookRouter } from './routes/ebooks';
+
+export interface AppDeps {
+  services: Services;
+  temporal: Client;
+  auth: AuthSettings;
+  log: Logger;
+  taskQueue: string;
+  chapterConcurrency: number;
+}
+
+/** The Express app; only the entry point listens, so tests mount it on any port. */
+export function createApp(deps: AppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+
+  const requestId: RequestHandler = (req, res, next) => {
+    const given = req.get('x-request-id');
+    req.id = given && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+    res.setHeader('X-Request-Id', req.id);
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      deps.log.info(
+        {
+          requestId: req.id,
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          userId: req.user?.userId,
+        },
+        'request',
+      );
+    });
+    next();
+  };
+  app.use(requestId);
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.get('/readyz', async (req, res) => {
+    const checks = await readiness(deps);
+    const failed = Object.entries(checks).filter(([, v]) => v !== 'ok');
+    if (failed.length === 0) {
+      res.json({ status: 'ready', checks });
+      return;
+    }
+    sendProblem(req, res, 503, 'Service Unavailable', `Not ready: ${failed.map(([k]) => k).join(', ')}`, { checks });
+  });
+
+  const v1 = express.Router();
+  v1.use(...requireUser(deps.auth));
+  v1.use(express.json({ limit: '64kb' }));
+  v1.use(ebookRouter(deps));
+  app.use('/v1', v1);
+
+  app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}`)));
+  app.use(errorHandler(deps.log));
+  return app;
+}
+
+async function readiness(deps: AppDeps): Promise<Record<string, string>> {
+  const check = async (fn: () => Promise<unknown>): Promise<string> => {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        fn(),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timed out')), 2000);
+        }),
+      ]);
+      return 'ok';
+    } catch (err) {
+      return err instanceof Error ? err.message.slice(0, 200) : 'failed';
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  const [temporal, database, storage] = await Promise.all([
+    check(() => deps.temporal.workflowService.getSystemInfo({})),
+    check(() => deps.services.knex.raw('select 1')),
+    check(() => deps.services.storage.ping()),
+  ]);
+  return { temporal, database, storage };
+}

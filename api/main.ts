@@ -1,0 +1,57 @@
+/**
+ * `npm run api`: the HTTP API against TEMPORAL_ADDRESS (or the embedded dev
+ * server). Stateless: run as many as the load needs.
+ */
+import type { AddressInfo } from 'node:net';
+import { loadConfig } from '../lib/config';
+import { clerkSettings } from '../lib/dev-keys';
+import { createLogger } from '../lib/logger';
+import { createServices } from '../lib/services';
+import { connectClient } from '../lib/temporal';
+import { createApp } from './app';
+
+async function main() {
+  const config = loadConfig();
+  const log = createLogger('api', config.logLevel);
+  const services = await createServices(config);
+  const temporal = await connectClient(config);
+  const clerk = clerkSettings(config);
+  const app = createApp({
+    services,
+    temporal,
+    auth: clerk,
+    log,
+    taskQueue: config.temporal.taskQueue,
+    chapterConcurrency: config.chapterConcurrency,
+  });
+  const server = app.listen(config.port, '0.0.0.0', () => {
+    const { port } = server.address() as AddressInfo;
+    log.info({ port, auth: clerk.local ? 'local dev key' : 'clerk' }, `API listening on http://127.0.0.1:${port}`);
+  });
+  server.on('error', (err) => {
+    log.error({ err }, 'API could not listen');
+    process.exit(1);
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'API stopping');
+    // Stop accepting, let in-flight requests finish, then cut long-lived streams.
+    server.close();
+    setTimeout(() => server.closeAllConnections(), 5000).unref();
+    server.closeIdleConnections();
+    await new Promise((r) => server.once('close', r));
+    await temporal.connection.close();
+    await services.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

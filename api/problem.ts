@@ -1,0 +1,86 @@
+import type { ErrorRequestHandler, Request, Response } from 'express';
+import { ZodError } from 'zod';
+import type { Logger } from '../lib/logger';
+
+/** An error that maps to an RFC 9457 problem response. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    detail?: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail ?? title);
+  }
+}
+
+export const notFound = (what = 'Resource') => new HttpProblem(404, 'Not Found', `${what} not found`);
+
+export function sendProblem(
+  req: Request,
+  res: Response,
+  status: number,
+  title: string,
+  detail: string,
+  extra: Record<string, unknown> = {},
+): void {
+  res
+    .status(status)
+    .type('application/problem+json')
+    .json({
+      type: 'about:blank',
+      title,
+      status,
+      detail,
+      instance: req.originalUrl,
+      requestId: req.id,
+      ...extra,
+    });
+}
+
+/** Names the field: `body.chapterCount`, `query.limit`... */
+export function zodProblem(err: ZodError, where: 'body' | 'query' | 'params'): HttpProblem {
+  const errors = err.issues.map((i) => ({
+    field: [where, ...i.path.map(String)].join('.'),
+    message: i.message,
+  }));
+  const first = errors[0];
+  return new HttpProblem(400, 'Invalid request', `${first.field}: ${first.message}`, { errors });
+}
+
+/** The one place errors become responses: no stack traces, no internals. */
+export function errorHandler(log: Logger): ErrorRequestHandler {
+  return (err, req, res, _next) => {
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    if (err instanceof HttpProblem) {
+      sendProblem(req, res, err.status, err.title, err.message, err.extra);
+      return;
+    }
+    if (err instanceof ZodError) {
+      const p = zodProblem(err, 'body');
+      sendProblem(req, res, p.status, p.title, p.message, p.extra);
+      return;
+    }
+    // body-parser's errors carry a status and a type.
+    const e = err as { status?: number; type?: string; message?: string };
+    if (e.type === 'entity.parse.failed') {
+      sendProblem(req, res, 400, 'Invalid request', 'body: is not valid JSON', {
+        errors: [{ field: 'body', message: 'is not valid JSON' }],
+      });
+      return;
+    }
+    if (e.type === 'entity.too.large') {
+      sendProblem(req, res, 413, 'Payload Too Large', 'body: is larger than the limit');
+      return;
+    }
+    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
+      sendProblem(req, res, 415, 'Unsupported Media Type', 'body: unsupported encoding');
+      return;
+    }
+    log.error({ err, requestId: req.id, path: req.path }, 'unhandled error');
+    sendProblem(req, res, 500, 'Internal Server Error', 'Something went wrong on our side; try again.');
+  };
+}

@@ -1,0 +1,300 @@
+import { randomUUID } from 'node:crypto';
+import { Router, type Request, type Response } from 'express';
+import { z } from 'zod';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+} from '@temporalio/client';
+import type { Services } from '../../lib/services';
+import type { Logger } from '../../lib/logger';
+import { isEraId, ERAS } from '../../lib/eras';
+import {
+  computeProgress,
+  EBOOK_ID_ATTRIBUTE,
+  ebookWorkflowId,
+  STAGE_ATTRIBUTE,
+  TERMINAL_STATUSES,
+  USER_ID_ATTRIBUTE,
+  type EbookStatus,
+  type EbookWorkflowInput,
+  type Stage,
+} from '../../workflows/shared';
+import type { ebookWorkflow } from '../../workflows/ebook';
+import { HttpProblem, notFound, zodProblem } from '../problem';
+import type { Ebook } from '../../db/repositories';
+
+export const createEbookSchema = z.object({
+  prompt: z.string().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
+  chapterCount: z.number().int('must be an integer').min(1, 'must be 1-24').max(24, 'must be 1-24').default(3),
+  era: z
+    .string()
+    .refine(isEraId, { message: `must be one of ${ERAS.map((e: { id: string }) => e.id).join(', ')}` })
+    .optional(),
+  style: z.string().trim().max(100, 'must be at most 100 characters').optional(),
+  mood: z.string().trim().max(100, 'must be at most 100 characters').optional(),
+  characterName: z.string().trim().max(50, 'must be at most 50 characters').optional(),
+  archetype: z.string().trim().max(100, 'must be at most 100 characters').optional(),
+  place: z.string().trim().max(100, 'must be at most 100 characters').optional(),
+  language: z
+    .string()
+    .regex(/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/, 'must be a BCP 47 language tag such as "en"')
+    .optional(),
+});
+
+const idSchema = z.string().uuid('must be a UUID');
+const fileKinds = ['pdf', 'epub', 'cover'] as const;
+
+export interface EbookRouterDeps {
+  services: Services;
+  temporal: Client;
+  taskQueue: string;
+  chapterConcurrency: number;
+  log: Logger;
+}
+
+export function ebookRouter(deps: EbookRouterDeps): Router {
+  const { services, temporal } = deps;
+  const { repos, storage } = services;
+  const router = Router();
+
+  /** The caller's book, or 404: another user's book does not exist for them. */
+  const ownBook = async (req: Request): Promise<Ebook> => {
+    const id = idSchema.safeParse(req.params.id);
+    if (!id.success) throw notFound('Ebook');
+    const profile = await repos.profiles.getByClerkId(req.user!.userId);
+    if (!profile) throw notFound('Ebook');
+    const book = await repos.ebooks.getForUser(id.data, profile.id);
+    if (!book) throw notFound('Ebook');
+    return book;
+  };
+
+  router.post('/ebooks', async (req, res) => {
+    if (!req.is('application/json')) {
+      throw new HttpProblem(415, 'Unsupported Media Type', 'body: send application/json');
+    }
+    const parsed = createEbookSchema.safeParse(req.body ?? {});
+    if (!parsed.success) throw zodProblem(parsed.error, 'body');
+    const brief = parsed.data;
+    const user = req.user!;
+    const profile = await repos.profiles.ensure({ clerkUserId: user.userId, role: user.role });
+    const id = randomUUID();
+    const workflowId = ebookWorkflowId(id);
+    await repos.ebooks.create({
+      id,
+      userId: profile.id,
+      workflowId,
+      prompt: brief.prompt,
+      title: 'Untitled book',
+      generationSettings: brief,
+      stylePreferences: { era: brief.era, style: brief.style, mood: brief.mood },
+    });
+    const input: EbookWorkflowInput = {
+      ebookId: id,
+      profileId: profile.id,
+      userId: user.userId,
+      brief,
+      concurrency: deps.chapterConcurrency,
+      watermark: profile.subscriptionTier === 'free' || !profile.subscriptionTier ? 'Made with the free plan' : undefined,
+    };
+    try {
+      await temporal.workflow.start<typeof ebookWorkflow>('ebookWorkflow', {
+        workflowId,
+        taskQueue: deps.taskQueue,
+        args: [input],
+        typedSearchAttributes: [
+          { key: EBOOK_ID_ATTRIBUTE, value: id },
+          { key: USER_ID_ATTRIBUTE, value: user.userId },
+          { key: STAGE_ATTRIBUTE, value: 'queued' },
+        ],
+        memo: { title: 'Untitled book' },
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+        // Nothing runs for this row: say so on the row rather than leave a book that never moves.
+        await repos.ebooks.updateStatus(id, {
+          status: 'failed',
+          stage: 'failed',
+          error: { type: 'StartFailed', message: 'The generation could not be started' },
+        });
+        deps.log.error({ err, ebookId: id, requestId: req.id }, 'workflow start failed');
+        throw new HttpProblem(503, 'Service Unavailable', 'The workflow engine is unreachable; try again shortly.');
+      }
+    }
+    await repos.activities.record({
+      userId: profile.id,
+      type: 'ebook_requested',
+      data: { ebookId: id },
+      dedupeKey: `ebook_requested:${id}`,
+      ipAddress: req.ip,
+      userAgent: req.get('user-agent') ?? undefined,
+    });
+    res
+      .status(202)
+      .location(`/v1/ebooks/${id}`)
+      .json({ id, workflowId, status: 'queued' satisfies EbookStatus });
+  });
+
+  router.get('/ebooks/:id', async (req, res) => {
+    const book = await ownBook(req);
+    const chapters = await Promise.all(
+      book.chapters.map(async (c) => ({
+        index: c.index,
+        title: c.title,
+        summary: c.summary,
+        status: c.status,
+        words: c.words,
+        textProvider: c.textProvider,
+        imageProvider: c.imageProvider,
+        imageAlt: c.imageAlt,
+        paragraphs: c.textKey ? await loadParagraphs(c.textKey) : undefined,
+      })),
+    );
+    res.json({
+      ...statusOf(book),
+      description: book.description,
+      prompt: book.prompt,
+      settings: book.generationSettings,
+      chapters,
+      pdfUrl: book.pdfUrl ?? null,
+      epubUrl: book.epubUrl ?? null,
+      coverImageUrl: book.coverImageUrl ?? null,
+      fileVersion: book.fileVersion,
+      cost: book.cost ?? {},
+      createdAt: book.createdAt,
+      publishedAt: book.publishedAt ?? null,
+    });
+  });
+
+  router.get('/ebooks/:id/status', async (req, res) => {
+    const book = await ownBook(req);
+    res.json(statusOf(book));
+  });
+
+  router.post('/ebooks/:id/cancel', async (req, res) => {
+    const book = await ownBook(req);
+    if (TERMINAL_STATUSES.includes(book.status as EbookStatus)) {
+      throw new HttpProblem(409, 'Conflict', `The book is already ${book.status}`, { status: book.status });
+    }
+    try {
+      await temporal.workflow.getHandle(book.workflowId ?? ebookWorkflowId(book.id)).cancel();
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      // The workflow is gone (never started, or its history expired): record the cancellation directly.
+      await repos.ebooks.updateStatus(book.id, { status: 'cancelled', stage: 'cancelled' });
+    }
+    await repos.activities.record({
+      userId: book.userId,
+      type: 'ebook_cancelled',
+      data: { ebookId: book.id },
+      dedupeKey: `ebook_cancelled:${book.id}`,
+    });
+    res.status(202).json({ id: book.id, status: 'cancelling' });
+  });
+
+  router.get('/ebooks/:id/files/:kind', async (req, res) => {
+    const book = await ownBook(req);
+    const kind = req.params.kind as (typeof fileKinds)[number];
+    if (!fileKinds.includes(kind)) throw notFound('File');
+    const key = kind === 'pdf' ? book.pdfKey : kind === 'epub' ? book.epubKey : book.coverImageKey;
+    if (!key) throw new HttpProblem(404, 'Not Found', `The ${kind} is not ready yet`, { status: book.status });
+    const head = await storage.head(key);
+    if (!head) throw notFound('File');
+    const ext = key.slice(key.lastIndexOf('.') + 1);
+    const name = `${slug(book.title) || 'ebook'}.${ext}`;
+    res.setHeader('Content-Type', head.contentType);
+    res.setHeader('Content-Length', String(head.bytes));
+    res.setHeader('Cache-Control', 'private, max-age=0, must-revalidate');
+    res.setHeader(
+      'Content-Disposition',
+      `${kind === 'cover' ? 'inline' : 'attachment'}; filename="${name}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+    );
+    const stream = await storage.stream(key);
+    stream.on('error', (err) => {
+      deps.log.error({ err, key, requestId: req.id }, 'file stream failed');
+      res.destroy(err);
+    });
+    stream.pipe(res);
+  });
+
+  router.get('/ebooks/:id/events', async (req, res) => {
+    const book = await ownBook(req);
+    const last = req.get('last-event-id') ?? (req.query.lastEventId as string | undefined);
+    const afterId = last && /^\d+$/.test(last) ? Number(last) : 0;
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-cache, no-transform',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.write(`retry: 2000\n: ebook ${book.id}\n\n`);
+    let closed = false;
+    const unsubscribe = await services.events.subscribe(book.id, afterId, (e) => {
+      if (closed) return;
+      res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data ?? {})}\n\n`);
+    });
+    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      clearInterval(keepAlive);
+      void unsubscribe();
+    };
+    req.on('close', close);
+    res.on('error', close);
+  });
+
+  return router;
+
+  async function loadParagraphs(key: string): Promise<string[] | undefined> {
+    try {
+      const stored = JSON.parse((await storage.get(key)).toString('utf8')) as { paragraphs: string[] };
+      return stored.paragraphs;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** The status document: read from the database row, so status polls never load Temporal. */
+export function statusOf(book: Ebook) {
+  const stage = (book.stage ?? 'queued') as Stage;
+  const status: EbookStatus = book.status === 'draft' ? 'queued' : book.status;
+  const progress =
+    status === 'failed' || status === 'cancelled' ? (book.progress ?? 0) : computeProgress(stage, book.chapters);
+  const providers = (book.providers ?? {}) as { text?: string; image?: string };
+  const used = [
+    ...new Set(book.chapters.flatMap((c) => [c.textProvider, c.imageProvider]).filter(Boolean)),
+  ] as string[];
+  return {
+    id: book.id,
+    workflowId: book.workflowId,
+    status,
+    stage,
+    progress,
+    title: book.title,
+    chapters: book.chapters.map((c) => ({
+      index: c.index,
+      title: c.title,
+      status: c.status,
+      words: c.words,
+      textProvider: c.textProvider,
+      imageProvider: c.imageProvider,
+    })),
+    providers: { ...providers, used },
+    offline: used.includes('offline'),
+    error: book.error ?? null,
+    updatedAt: book.updatedAt,
+  };
+}
+
+function slug(s: string): string {
+  return s
+    .normalize('NFKD')
+    .replace(/[^\p{L}\p{N}]+/gu, '-')
+    .replace(/^-+|-+$/g, '')
+    .toLowerCase()
+    .slice(0, 80);
+}
+
+export type { Response };

@@ -1,0 +1,38 @@
+import path from 'node:path';
+import type { Knex } from 'knex';
+import { createDb } from '../db/knex';
+import { migrate } from '../db/migrate';
+import { createRepositories, type Repositories } from '../db/repositories';
+import { createPgEventBus, type EventBus } from '../db/events';
+import { createLocalStorage } from '../activities/storage/local';
+import type { Storage } from '../activities/storage/types';
+import { databaseUrl, type Config } from './config';
+
+/** The clients the API and the workers share: database, repositories, storage, events. */
+export interface Services {
+  knex: Knex;
+  repos: Repositories;
+  storage: Storage;
+  events: EventBus;
+  close(): Promise<void>;
+}
+
+export async function createServices(config: Config, opts: { migrate?: boolean } = {}): Promise<Services> {
+  const url = databaseUrl(config);
+  const knex = createDb(url);
+  // Both processes may migrate at start; knex's migration lock lets one do it.
+  if (opts.migrate !== false) await migrate(knex);
+  const repos = createRepositories(knex);
+  const storage = createLocalStorage(path.join(config.dataDir, 'files'));
+  const events = createPgEventBus(knex, url);
+  return {
+    knex,
+    repos,
+    storage,
+    events,
+    async close() {
+      await events.close();
+      await knex.destroy();
+    },
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * `npm start`: the whole engine on embedded defaults. Starts (unless configured
+ * to use existing ones) the Temporal dev server and an embedded PostgreSQL,
+ * then a worker and the API as child processes, restarting either if it dies.
+ * Ctrl-C (SIGINT) or SIGTERM stops all of it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { loadConfig, temporalAddress, type Config } from '../lib/config';
+import { startEmbeddedPostgres } from '../db/embedded';
+import { createDb } from '../db/knex';
+import { migrate } from '../db/migrate';
+import { ensureDevKeys } from '../lib/dev-keys';
+import { startDevServer, type DevServer } from '../lib/temporal';
+
+const ROOT = path.resolve(__dirname, '..');
+const TSX_CLI = require.resolve('tsx/cli');
+
+function say(msg: string) {
+  process.stdout.write(`[engine] ${msg}\n`);
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+interface Supervised {
+  name: string;
+  child?: ChildProcess;
+  restarts: number;
+}
+
+async function main() {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`[engine] configuration error: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  fs.mkdirSync(path.join(config.dataDir, 'logs'), { recursive: true });
+  const stops: Array<() => Promise<void>> = [];
+  let stopping = false;
+  const children: Supervised[] = [];
+
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping…');
+    await Promise.all(
+      children.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            const c = s.child;
+            if (!c || c.exitCode !== null || c.signalCode !== null) return resolve();
+            const timer = setTimeout(() => c.kill('SIGKILL'), 30_000);
+            c.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        process.stderr.write(`[engine] stop failed: ${(err as Error).message}\n`);
+      }
+    }
+    say('stopped');
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+
+  const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: config.dataDir };
+
+  try {
+    if (!config.temporal.address) {
+      for (const [name, port] of [
+        ['TEMPORAL_PORT', config.temporal.port],
+        ['TEMPORAL_UI_PORT', config.temporal.uiPort],
+      ] as const) {
+        if (!(await portFree(port))) {
+          throw new Error(`port ${port} (${name}) is in use: is the engine already running? Set ${name} to another port.`);
+        }
+      }
+      say(`starting the Temporal dev server on 127.0.0.1:${config.temporal.port}…`);
+      const logFile = fs.openSync(path.join(config.dataDir, 'logs', 'temporal.log'), 'a');
+      const server: DevServer = await startDevServer({
+        port: config.temporal.port,
+        uiPort: config.temporal.uiPort,
+        dbFile: path.join(config.dataDir, 'temporal', 'temporal.sqlite'),
+        namespace: config.temporal.namespace,
+        stdio: logFile,
+      });
+      stops.push(() => server.stop());
+      server.process.once('exit', (code) => {
+        if (!stopping) {
+          process.stderr.write(`[engine] the Temporal dev server exited (${code}); see ${config.dataDir}/logs/temporal.log\n`);
+          void shutdown(1);
+        }
+      });
+    }
+    env.TEMPORAL_ADDRESS = temporalAddress(config);
+
+    if (!config.databaseUrl) {
+      say(`starting the embedded PostgreSQL on 127.0.0.1:${config.embeddedPostgresPort}…`);
+      const pg = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
+      stops.push(() => pg.stop());
+      env.DATABASE_URL = pg.url;
+    }
+    // Migrate once here so the two children find the schema ready.
+    const knex = createDb(env.DATABASE_URL!);
+    await migrate(knex);
+    await knex.destroy();
+    ensureDevKeys(config.dataDir);
+  } catch (err) {
+    process.stderr.write(`[engine] could not start: ${(err as Error).message}\n`);
+    await shutdown(1);
+    return;
+  }
+
+  const run = (s: Supervised, script: string) => {
+    const child = spawn(process.execPath, [TSX_CLI, script], { cwd: ROOT, env, stdio: 'inherit' });
+    s.child = child;
+    const started = Date.now();
+    child.once('exit', (code, signal) => {
+      if (stopping) return;
+      // A crash loop backs off; a process that ran a while restarts at once.
+      s.restarts = Date.now() - started > 60_000 ? 0 : s.restarts + 1;
+      const delay = Math.min(30_000, 500 * 2 ** Math.min(s.restarts, 6));
+      process.stderr.write(`[engine] ${s.name} exited (${signal ?? code}); restarting in ${delay} ms\n`);
+      setTimeout(() => !stopping && run(s, script), delay);
+    });
+  };
+  const worker: Supervised = { name: 'worker', restarts: 0 };
+  const api: Supervised = { name: 'api', restarts: 0 };
+  children.push(worker, api);
+  run(worker, 'workers/main.ts');
+  run(api, 'api/main.ts');
+
+  const base = `http://127.0.0.1:${config.port}`;
+  for (let i = 0; i < 600 && !stopping; i++) {
+    try {
+      const res = await fetch(`${base}/readyz`);
+      if (res.ok) {
+        say(`ready: API ${base}  (GET /readyz answers 200)`);
+        if (!config.temporal.address) say(`Temporal Web UI http://127.0.0.1:${config.temporal.uiPort}`);
+        say('get a token: npm run --silent token -- alice');
+        say('Ctrl-C stops everything');
+        return;
+      }
+    } catch {
+      // Not listening yet.
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+void main();

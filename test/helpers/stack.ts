@@ -1,0 +1,150 @@
+/**
+ * The real services the workflow, API and end-to-end tests run against:
+ * a Temporal dev server (the project's own CLI binary, never a download), a
+ * PostgreSQL database, local file storage, and the engine's worker and API.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { EBOOK_ID_ATTRIBUTE, STAGE_ATTRIBUTE, USER_ID_ATTRIBUTE } from '../../workflows/shared';
+import { resolveTemporalBinary } from '../../lib/temporal';
+import { loadConfig, type Config } from '../../lib/config';
+import { createServices, type Services } from '../../lib/services';
+import { createLogger } from '../../lib/logger';
+import { ensureDevKeys, clerkSettings, type DevKeys } from '../../lib/dev-keys';
+import { createProviders, type Providers } from '../../lib/providers';
+import { createEngineWorker } from '../../workers/worker';
+import { createApp } from '../../api/app';
+import { onGlobalTeardown } from './global';
+import { createTestDatabase } from './postgres';
+
+let runtimeInstalled = false;
+let envPromise: Promise<TestWorkflowEnvironment> | undefined;
+
+/** One Temporal dev server for the whole mocha run (or TEMPORAL_TEST_ADDRESS's). */
+export function getTemporalEnv(): Promise<TestWorkflowEnvironment> {
+  if (!runtimeInstalled) {
+    runtimeInstalled = true;
+    Runtime.install({ logger: new DefaultLogger('WARN') });
+  }
+  envPromise ??= (async () => {
+    const existing = process.env.TEMPORAL_TEST_ADDRESS;
+    const env = existing
+      ? await TestWorkflowEnvironment.createFromExistingServer({ address: existing })
+      : await TestWorkflowEnvironment.createLocal({
+          server: {
+            executable: { type: 'existing-path', path: resolveTemporalBinary() },
+            ip: '127.0.0.1',
+            searchAttributes: [EBOOK_ID_ATTRIBUTE, USER_ID_ATTRIBUTE, STAGE_ATTRIBUTE],
+            extraArgs: ['--log-level', 'error'],
+          },
+        });
+    onGlobalTeardown(() => env.teardown());
+    return env;
+  })();
+  return envPromise;
+}
+
+export interface TestStack {
+  env: TestWorkflowEnvironment;
+  config: Config;
+  services: Services;
+  client: Client;
+  dataDir: string;
+  databaseUrl: string;
+  taskQueue: string;
+  devKeys: DevKeys;
+  close(): Promise<void>;
+}
+
+let seq = 0;
+
+/**
+ * A fresh database, data folder and task queue on the shared Temporal server:
+ * tests in different files never see each other's books.
+ */
+export async function createTestStack(extraEnv: Record<string, string> = {}): Promise<TestStack> {
+  const env = await getTemporalEnv();
+  const db = await createTestDatabase();
+  const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'ebook-test-'));
+  const taskQueue = `ebooks-test-${process.pid}-${++seq}-${Date.now()}`;
+  const config = loadConfig({
+    DATA_DIR: dataDir,
+    DATABASE_URL: db.url,
+    TEMPORAL_ADDRESS: env.address,
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    LOG_LEVEL: 'warn',
+    ...extraEnv,
+  });
+  const services = await createServices(config);
+  const devKeys = ensureDevKeys(dataDir);
+  return {
+    env,
+    config,
+    services,
+    client: env.client,
+    dataDir,
+    databaseUrl: db.url,
+    taskQueue,
+    devKeys,
+    async close() {
+      await services.close();
+      await db.drop();
+      await fs.rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** An in-process worker for the stack's task queue; stop it with `stopWorker`. */
+export async function startWorker(
+  stack: TestStack,
+  providers: Providers = createProviders(stack.config),
+): Promise<{ worker: Worker; stop(): Promise<void> }> {
+  const connection = await NativeConnection.connect({ address: stack.env.address });
+  const worker = await createEngineWorker({
+    connection,
+    namespace: stack.config.temporal.namespace,
+    taskQueue: stack.taskQueue,
+    deps: { ...stack.services, ...providers },
+    bundleCacheDir: path.join(os.tmpdir(), 'ebook-engine-test-bundles'),
+    shutdownGraceTime: '2 seconds',
+  });
+  const running = worker.run();
+  return {
+    worker,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await running;
+      await connection.close();
+    },
+  };
+}
+
+/** The real API app on a loopback port. */
+export async function startApi(stack: TestStack): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
+  const app = createApp({
+    services: stack.services,
+    temporal: stack.client,
+    auth: clerkSettings(stack.config),
+    log: createLogger('api-test', 'warn'),
+    taskQueue: stack.taskQueue,
+    chapterConcurrency: stack.config.chapterConcurrency,
+  });
+  const server = await new Promise<Server>((resolve) => {
+    const s = app.listen(0, '127.0.0.1', () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    async stop() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}

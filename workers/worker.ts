@@ -1,0 +1,28 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import { loadWorkflowBundle } from './bundle';
+
+export interface EngineWorkerOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  deps: ActivityDeps;
+  /** Where the built workflow bundle is cached between starts. */
+  bundleCacheDir: string;
+  maxConcurrentActivityTaskExecutions?: number;
+  /** How long a stopping worker lets running activities finish. */
+  shutdownGraceTime?: string;
+}
+
+/** A worker for the ebook task queue: the workflow bundle plus activities wired to `deps`. */
+export async function createEngineWorker(opts: EngineWorkerOptions): Promise<Worker> {
+  return Worker.create({
+    connection: opts.connection,
+    namespace: opts.namespace,
+    taskQueue: opts.taskQueue,
+    workflowBundle: await loadWorkflowBundle(opts.bundleCacheDir),
+    activities: createActivities(opts.deps),
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 16,
+    shutdownGraceTime: (opts.shutdownGraceTime ?? '20 seconds') as `${number} seconds`,
+  });
+}

@@ -1,0 +1,215 @@
+/**
+ * One workflow per ebook: outline → chapters (bounded fan-out, each chapter
+ * illustrated as soon as it is written) with the cover alongside → PDF → EPUB →
+ * store files → publish. Pure orchestration: every side effect is an activity,
+ * and only references (storage keys) cross into history.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  log,
+} from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import {
+  computeProgress,
+  ErrorTypes,
+  STAGE_ATTRIBUTE,
+  stateQuery,
+  type ChapterRef,
+  type EbookState,
+  type EbookWorkflowInput,
+  type ImageRef,
+  type Stage,
+  type StoredFiles,
+} from './shared';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const NON_RETRYABLE = [ErrorTypes.BadInput, ErrorTypes.ContentRefused, ErrorTypes.NotFound];
+
+// Retry profiles by kind of work. Provider calls back off longer (rate limits);
+// rendering is CPU work that rarely benefits from many attempts; bookkeeping
+// against the database and storage retries quickly and for a long time.
+const text = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 8,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
+const image = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 8,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
+const render = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
+const store = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '20 seconds',
+    maximumAttempts: 30,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
+/** Chapters (with their illustrations) in flight at once, per book. */
+const DEFAULT_CONCURRENCY = 4;
+
+export interface EbookWorkflowResult {
+  ebookId: string;
+  title: string;
+  files: StoredFiles;
+}
+
+export async function ebookWorkflow(input: EbookWorkflowInput): Promise<EbookWorkflowResult> {
+  const { ebookId } = input;
+  const state: EbookState = {
+    ebookId,
+    status: 'running',
+    stage: 'queued',
+    progress: 0,
+    chapters: [],
+    providers: {},
+  };
+  setHandler(stateQuery, () => ({ ...state, progress: progressOf(state) }));
+
+  const setStage = (stage: Stage) => {
+    state.stage = stage;
+    upsertSearchAttributes([{ key: STAGE_ATTRIBUTE, value: stage }]);
+  };
+
+  try {
+    setStage('outline');
+    await store.startEbook({ ebookId });
+    const outline = await text.writeOutline({ ebookId, brief: input.brief });
+    state.title = outline.title;
+    state.providers.text = outline.provider;
+    state.chapters = outline.chapters.map((c) => ({ index: c.index, title: c.title, status: 'pending' }));
+
+    setStage('chapters');
+    const coverPromise = image.drawCover({ ebookId });
+    // Awaited after the chapters; if they fail first, this keeps its rejection from going unhandled.
+    coverPromise.catch(() => undefined);
+    const chapterRefs: ChapterRef[] = [];
+    const imageRefs: Array<ImageRef | undefined> = [];
+    const concurrency = Math.max(1, Math.min(input.concurrency ?? DEFAULT_CONCURRENCY, 24));
+    await runBounded(outline.chapters, concurrency, async (c) => {
+      const chapter = state.chapters[c.index - 1];
+      chapter.status = 'writing';
+      const ref = await text.writeChapter({ ebookId, index: c.index });
+      chapterRefs[c.index - 1] = ref;
+      Object.assign(chapter, { status: 'illustrating', words: ref.words, textProvider: ref.provider });
+      const img = await image.drawIllustration({ ebookId, index: c.index });
+      imageRefs[c.index - 1] = img;
+      state.providers.image = img.provider;
+      Object.assign(chapter, { status: 'done', imageProvider: img.provider });
+    });
+    setStage('cover');
+    const cover = await coverPromise;
+
+    const manifest = {
+      ebookId,
+      title: outline.title,
+      coverKey: cover.key,
+      coverAlt: cover.alt,
+      watermark: input.watermark,
+      chapters: outline.chapters.map((c, i) => ({
+        index: c.index,
+        title: c.title,
+        textKey: chapterRefs[i].textKey,
+        image: imageRefs[i] && { key: imageRefs[i]!.key, alt: imageRefs[i]!.alt },
+      })),
+      credits: [outline.provider, cover.provider, ...imageRefs.map((r) => r?.provider ?? '')],
+    };
+
+    setStage('pdf');
+    const pdf = await render.renderPdf(manifest);
+    setStage('epub');
+    const epub = await render.renderEpub(manifest);
+
+    setStage('storing');
+    const files = await store.storeFiles({ ebookId, pdfKey: pdf.key, epubKey: epub.key, coverKey: cover.key });
+    state.fileVersion = files.version;
+
+    setStage('publishing');
+    await store.publishEbook({ ebookId, files, providers: state.providers });
+    state.status = 'completed';
+    setStage('completed');
+    return { ebookId, title: outline.title, files };
+  } catch (err) {
+    if (isCancellation(err)) {
+      state.status = 'cancelled';
+      setStage('cancelled');
+      // The scope is cancelled; bookkeeping must still reach the database.
+      await CancellationScope.nonCancellable(() =>
+        store.finishEbook({ ebookId, status: 'cancelled', error: { type: 'Cancelled', message: 'Cancelled by request' } }),
+      );
+      throw err;
+    }
+    const error = describeFailure(err);
+    log.warn('ebook failed', { ebookId, error });
+    state.status = 'failed';
+    state.error = error;
+    setStage('failed');
+    await store.finishEbook({ ebookId, status: 'failed', error });
+    throw err;
+  }
+}
+
+function progressOf(state: EbookState): number {
+  if (state.status === 'completed') return 1;
+  return computeProgress(state.stage, state.chapters);
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; fails fast on the first error. */
+async function runBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+}
+
+/** The innermost application failure names the real cause (activity failures wrap it). */
+function describeFailure(err: unknown): { type: string; message: string } {
+  let cur: unknown = err;
+  while (cur && typeof cur === 'object' && 'cause' in cur && (cur as { cause?: unknown }).cause) {
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  if (cur instanceof ApplicationFailure) {
+    return { type: cur.type ?? 'Error', message: cur.message };
+  }
+  return { type: 'Error', message: cur instanceof Error ? cur.message : String(cur) };
+}

@@ -1,0 +1,180 @@
+/**
+ * Names and payload types shared by the workflow, the activities, the API, the
+ * workers and the tests. Nobody retypes these strings.
+ *
+ * Workflow code imports this module, so it must stay free of Node built-ins and I/O.
+ */
+import { defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery } from '@temporalio/workflow';
+import type { BookBrief } from '../activities/providers/types';
+
+export const DEFAULT_TASK_QUEUE = 'ebooks';
+export const EBOOK_WORKFLOW_TYPE = 'ebookWorkflow';
+
+/** The workflow id names the book, so a double start of one book is impossible. */
+export function ebookWorkflowId(ebookId: string): string {
+  return `ebook-${ebookId}`;
+}
+
+/** Custom search attributes an operator filters on in the Temporal Web UI. */
+export const SEARCH_ATTRIBUTE_TYPES = {
+  EbookId: 'Keyword',
+  EbookUserId: 'Keyword',
+  EbookStage: 'Keyword',
+} as const;
+
+export const EBOOK_ID_ATTRIBUTE = defineSearchAttributeKey('EbookId', 'KEYWORD');
+export const USER_ID_ATTRIBUTE = defineSearchAttributeKey('EbookUserId', 'KEYWORD');
+export const STAGE_ATTRIBUTE = defineSearchAttributeKey('EbookStage', 'KEYWORD');
+
+export type EbookStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export const TERMINAL_STATUSES: readonly EbookStatus[] = ['completed', 'failed', 'cancelled'];
+
+export type Stage =
+  | 'queued'
+  | 'outline'
+  | 'chapters'
+  | 'cover'
+  | 'pdf'
+  | 'epub'
+  | 'storing'
+  | 'publishing'
+  | 'completed'
+  | 'failed'
+  | 'cancelled';
+
+export type ChapterStatus = 'pending' | 'writing' | 'written' | 'illustrating' | 'done' | 'failed';
+
+export interface ChapterState {
+  index: number;
+  title: string;
+  status: ChapterStatus;
+  words?: number;
+  textProvider?: string;
+  imageProvider?: string;
+}
+
+/** Input of the ebook workflow. Small: the brief and ids, nothing generated. */
+export interface EbookWorkflowInput {
+  ebookId: string;
+  /** The owner's profile id (database) and Clerk user id (identity). */
+  profileId: string;
+  userId: string;
+  brief: BookBrief;
+  /** Free-tier books carry a watermark. */
+  watermark?: string;
+  /** Chapters in flight at once (default 4). */
+  concurrency?: number;
+}
+
+/** What the render activities receive: references to everything the book is made of. */
+export interface BookManifest {
+  ebookId: string;
+  title: string;
+  coverKey: string;
+  coverAlt: string;
+  watermark?: string;
+  chapters: Array<{ index: number; title: string; textKey: string; image?: { key: string; alt: string } }>;
+  credits: string[];
+}
+
+export interface EbookError {
+  type: string;
+  message: string;
+}
+
+/** The live state answered by the `state` query. */
+export interface EbookState {
+  ebookId: string;
+  status: EbookStatus;
+  stage: Stage;
+  progress: number;
+  title?: string;
+  chapters: ChapterState[];
+  /** Names of the providers in use; `offline` ones are marked by name. */
+  providers: { text?: string; image?: string };
+  error?: EbookError;
+  fileVersion?: number;
+}
+
+export const stateQuery = defineQuery<EbookState>('state');
+
+/** Non-retryable failure types: no retry can fix these. */
+export const ErrorTypes = {
+  BadInput: 'BadInput',
+  ContentRefused: 'ContentRefused',
+  NotFound: 'NotFound',
+} as const;
+
+// ---- Activity payloads (references, never book content) ----
+
+export interface OutlineRef {
+  /** Storage key of the full outline JSON. */
+  outlineKey: string;
+  title: string;
+  chapters: Array<{ index: number; title: string }>;
+  provider: string;
+  seed: number;
+}
+
+export interface ChapterRef {
+  index: number;
+  textKey: string;
+  words: number;
+  provider: string;
+}
+
+export interface ImageRef {
+  key: string;
+  alt: string;
+  provider: string;
+}
+
+export interface FileRef {
+  key: string;
+  bytes: number;
+  sha256: string;
+}
+
+export interface StoredFiles {
+  version: number;
+  pdf: FileRef;
+  epub: FileRef;
+  cover: FileRef;
+}
+
+/**
+ * Progress 0..1 from the stage and the chapters' states. One function for the
+ * workflow's query and for the API's reads of the database row, so both agree.
+ */
+const STAGE_BASE: Record<Stage, number> = {
+  queued: 0,
+  outline: 0.02,
+  chapters: 0.1,
+  cover: 0.8,
+  pdf: 0.82,
+  epub: 0.9,
+  storing: 0.95,
+  publishing: 0.98,
+  completed: 1,
+  failed: 0,
+  cancelled: 0,
+};
+
+export function computeProgress(
+  stage: Stage,
+  chapters: ReadonlyArray<{ status: string }>,
+): number {
+  if (stage === 'completed') return 1;
+  if (stage === 'chapters' || stage === 'cover') {
+    const total = chapters.length || 1;
+    // Writing a chapter counts as half of it; its illustration as the other half.
+    const done = chapters.reduce(
+      (sum, c) =>
+        sum + (c.status === 'done' ? 1 : c.status === 'written' || c.status === 'illustrating' ? 0.5 : 0),
+      0,
+    );
+    return Math.round((0.1 + 0.7 * (done / total)) * 1000) / 1000;
+  }
+  return STAGE_BASE[stage] ?? 0;
+}
