@@ -34,7 +34,9 @@ const NON_RETRYABLE = [ErrorTypes.BadInput, ErrorTypes.ContentRefused, ErrorType
 // Retry profiles by kind of work. Provider calls back off longer (rate limits);
 // rendering is CPU work that rarely benefits from many attempts; bookkeeping
 // against the database and storage retries quickly and for a long time.
-const text = proxyActivities<Activities>({
+// Text and image providers share one profile today; they are separate proxies so
+// either can be tuned (e.g. an image provider's longer queue) without touching the other.
+const PROVIDER_CALLS = {
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '1 minute',
   retry: {
@@ -44,19 +46,9 @@ const text = proxyActivities<Activities>({
     maximumAttempts: 8,
     nonRetryableErrorTypes: NON_RETRYABLE,
   },
-});
-
-const image = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '1 minute',
-  retry: {
-    initialInterval: '2 seconds',
-    backoffCoefficient: 2,
-    maximumInterval: '1 minute',
-    maximumAttempts: 8,
-    nonRetryableErrorTypes: NON_RETRYABLE,
-  },
-});
+} as const;
+const text = proxyActivities<Activities>(PROVIDER_CALLS);
+const image = proxyActivities<Activities>(PROVIDER_CALLS);
 
 const render = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',

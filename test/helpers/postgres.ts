@@ -18,7 +18,8 @@ const REPO_ROOT = path.resolve(__dirname, '..', '..');
 let serverUrl: Promise<string> | undefined;
 let counter = 0;
 
-function freePort(): Promise<number> {
+/** A TCP port free on loopback right now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
