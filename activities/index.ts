@@ -334,6 +334,9 @@ export function createActivities(deps: ActivityDeps) {
       status: 'failed' | 'cancelled';
       error: EbookError;
     }): Promise<void> {
+      // A book that did not come out gives its allowance back (once, however often this
+      // runs), before its status says so, so whoever sees the status sees the allowance too.
+      await repos.usage.release(input.ebookId);
       await repos.ebooks.updateStatus(input.ebookId, {
         status: input.status,
         stage: input.status,

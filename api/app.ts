@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
+import helmet from 'helmet';
+import { createApiMetrics } from './metrics';
 import type { Client } from '@temporalio/client';
 import type { Services } from '../lib/services';
 import type { Logger } from '../lib/logger';
 import { requireUser, type AuthSettings } from './auth';
 import { errorHandler, HttpProblem, sendProblem } from './problem';
 import { ebookRouter } from './routes/ebooks';
+import { userRouter } from './routes/users';
 
 export interface AppDeps {
   services: Services;
@@ -14,6 +17,8 @@ export interface AppDeps {
   log: Logger;
   taskQueue: string;
   chapterConcurrency: number;
+  /** Browser origins allowed by CORS; none when empty. */
+  corsOrigins?: string[];
 }
 
 /** The Express app; only the entry point listens, so tests mount it on any port. */
@@ -43,6 +48,16 @@ export function createApp(deps: AppDeps): express.Express {
     next();
   };
   app.use(requestId);
+  const metrics = createApiMetrics();
+  app.use(metrics.middleware);
+  app.use(
+    helmet({
+      // The web page shows covers and downloads fetched with the bearer token as blob: URLs.
+      contentSecurityPolicy: { directives: { imgSrc: ["'self'", 'data:', 'blob:'] } },
+    }),
+  );
+  app.use(cors(deps.corsOrigins ?? []));
+  app.get('/metrics', metrics.handler);
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -62,6 +77,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(...requireUser(deps.auth));
   v1.use(express.json({ limit: '64kb' }));
   v1.use(ebookRouter(deps));
+  v1.use(userRouter(deps.services));
   app.use('/v1', v1);
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}`)));
@@ -92,4 +108,27 @@ async function readiness(deps: AppDeps): Promise<Record<string, string>> {
     check(() => deps.services.storage.ping()),
   ]);
   return { temporal, database, storage };
+}
+
+/**
+ * CORS for an allow-list of origins only: a listed origin gets the headers
+ * (and preflights an empty 204), anything else gets none, so browsers refuse it.
+ */
+function cors(origins: string[]): RequestHandler {
+  const allowed = new Set(origins);
+  return (req, res, next) => {
+    const origin = req.get('origin');
+    if (!origin || !allowed.has(origin)) return next();
+    res.setHeader('Access-Control-Allow-Origin', origin);
+    res.append('Vary', 'Origin');
+    res.setHeader('Access-Control-Expose-Headers', 'Location, ETag, Retry-After, X-Request-Id, Idempotent-Replayed');
+    if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
+      res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, Last-Event-ID, If-None-Match');
+      res.setHeader('Access-Control-Max-Age', '600');
+      res.status(204).end();
+      return;
+    }
+    next();
+  };
 }

@@ -23,6 +23,7 @@ async function main() {
     log,
     taskQueue: config.temporal.taskQueue,
     chapterConcurrency: config.chapterConcurrency,
+    corsOrigins: config.corsOrigins,
   });
   const server = app.listen(config.port, '0.0.0.0', () => {
     const { port } = server.address() as AddressInfo;

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as initialSchema from './migrations/20251127000000_initial_schema';
+import * as allowancesIdempotency from './migrations/20251127010000_allowances_idempotency';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -13,6 +14,7 @@ interface Migration {
  */
 const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20251127000000_initial_schema', initialSchema],
+  ['20251127010000_allowances_idempotency', allowancesIdempotency],
 ];
 
 const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import { createUsageRepository } from './usage';
 
 export type SubscriptionTier = 'free' | 'speak_now' | 'midnights' | 'eras_tour';
 export type BookStatus = 'draft' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -306,6 +307,19 @@ export function createRepositories(knex: Knex) {
       return toProfile(result.rows[0]);
     },
 
+    /** Changes a user's plan (admin or billing only); undefined when there is no such user. */
+    async setSubscription(
+      clerkUserId: string,
+      tier: SubscriptionTier,
+      expiresAt: string | null = null,
+    ): Promise<Profile | undefined> {
+      const [row] = await knex('profiles')
+        .where({ clerk_user_id: clerkUserId })
+        .update({ subscription_tier: tier, subscription_expires_at: expiresAt, updated_at: knex.fn.now() })
+        .returning('*');
+      return row ? toProfile(row) : undefined;
+    },
+
     async getByClerkId(clerkUserId: string): Promise<Profile | undefined> {
       const row = await knex('profiles').where({ clerk_user_id: clerkUserId }).first();
       return row ? toProfile(row) : undefined;
@@ -503,7 +517,7 @@ export function createRepositories(knex: Knex) {
     },
   };
 
-  return { profiles, ebooks, activities };
+  return { profiles, ebooks, activities, usage: createUsageRepository(knex) };
 }
 
 export type Repositories = ReturnType<typeof createRepositories>;

@@ -34,12 +34,46 @@ export interface Config {
     openaiBaseUrl?: string;
     runwareApiKey?: string;
     runwareUrl?: string;
+    /** Order tried by the failover (`TEXT_PROVIDERS`, e.g. `groq,openai`); unconfigured ones are skipped. */
+    textProviders: string[];
+    /** Order tried by the failover (`IMAGE_PROVIDERS`, e.g. `runware,openai`). */
+    imageProviders: string[];
+    textModelGroq: string;
+    textModelOpenai: string;
+    imageModelRunware: string;
+    imageModelOpenai: string;
+    textTemperature: number;
+    /** Upper bound of completion tokens per text call. */
+    textMaxTokens: number;
+    /** Per-request timeout of every provider call (and the longest silence inside a stream). */
+    timeoutMs: number;
+    /** Activity attempts given to one provider before the failover moves to the next. */
+    attemptBudget: number;
+    /** Consecutive provider faults that open a provider's circuit, and how long it stays open. */
+    breakerThreshold: number;
+    breakerCooldownMs: number;
   };
   /** How many chapters (and illustrations) one book works on at once. */
   chapterConcurrency: number;
   /** Added latency of each offline provider call (demos, crash tests, benchmarks). */
   offlineProviderDelayMs: number;
   logLevel: string;
+  /** Browser origins allowed to call the API (CORS); empty allows none. */
+  corsOrigins: string[];
+  /** Unset (no S3_BUCKET): files live on local disk under `dataDir/files`. */
+  s3?: {
+    bucket: string;
+    /** Unset: AWS's own endpoint for the region. */
+    endpoint?: string;
+    region: string;
+    forcePathStyle: boolean;
+    /**
+     * From AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY(/AWS_SESSION_TOKEN) of the environment
+     * given to loadConfig, so a test's env reaches the client; unset: the SDK's default
+     * chain (shared profile, SSO, IAM role, ...). Never logged.
+     */
+    credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  };
 }
 
 export class ConfigError extends Error {
@@ -68,6 +102,25 @@ function int(env: Env, name: string, def: number, min: number, max: number): num
   return n;
 }
 
+function num(env: Env, name: string, def: number, min: number, max: number): number {
+  const raw = str(env, name);
+  if (raw === undefined) return def;
+  if (!/^\d+(\.\d+)?$/.test(raw)) throw new ConfigError(name, `expected a number, got "${raw}"`);
+  const n = Number(raw);
+  if (n < min || n > max) throw new ConfigError(name, `expected ${min}..${max}, got ${n}`);
+  return n;
+}
+
+function list(env: Env, name: string, def: string[], allowed: string[]): string[] {
+  const raw = str(env, name);
+  if (raw === undefined) return def;
+  const items = raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const bad = items.find((i) => !allowed.includes(i));
+  if (bad !== undefined) throw new ConfigError(name, `unknown provider "${bad}" (expected ${allowed.join(', ')})`);
+  if (items.length === 0) throw new ConfigError(name, 'lists no provider');
+  return [...new Set(items)];
+}
+
 function url(env: Env, name: string, protocols: string[]): string | undefined {
   const raw = str(env, name);
   if (raw === undefined) return undefined;
@@ -81,6 +134,22 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
     throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got ${u.protocol}`);
   }
   return raw;
+}
+
+function origins(env: Env, name: string): string[] {
+  const raw = str(env, name);
+  if (raw === undefined) return [];
+  return raw.split(',').map((o) => {
+    const v = o.trim();
+    let u: URL;
+    try {
+      u = new URL(v);
+    } catch {
+      throw new ConfigError(name, `"${v}" is not an origin such as https://app.example.com`);
+    }
+    if (u.origin !== v.replace(/\/$/, '')) throw new ConfigError(name, `"${v}" is not a bare origin (scheme://host[:port])`);
+    return u.origin;
+  });
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -115,11 +184,55 @@ export function loadConfig(env: Env = process.env): Config {
       openaiBaseUrl: url(env, 'OPENAI_BASE_URL', ['http:', 'https:']),
       runwareApiKey: str(env, 'RUNWARE_API_KEY'),
       runwareUrl: url(env, 'RUNWARE_URL', ['ws:', 'wss:']),
+      textProviders: list(env, 'TEXT_PROVIDERS', ['groq', 'openai'], ['groq', 'openai', 'offline']),
+      imageProviders: list(env, 'IMAGE_PROVIDERS', ['runware', 'openai'], ['runware', 'openai', 'offline']),
+      textModelGroq: str(env, 'TEXT_MODEL_GROQ') ?? 'openai/gpt-oss-120b',
+      textModelOpenai: str(env, 'TEXT_MODEL_OPENAI') ?? 'gpt-4.1-mini',
+      imageModelRunware: str(env, 'IMAGE_MODEL_RUNWARE') ?? 'runware:101@1',
+      imageModelOpenai: str(env, 'IMAGE_MODEL_OPENAI') ?? 'gpt-image-1',
+      textTemperature: num(env, 'TEXT_TEMPERATURE', 0.8, 0, 2),
+      textMaxTokens: int(env, 'TEXT_MAX_TOKENS', 4096, 256, 200_000),
+      timeoutMs: int(env, 'PROVIDER_TIMEOUT_MS', 120_000, 1000, 3_600_000),
+      attemptBudget: int(env, 'PROVIDER_ATTEMPT_BUDGET', 3, 1, 100),
+      breakerThreshold: int(env, 'PROVIDER_BREAKER_THRESHOLD', 5, 1, 1000),
+      breakerCooldownMs: int(env, 'PROVIDER_BREAKER_COOLDOWN_MS', 30_000, 0, 3_600_000),
     },
     chapterConcurrency: int(env, 'CHAPTER_CONCURRENCY', 4, 1, 24),
     offlineProviderDelayMs: int(env, 'OFFLINE_PROVIDER_DELAY_MS', 0, 0, 600_000),
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
+    corsOrigins: origins(env, 'CORS_ORIGINS'),
+    s3: s3Config(env),
   };
+}
+
+function bool(env: Env, name: string, def: boolean): boolean {
+  const raw = str(env, name);
+  if (raw === undefined) return def;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigError(name, `expected "true" or "false", got "${raw}"`);
+}
+
+function s3Config(env: Env): Config['s3'] {
+  const bucket = str(env, 'S3_BUCKET');
+  // Validate even without a bucket, so a typo fails at start rather than when S3 is turned on.
+  const forcePathStyle = bool(env, 'S3_FORCE_PATH_STYLE', false);
+  const endpoint = url(env, 'S3_ENDPOINT', ['http:', 'https:']);
+  const region = str(env, 'S3_REGION') ?? 'us-east-1';
+  if (bucket === undefined) return undefined;
+  if (!/^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError('S3_BUCKET', `"${bucket}" is not a valid bucket name`);
+  }
+  const accessKeyId = str(env, 'AWS_ACCESS_KEY_ID');
+  const secretAccessKey = str(env, 'AWS_SECRET_ACCESS_KEY');
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigError(accessKeyId ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID', 'set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither');
+  }
+  const credentials =
+    accessKeyId && secretAccessKey
+      ? { accessKeyId, secretAccessKey, sessionToken: str(env, 'AWS_SESSION_TOKEN') }
+      : undefined;
+  return { bucket, endpoint, region, forcePathStyle, credentials };
 }
 
 /** The Temporal frontend address the processes connect to. */

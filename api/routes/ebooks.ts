@@ -22,6 +22,8 @@ import {
 } from '../../workflows/shared';
 import type { ebookWorkflow } from '../../workflows/ebook';
 import { HttpProblem, notFound, zodProblem } from '../problem';
+import { idempotency } from '../idempotency';
+import { allowancePeriod, tierRules } from '../../lib/tiers';
 import type { Ebook } from '../../db/repositories';
 
 export const createEbookSchema = z.object({
@@ -69,7 +71,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     return book;
   };
 
-  router.post('/ebooks', async (req, res) => {
+  router.post('/ebooks', idempotency(services.knex), async (req, res) => {
     if (!req.is('application/json')) {
       throw new HttpProblem(415, 'Unsupported Media Type', 'body: send application/json');
     }
@@ -78,24 +80,43 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     const brief = parsed.data;
     const user = req.user!;
     const profile = await repos.profiles.ensure({ clerkUserId: user.userId, role: user.role });
+    const rules = tierRules(profile.subscriptionTier);
+    const period = allowancePeriod();
+    // Reserved before anything is recorded or started: one conditional UPDATE, so
+    // concurrent requests can never take more than the plan allows.
+    if (!(await repos.usage.reserve(profile.id, period, rules.ebooksPerMonth))) {
+      throw new HttpProblem(
+        402,
+        'Allowance used up',
+        `The ${rules.name} plan includes ${rules.ebooksPerMonth} ebook(s) a month and this month's are used. ` +
+          'Wait for next month or upgrade your plan.',
+        { tier: profile.subscriptionTier, period, limit: rules.ebooksPerMonth },
+      );
+    }
     const id = randomUUID();
     const workflowId = ebookWorkflowId(id);
-    await repos.ebooks.create({
-      id,
-      userId: profile.id,
-      workflowId,
-      prompt: brief.prompt,
-      title: 'Untitled book',
-      generationSettings: brief,
-      stylePreferences: { era: brief.era, style: brief.style, mood: brief.mood },
-    });
+    try {
+      await repos.ebooks.create({
+        id,
+        userId: profile.id,
+        workflowId,
+        prompt: brief.prompt,
+        title: 'Untitled book',
+        generationSettings: brief,
+        stylePreferences: { era: brief.era, style: brief.style, mood: brief.mood },
+      });
+      await repos.usage.attach(id, period);
+    } catch (err) {
+      await repos.usage.unreserve(profile.id, period);
+      throw err;
+    }
     const input: EbookWorkflowInput = {
       ebookId: id,
       profileId: profile.id,
       userId: user.userId,
       brief,
       concurrency: deps.chapterConcurrency,
-      watermark: profile.subscriptionTier === 'free' || !profile.subscriptionTier ? 'Made with the free plan' : undefined,
+      watermark: rules.watermark ? `Made with the ${rules.name} plan` : undefined,
     };
     try {
       await temporal.workflow.start<typeof ebookWorkflow>('ebookWorkflow', {
@@ -117,6 +138,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
           stage: 'failed',
           error: { type: 'StartFailed', message: 'The generation could not be started' },
         });
+        await repos.usage.release(id);
         deps.log.error({ err, ebookId: id, requestId: req.id }, 'workflow start failed');
         throw new HttpProblem(503, 'Service Unavailable', 'The workflow engine is unreachable; try again shortly.');
       }
@@ -171,7 +193,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     res.json(statusOf(book));
   });
 
-  router.post('/ebooks/:id/cancel', async (req, res) => {
+  router.post('/ebooks/:id/cancel', idempotency(services.knex), async (req, res) => {
     const book = await ownBook(req);
     if (TERMINAL_STATUSES.includes(book.status as EbookStatus)) {
       throw new HttpProblem(409, 'Conflict', `The book is already ${book.status}`, { status: book.status });
@@ -182,6 +204,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
       // The workflow is gone (never started, or its history expired): record the cancellation directly.
       await repos.ebooks.updateStatus(book.id, { status: 'cancelled', stage: 'cancelled' });
+      await repos.usage.release(book.id);
     }
     await repos.activities.record({
       userId: book.userId,

@@ -30,6 +30,9 @@ describe('ebook pipeline end to end (HTTP → Temporal → files)', function () 
       env: { ...process.env, DATA_DIR: stack.dataDir },
     });
     alice = stdout.trim();
+    // Two books in this file: more than the free plan's one a month.
+    await stack.services.repos.profiles.ensure({ clerkUserId: 'alice' });
+    await stack.services.repos.profiles.setSubscription('alice', 'midnights');
     assert.match(alice, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'the token CLI prints one JWT alone');
   });
 

@@ -134,6 +134,7 @@ export async function startApi(stack: TestStack): Promise<{ url: string; server:
     log: createLogger('api-test', 'warn'),
     taskQueue: stack.taskQueue,
     chapterConcurrency: stack.config.chapterConcurrency,
+    corsOrigins: stack.config.corsOrigins,
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
