@@ -9,6 +9,7 @@ import { requireUser, type AuthSettings } from './auth';
 import { errorHandler, HttpProblem, sendProblem } from './problem';
 import { ebookRouter } from './routes/ebooks';
 import { userRouter } from './routes/users';
+import { clerkWebhookRouter } from './routes/webhooks';
 
 export interface AppDeps {
   services: Services;
@@ -19,6 +20,8 @@ export interface AppDeps {
   chapterConcurrency: number;
   /** Browser origins allowed by CORS; none when empty. */
   corsOrigins?: string[];
+  /** CLERK_WEBHOOK_SIGNING_SECRET; unset answers the webhook with 503. */
+  webhookSigningSecret?: string;
 }
 
 /** The Express app; only the entry point listens, so tests mount it on any port. */
@@ -72,6 +75,9 @@ export function createApp(deps: AppDeps): express.Express {
     }
     sendProblem(req, res, 503, 'Service Unavailable', `Not ready: ${failed.map(([k]) => k).join(', ')}`, { checks });
   });
+
+  // The only /v1 route without a bearer token: Clerk calls it, signed by Svix.
+  app.use('/v1', clerkWebhookRouter({ services: deps.services, signingSecret: deps.webhookSigningSecret, log: deps.log }));
 
   const v1 = express.Router();
   v1.use(...requireUser(deps.auth));

@@ -24,6 +24,7 @@ async function main() {
     taskQueue: config.temporal.taskQueue,
     chapterConcurrency: config.chapterConcurrency,
     corsOrigins: config.corsOrigins,
+    webhookSigningSecret: config.clerk.webhookSigningSecret,
   });
   const server = app.listen(config.port, '0.0.0.0', () => {
     const { port } = server.address() as AddressInfo;

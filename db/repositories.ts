@@ -307,6 +307,29 @@ export function createRepositories(knex: Knex) {
       return toProfile(result.rows[0]);
     },
 
+    /** Creates or refreshes a profile from the identity provider's record of the user. */
+    async upsertIdentity(input: {
+      clerkUserId: string;
+      email: string | null;
+      name: string | null;
+      avatarUrl: string | null;
+    }): Promise<{ profile: Profile; created: boolean }> {
+      const { rows } = await knex.raw(
+        `INSERT INTO profiles (clerk_user_id, email, name, avatar_url)
+         VALUES (?, ?, ?, ?)
+         ON CONFLICT (clerk_user_id) DO UPDATE
+           SET email = EXCLUDED.email, name = EXCLUDED.name, avatar_url = EXCLUDED.avatar_url, updated_at = now()
+         RETURNING *, (xmax = 0) AS inserted`,
+        [input.clerkUserId, input.email, input.name, input.avatarUrl],
+      );
+      return { profile: toProfile(rows[0]), created: Boolean(rows[0].inserted) };
+    },
+
+    /** Deletes a user and, by cascade, everything they own. */
+    async deleteByClerkId(clerkUserId: string): Promise<boolean> {
+      return (await knex('profiles').where({ clerk_user_id: clerkUserId }).delete()) > 0;
+    },
+
     /** Changes a user's plan (admin or billing only); undefined when there is no such user. */
     async setSubscription(
       clerkUserId: string,

@@ -135,6 +135,7 @@ export async function startApi(stack: TestStack): Promise<{ url: string; server:
     taskQueue: stack.taskQueue,
     chapterConcurrency: stack.config.chapterConcurrency,
     corsOrigins: stack.config.corsOrigins,
+    webhookSigningSecret: stack.config.clerk.webhookSigningSecret,
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
