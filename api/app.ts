@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { createApiMetrics } from './metrics';
+import { openApiDocument } from './openapi';
 import type { Client } from '@temporalio/client';
 import type { Services } from '../lib/services';
 import type { Logger } from '../lib/logger';
@@ -61,6 +62,10 @@ export function createApp(deps: AppDeps): express.Express {
   );
   app.use(cors(deps.corsOrigins ?? []));
   app.get('/metrics', metrics.handler);
+  const openapi = openApiDocument();
+  app.get('/openapi.json', (_req, res) => {
+    res.json(openapi);
+  });
 
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

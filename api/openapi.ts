@@ -1,0 +1,107 @@
+import { z } from 'zod';
+import { createEbookSchema } from './routes/ebooks';
+import { listQuerySchema, subscriptionSchema } from './routes/users';
+
+/**
+ * The OpenAPI 3.1 description, built from the same zod schemas that validate
+ * requests, so the document and the validation cannot drift apart.
+ */
+interface Operation {
+  method: 'get' | 'post' | 'put' | 'delete';
+  path: string;
+  summary: string;
+  auth?: false;
+  body?: z.ZodType;
+  query?: z.ZodObject;
+  responses: Record<string, string>;
+  produces?: string;
+}
+
+const problem = { description: 'Problem details', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+
+export const OPERATIONS: Operation[] = [
+  { method: 'get', path: '/healthz', summary: 'Liveness', auth: false, responses: { '200': 'The process is alive' } },
+  { method: 'get', path: '/readyz', summary: 'Readiness: Temporal, database and storage reachable', auth: false, responses: { '200': 'Ready', '503': 'A dependency is down' } },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: false, produces: 'text/plain', responses: { '200': 'Metrics' } },
+  { method: 'get', path: '/openapi.json', summary: 'This document', auth: false, responses: { '200': 'OpenAPI 3.1' } },
+  {
+    method: 'post',
+    path: '/v1/ebooks',
+    summary: 'Start the whole pipeline for a new book (honours Idempotency-Key)',
+    body: createEbookSchema,
+    responses: { '202': 'Started', '400': 'Invalid request', '402': 'Monthly allowance used up', '409': 'Same Idempotency-Key in progress', '422': 'Idempotency-Key reused for another request', '503': 'Workflow engine unreachable' },
+  },
+  { method: 'get', path: '/v1/ebooks/{id}', summary: 'The book: title, chapters with text, file URLs, cost', responses: { '200': 'The book', '404': 'No such book for this user' } },
+  { method: 'get', path: '/v1/ebooks/{id}/status', summary: 'Status, stage, progress and per-chapter state', responses: { '200': 'Status', '304': 'Unchanged (If-None-Match)', '404': 'No such book for this user' } },
+  { method: 'get', path: '/v1/ebooks/{id}/events', summary: 'Progress and chapter text as server-sent events (Last-Event-ID resumes)', produces: 'text/event-stream', responses: { '200': 'Event stream', '404': 'No such book for this user' } },
+  { method: 'post', path: '/v1/ebooks/{id}/cancel', summary: 'Cancel the generation', responses: { '202': 'Cancelling', '404': 'No such book for this user', '409': 'Already finished' } },
+  { method: 'get', path: '/v1/ebooks/{id}/files/{kind}', summary: 'Download the PDF, the EPUB or the cover (kind: pdf, epub, cover)', produces: 'application/octet-stream', responses: { '200': 'The file', '404': 'No such book or file not ready' } },
+  { method: 'get', path: '/v1/users/{userId}/ebooks', summary: "A user's books, newest first (userId may be 'me')", query: listQuerySchema, responses: { '200': 'A page of books', '400': 'Invalid query', '404': 'No such user for this caller' } },
+  { method: 'get', path: '/v1/users/{userId}/subscription', summary: "A user's plan and this month's usage", responses: { '200': 'Subscription', '404': 'No such user for this caller' } },
+  { method: 'put', path: '/v1/users/{userId}/subscription', summary: 'Change a plan (admin only)', body: subscriptionSchema, responses: { '200': 'Subscription', '400': 'Invalid request', '403': 'Not an admin', '404': 'No such user' } },
+  { method: 'post', path: '/v1/auth/clerk/webhook', summary: 'Clerk user events, Svix-signed', auth: false, responses: { '200': 'Handled (or already handled)', '400': 'Bad signature', '503': 'Not configured' } },
+];
+
+export function openApiDocument(): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of OPERATIONS) {
+    const params = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
+    if (op.query) {
+      const shape = z.toJSONSchema(op.query, { io: 'input' }) as { properties?: Record<string, unknown>; required?: string[] };
+      for (const [name, schema] of Object.entries(shape.properties ?? {})) {
+        params.push({ name, in: 'query', required: (shape.required ?? []).includes(name), schema: schema as { type: string } });
+      }
+    }
+    const responses = Object.fromEntries(
+      Object.entries(op.responses).map(([code, description]) => [
+        code,
+        Number(code) >= 400
+          ? { ...problem, description }
+          : { description, content: { [op.produces ?? 'application/json']: {} } },
+      ]),
+    );
+    (paths[op.path] ??= {})[op.method] = {
+      summary: op.summary,
+      operationId: `${op.method}${op.path.replace(/[{}]/g, '').replace(/\/(\w)/g, (_, c: string) => c.toUpperCase()).replace(/\W/g, '')}`,
+      ...(op.auth === false ? { security: [] } : {}),
+      ...(params.length ? { parameters: params } : {}),
+      ...(op.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(op.body, { io: 'input' }) } } } }
+        : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Ebook engine API', version: '1.0.0', description: 'Durable, workflow-orchestrated generation of illustrated ebooks.' },
+    servers: [{ url: '/' }],
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (Clerk session token)' } },
+      schemas: {
+        Problem: {
+          type: 'object',
+          required: ['title', 'status'],
+          properties: {
+            type: { type: 'string' },
+            title: { type: 'string' },
+            status: { type: 'integer' },
+            detail: { type: 'string' },
+            instance: { type: 'string' },
+            requestId: { type: 'string' },
+            errors: {
+              type: 'array',
+              items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
+            },
+          },
+        },
+      },
+    },
+    paths,
+  };
+}

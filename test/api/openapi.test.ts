@@ -1,0 +1,86 @@
+/**
+ * GET /openapi.json: an OpenAPI 3.1 document, built from the validation
+ * schemas, that lists exactly the routes the app serves.
+ */
+import assert from 'node:assert/strict';
+import type { Router } from 'express';
+import { createTestStack, startApi, type TestStack } from '../helpers/stack';
+import { api } from '../helpers/http';
+import { ebookRouter } from '../../api/routes/ebooks';
+import { userRouter } from '../../api/routes/users';
+import { clerkWebhookRouter } from '../../api/routes/webhooks';
+import { createLogger } from '../../lib/logger';
+
+/** "METHOD /path/{param}" for every route a router declares, under a prefix. */
+function routesOf(router: Router, prefix: string): string[] {
+  const out: string[] = [];
+  for (const layer of (router as unknown as { stack: Array<{ route?: { path: string; methods: Record<string, boolean> } }> }).stack) {
+    if (!layer.route) continue;
+    for (const [method, on] of Object.entries(layer.route.methods)) {
+      if (on && method !== '_all') out.push(`${method.toUpperCase()} ${prefix}${layer.route.path.replace(/:(\w+)/g, '{$1}')}`);
+    }
+  }
+  return out;
+}
+
+describe('OpenAPI document', function () {
+  let stack: TestStack;
+  let url: string;
+  let stop: () => Promise<void>;
+  before(async () => {
+    stack = await createTestStack();
+    ({ url, stop } = await startApi(stack));
+  });
+  after(async () => {
+    await stop?.();
+    await stack?.close();
+  });
+
+  it('is OpenAPI 3.1 with request schemas from the validators', async () => {
+    const res = await api(url, 'GET', '/openapi.json');
+    assert.equal(res.status, 200);
+    const doc = res.body;
+    assert.equal(doc.openapi, '3.1.0');
+    const create = doc.paths['/v1/ebooks'].post.requestBody.content['application/json'].schema;
+    assert.equal(create.type, 'object');
+    assert.deepEqual(create.required, ['prompt']);
+    assert.equal(create.properties.prompt.maxLength, 2000);
+    assert.equal(create.properties.chapterCount.maximum, 24);
+    const ids = new Set<string>();
+    for (const [p, ops] of Object.entries<Record<string, { operationId: string; responses: object; parameters?: Array<{ name: string; in: string }> }>>(doc.paths)) {
+      for (const op of Object.values(ops)) {
+        assert.ok(!ids.has(op.operationId), `operationId ${op.operationId} is unique`);
+        ids.add(op.operationId);
+        assert.ok(Object.keys(op.responses).length > 0);
+        for (const name of [...p.matchAll(/\{(\w+)\}/g)].map((m) => m[1])) {
+          assert.ok(op.parameters?.some((x) => x.in === 'path' && x.name === name), `${p} declares {${name}}`);
+        }
+      }
+    }
+  });
+
+  it('lists exactly the routes the app serves', async () => {
+    const doc = (await api(url, 'GET', '/openapi.json')).body;
+    const documented = Object.entries<Record<string, unknown>>(doc.paths)
+      .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`))
+      .filter((r) => r.includes(' /v1/'))
+      .sort();
+    const deps = {
+      services: stack.services,
+      temporal: stack.client,
+      taskQueue: stack.taskQueue,
+      chapterConcurrency: 1,
+      log: createLogger('t', 'silent'),
+    };
+    const served = [
+      ...routesOf(ebookRouter(deps), '/v1'),
+      ...routesOf(userRouter(stack.services), '/v1'),
+      ...routesOf(clerkWebhookRouter({ services: stack.services, log: deps.log }), '/v1'),
+    ].sort();
+    assert.deepEqual(documented, served);
+    // And the unauthenticated ones answer.
+    for (const p of ['/healthz', '/readyz', '/metrics', '/openapi.json']) {
+      assert.notEqual((await api(url, 'GET', p)).status, 404, p);
+    }
+  });
+});
