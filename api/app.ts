@@ -3,6 +3,8 @@ import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { createApiMetrics } from './metrics';
 import { openApiDocument } from './openapi';
+import { createRateLimits } from './rate-limit';
+import type Redis from 'ioredis';
 import type { Client } from '@temporalio/client';
 import type { Services } from '../lib/services';
 import type { Logger } from '../lib/logger';
@@ -23,6 +25,9 @@ export interface AppDeps {
   corsOrigins?: string[];
   /** CLERK_WEBHOOK_SIGNING_SECRET; unset answers the webhook with 503. */
   webhookSigningSecret?: string;
+  rateLimits?: { userPerMinute: number; ipPerMinute: number };
+  /** Shared store for rate limits when REDIS_URL is set. */
+  redis?: Redis;
 }
 
 /** The Express app; only the entry point listens, so tests mount it on any port. */
@@ -81,11 +86,20 @@ export function createApp(deps: AppDeps): express.Express {
     sendProblem(req, res, 503, 'Service Unavailable', `Not ready: ${failed.map(([k]) => k).join(', ')}`, { checks });
   });
 
+  const limits = createRateLimits({
+    userPerMinute: deps.rateLimits?.userPerMinute ?? 600,
+    ipPerMinute: deps.rateLimits?.ipPerMinute ?? 1200,
+    redis: deps.redis,
+    knex: deps.services.knex,
+  });
+  app.use('/v1', limits.perIp);
+
   // The only /v1 route without a bearer token: Clerk calls it, signed by Svix.
   app.use('/v1', clerkWebhookRouter({ services: deps.services, signingSecret: deps.webhookSigningSecret, log: deps.log }));
 
   const v1 = express.Router();
   v1.use(...requireUser(deps.auth));
+  v1.use(limits.perUser);
   v1.use(express.json({ limit: '64kb' }));
   v1.use(ebookRouter(deps));
   v1.use(userRouter(deps.services));

@@ -9,6 +9,7 @@ import { createLogger } from '../lib/logger';
 import { createServices } from '../lib/services';
 import { connectClient } from '../lib/temporal';
 import { createApp } from './app';
+import Redis from 'ioredis';
 
 async function main() {
   const config = loadConfig();
@@ -16,6 +17,7 @@ async function main() {
   const services = await createServices(config);
   const temporal = await connectClient(config);
   const clerk = clerkSettings(config);
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: false }) : undefined;
   const app = createApp({
     services,
     temporal,
@@ -25,6 +27,8 @@ async function main() {
     chapterConcurrency: config.chapterConcurrency,
     corsOrigins: config.corsOrigins,
     webhookSigningSecret: config.clerk.webhookSigningSecret,
+    rateLimits: config.rateLimits,
+    redis,
   });
   const server = app.listen(config.port, '0.0.0.0', () => {
     const { port } = server.address() as AddressInfo;
@@ -46,6 +50,7 @@ async function main() {
     server.closeIdleConnections();
     await new Promise((r) => server.once('close', r));
     await temporal.connection.close();
+    redis?.disconnect();
     await services.close();
     process.exit(0);
   };

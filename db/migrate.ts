@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as initialSchema from './migrations/20251127000000_initial_schema';
 import * as allowancesIdempotency from './migrations/20251127010000_allowances_idempotency';
+import * as rateLimits from './migrations/20251127020000_rate_limits';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -15,6 +16,7 @@ interface Migration {
 const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20251127000000_initial_schema', initialSchema],
   ['20251127010000_allowances_idempotency', allowancesIdempotency],
+  ['20251127020000_rate_limits', rateLimits],
 ];
 
 const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {

@@ -60,6 +60,8 @@ export interface Config {
   logLevel: string;
   /** Browser origins allowed to call the API (CORS); empty allows none. */
   corsOrigins: string[];
+  /** Requests a minute per signed-in user and per client address. */
+  rateLimits: { userPerMinute: number; ipPerMinute: number };
   /** Unset (no S3_BUCKET): files live on local disk under `dataDir/files`. */
   s3?: {
     bucket: string;
@@ -201,6 +203,10 @@ export function loadConfig(env: Env = process.env): Config {
     offlineProviderDelayMs: int(env, 'OFFLINE_PROVIDER_DELAY_MS', 0, 0, 600_000),
     logLevel: str(env, 'LOG_LEVEL') ?? 'info',
     corsOrigins: origins(env, 'CORS_ORIGINS'),
+    rateLimits: {
+      userPerMinute: int(env, 'RATE_LIMIT_USER_PER_MINUTE', 600, 1, 1_000_000),
+      ipPerMinute: int(env, 'RATE_LIMIT_IP_PER_MINUTE', 1200, 1, 1_000_000),
+    },
     s3: s3Config(env),
   };
 }

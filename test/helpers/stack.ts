@@ -126,7 +126,10 @@ export async function startWorker(
 }
 
 /** The real API app on a loopback port. */
-export async function startApi(stack: TestStack): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
+export async function startApi(
+  stack: TestStack,
+  extra: { redis?: import('ioredis').default } = {},
+): Promise<{ url: string; server: Server; stop(): Promise<void> }> {
   const app = createApp({
     services: stack.services,
     temporal: stack.client,
@@ -136,6 +139,8 @@ export async function startApi(stack: TestStack): Promise<{ url: string; server:
     chapterConcurrency: stack.config.chapterConcurrency,
     corsOrigins: stack.config.corsOrigins,
     webhookSigningSecret: stack.config.clerk.webhookSigningSecret,
+    rateLimits: stack.config.rateLimits,
+    redis: extra.redis,
   });
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
