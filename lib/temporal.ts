@@ -6,6 +6,7 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_TYPES } from '../workflows/shared';
 import { temporalAddress, type Config } from './config';
+import { temporalConnectionOptions } from './temporal-connection';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -109,7 +110,7 @@ export async function waitForPort(host: string, port: number, timeoutMs: number)
 }
 
 export async function connectClient(config: Config): Promise<Client> {
-  const connection = await Connection.connect({ address: temporalAddress(config) });
+  const connection = await Connection.connect({ ...temporalConnectionOptions(), address: temporalAddress(config) });
   return new Client({ connection, namespace: config.temporal.namespace });
 }
 

@@ -15,6 +15,7 @@ import { migrate } from '../db/migrate';
 import { ensureDevKeys } from '../lib/dev-keys';
 import { startDevServer, type DevServer } from '../lib/temporal';
 import { Connection } from '@temporalio/client';
+import { temporalConnectionOptions } from '../lib/temporal-connection';
 import { temporal as temporalProto } from '@temporalio/proto';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -41,6 +42,8 @@ async function main() {
   let config: Config;
   try {
     config = loadConfig();
+    // Bad TLS / API-key settings stop here, naming the variable.
+    temporalConnectionOptions();
   } catch (err) {
     process.stderr.write(`[engine] configuration error: ${(err as Error).message}\n`);
     process.exit(2);
@@ -164,7 +167,7 @@ async function main() {
   run(api, 'api/main.ts');
 
   const base = `http://127.0.0.1:${config.port}`;
-  const temporal = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
+  const temporal = await Connection.connect(temporalConnectionOptions(env));
   const workerPolling = async () => {
     const { pollers } = await temporal.workflowService.describeTaskQueue({
       namespace: config.temporal.namespace,

@@ -9,13 +9,14 @@ import { createLogger } from '../lib/logger';
 import { createProviders } from '../lib/providers';
 import { createServices } from '../lib/services';
 import { ensureSearchAttributes } from '../lib/temporal';
+import { temporalConnectionOptions } from '../lib/temporal-connection';
 import { createEngineWorker } from './worker';
 
 async function main() {
   const config = loadConfig();
   const log = createLogger('worker', config.logLevel);
   const services = await createServices(config);
-  const connection = await NativeConnection.connect({ address: temporalAddress(config) });
+  const connection = await NativeConnection.connect({ ...temporalConnectionOptions(), address: temporalAddress(config) });
   await ensureSearchAttributes(connection, config.temporal.namespace);
   const providers = createProviders(config);
   const worker = await createEngineWorker({

@@ -1,0 +1,157 @@
+/**
+ * docker-compose.yml is valid for docker-compose v1 and has the shape operations
+ * rely on: health checks, named volumes, ordered start-up, a scalable worker and
+ * configuration through CONTRACT.md's variables only. No Docker engine needed:
+ * `docker-compose config` validates and normalizes the file offline.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const FILE = path.join(ROOT, 'docker-compose.yml');
+// Debian's python3 has PyYAML through the docker-compose package; a PATH python may not.
+const SYSTEM_PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+
+type Service = {
+  image?: string;
+  build?: unknown;
+  command?: string[] | string;
+  environment?: Record<string, string | null>;
+  healthcheck?: { test?: string[] | string };
+  depends_on?: Record<string, { condition: string }>;
+  volumes?: Array<string | { source?: string; target?: string; type?: string }>;
+  ports?: unknown[];
+  restart?: string;
+  container_name?: string;
+};
+
+function hasDockerCompose(): boolean {
+  return spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0;
+}
+
+describe('ops: docker-compose.yml', function () {
+  this.timeout(60_000);
+  let services: Record<string, Service>;
+  let volumes: Record<string, unknown>;
+
+  before(function () {
+    if (!hasDockerCompose()) {
+      if (process.env.CI) throw new Error('docker-compose is not installed, and CI is set: install it (apt-get install docker-compose)');
+      console.log('      (skipped: docker-compose is not installed; `apt-get install -y docker-compose` to run these)');
+      this.skip();
+    }
+    // An empty environment for substitution: the defaults in the file must be enough.
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' };
+    execFileSync('docker-compose', ['-f', FILE, 'config', '-q'], { cwd: ROOT, env, stdio: 'pipe' });
+    const yaml = execFileSync('docker-compose', ['-f', FILE, 'config'], { cwd: ROOT, env, encoding: 'utf8' });
+    // v1 has no JSON output; its own dependency PyYAML turns the normalized YAML into JSON.
+    const json = execFileSync(SYSTEM_PYTHON, ['-c', 'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], {
+
+      input: yaml,
+      encoding: 'utf8',
+    });
+    const doc = JSON.parse(json) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
+    services = doc.services;
+    volumes = doc.volumes ?? {};
+  });
+
+  it('has every service of the production-like stack', () => {
+    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'redis', 'minio', 'minio-setup', 'api', 'worker']) {
+      assert.ok(services[name], `service ${name}`);
+    }
+    assert.match(services.postgresql.image!, /^postgres:16/);
+    assert.match(services.temporal.image!, /^temporalio\/auto-setup:/);
+    assert.match(services['temporal-ui'].image!, /^temporalio\/ui:/);
+    assert.match(services.redis.image!, /^redis:7/);
+    assert.match(services['minio-setup'].image!, /^minio\/mc/);
+  });
+
+  it('health-checks the stateful services and the API (/readyz)', () => {
+    for (const name of ['postgresql', 'temporal', 'redis', 'minio', 'api']) {
+      assert.ok(services[name].healthcheck?.test, `${name} has a healthcheck`);
+    }
+    assert.match(JSON.stringify(services.postgresql.healthcheck!.test), /pg_isready/);
+    assert.match(JSON.stringify(services.temporal.healthcheck!.test), /cluster health/);
+    assert.match(JSON.stringify(services.api.healthcheck!.test), /\/readyz/);
+  });
+
+  it('keeps state in named volumes', () => {
+    for (const v of ['postgres-data', 'redis-data', 'minio-data']) assert.ok(v in volumes, `volume ${v}`);
+    const mounts = (s: Service) => (s.volumes ?? []).map((v) => (typeof v === 'string' ? v.split(':')[0] : v.source));
+    assert.ok(mounts(services.postgresql).includes('postgres-data'));
+    assert.ok(mounts(services.redis).includes('redis-data'));
+    assert.ok(mounts(services.minio).includes('minio-data'));
+  });
+
+  it('Temporal runs on the PostgreSQL service', () => {
+    const env = services.temporal.environment!;
+    assert.equal(env.DB, 'postgres12');
+    assert.equal(env.POSTGRES_SEEDS, 'postgresql');
+    assert.ok(env.DB_PORT && env.POSTGRES_USER && env.POSTGRES_PWD);
+    assert.equal(services.temporal.depends_on?.postgresql?.condition, 'service_healthy');
+    assert.equal(services['temporal-ui'].environment!.TEMPORAL_ADDRESS, 'temporal:7233');
+  });
+
+  it('api and worker: one image, their npm commands, started after healthy dependencies', () => {
+    const { api, worker } = services;
+    assert.ok(api.build && worker.build);
+    assert.equal(api.image, worker.image);
+    assert.deepEqual(api.command, ['npm', 'run', 'api']);
+    assert.deepEqual(worker.command, ['npm', 'run', 'worker']);
+    for (const s of [api, worker]) {
+      assert.equal(s.depends_on?.postgresql?.condition, 'service_healthy');
+      assert.equal(s.depends_on?.temporal?.condition, 'service_healthy');
+      assert.equal(s.depends_on?.redis?.condition, 'service_healthy');
+      assert.equal(s.depends_on?.['minio-setup']?.condition, 'service_completed_successfully');
+      assert.ok(s.restart && s.restart !== 'no', 'restarts');
+    }
+  });
+
+  it('the worker scales: no container name, no host ports', () => {
+    assert.equal(services.worker.container_name, undefined);
+    assert.equal(services.worker.ports, undefined);
+  });
+
+  it('configures the engine only through CONTRACT.md variables (plus the README task queue/log ones)', () => {
+    const contract = fs.readFileSync(path.join(ROOT, '..', 'shared', 'CONTRACT.md'), 'utf8');
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const documented = new Set([...`${contract}\n${readme}`.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]));
+    documented.add('NODE_ENV');
+    for (const name of ['api', 'worker']) {
+      for (const key of Object.keys(services[name].environment ?? {})) {
+        assert.ok(documented.has(key), `${name}: ${key} is not a documented variable`);
+      }
+    }
+    const env = services.api.environment!;
+    assert.match(env.DATABASE_URL!, /^postgres:\/\/.+@postgresql:5432\//);
+    assert.equal(env.TEMPORAL_ADDRESS, 'temporal:7233');
+    assert.equal(env.REDIS_URL, 'redis://redis:6379');
+    assert.equal(env.S3_ENDPOINT, 'http://minio:9000');
+    assert.equal(env.S3_FORCE_PATH_STYLE, 'true');
+    // Secrets pass through from the host: empty (offline providers, local key) when the host has none.
+    for (const k of ['GROQ_API_KEY', 'OPENAI_API_KEY', 'RUNWARE_API_KEY', 'CLERK_SECRET_KEY', 'CLERK_JWT_KEY']) {
+      assert.equal(env[k], '', `${k} defaults to empty`);
+    }
+  });
+
+  it('passes host secrets through', () => {
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', GROQ_API_KEY: 'gsk_from_host' };
+    const yaml = execFileSync('docker-compose', ['-f', FILE, 'config'], { cwd: ROOT, env, encoding: 'utf8' });
+    assert.match(yaml, /GROQ_API_KEY: gsk_from_host/);
+  });
+
+  it('Dockerfile: node 20 slim, multi-stage, production deps, non-root, no Temporal CLI download', () => {
+    const df = fs.readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    assert.ok((df.match(/^FROM node:20-bookworm-slim/gm) ?? []).length >= 2, 'multi-stage on node:20-bookworm-slim');
+    assert.match(df, /npm ci --omit=dev/);
+    assert.match(df, /ENV TEMPORAL_ADDRESS=/);
+    assert.match(df, /NODE_ENV=production/);
+    assert.match(df, /^USER node$/m);
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+    assert.ok(pkg.dependencies.tsx, 'tsx is a runtime dependency, so --omit=dev keeps it');
+    const ignore = fs.readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n');
+    for (const entry of ['node_modules', 'data', '.tools', 'test-output']) assert.ok(ignore.includes(entry), `.dockerignore ${entry}`);
+  });
+});
