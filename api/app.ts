@@ -4,6 +4,8 @@ import helmet from 'helmet';
 import { createApiMetrics } from './metrics';
 import { openApiDocument } from './openapi';
 import { createRateLimits } from './rate-limit';
+import { createWebRouter } from './web';
+import { ensureDevKeys } from '../lib/dev-keys';
 import type Redis from 'ioredis';
 import type { Client } from '@temporalio/client';
 import type { Services } from '../lib/services';
@@ -28,6 +30,8 @@ export interface AppDeps {
   rateLimits?: { userPerMinute: number; ipPerMinute: number };
   /** Shared store for rate limits when REDIS_URL is set. */
   redis?: Redis;
+  /** Serve the web page at / (with local one-time sign-in links when Clerk is not configured). */
+  web?: { dataDir: string; clerkPublishableKey?: string };
 }
 
 /** The Express app; only the entry point listens, so tests mount it on any port. */
@@ -104,6 +108,15 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(ebookRouter(deps));
   v1.use(userRouter(deps.services));
   app.use('/v1', v1);
+  if (deps.web) {
+    app.use(
+      createWebRouter({
+        devKeys: ensureDevKeys(deps.web.dataDir),
+        dataDir: deps.web.dataDir,
+        clerkPublishableKey: deps.web.clerkPublishableKey,
+      }),
+    );
+  }
 
   app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));

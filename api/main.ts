@@ -29,6 +29,7 @@ async function main() {
     webhookSigningSecret: config.clerk.webhookSigningSecret,
     rateLimits: config.rateLimits,
     redis,
+    web: { dataDir: config.dataDir, clerkPublishableKey: clerk.local ? undefined : clerk.publishableKey },
   });
   const server = app.listen(config.port, '0.0.0.0', () => {
     const { port } = server.address() as AddressInfo;

@@ -12,7 +12,8 @@ import { loadConfig, temporalAddress, type Config } from '../lib/config';
 import { startEmbeddedPostgres } from '../db/embedded';
 import { createDb } from '../db/knex';
 import { migrate } from '../db/migrate';
-import { ensureDevKeys } from '../lib/dev-keys';
+import { clerkSettings, ensureDevKeys } from '../lib/dev-keys';
+import { issueLocalSignInLink } from '../api/web';
 import { startDevServer, type DevServer } from '../lib/temporal';
 import { Connection } from '@temporalio/client';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
@@ -183,6 +184,10 @@ async function main() {
         await temporal.close();
         say(`ready: API ${base}  (GET /readyz answers 200)`);
         if (!config.temporal.address) say(`Temporal Web UI http://127.0.0.1:${config.temporal.uiPort}`);
+        if (clerkSettings(config).local) {
+          const link = await issueLocalSignInLink(base, process.env.EBOOK_USER ?? 'local', config.dataDir);
+          say(`open the web page (one-time sign-in link, this machine only): ${link}`);
+        }
         say('get a token: npm run --silent token -- alice');
         say('Ctrl-C stops everything');
         return;

@@ -1,0 +1,24 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+
+const root = fileURLToPath(new URL('.', import.meta.url));
+// The engine's API during `vite dev`; the built app is served by the API itself.
+const api = process.env.EBOOK_API_URL ?? 'http://127.0.0.1:3000';
+
+export default defineConfig({
+  root,
+  base: '/',
+  plugins: [react()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    sourcemap: true,
+    target: 'es2022',
+  },
+  server: {
+    // lib/eras.json lives outside web/: the one source of the era list.
+    fs: { allow: [fileURLToPath(new URL('..', import.meta.url))] },
+    proxy: { '/v1': api, '/signin': api, '/web-config.json': api },
+  },
+});
