@@ -113,14 +113,17 @@ export function createActivities(deps: ActivityDeps) {
         throw ApplicationFailure.nonRetryable('chapterCount must be 1-24', ErrorTypes.BadInput);
       }
       const provider = deps.text;
-      const { outline, usage, model } = await provider.writeOutline(brief, signal());
+      const written = await provider.writeOutline(brief, signal());
+      const { outline, usage, model } = written;
+      // Behind a failover the result names the provider that actually wrote it.
+      const producer = written.provider ?? provider.name;
       if (outline.chapters.length !== brief.chapterCount) {
         // A provider that ignores the requested length would produce a wrong book; retrying may help.
         throw new Error(
-          `${provider.name} wrote ${outline.chapters.length} chapters, ${brief.chapterCount} were asked for`,
+          `${producer} wrote ${outline.chapters.length} chapters, ${brief.chapterCount} were asked for`,
         );
       }
-      await recordCall(ebookId, 'outline', provider.name, model, usage);
+      await recordCall(ebookId, 'outline', producer, model, usage);
       const stored = await storage.put(keys.outline(ebookId), Buffer.from(JSON.stringify(outline)));
       await repos.ebooks.saveOutline(ebookId, {
         title: outline.title,
@@ -137,14 +140,14 @@ export function createActivities(deps: ActivityDeps) {
         title: outline.title,
         logline: outline.logline,
         chapters: outline.chapters.map((c) => ({ index: c.index, title: c.title })),
-        provider: provider.name,
+        provider: producer,
         offline: provider.offline,
       });
       return {
         outlineKey: stored.key,
         title: outline.title,
         chapters: outline.chapters.map((c) => ({ index: c.index, title: c.title })),
-        provider: provider.name,
+        provider: producer,
         seed: seedOf(ebookId),
       };
     },
@@ -175,7 +178,8 @@ export function createActivities(deps: ActivityDeps) {
         signal(),
       );
       await pending;
-      await recordCall(ebookId, 'chapter', provider.name, result.model, result.usage, index);
+      const producer = result.provider ?? provider.name;
+      await recordCall(ebookId, 'chapter', producer, result.model, result.usage, index);
       const stored: StoredChapter = { index, title: chapter.title, paragraphs: result.paragraphs };
       const key = keys.chapter(ebookId, index);
       await storage.put(key, Buffer.from(JSON.stringify(stored)));
@@ -184,10 +188,10 @@ export function createActivities(deps: ActivityDeps) {
         status: 'written',
         words,
         textKey: key,
-        textProvider: provider.name,
+        textProvider: producer,
       });
-      await events.publish(ebookId, 'chapter.written', { index, words, provider: provider.name });
-      return { index, textKey: key, words, provider: provider.name };
+      await events.publish(ebookId, 'chapter.written', { index, words, provider: producer });
+      return { index, textKey: key, words, provider: producer };
     },
 
     async drawIllustration({ ebookId, index }: { ebookId: string; index: number }): Promise<ImageRef> {
@@ -210,7 +214,8 @@ export function createActivities(deps: ActivityDeps) {
         },
         signal(),
       );
-      await recordCall(ebookId, 'illustration', provider.name, result.model, result.usage, index);
+      const producer = result.provider ?? provider.name;
+      await recordCall(ebookId, 'illustration', producer, result.model, result.usage, index);
       const key = keys.illustration(ebookId, index, result.mime === 'image/png' ? 'png' : 'jpg');
       await storage.put(key, result.data, { contentType: result.mime });
       const alt = `Illustration for chapter ${index}, “${chapter.title}”: ${chapter.summary}`;
@@ -218,10 +223,10 @@ export function createActivities(deps: ActivityDeps) {
         status: 'done',
         imageKey: key,
         imageAlt: alt,
-        imageProvider: provider.name,
+        imageProvider: producer,
       });
-      await events.publish(ebookId, 'chapter.illustrated', { index, provider: provider.name });
-      return { key, alt, provider: provider.name };
+      await events.publish(ebookId, 'chapter.illustrated', { index, provider: producer });
+      return { key, alt, provider: producer };
     },
 
     async drawCover({ ebookId }: { ebookId: string }): Promise<ImageRef> {
@@ -241,11 +246,12 @@ export function createActivities(deps: ActivityDeps) {
         },
         signal(),
       );
-      await recordCall(ebookId, 'cover', provider.name, result.model, result.usage);
+      const producer = result.provider ?? provider.name;
+      await recordCall(ebookId, 'cover', producer, result.model, result.usage);
       const key = keys.cover(ebookId, result.mime === 'image/png' ? 'png' : 'jpg');
       await storage.put(key, result.data, { contentType: result.mime });
-      await events.publish(ebookId, 'cover', { provider: provider.name });
-      return { key, alt: `Cover of “${outline.title}”`, provider: provider.name };
+      await events.publish(ebookId, 'cover', { provider: producer });
+      return { key, alt: `Cover of “${outline.title}”`, provider: producer };
     },
 
     async renderPdf(manifest: BookManifest): Promise<FileRef> {

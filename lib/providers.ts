@@ -1,6 +1,11 @@
 import type { ImageProvider, TextProvider } from '../activities/providers/types';
 import { createOfflineTextProvider } from '../activities/providers/offline-text';
 import { createOfflineImageProvider } from '../activities/providers/offline-image';
+import { createGroqTextProvider } from '../activities/providers/groq-text';
+import { createOpenAITextProvider } from '../activities/providers/openai-text';
+import { createRunwareImageProvider } from '../activities/providers/runware-image';
+import { createOpenAIImageProvider } from '../activities/providers/openai-image';
+import { createFailoverImageProvider, createFailoverTextProvider } from '../activities/providers/failover';
 import type { Config } from './config';
 
 export interface Providers {
@@ -9,15 +14,94 @@ export interface Providers {
 }
 
 /**
- * The providers a worker uses. With no provider key set these are the offline
- * ones; `OFFLINE_PROVIDER_DELAY_MS` gives them a provider-like latency for demos,
- * crash tests and benchmarks.
+ * The providers a worker uses.
+ *
+ * With no provider key set these are the offline ones; `OFFLINE_PROVIDER_DELAY_MS`
+ * gives them a provider-like latency for demos, crash tests and benchmarks.
+ * With keys: a failover over the configured providers in `TEXT_PROVIDERS` /
+ * `IMAGE_PROVIDERS` order (unconfigured ones skipped). Offline joins a keyed
+ * setup only when the list names it: a real deployment that loses its providers
+ * should fail loudly, not quietly write offline books.
  */
 export function createProviders(config: Config): Providers {
+  const p = config.providers;
   const delay = config.offlineProviderDelayMs;
+  const offlineText = () => withTextDelay(createOfflineTextProvider(), delay);
+  const offlineImage = () => withImageDelay(createOfflineImageProvider(), delay);
+  const failover = {
+    attemptBudget: p.attemptBudget,
+    breakerThreshold: p.breakerThreshold,
+    breakerCooldownMs: p.breakerCooldownMs,
+  };
+
+  const text: TextProvider[] = [];
+  for (const name of p.textProviders) {
+    if (name === 'groq' && p.groqApiKey) {
+      text.push(
+        createGroqTextProvider({
+          apiKey: p.groqApiKey,
+          baseURL: p.groqBaseUrl,
+          model: p.textModelGroq,
+          temperature: p.textTemperature,
+          maxTokens: p.textMaxTokens,
+          timeoutMs: p.timeoutMs,
+        }),
+      );
+    } else if (name === 'openai' && p.openaiApiKey) {
+      text.push(
+        createOpenAITextProvider({
+          apiKey: p.openaiApiKey,
+          baseURL: p.openaiBaseUrl,
+          model: p.textModelOpenai,
+          temperature: p.textTemperature,
+          maxTokens: p.textMaxTokens,
+          timeoutMs: p.timeoutMs,
+        }),
+      );
+    } else if (name === 'offline') {
+      text.push(offlineText());
+    }
+  }
+
+  const image: ImageProvider[] = [];
+  for (const name of p.imageProviders) {
+    if (name === 'runware' && p.runwareApiKey) {
+      image.push(
+        createRunwareImageProvider({
+          apiKey: p.runwareApiKey,
+          url: p.runwareUrl,
+          model: p.imageModelRunware,
+          timeoutMs: p.timeoutMs,
+        }),
+      );
+    } else if (name === 'openai' && p.openaiApiKey) {
+      image.push(
+        createOpenAIImageProvider({
+          apiKey: p.openaiApiKey,
+          baseURL: p.openaiBaseUrl,
+          model: p.imageModelOpenai,
+          timeoutMs: p.timeoutMs,
+        }),
+      );
+    } else if (name === 'offline') {
+      image.push(offlineImage());
+    }
+  }
+
+  // A kind with no key at all runs offline, as without keys. A kind whose keys are set but whose
+  // list names none of them is a misconfiguration: refuse to start rather than write offline books.
+  const textKeys = Boolean(p.groqApiKey || p.openaiApiKey);
+  const imageKeys = Boolean(p.runwareApiKey || p.openaiApiKey);
+  if (text.length === 0 && textKeys) {
+    throw new Error(`TEXT_PROVIDERS: none of ${p.textProviders.join(',')} has a key (set one, or list offline)`);
+  }
+  if (image.length === 0 && imageKeys) {
+    throw new Error(`IMAGE_PROVIDERS: none of ${p.imageProviders.join(',')} has a key (set one, or list offline)`);
+  }
   return {
-    text: withTextDelay(createOfflineTextProvider(), delay),
-    image: withImageDelay(createOfflineImageProvider(), delay),
+    text: text.length === 0 ? offlineText() : text.length === 1 && text[0].offline ? text[0] : createFailoverTextProvider(text, failover),
+    image:
+      image.length === 0 ? offlineImage() : image.length === 1 && image[0].offline ? image[0] : createFailoverImageProvider(image, failover),
   };
 }
 

@@ -29,7 +29,7 @@ import {
 
 type Activities = ReturnType<typeof createActivities>;
 
-const NON_RETRYABLE = [ErrorTypes.BadInput, ErrorTypes.ContentRefused, ErrorTypes.NotFound];
+const NON_RETRYABLE = Object.values(ErrorTypes);
 
 // Retry profiles by kind of work. Provider calls back off longer (rate limits);
 // rendering is CPU work that rarely benefits from many attempts; bookkeeping

@@ -104,6 +104,10 @@ export const ErrorTypes = {
   BadInput: 'BadInput',
   ContentRefused: 'ContentRefused',
   NotFound: 'NotFound',
+  /** Every configured provider refused (auth, quota, missing model): no retry helps. */
+  ProviderUnavailable: 'ProviderUnavailable',
+  /** The model's outline stayed invalid after one repair round. */
+  InvalidOutline: 'InvalidOutline',
 } as const;
 
 // ---- Activity payloads (references, never book content) ----

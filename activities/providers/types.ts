@@ -63,12 +63,16 @@ export interface ChapterResult {
   paragraphs: string[];
   usage: Usage;
   model: string;
+  /** Which provider produced this (set by the failover wrapper; absent: the provider's own `name`). */
+  provider?: string;
 }
 
 export interface OutlineResult {
   outline: Outline;
   usage: Usage;
   model: string;
+  /** Which provider produced this (set by the failover wrapper; absent: the provider's own `name`). */
+  provider?: string;
 }
 
 export interface TextProvider {
@@ -113,6 +117,8 @@ export interface ImageResult {
   height: number;
   usage: Usage;
   model: string;
+  /** Which provider produced this (set by the failover wrapper; absent: the provider's own `name`). */
+  provider?: string;
 }
 
 export interface ImageProvider {

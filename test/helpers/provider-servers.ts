@@ -1,0 +1,319 @@
+/**
+ * Local stand-ins for the provider services, speaking their wire protocols so
+ * the real SDKs can be tested against them: an OpenAI-compatible HTTP server
+ * (also mounted under /openai/v1 for groq-sdk) and a Runware WebSocket server.
+ * Each can be scripted per request (status codes, hangs, dropped connections,
+ * malformed output) and records the calls it received with timestamps.
+ */
+import http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import sharp from 'sharp';
+import { WebSocketServer, type WebSocket } from 'ws';
+
+export type Fault =
+  | { kind: 'status'; status: number; headers?: Record<string, string>; body?: unknown }
+  /** Accept the request and never answer. */
+  | { kind: 'hang' }
+  /** Close the socket without an answer. */
+  | { kind: 'drop' }
+  /** HTTP 200 whose body is not JSON. */
+  | { kind: 'garbage' }
+  /** A chat answer whose content is this text (e.g. a broken outline). */
+  | { kind: 'content'; content: string }
+  /** A streamed chapter of this many words ending with this finish reason. */
+  | { kind: 'chapter'; words: number; finish?: 'stop' | 'length'; stallAfter?: number; dropAfter?: number }
+  /** Runware: an `errors` reply with this code. */
+  | { kind: 'ws-error'; code: string; message?: string };
+
+export type Route = 'chat' | 'images' | 'moderations' | 'runware';
+
+export interface Call {
+  route: Route;
+  path: string;
+  body: any;
+  at: number;
+}
+
+class Script {
+  readonly calls: Call[] = [];
+  private readonly queued: Array<{ route: Route; fault: Fault }> = [];
+  private readonly always = new Map<Route, Fault>();
+  /** Answer the next request(s) on `route` with these faults, in order. */
+  queue(route: Route, ...faults: Fault[]): void {
+    for (const fault of faults) this.queued.push({ route, fault });
+  }
+  /** Answer every request on `route` with `fault` (undefined: back to normal). */
+  setAlways(route: Route, fault: Fault | undefined): void {
+    if (fault) this.always.set(route, fault);
+    else this.always.delete(route);
+  }
+  reset(): void {
+    this.calls.length = 0;
+    this.queued.length = 0;
+    this.always.clear();
+  }
+  callsTo(route: Route): Call[] {
+    return this.calls.filter((c) => c.route === route);
+  }
+  protected next(route: Route): Fault | undefined {
+    const i = this.queued.findIndex((q) => q.route === route);
+    if (i >= 0) return this.queued.splice(i, 1)[0].fault;
+    return this.always.get(route);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Deterministic chapter-like prose
+
+const SENTENCES = [
+  'The wind came in off the water and rattled the shutters of the old house.',
+  '{name} stood at the window and counted the lights along the harbour.',
+  'Somewhere below, a bell rang twice and then fell silent.',
+  'Nobody in the village remembered who had built the tower, only that it had always been there.',
+  '{name} pulled on a coat that smelled of salt and lamp oil.',
+  'The stairs creaked in the places they always creaked, like an old song.',
+  'At the top, the great lens waited, patient as the moon.',
+  '"We will find it before morning," {name} said, though no one was there to hear.',
+  'Gulls wheeled over the rocks, crying out the news of the tide.',
+  'A small brass key lay on the table where no key had been before.',
+  'The clock on the wall ticked a little faster, as if it were in a hurry.',
+  'Far out at sea, a light answered, once, twice, and again.',
+];
+
+function hash(text: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/** About `words` words in paragraphs of four sentences, the same for the same seed. */
+export function prose(seedText: string, words: number, name = 'Mara'): string {
+  const out: string[] = [];
+  let count = 0;
+  let i = hash(seedText) % SENTENCES.length;
+  while (count < words) {
+    const s = SENTENCES[i % SENTENCES.length].replace('{name}', name);
+    out.push(s);
+    count += s.split(/\s+/).length;
+    i += 5; // coprime with 12: walks every sentence before repeating
+  }
+  const paras: string[] = [];
+  for (let k = 0; k < out.length; k += 4) paras.push(out.slice(k, k + 4).join(' '));
+  return paras.join('\n\n');
+}
+
+/** An outline that fits the request's json_schema (chapter count from minItems). */
+function outlineFor(body: any): string {
+  const schema = body?.response_format?.json_schema?.schema;
+  const n = Number(schema?.properties?.chapters?.minItems ?? 3);
+  const prompt = String(body?.messages?.find((m: any) => m.role === 'user')?.content ?? '');
+  const h = hash(prompt);
+  return JSON.stringify({
+    title: `The Keeper of the ${['Lamp', 'Tide', 'Bell', 'Key'][h % 4]}`,
+    logline: 'A lighthouse keeper and a clockwork gull chase a light across the sea.',
+    characters: [
+      { name: 'Mara', look: 'a tall woman in a blue oilskin coat', personality: 'patient and stubborn' },
+      { name: 'Tock', look: 'a brass gull with copper wings', personality: 'curious and loud' },
+    ],
+    setting: 'A rocky island off a foggy coast',
+    style: 'soft watercolour with ink outlines',
+    palette: ['#1f4e79', '#ff8c42'],
+    chapters: Array.from({ length: n }, (_, i) => ({
+      index: i + 1,
+      title: `Chapter title ${i + 1}`,
+      summary: `Something happens in part ${i + 1} of the story.`,
+      targetWords: 300,
+    })),
+  });
+}
+
+async function png(width: number, height: number, format: 'png' | 'jpeg' = 'png'): Promise<Buffer> {
+  const img = sharp({ create: { width, height, channels: 3, background: { r: 31, g: 78, b: 121 } } });
+  return format === 'png' ? img.png().toBuffer() : img.jpeg().toBuffer();
+}
+
+// ---------------------------------------------------------------------------
+// OpenAI-compatible HTTP server
+
+export class OpenAICompatServer extends Script {
+  url = '';
+  private server?: http.Server;
+
+  async start(): Promise<this> {
+    this.server = http.createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise((r) => this.server?.close(r));
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse) {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    let body: any;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+    } catch {
+      body = undefined;
+    }
+    const path = (req.url ?? '').replace(/^\/openai/, '').split('?')[0];
+    const route: Route | undefined =
+      path === '/v1/chat/completions' ? 'chat' : path === '/v1/images/generations' ? 'images' : path === '/v1/moderations' ? 'moderations' : undefined;
+    if (!route || req.method !== 'POST') return this.json(res, 404, { error: { message: 'not found', type: 'invalid_request_error' } });
+    this.calls.push({ route, path: req.url ?? '', body, at: Date.now() });
+    const fault = this.next(route);
+    if (fault?.kind === 'hang') return; // never answers; closed by close()
+    if (fault?.kind === 'drop') return req.socket.destroy();
+    if (fault?.kind === 'garbage') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      return res.end('{"choices": [ this is not json');
+    }
+    if (fault?.kind === 'status') {
+      const err = fault.body ?? { error: { message: `scripted ${fault.status}`, type: 'server_error', code: null } };
+      return this.json(res, fault.status, err, fault.headers);
+    }
+    if (route === 'moderations') {
+      const input = String(body?.input ?? '');
+      return this.json(res, 200, {
+        id: 'modr-1',
+        model: 'omni-moderation-latest',
+        results: [{ flagged: /forbidden/i.test(input), categories: {}, category_scores: {} }],
+      });
+    }
+    if (route === 'images') {
+      const [w, h] = String(body?.size ?? '1024x1024').split('x').map(Number);
+      const data = await png(Math.round(w / 8), Math.round(h / 8)); // small but the right shape
+      return this.json(res, 200, { created: Math.floor(Date.now() / 1000), data: [{ b64_json: data.toString('base64') }] });
+    }
+    // chat
+    const model = String(body?.model ?? 'test-model');
+    const usage = { prompt_tokens: 42, completion_tokens: 0, total_tokens: 42 };
+    if (!body?.stream) {
+      const content = fault?.kind === 'content' ? fault.content : body?.response_format?.type === 'json_schema' ? outlineFor(body) : prose(model, 40);
+      usage.completion_tokens = Math.ceil(content.length / 4);
+      return this.json(res, 200, {
+        id: 'chatcmpl-1',
+        object: 'chat.completion',
+        created: Math.floor(Date.now() / 1000),
+        model,
+        choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
+        usage,
+      });
+    }
+    // Streamed chapter: length from the prompt's "about N (more) words" unless scripted.
+    const last = String(body.messages?.at(-1)?.content ?? '');
+    const asked = Number(/about (\d+) (?:more )?words/.exec(last)?.[1] ?? 200);
+    const words = fault?.kind === 'chapter' ? fault.words : asked;
+    const finish = fault?.kind === 'chapter' ? (fault.finish ?? 'stop') : 'stop';
+    let text = prose(last, words);
+    if (finish === 'length') text += ' And then the keeper turned toward the';
+    usage.completion_tokens = Math.ceil(text.length / 4);
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const send = (obj: unknown) => res.write(`data: ${JSON.stringify(obj)}\n\n`);
+    const base = { id: 'chatcmpl-2', object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model };
+    send({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
+    const pieces = text.match(/\S+\s*/g) ?? [];
+    for (let i = 0, n = 0; i < pieces.length; i += 3, n++) {
+      // Mid-stream faults: go silent (connection kept open) or cut the connection.
+      if (fault?.kind === 'chapter' && fault.stallAfter === n) return;
+      if (fault?.kind === 'chapter' && fault.dropAfter === n) return req.socket.destroy();
+      send({ ...base, choices: [{ index: 0, delta: { content: pieces.slice(i, i + 3).join('') }, finish_reason: null }] });
+    }
+    const groq = (req.url ?? '').startsWith('/openai/');
+    send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish }], ...(groq ? { x_groq: { usage } } : {}) });
+    if (body.stream_options?.include_usage) send({ ...base, choices: [], usage });
+    res.end('data: [DONE]\n\n');
+  }
+
+  private json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+    res.writeHead(status, { 'content-type': 'application/json', ...headers });
+    res.end(JSON.stringify(body));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Runware-protocol WebSocket server
+
+export class RunwareServerStub extends Script {
+  url = '';
+  private wss?: WebSocketServer;
+  private readonly sockets = new Set<WebSocket>();
+  /** API keys refused at authentication. */
+  readonly badKeys = new Set<string>(['bad-key']);
+
+  async start(): Promise<this> {
+    this.wss = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((resolve) => this.wss!.once('listening', () => resolve()));
+    this.url = `ws://127.0.0.1:${(this.wss.address() as AddressInfo).port}/v1`;
+    this.wss.on('connection', (ws) => {
+      this.sockets.add(ws);
+      ws.on('close', () => this.sockets.delete(ws));
+      ws.on('message', (raw) => void this.onMessage(ws, raw.toString()));
+    });
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate();
+    await new Promise((r) => this.wss?.close(r));
+  }
+
+  private async onMessage(ws: WebSocket, raw: string) {
+    let tasks: any[];
+    try {
+      tasks = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    for (const task of Array.isArray(tasks) ? tasks : [tasks]) {
+      if (task.taskType === 'ping') {
+        ws.send(JSON.stringify({ data: [{ taskType: 'ping', pong: true }] }));
+      } else if (task.taskType === 'authentication') {
+        if (this.badKeys.has(task.apiKey)) {
+          ws.send(JSON.stringify({ errors: [{ taskType: 'authentication', code: 'invalidApiKey', message: 'Invalid API key' }] }));
+        } else {
+          ws.send(JSON.stringify({ data: [{ taskType: 'authentication', connectionSessionUUID: randomUUID() }] }));
+        }
+      } else if (task.taskType === 'imageInference') {
+        this.calls.push({ route: 'runware', path: 'imageInference', body: task, at: Date.now() });
+        const fault = this.next('runware');
+        if (fault?.kind === 'hang') continue;
+        if (fault?.kind === 'drop') {
+          ws.terminate();
+          return;
+        }
+        if (fault?.kind === 'ws-error') {
+          ws.send(JSON.stringify({ errors: [{ taskType: 'imageInference', taskUUID: task.taskUUID, code: fault.code, message: fault.message ?? fault.code }] }));
+          continue;
+        }
+        const data = await png(Math.round(task.width / 8), Math.round(task.height / 8), task.outputFormat === 'JPG' ? 'jpeg' : 'png');
+        ws.send(
+          JSON.stringify({
+            data: [
+              {
+                taskType: 'imageInference',
+                taskUUID: task.taskUUID,
+                imageUUID: randomUUID(),
+                imageBase64Data: data.toString('base64'),
+                seed: task.seed,
+              },
+            ],
+          }),
+        );
+      }
+    }
+  }
+}
+
+export async function startOpenAICompatServer(): Promise<OpenAICompatServer> {
+  return new OpenAICompatServer().start();
+}
+
+export async function startRunwareServer(): Promise<RunwareServerStub> {
+  return new RunwareServerStub().start();
+}
