@@ -1,10 +1,9 @@
-import path from 'node:path';
 import type { Knex } from 'knex';
 import { createDb } from '../db/knex';
 import { migrate } from '../db/migrate';
 import { createRepositories, type Repositories } from '../db/repositories';
 import { createPgEventBus, type EventBus } from '../db/events';
-import { createLocalStorage } from '../activities/storage/local';
+import { createStorage } from '../activities/storage';
 import type { Storage } from '../activities/storage/types';
 import { databaseUrl, type Config } from './config';
 
@@ -20,10 +19,10 @@ export interface Services {
 export async function createServices(config: Config, opts: { migrate?: boolean } = {}): Promise<Services> {
   const url = databaseUrl(config);
   const knex = createDb(url);
-  // Both processes may migrate at start; knex's migration lock lets one do it.
+  // Both processes may migrate at start; migrate() queues them on an advisory lock.
   if (opts.migrate !== false) await migrate(knex);
   const repos = createRepositories(knex);
-  const storage = createLocalStorage(path.join(config.dataDir, 'files'));
+  const storage = createStorage(config);
   const events = createPgEventBus(knex, url);
   return {
     knex,

@@ -22,6 +22,11 @@ export interface Storage {
   delete(key: string): Promise<void>;
   /** Cheap reachability check for /readyz. */
   ping(): Promise<void>;
+  /**
+   * A time-limited URL that fetches the object directly from the store (S3 only), so a
+   * download need not stream through the API. `downloadName` sets the file name it saves as.
+   */
+  presignedUrl?(key: string, opts: { expiresInSeconds: number; downloadName?: string }): Promise<string>;
 }
 
 const TYPES: Record<string, string> = {

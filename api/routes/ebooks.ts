@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import {
@@ -225,19 +226,28 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     if (!head) throw notFound('File');
     const ext = key.slice(key.lastIndexOf('.') + 1);
     const name = `${slug(book.title) || 'ebook'}.${ext}`;
+    if (storage.presignedUrl) {
+      // From S3 the owner is sent to a short-lived signed URL: the bytes never pass
+      // through the API, and the link stops working minutes later.
+      const url = await storage.presignedUrl(key, {
+        expiresInSeconds: 300,
+        downloadName: kind === 'cover' ? undefined : name,
+      });
+      res.setHeader('Cache-Control', 'private, no-store');
+      res.redirect(302, url);
+      return;
+    }
     res.setHeader('Content-Type', head.contentType);
     res.setHeader('Content-Length', String(head.bytes));
     res.setHeader('Cache-Control', 'private, max-age=0, must-revalidate');
     res.setHeader(
       'Content-Disposition',
-      `${kind === 'cover' ? 'inline' : 'attachment'}; filename="${name}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+      `${kind === 'cover' ? 'inline' : 'attachment'}; filename="${name.replace(/[^\x20-\x7e]|"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
     );
-    const stream = await storage.stream(key);
-    stream.on('error', (err) => {
-      deps.log.error({ err, key, requestId: req.id }, 'file stream failed');
-      res.destroy(err);
+    // pipeline, not pipe: a client that hangs up also closes the file.
+    await pipeline(await storage.stream(key), res).catch((err: unknown) => {
+      if (!res.headersSent || !res.writableEnded) deps.log.warn({ err, key, requestId: req.id }, 'file stream ended early');
     });
-    stream.pipe(res);
   });
 
   router.get('/ebooks/:id/events', async (req, res) => {
