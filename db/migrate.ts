@@ -19,6 +19,9 @@ const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20251127020000_rate_limits', rateLimits],
 ];
 
+/** Names of every migration, in the order they apply. */
+export const MIGRATION_NAMES: readonly string[] = MIGRATIONS.map(([name]) => name);
+
 const migrationSource: Knex.MigrationSource<readonly [string, Migration]> = {
   async getMigrations() {
     return MIGRATIONS;

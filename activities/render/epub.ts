@@ -112,10 +112,14 @@ export async function renderEpub(book: RenderBook): Promise<Buffer> {
     true,
   );
 
-  for (const { chapter, n, href, title: heading } of chapters) {
+  // Images convert on sharp's threads a few at a time; the XHTML waits for them in order.
+  const jpegs = await mapLimit(chapters, 4, ({ chapter }) =>
+    chapter.image ? toJpeg(chapter.image, { maxWidth: MAX_IMAGE_PX }) : Promise.resolve(undefined),
+  );
+  for (const [ci, { chapter, n, href, title: heading }] of chapters.entries()) {
     let figure = '';
-    if (chapter.image) {
-      const img = await toJpeg(chapter.image, { maxWidth: MAX_IMAGE_PX });
+    const img = jpegs[ci];
+    if (chapter.image && img) {
       const imgHref = `images/chapter-${pad(n)}.jpg`;
       manifest.push({ id: `img-${pad(n)}`, href: imgHref, mediaType: 'image/jpeg' });
       zip.addBuffer(img.data, `EPUB/${imgHref}`, { ...fileOpts, compress: false });
@@ -304,4 +308,18 @@ section.copyright { margin-top: 40%; font-size: 0.85em; }
 nav ol { list-style: none; padding: 0; }
 nav li { margin: 0.4em 0; }
 `;
+}
+
+/** Maps with at most `limit` promises in flight, keeping the order of `items`. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
 }

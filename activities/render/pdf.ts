@@ -160,10 +160,19 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   // --- Chapters. ---
   const chapterPages: number[] = [];
   const total = book.chapters.length;
+  // sharp converts on libuv's threads: the next chapter's image is converted while
+  // this one is laid out, and at most two converted images are held at a time.
+  const convert = (i: number) => {
+    const img = i < total ? book.chapters[i].image : undefined;
+    return img ? toJpeg(img, { maxWidth: MAX_IMAGE_PX }) : Promise.resolve(undefined);
+  };
+  let nextImage = convert(0);
   for (let i = 0; i < total; i++) {
     const chapter = book.chapters[i];
-    // Converted chapter by chapter, so at most one converted image is held at a time.
-    const image = chapter.image ? await toJpeg(chapter.image, { maxWidth: MAX_IMAGE_PX }) : undefined;
+    const image = await nextImage;
+    nextImage = convert(i + 1);
+    // A failed prefetch is reported when its chapter awaits it, not as an unhandled rejection.
+    nextImage.catch(() => undefined);
 
     doc.addPage();
     const pageIndex = doc.bufferedPageRange().count - 1;

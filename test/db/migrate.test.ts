@@ -1,9 +1,19 @@
 import assert from 'node:assert/strict';
 import { createDb } from '../../db/knex';
-import { migrate, rollbackAll } from '../../db/migrate';
+import { migrate, migrationConfig, MIGRATION_NAMES, rollbackAll } from '../../db/migrate';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
 
-const TABLES = ['ebook_events', 'memory_books', 'profiles', 'stories', 'user_activities'];
+const TABLES = [
+  'ebook_allowances',
+  'ebook_events',
+  'idempotency_keys',
+  'memory_books',
+  'profiles',
+  'rate_limits',
+  'stories',
+  'user_activities',
+  'webhook_events',
+];
 
 async function tables(db: TestDatabase): Promise<string[]> {
   const { rows } = await db.knex.raw(
@@ -26,12 +36,12 @@ describe('db migrations', () => {
   it('apply to an empty database, and a second run is a no-op', async () => {
     assert.deepEqual(await tables(db), []);
     const applied = await migrate(db.knex);
-    assert.deepEqual(applied, ['20251127000000_initial_schema']);
+    assert.deepEqual(applied, MIGRATION_NAMES);
     assert.deepEqual(await tables(db), TABLES);
 
     assert.deepEqual(await migrate(db.knex), []);
     const { rows } = await db.knex.raw('SELECT name FROM knex_migrations');
-    assert.equal(rows.length, 1);
+    assert.equal(rows.length, MIGRATION_NAMES.length);
   });
 
   it('create the enums, defaults and indexes of the schema', async () => {
@@ -87,7 +97,7 @@ describe('db migrations', () => {
     assert.deepEqual(await tables(db), []);
     const { rows } = await db.knex.raw(`SELECT count(*) AS n FROM pg_type WHERE typname = 'book_status'`);
     assert.equal(rows[0].n, 0);
-    assert.deepEqual(await migrate(db.knex), ['20251127000000_initial_schema']);
+    assert.deepEqual(await migrate(db.knex), MIGRATION_NAMES);
   });
 
   it('run from two connections at once: one applies, the other waits and finds nothing to do', async () => {
@@ -97,14 +107,35 @@ describe('db migrations', () => {
       const results = await Promise.all([migrate(a), migrate(b), migrate(db.knex)]);
       assert.deepEqual(
         results.map((r) => r.length).sort(),
-        [0, 0, 1],
-        `exactly one caller applies the migration: ${JSON.stringify(results)}`,
+        [0, 0, MIGRATION_NAMES.length],
+        `exactly one caller applies the migrations: ${JSON.stringify(results)}`,
       );
-      const { rows } = await db.knex.raw('SELECT name FROM knex_migrations');
-      assert.deepEqual(rows, [{ name: '20251127000000_initial_schema' }]);
+      const { rows } = await db.knex.raw('SELECT name FROM knex_migrations ORDER BY id');
+      assert.deepEqual(
+        rows.map((r: { name: string }) => r.name),
+        MIGRATION_NAMES,
+      );
       assert.deepEqual(await tables(db), TABLES);
     } finally {
       await Promise.all([a.destroy(), b.destroy()]);
     }
+  });
+
+  it('run forward on a database holding data from the first release, losing none of it', async () => {
+    // The first migration alone, as a database of the first release has it.
+    await db.knex.migrate.up(migrationConfig);
+    await db.knex.raw(`INSERT INTO profiles (clerk_user_id, email) VALUES ('user_old', 'old@example.com')`);
+    await db.knex.raw(
+      `INSERT INTO memory_books (user_id, title, chapters, status)
+       SELECT id, 'An old book', '[{"index":1,"title":"One","status":"done"}]', 'completed' FROM profiles`,
+    );
+    const applied = await migrate(db.knex);
+    assert.deepEqual(applied, MIGRATION_NAMES.slice(1));
+    const book = await db.knex('memory_books').first();
+    assert.equal(book.title, 'An old book');
+    assert.equal(book.status, 'completed');
+    assert.deepEqual(book.chapters, [{ index: 1, title: 'One', status: 'done' }]);
+    assert.equal(book.allowance_period, null);
+    assert.equal((await db.knex('profiles').first()).email, 'old@example.com');
   });
 });
