@@ -3,7 +3,7 @@ import path from 'node:path';
 /**
  * The one typed configuration of the engine, read from the environment once and
  * shared by the API, the workers and the scripts. Every variable is optional:
- * unset means the embedded default (see CONTRACT.md). A bad value fails fast
+ * unset means the embedded default (see the README). A bad value fails fast
  * with a message naming the variable; secrets are never part of `describe()`.
  */
 export interface Config {
