@@ -6,6 +6,10 @@
  * heartbeats; failures no retry can fix are non-retryable with a named type.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { cachedProviderOrder, createLedger } from '../db/ledger';
+import { moderateText, type Moderator } from './moderation';
 import type { Repositories } from '../db/repositories';
 import type { EventBus } from '../db/events';
 import type {
@@ -36,6 +40,12 @@ export interface ActivityDeps {
   events: EventBus;
   text: TextProvider;
   image: ImageProvider;
+  /** With it, every provider call goes into the cost ledger and the persisted provider order applies. */
+  knex?: Knex;
+  /** Content moderation; default: OpenAI's with OPENAI_API_KEY in the environment, else the local rules. */
+  moderate?: Moderator;
+  /** How long a worker keeps the persisted provider order before reading it again (default 10 s). */
+  providerOrderTtlMs?: number;
 }
 
 /** A chapter as stored: the text itself never enters workflow history. */
@@ -81,8 +91,73 @@ export function createActivities(deps: ActivityDeps) {
   const loadChapter = async (key: string): Promise<StoredChapter> =>
     JSON.parse((await storage.get(key)).toString('utf8')) as StoredChapter;
 
-  const recordCall = (ebookId: string, step: string, provider: string, model: string, usage: Usage, index?: number) =>
-    events.publish(ebookId, 'provider.call', { step, index, provider, model, usage });
+  const ledger = deps.knex ? createLedger(deps.knex) : undefined;
+  const providerOrder = ledger ? cachedProviderOrder(ledger, deps.providerOrderTtlMs ?? 10_000) : undefined;
+  const moderate = deps.moderate ?? moderateText;
+
+  /**
+   * The ledger key of one real provider call. It names the attempt: a retry that
+   * called the provider again spent again and is counted, while recording the same
+   * call twice within one attempt is not (replays never re-run activities).
+   * Outside an activity there is no attempt identity, so every call counts.
+   */
+  const callKey = (ebookId: string, step: string, index?: number) => {
+    try {
+      const info = Context.current().info;
+      return `${info.workflowExecution?.workflowId ?? ebookId}:${info.activityId}:${info.attempt}:${step}:${index ?? ''}`;
+    } catch {
+      return `direct:${ebookId}:${step}:${index ?? ''}:${randomUUID()}`;
+    }
+  };
+
+  const recordCall = async (ebookId: string, step: string, provider: string, model: string, usage: Usage, index?: number) => {
+    await events.publish(ebookId, 'provider.call', { step, index, provider, model, usage });
+    await ledger?.record({
+      ebookId,
+      step,
+      chapterIndex: index ?? null,
+      provider,
+      model,
+      usage,
+      idempotencyKey: callKey(ebookId, step, index),
+    });
+  };
+
+  /** Applies the admin's persisted order (cached) to the failover providers before a call. */
+  const applyProviderOrder = async () => {
+    if (!providerOrder) return;
+    const order = await providerOrder();
+    (deps.text as { setOrder?: (n?: readonly string[]) => void }).setOrder?.(order.text);
+    (deps.image as { setOrder?: (n?: readonly string[]) => void }).setOrder?.(order.image);
+  };
+
+  /** Runs a provider call; a provider's failure also goes into the failure log for the status page. */
+  const tracked = async <T>(ebookId: string, step: string, fallback: string, fn: () => Promise<T>): Promise<T> => {
+    await applyProviderOrder();
+    try {
+      return await fn();
+    } catch (err) {
+      if (ledger && err instanceof ApplicationFailure) {
+        const provider = (err.details?.[0] as { provider?: string } | undefined)?.provider ?? fallback;
+        await ledger
+          .recordFailure({ provider, ebookId, step, errorType: err.type ?? undefined, message: err.message })
+          .catch(() => undefined); // the status page is not worth failing a book over
+      }
+      throw err;
+    }
+  };
+
+  /** Throws the non-retryable ContentRefused when moderation flags `text`. */
+  const refuseIfFlagged = async (text: string, what: string) => {
+    const verdict = await moderate(text, signal());
+    if (verdict.flagged) {
+      throw ApplicationFailure.nonRetryable(
+        `${what} was refused by content moderation (${verdict.source}: ${verdict.categories.join(', ') || 'flagged'})`,
+        ErrorTypes.ContentRefused,
+        { categories: verdict.categories, source: verdict.source },
+      );
+    }
+  };
 
   /** The character/style bible every image prompt carries, so pictures stay consistent. */
   const bible = (outline: Outline) =>
@@ -96,6 +171,15 @@ export function createActivities(deps: ActivityDeps) {
   const seedOf = (ebookId: string) => parseInt(ebookId.replace(/-/g, '').slice(0, 8), 16) >>> 0;
 
   return {
+    /** The brief's free text, before anything is generated or spent. */
+    async moderatePrompt({ ebookId, brief }: { ebookId: string; brief: BookBrief }): Promise<void> {
+      const text = [brief.prompt, brief.characterName, brief.archetype, brief.place, brief.style, brief.mood]
+        .filter((t): t is string => typeof t === 'string' && t.trim() !== '')
+        .join('\n');
+      heartbeat();
+      await refuseIfFlagged(text, `the prompt of ebook ${ebookId}`);
+    },
+
     async startEbook({ ebookId }: { ebookId: string }): Promise<void> {
       const book = await loadBook(ebookId);
       if (book.status === 'cancelled') {
@@ -113,7 +197,7 @@ export function createActivities(deps: ActivityDeps) {
         throw ApplicationFailure.nonRetryable('chapterCount must be 1-24', ErrorTypes.BadInput);
       }
       const provider = deps.text;
-      const written = await provider.writeOutline(brief, signal());
+      const written = await tracked(ebookId, 'outline', provider.name, () => provider.writeOutline(brief, signal()));
       const { outline, usage, model } = written;
       // Behind a failover the result names the provider that actually wrote it.
       const producer = written.provider ?? provider.name;
@@ -167,7 +251,7 @@ export function createActivities(deps: ActivityDeps) {
         heartbeat({ index });
         pending = pending.then(() => events.publish(ebookId, 'chapter.text', { index, delta }).then(() => undefined));
       };
-      const result = await provider.writeChapter(
+      const result = await tracked(ebookId, 'chapter', provider.name, () => provider.writeChapter(
         {
           brief: book.generationSettings as BookBrief,
           outline,
@@ -176,10 +260,12 @@ export function createActivities(deps: ActivityDeps) {
         },
         onText,
         signal(),
-      );
+      ));
       await pending;
       const producer = result.provider ?? provider.name;
       await recordCall(ebookId, 'chapter', producer, result.model, result.usage, index);
+      // Checked before it is stored: a refused chapter never becomes part of the book.
+      await refuseIfFlagged(result.paragraphs.join('\n\n'), `chapter ${index}`);
       const stored: StoredChapter = { index, title: chapter.title, paragraphs: result.paragraphs };
       const key = keys.chapter(ebookId, index);
       await storage.put(key, Buffer.from(JSON.stringify(stored)));
@@ -202,10 +288,12 @@ export function createActivities(deps: ActivityDeps) {
       }
       const provider = deps.image;
       heartbeat({ index });
-      const result = await provider.generateImage(
+      const prompt = `Illustration for chapter ${index}, "${chapter.title}": ${chapter.summary} ${bible(outline)}`;
+      await refuseIfFlagged(prompt, `the illustration prompt of chapter ${index}`);
+      const result = await tracked(ebookId, 'illustration', provider.name, () => provider.generateImage(
         {
           kind: 'illustration',
-          prompt: `Illustration for chapter ${index}, "${chapter.title}": ${chapter.summary} ${bible(outline)}`,
+          prompt,
           width: ILLUSTRATION_SIZE,
           height: ILLUSTRATION_SIZE,
           seed: seedOf(ebookId),
@@ -213,7 +301,7 @@ export function createActivities(deps: ActivityDeps) {
           caption: `Chapter ${index}: ${chapter.title}`,
         },
         signal(),
-      );
+      ));
       const producer = result.provider ?? provider.name;
       await recordCall(ebookId, 'illustration', producer, result.model, result.usage, index);
       const key = keys.illustration(ebookId, index, result.mime === 'image/png' ? 'png' : 'jpg');
@@ -233,10 +321,12 @@ export function createActivities(deps: ActivityDeps) {
       const outline = await loadOutline(ebookId);
       const provider = deps.image;
       heartbeat();
-      const result = await provider.generateImage(
+      const prompt = `Book cover for "${outline.title}": ${outline.logline} ${bible(outline)}`;
+      await refuseIfFlagged(prompt, 'the cover prompt');
+      const result = await tracked(ebookId, 'cover', provider.name, () => provider.generateImage(
         {
           kind: 'cover',
-          prompt: `Book cover for "${outline.title}": ${outline.logline} ${bible(outline)}`,
+          prompt,
           width: COVER_WIDTH,
           height: COVER_HEIGHT,
           seed: seedOf(ebookId),
@@ -245,7 +335,7 @@ export function createActivities(deps: ActivityDeps) {
           subtitle: outline.logline,
         },
         signal(),
-      );
+      ));
       const producer = result.provider ?? provider.name;
       await recordCall(ebookId, 'cover', producer, result.model, result.usage);
       const key = keys.cover(ebookId, result.mime === 'image/png' ? 'png' : 'jpg');

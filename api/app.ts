@@ -14,6 +14,9 @@ import { requireUser, type AuthSettings } from './auth';
 import { errorHandler, HttpProblem, sendProblem } from './problem';
 import { ebookRouter } from './routes/ebooks';
 import { userRouter } from './routes/users';
+import { aiRouter } from './routes/ai';
+import { storyRouter } from './routes/stories';
+import { profileRouter } from './routes/profiles';
 import { clerkWebhookRouter } from './routes/webhooks';
 
 export interface AppDeps {
@@ -107,6 +110,9 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(express.json({ limit: '64kb' }));
   v1.use(ebookRouter(deps));
   v1.use(userRouter(deps.services));
+  v1.use(aiRouter(deps));
+  v1.use(storyRouter(deps.services));
+  v1.use(profileRouter(deps.services));
   app.use('/v1', v1);
   if (deps.web) {
     app.use(

@@ -1,6 +1,15 @@
 import { z } from 'zod';
-import { createEbookSchema } from './routes/ebooks';
+import { createEbookSchema, updateEbookSchema } from './routes/ebooks';
+import { createStorySchema, updateStorySchema } from './routes/stories';
+import {
+  activityQuerySchema,
+  activitySchema,
+  permissionCheckSchema,
+  preferencesSchema,
+  updateProfileSchema,
+} from './routes/profiles';
 import { listQuerySchema, subscriptionSchema } from './routes/users';
+import { switchProvidersSchema } from './routes/ai';
 
 /**
  * The OpenAPI 3.1 description, built from the same zod schemas that validate
@@ -39,6 +48,27 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/users/{userId}/ebooks', summary: "A user's books, newest first (userId may be 'me')", query: listQuerySchema, responses: { '200': 'A page of books', '400': 'Invalid query', '404': 'No such user for this caller' } },
   { method: 'get', path: '/v1/users/{userId}/subscription', summary: "A user's plan and this month's usage", responses: { '200': 'Subscription', '404': 'No such user for this caller' } },
   { method: 'put', path: '/v1/users/{userId}/subscription', summary: 'Change a plan (admin only)', body: subscriptionSchema, responses: { '200': 'Subscription', '400': 'Invalid request', '403': 'Not an admin', '404': 'No such user' } },
+  { method: 'put', path: '/v1/ebooks/{id}', summary: 'Change the title and/or description of a finished book', body: updateEbookSchema, responses: { '200': 'The book', '400': 'Invalid request (names the field)', '404': 'No such book for this user', '409': 'Still being generated' } },
+  { method: 'delete', path: '/v1/ebooks/{id}', summary: 'Delete a book; a running generation is cancelled and its allowance given back (stored files are kept)', responses: { '204': 'Deleted', '404': 'No such book for this user' } },
+  { method: 'post', path: '/v1/stories', summary: 'Save a story', body: createStorySchema, responses: { '201': 'Created', '400': 'Invalid request' } },
+  { method: 'get', path: '/v1/stories/{id}', summary: "A story: the owner's (admins: any) or a published one", responses: { '200': 'The story', '404': 'No such story for this user' } },
+  { method: 'put', path: '/v1/stories/{id}', summary: 'Change title, content, status or metadata (merged)', body: updateStorySchema, responses: { '200': 'The story', '400': 'Invalid request', '404': 'No such story for this user' } },
+  { method: 'delete', path: '/v1/stories/{id}', summary: 'Delete a story (books made from it stay, unlinked)', responses: { '204': 'Deleted', '404': 'No such story for this user' } },
+  { method: 'get', path: '/v1/stories/{id}/analytics', summary: 'Views, unique viewers, words and the books made from a story', responses: { '200': 'Analytics', '404': 'No such story for this user' } },
+  { method: 'post', path: '/v1/stories/{id}/views', summary: "Count a view (a viewer's repeats within 30 minutes count once)", responses: { '202': 'Counted (or deduplicated), with the count', '404': 'No such story for this user' } },
+  { method: 'get', path: '/v1/users/{userId}/stories', summary: "A user's stories, newest first (userId may be 'me')", query: listQuerySchema, responses: { '200': 'A page of stories', '400': 'Invalid query', '404': 'No such user for this caller' } },
+  { method: 'get', path: '/v1/users/{userId}/profile', summary: "A user's profile", responses: { '200': 'Profile', '404': 'No such user for this caller' } },
+  { method: 'put', path: '/v1/users/{userId}/profile', summary: 'Change name or avatar (email comes from Clerk)', body: updateProfileSchema, responses: { '200': 'Profile', '400': 'Invalid request', '404': 'No such user for this caller' } },
+  { method: 'get', path: '/v1/users/{userId}/preferences', summary: "A user's preferences", responses: { '200': 'Preferences', '404': 'No such user for this caller' } },
+  { method: 'put', path: '/v1/users/{userId}/preferences', summary: 'Merge preferences (null removes a key; unknown keys are refused)', body: preferencesSchema, responses: { '200': 'Preferences', '400': 'Invalid request', '404': 'No such user for this caller', '413': 'Over 16 kB' } },
+  { method: 'post', path: '/v1/users/{userId}/activity', summary: 'Record a client event (page_view, share, download...)', body: activitySchema, responses: { '201': 'Recorded', '400': 'Invalid request', '404': 'No such user for this caller' } },
+  { method: 'get', path: '/v1/users/{userId}/activity', summary: "A user's activity, newest first", query: activityQuerySchema, responses: { '200': 'Activity', '400': 'Invalid query', '404': 'No such user for this caller' } },
+  { method: 'get', path: '/v1/users/{userId}/analytics', summary: 'Books by status, words, images, stories, views and spend (cost.totalUsd summed)', responses: { '200': 'Analytics', '404': 'No such user for this caller' } },
+  { method: 'get', path: '/v1/auth/permissions/{userId}', summary: "A user's role, plan and what it allows", responses: { '200': 'Permissions', '404': 'No such user for this caller' } },
+  { method: 'post', path: '/v1/auth/permissions/check', summary: 'Whether a user (default: the caller) has a permission, and why', body: permissionCheckSchema, responses: { '200': '{allowed, reason}', '400': 'Invalid request', '403': 'Asking about another user without being an admin', '404': 'No such user' } },
+  { method: 'get', path: '/v1/auth/session', summary: 'The verified session: user id, role, session id', responses: { '200': 'Session' } },
+  { method: 'get', path: '/v1/ai/services/status', summary: 'AI providers: configured, preferred order, last hour of successes and failures', responses: { '200': 'Provider status' } },
+  { method: 'post', path: '/v1/ai/services/switch', summary: 'Set the preferred provider order (admin only); workers follow within seconds', body: switchProvidersSchema, responses: { '200': 'The new order', '400': 'Invalid request', '403': 'Not an admin' } },
   { method: 'post', path: '/v1/auth/clerk/webhook', summary: 'Clerk user events, Svix-signed', auth: false, responses: { '200': 'Handled (or already handled)', '400': 'Bad signature', '503': 'Not configured' } },
 ];
 

@@ -2,6 +2,8 @@ import type { Knex } from 'knex';
 import * as initialSchema from './migrations/20251127000000_initial_schema';
 import * as allowancesIdempotency from './migrations/20251127010000_allowances_idempotency';
 import * as rateLimits from './migrations/20251127020000_rate_limits';
+import * as storiesViews from './migrations/20251127030000_stories_views';
+import * as costLedger from './migrations/20251127040000_cost_ledger';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -17,6 +19,8 @@ const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20251127000000_initial_schema', initialSchema],
   ['20251127010000_allowances_idempotency', allowancesIdempotency],
   ['20251127020000_rate_limits', rateLimits],
+  ['20251127030000_stories_views', storiesViews],
+  ['20251127040000_cost_ledger', costLedger],
 ];
 
 /** Names of every migration, in the order they apply. */

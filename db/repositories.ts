@@ -347,6 +347,30 @@ export function createRepositories(knex: Knex) {
       const row = await knex('profiles').where({ clerk_user_id: clerkUserId }).first();
       return row ? toProfile(row) : undefined;
     },
+
+    /** Changes what a user may edit about themselves (name, avatar); undefined leaves a field as is. */
+    async updateDetails(
+      profileId: string,
+      patch: { name?: string | null; avatarUrl?: string | null },
+    ): Promise<Profile | undefined> {
+      const set: Row = { updated_at: knex.fn.now() };
+      if (patch.name !== undefined) set.name = patch.name;
+      if (patch.avatarUrl !== undefined) set.avatar_url = patch.avatarUrl;
+      const [row] = await knex('profiles').where({ id: profileId }).update(set).returning('*');
+      return row ? toProfile(row) : undefined;
+    },
+
+    /** Merges top-level keys into `preferences` in one statement (a null value removes the key). */
+    async mergePreferences(profileId: string, patch: JsonObject): Promise<Profile | undefined> {
+      const removed = Object.keys(patch).filter((k) => patch[k] === null);
+      const kept = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== null));
+      const { rows } = await knex.raw(
+        `UPDATE profiles SET preferences = (preferences || ?::jsonb) - ?::text[], updated_at = now()
+         WHERE id = ? RETURNING *`,
+        [JSON.stringify(kept), removed, profileId],
+      );
+      return rows[0] ? toProfile(rows[0]) : undefined;
+    },
   };
 
   const ebooks = {

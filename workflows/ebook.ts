@@ -8,6 +8,7 @@ import {
   ApplicationFailure,
   CancellationScope,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -101,6 +102,10 @@ export async function ebookWorkflow(input: EbookWorkflowInput): Promise<EbookWor
 
   try {
     setStage('outline');
+    // Moderation came after books were already running: the patch keeps their histories replayable.
+    if (patched('moderation-v1')) {
+      await text.moderatePrompt({ ebookId, brief: input.brief });
+    }
     await store.startEbook({ ebookId });
     const outline = await text.writeOutline({ ebookId, brief: input.brief });
     state.title = outline.title;

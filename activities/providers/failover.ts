@@ -125,12 +125,26 @@ class Failover<P extends Named> {
     return Math.floor((Math.max(1, attempt) - 1) / this.budget) % this.providers.length;
   }
 
+  /** Provider indexes in trying order: the names set by `setOrder` first, the rest as configured. */
+  private order: number[] | undefined;
+
+  /** A preferred order (e.g. an admin's switch), by provider name; unknown names are ignored, undefined resets. */
+  setOrder(names: readonly string[] | undefined): void {
+    if (!names) {
+      this.order = undefined;
+      return;
+    }
+    const first = names.map((n) => this.providers.findIndex((p) => p.name === n)).filter((i, k, a) => i >= 0 && a.indexOf(i) === k);
+    this.order = [...first, ...this.providers.map((_, i) => i).filter((i) => !first.includes(i))];
+  }
+
   async run<R extends { provider?: string }>(call: (p: P) => Promise<R>): Promise<R> {
     const n = this.providers.length;
     const start = this.preferred(currentAttempt());
+    const order = this.order;
     const passed: string[] = [];
     for (let k = 0; k < n; k++) {
-      const i = (start + k) % n;
+      const i = order ? order[(start + k) % n] : (start + k) % n;
       const p = this.providers[i];
       const breaker = this.breakers[i];
       if (breaker.isOpen(this.now())) {
@@ -177,8 +191,8 @@ class Failover<P extends Named> {
   }
 }
 
-export type FailoverTextProvider = TextProvider & { readonly breakers: CircuitBreaker[] };
-export type FailoverImageProvider = ImageProvider & { readonly breakers: CircuitBreaker[] };
+export type FailoverTextProvider = TextProvider & { readonly breakers: CircuitBreaker[]; setOrder(names: readonly string[] | undefined): void };
+export type FailoverImageProvider = ImageProvider & { readonly breakers: CircuitBreaker[]; setOrder(names: readonly string[] | undefined): void };
 
 export function createFailoverTextProvider(providers: TextProvider[], opts: FailoverOptions = {}): FailoverTextProvider {
   const f = new Failover(providers, opts);
@@ -186,6 +200,7 @@ export function createFailoverTextProvider(providers: TextProvider[], opts: Fail
     name: f.name,
     offline: f.offline,
     breakers: f.breakers,
+    setOrder: (names) => f.setOrder(names),
     writeOutline: (brief, signal) => f.run((p) => p.writeOutline(brief, signal)),
     writeChapter: (req, onText, signal) => f.run((p) => p.writeChapter(req, onText, signal)),
   };
@@ -197,6 +212,7 @@ export function createFailoverImageProvider(providers: ImageProvider[], opts: Fa
     name: f.name,
     offline: f.offline,
     breakers: f.breakers,
+    setOrder: (names) => f.setOrder(names),
     generateImage: (req, signal) => f.run((p) => p.generateImage(req, signal)),
   };
 }

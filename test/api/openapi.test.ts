@@ -8,7 +8,10 @@ import { createTestStack, startApi, type TestStack } from '../helpers/stack';
 import { api } from '../helpers/http';
 import { ebookRouter } from '../../api/routes/ebooks';
 import { userRouter } from '../../api/routes/users';
+import { storyRouter } from '../../api/routes/stories';
+import { profileRouter } from '../../api/routes/profiles';
 import { clerkWebhookRouter } from '../../api/routes/webhooks';
+import { aiRouter } from '../../api/routes/ai';
 import { createLogger } from '../../lib/logger';
 
 /** "METHOD /path/{param}" for every route a router declares, under a prefix. */
@@ -75,7 +78,10 @@ describe('OpenAPI document', function () {
     const served = [
       ...routesOf(ebookRouter(deps), '/v1'),
       ...routesOf(userRouter(stack.services), '/v1'),
+      ...routesOf(storyRouter(stack.services), '/v1'),
+      ...routesOf(profileRouter(stack.services), '/v1'),
       ...routesOf(clerkWebhookRouter({ services: stack.services, log: deps.log }), '/v1'),
+      ...routesOf(aiRouter(deps), '/v1'),
     ].sort();
     assert.deepEqual(documented, served);
     // And the unauthenticated ones answer.

@@ -4,13 +4,17 @@ import { migrate, migrationConfig, MIGRATION_NAMES, rollbackAll } from '../../db
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
 
 const TABLES = [
+  'cost_ledger',
   'ebook_allowances',
   'ebook_events',
   'idempotency_keys',
   'memory_books',
   'profiles',
+  'provider_failures',
+  'provider_settings',
   'rate_limits',
   'stories',
+  'story_views',
   'user_activities',
   'webhook_events',
 ];
