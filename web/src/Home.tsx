@@ -1,34 +1,45 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { apiJson, ApiError, explain, type StatusDoc } from './api';
-import { forgetBook, listBooks, type StoredBook } from './books-store';
 import { Link } from './Link';
 import { navigate } from './router';
 import type { Session } from './session';
 import { statusLabel } from './labels';
 
-type Row = StoredBook & { status?: StatusDoc; error?: string; missing?: boolean };
+type Row = StatusDoc & { createdAt: string };
+
+interface Page {
+  items: Row[];
+  nextCursor: string | null;
+}
 
 export function Home({ session, onUnauthorized }: { session: Session; onUnauthorized(): void }) {
-  const [rows, setRows] = useState<Row[]>(() => listBooks(session.userId));
+  const [rows, setRows] = useState<Row[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [listError, setListError] = useState('');
   const [openId, setOpenId] = useState('');
   const [openError, setOpenError] = useState('');
 
+  // The account's books come from the server, so every browser shows the same list.
+  const load = (after: string | null, signal?: AbortSignal) =>
+    apiJson<Page>(`/v1/users/me/ebooks?limit=20${after ? `&cursor=${encodeURIComponent(after)}` : ''}`, session.token, { signal }).then(
+      (page) => {
+        setRows((rs) => (after && rs ? [...rs, ...page.items] : page.items));
+        setCursor(page.nextCursor);
+        setListError('');
+      },
+      (err) => {
+        if (signal?.aborted) return;
+        if (err instanceof ApiError && err.status === 401) return onUnauthorized();
+        setListError(explain(err, 'Your books'));
+        setRows((rs) => rs ?? []);
+      },
+    );
+
   useEffect(() => {
     const ctrl = new AbortController();
-    const books = listBooks(session.userId);
-    setRows(books);
-    books.forEach((b) => {
-      apiJson<StatusDoc>(`/v1/ebooks/${encodeURIComponent(b.id)}/status`, session.token, { signal: ctrl.signal }).then(
-        (status) => setRows((rs) => rs.map((r) => (r.id === b.id ? { ...r, status } : r))),
-        (err) => {
-          if (ctrl.signal.aborted) return;
-          if (err instanceof ApiError && err.status === 401) return onUnauthorized();
-          const missing = err instanceof ApiError && err.status === 404;
-          setRows((rs) => rs.map((r) => (r.id === b.id ? { ...r, missing, error: explain(err, 'This book') } : r)));
-        },
-      );
-    });
+    void load(null, ctrl.signal);
     return () => ctrl.abort();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [session, onUnauthorized]);
 
   const open = (e: FormEvent) => {
@@ -48,43 +59,37 @@ export function Home({ session, onUnauthorized }: { session: Session; onUnauthor
         <h1 tabIndex={-1}>My books</h1>
         <Link href="/new" className="button primary">Start a new book</Link>
       </div>
-      <p className="hint">Books started in this browser are listed here.</p>
-      {rows.length === 0 ? (
+      {listError && <p className="field-error" role="alert">{listError}</p>}
+      {rows === null ? (
+        <p className="card empty" aria-live="polite">Loading your books…</p>
+      ) : rows.length === 0 ? (
         <p className="card empty">No books yet. Start one with the button above: it takes a prompt and a minute.</p>
       ) : (
-        <ul className="book-list" aria-label="Books started in this browser">
+        <ul className="book-list" aria-label="Your books">
           {rows.map((r) => (
             <li key={r.id} className="card book-row">
               <div className="book-row-main">
                 <Link href={`/books/${r.id}`} className="book-title">
-                  {r.status?.title && r.status.title !== 'Untitled book' ? r.status.title : r.prompt.slice(0, 80) || 'Untitled book'}
+                  {r.title && r.title !== 'Untitled book' ? r.title : 'A book being planned'}
                 </Link>
                 <span className="meta">Started {new Date(r.createdAt).toLocaleString()}</span>
               </div>
-              {r.status ? (
-                <div className="book-row-status">
-                  <span className={`badge ${r.status.status}`}>{statusLabel(r.status.status)}</span>
-                  {r.status.status === 'running' || r.status.status === 'queued' ? (
-                    <div className="bar small" role="progressbar" aria-label="Progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(r.status.progress * 100)}>
-                      <div style={{ width: `${Math.round(r.status.progress * 100)}%` }} />
-                    </div>
-                  ) : null}
-                </div>
-              ) : r.error ? (
-                <div className="book-row-status">
-                  <span className="error-text">{r.error}</span>
-                  {r.missing && (
-                    <button type="button" className="link-button" onClick={() => { forgetBook(session.userId, r.id); setRows((rs) => rs.filter((x) => x.id !== r.id)); }}>
-                      Remove from list
-                    </button>
-                  )}
-                </div>
-              ) : (
-                <span className="meta" aria-live="polite">Checking…</span>
-              )}
+              <div className="book-row-status">
+                <span className={`badge ${r.status}`}>{statusLabel(r.status)}</span>
+                {r.status === 'running' || r.status === 'queued' ? (
+                  <div className="bar small" role="progressbar" aria-label="Progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(r.progress * 100)}>
+                    <div style={{ width: `${Math.round(r.progress * 100)}%` }} />
+                  </div>
+                ) : null}
+              </div>
             </li>
           ))}
         </ul>
+      )}
+      {cursor && (
+        <button type="button" className="button" onClick={() => void load(cursor)}>
+          Show more
+        </button>
       )}
       <form className="card open-form" onSubmit={open} noValidate>
         <label htmlFor="open-id">Open a book by its id</label>

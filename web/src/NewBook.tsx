@@ -1,6 +1,5 @@
 import { useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { apiJson, ApiError, explain } from './api';
-import { rememberBook } from './books-store';
 import { ERAS } from './eras';
 import { navigate } from './router';
 import type { Session } from './session';
@@ -71,7 +70,6 @@ export function NewBook({ session, onUnauthorized }: { session: Session; onUnaut
     setBusy(true);
     try {
       const created = await apiJson<{ id: string }>('/v1/ebooks', session.token, { method: 'POST', body });
-      rememberBook(session.userId, { id: created.id, prompt: body.prompt as string, createdAt: new Date().toISOString() });
       navigate(`/books/${created.id}`);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return onUnauthorized();
