@@ -133,6 +133,11 @@ const LABELS: Record<string, Labels> = {
   ru: { contents: 'Содержание', cover: 'Обложка', titlePage: 'Титульный лист', copyright: 'Выходные данные', credits: 'Создано с помощью', start: 'Начало', landmarks: 'Ориентиры' },
   uk: { contents: 'Зміст', cover: 'Обкладинка', titlePage: 'Титульна сторінка', copyright: 'Вихідні дані', credits: 'Створено за допомогою', start: 'Початок', landmarks: 'Орієнтири' },
   el: { contents: 'Περιεχόμενα', cover: 'Εξώφυλλο', titlePage: 'Σελίδα τίτλου', copyright: 'Στοιχεία έκδοσης', credits: 'Δημιουργήθηκε με', start: 'Αρχή περιεχομένου', landmarks: 'Ορόσημα' },
+  ar: { contents: 'المحتويات', cover: 'الغلاف', titlePage: 'صفحة العنوان', copyright: 'حقوق النشر', credits: 'صُنع باستخدام', start: 'بداية المحتوى', landmarks: 'معالم' },
+  he: { contents: 'תוכן העניינים', cover: 'כריכה', titlePage: 'עמוד שער', copyright: 'זכויות יוצרים', credits: 'נוצר באמצעות', start: 'תחילת התוכן', landmarks: 'ציוני דרך' },
+  zh: { contents: '目录', cover: '封面', titlePage: '书名页', copyright: '版权页', credits: '制作工具', start: '正文开始', landmarks: '导航' },
+  ja: { contents: '目次', cover: '表紙', titlePage: '扉', copyright: '奥付', credits: '制作', start: '本文開始', landmarks: 'ランドマーク' },
+  ko: { contents: '목차', cover: '표지', titlePage: '속표지', copyright: '판권', credits: '제작 도구', start: '본문 시작', landmarks: '랜드마크' },
   pl: { contents: 'Spis treści', cover: 'Okładka', titlePage: 'Strona tytułowa', copyright: 'Metryka', credits: 'Utworzono z pomocą', start: 'Początek treści', landmarks: 'Punkty orientacyjne' },
 };
 

@@ -54,3 +54,103 @@ export function resolveFonts(): FontSet {
     `DejaVu TTF fonts not found (looked in ${dirs.join(', ')}); run npm install or apt-get install fonts-dejavu-core fonts-dejavu-extra`,
   );
 }
+
+/** One fallback font: a file, and for a collection (.ttc) the PostScript name inside it. */
+export interface FallbackFont {
+  file: string;
+  postscriptName?: string;
+}
+
+/** Fallbacks for the scripts DejaVu lacks, in the order they are tried after the style's own font. */
+export interface FallbackFonts {
+  regular: FallbackFont[];
+  bold: FallbackFont[];
+}
+
+const NOTO_DIRS = ['/usr/share/fonts/truetype/noto', '/usr/share/fonts/opentype/noto', '/usr/share/fonts/noto'];
+
+function firstExisting(dirs: string[], file: string): string | undefined {
+  for (const dir of dirs) {
+    const p = path.join(dir, file);
+    if (fs.existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/** Directory of an npm font package's fonts/ folder (its exports map hides package.json). */
+function npmFontDir(pkg: string): string | undefined {
+  try {
+    return path.join(path.dirname(require.resolve(pkg)), '..', 'fonts');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Which Noto CJK face of Debian's collections suits the book: Han characters differ in
+ * shape between Chinese, Japanese and Korean, so the language picks the regional design.
+ */
+function cjkRegion(language: string): 'sc' | 'tc' | 'jp' | 'kr' | 'hk' {
+  const tag = language.toLowerCase();
+  if (tag.startsWith('ja')) return 'jp';
+  if (tag.startsWith('ko')) return 'kr';
+  if (/^zh[-_](hk|mo)/.test(tag)) return 'hk';
+  if (/^zh[-_](tw|hant)/.test(tag) || tag.includes('hant')) return 'tc';
+  return 'sc';
+}
+
+const fallbackCache = new Map<string, FallbackFonts>();
+
+/**
+ * Fallback fonts for text DejaVu cannot draw. Debian's Noto fonts are used when installed
+ * (better Arabic and Hebrew, serif CJK); otherwise the npm packages `@embedpdf/fonts-sc`
+ * (Noto Sans Hans: Han and kana) and `@embedpdf/fonts-kr` (Noto Sans KR: Hangul) keep CJK
+ * working on a machine that has only what npm installs. DejaVu Sans comes right after the
+ * Arabic/Hebrew Noto fonts: it covers both scripts too, plus many symbols.
+ */
+export function resolveFallbackFonts(language: string, serif: boolean, system = true): FallbackFonts {
+  const key = `${cjkRegion(language)}/${serif}/${system}`;
+  // 'bundled' (system = false) pretends no Debian font is installed, as on a fresh machine.
+  const dirs = system ? NOTO_DIRS : [];
+  const hit = fallbackCache.get(key);
+  if (hit) return hit;
+  const base = resolveFonts();
+  const dejavuDir = path.dirname(base.sans);
+  const regular: FallbackFont[] = [];
+  const bold: FallbackFont[] = [];
+  const add = (list: FallbackFont[], file: string | undefined, postscriptName?: string) => {
+    if (file) list.push({ file, postscriptName });
+  };
+
+  for (const [list, weight] of [
+    [regular, 'Regular'],
+    [bold, 'Bold'],
+  ] as const) {
+    const style = serif ? 'Serif' : 'Sans';
+    add(list, firstExisting(dirs, serif ? `NotoNaskhArabic-${weight}.ttf` : `NotoSansArabic-${weight}.ttf`));
+    add(list, firstExisting(dirs, `Noto${style}Hebrew-${weight}.ttf`));
+    const dejavuSans = path.join(dejavuDir, weight === 'Bold' ? 'DejaVuSans-Bold.ttf' : 'DejaVuSans.ttf');
+    add(list, fs.existsSync(dejavuSans) ? dejavuSans : base.sans);
+
+    const region = cjkRegion(language);
+    const debianCjk = firstExisting(dirs, `Noto${style}CJK-${weight}.ttc`);
+    if (debianCjk) {
+      add(list, debianCjk, `Noto${style}CJK${region}-${weight}`);
+    } else {
+      const sc = npmFontDir('@embedpdf/fonts-sc');
+      const kr = npmFontDir('@embedpdf/fonts-kr');
+      // Korean books take Han from the Korean design; otherwise the Chinese font comes first.
+      const order = region === 'kr' ? [kr && `${kr}/NotoSansKR`, sc && `${sc}/NotoSansHans`] : [sc && `${sc}/NotoSansHans`, kr && `${kr}/NotoSansKR`];
+      for (const stem of order) {
+        if (!stem) continue;
+        const file = `${stem}-${weight}.otf`;
+        add(list, fs.existsSync(file) ? file : firstExisting([path.dirname(stem)], `${path.basename(stem)}-Regular.otf`));
+      }
+    }
+    add(list, firstExisting(dirs, 'NotoSansSymbols2-Regular.ttf'));
+    add(list, firstExisting(dirs, `NotoSansSymbols-${weight}.ttf`) ?? firstExisting(dirs, 'NotoSansSymbols-Regular.ttf'));
+  }
+  const result = { regular, bold };
+  fallbackCache.set(key, result);
+  return result;
+}

@@ -4,24 +4,83 @@
  * the table of contents and footers can be written once every page number is known.
  */
 import PDFDocument from 'pdfkit';
-import { chapterTitle, labelsFor, oneLine, stripInvalidChars, toJpeg, yearOf } from './common';
-import { resolveFonts } from './fonts';
+import { chapterTitle, labelsFor, oneLine, stripInvalidChars, textDirection, toJpeg, yearOf } from './common';
+import { resolveFallbackFonts, resolveFonts } from './fonts';
+import { TextSetter, type BlockOptions } from './text';
 import type { RenderBook } from './types';
+
+export interface PrintOptions {
+  /** Trim size: the page as it is after cutting, in inches. */
+  trimWidthIn: number;
+  trimHeightIn: number;
+  /** Bleed added on every side of the trim, in inches (0.125 is usual). */
+  bleedIn: number;
+}
 
 export interface RenderPdfOptions {
   /** Called after each chapter is laid out, e.g. to heartbeat a Temporal activity. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Print-ready variant: the trim size plus bleed as MediaBox, TrimBox and BleedBox on
+   * every page, the cover full-bleed and images at a higher resolution.
+   */
+  print?: PrintOptions;
+  /**
+   * Fallback fonts for scripts DejaVu lacks: 'system' (default) uses Debian's Noto fonts
+   * when installed and the npm ones otherwise; 'bundled' only those npm installs.
+   */
+  fallbackFonts?: 'system' | 'bundled';
 }
 
 // 6 × 9 in trade format, in points.
 const PAGE_W = 432;
 const PAGE_H = 648;
 const MARGIN = { top: 58, bottom: 68, left: 54, right: 54 };
-const CONTENT_W = PAGE_W - MARGIN.left - MARGIN.right;
-const CONTENT_H = PAGE_H - MARGIN.top - MARGIN.bottom;
 
 /** Max pixel width of embedded images: ~370 dpi across the text block, plenty for screens. */
 const MAX_IMAGE_PX = 1600;
+/** For print: ~400 dpi across a 6 in full-bleed cover, above the 300 dpi printers ask for. */
+const MAX_PRINT_IMAGE_PX = 2400;
+
+/**
+ * Page geometry in points. Without bleed the page is the trim; with it, everything is
+ * shifted by the bleed (`ox`/`oy`) and the MediaBox grows by it on every side.
+ */
+interface Geometry {
+  pageW: number;
+  pageH: number;
+  bleed: number;
+  trimW: number;
+  trimH: number;
+  margin: { top: number; bottom: number; left: number; right: number };
+  contentW: number;
+  contentH: number;
+  maxImagePx: number;
+}
+
+function geometry(print?: PrintOptions): Geometry {
+  const trimW = print ? print.trimWidthIn * 72 : PAGE_W;
+  const trimH = print ? print.trimHeightIn * 72 : PAGE_H;
+  const bleed = print ? Math.max(0, print.bleedIn) * 72 : 0;
+  if (!(trimW > 144 && trimH > 216)) throw new Error(`Trim size too small: ${trimW / 72} × ${trimH / 72} in`);
+  const margin = {
+    top: MARGIN.top + bleed,
+    bottom: MARGIN.bottom + bleed,
+    left: MARGIN.left + bleed,
+    right: MARGIN.right + bleed,
+  };
+  return {
+    pageW: trimW + 2 * bleed,
+    pageH: trimH + 2 * bleed,
+    bleed,
+    trimW,
+    trimH,
+    margin,
+    contentW: trimW - MARGIN.left - MARGIN.right,
+    contentH: trimH - MARGIN.top - MARGIN.bottom,
+    maxImagePx: print ? MAX_PRINT_IMAGE_PX : MAX_IMAGE_PX,
+  };
+}
 
 const BODY_SIZE = 11.5;
 const BODY_LINE_GAP = 4.5;
@@ -39,8 +98,11 @@ type OutlineOptions = { expanded?: boolean; fit?: boolean };
 export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): Promise<Buffer> {
   const fonts = resolveFonts();
   const labels = labelsFor(book.language);
+  const bookDir = textDirection(book.language);
   const modified = new Date(book.modified);
   const date = Number.isNaN(modified.getTime()) ? new Date() : modified;
+  const g = geometry(opts.print);
+  const { margin: MARGIN, contentW: CONTENT_W, contentH: CONTENT_H, pageW: PAGE_W, pageH: PAGE_H } = g;
 
   const doc = new PDFDocument({
     size: [PAGE_W, PAGE_H],
@@ -62,6 +124,19 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     },
   });
 
+  if (opts.print) {
+    // Every page, including those pdfkit adds itself when a paragraph runs over, gets the
+    // printer's boxes: MediaBox is the trim plus bleed, TrimBox the cut.
+    const b = g.bleed;
+    const trimBox = [b, b, b + g.trimW, b + g.trimH];
+    const bleedBox = [0, 0, PAGE_W, PAGE_H];
+    doc.on('pageAdded', () => {
+      const data = (doc.page as unknown as { dictionary: { data: Record<string, unknown> } }).dictionary.data;
+      data.TrimBox = trimBox;
+      data.BleedBox = bleedBox;
+    });
+  }
+
   // Collect the output while pdfkit writes it (images are streamed out as they are embedded).
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -74,13 +149,24 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   doc.registerFont('serif-bold', fonts.serifBold);
   doc.registerFont('serif-italic', fonts.serifItalic);
   doc.registerFont('sans', fonts.sans);
+  // Fallbacks are registered only: pdfkit reads a font file when text first needs it,
+  // and embeds (a subset of) a font only when it is drawn with.
+  const ts = new TextSetter(doc);
+  const system = opts.fallbackFonts !== 'bundled';
+  const serifFallbacks = resolveFallbackFonts(book.language, true, system);
+  const sansFallbacks = resolveFallbackFonts(book.language, false, system);
+  ts.defineStyle('serif', serifFallbacks.regular);
+  ts.defineStyle('serif-italic', serifFallbacks.regular);
+  ts.defineStyle('serif-bold', serifFallbacks.bold);
+  ts.defineStyle('sans', sansFallbacks.regular);
+  const block = (o: BlockOptions): BlockOptions => ({ baseDir: bookDir, ...o });
 
   const root = doc.struct('Document');
   doc.addStructure(root);
 
   // --- Cover: the image cropped to the page's aspect ratio, full bleed. ---
   {
-    const cover = await toJpeg(book.cover, { maxWidth: MAX_IMAGE_PX, aspect: PAGE_H / PAGE_W });
+    const cover = await toJpeg(book.cover, { maxWidth: g.maxImagePx, aspect: PAGE_H / PAGE_W });
     doc.addPage({ size: [PAGE_W, PAGE_H], margins: { top: 0, bottom: 0, left: 0, right: 0 } });
     root.add(
       doc.struct('Figure', { alt: oneLine(book.cover.alt) }, () => {
@@ -93,37 +179,37 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   doc.addPage();
   {
     const title = oneLine(book.title);
-    const titleSize = fitFontSize(doc, 'serif-bold', title, 28, 14, CONTENT_H * 0.35);
-    doc.font('serif-bold').fontSize(titleSize).fillColor(TEXT_COLOR);
-    const titleH = Math.min(doc.heightOfString(title, { width: CONTENT_W, align: 'center' }), CONTENT_H * 0.35);
-    doc.y = MARGIN.top + CONTENT_H * 0.22;
+    const titleSize = fitFontSize(ts, 'serif-bold', title, 28, 14, CONTENT_H * 0.35, CONTENT_W);
+    doc.fillColor(TEXT_COLOR);
+    const titleH = Math.min(ts.height('serif-bold', titleSize, title, block({ width: CONTENT_W, align: 'center' })), CONTENT_H * 0.35);
+    const titleY = MARGIN.top + CONTENT_H * 0.22;
     root.add(
       doc.struct('H1', {}, () => {
-        doc.text(title, MARGIN.left, doc.y, { width: CONTENT_W, height: titleH + 1, ellipsis: true, align: 'center' });
+        ts.draw('serif-bold', titleSize, title, MARGIN.left, titleY, block({ width: CONTENT_W, height: titleH + 1, ellipsis: true, align: 'center' }));
       }),
     );
-    doc.y = MARGIN.top + CONTENT_H * 0.22 + titleH + 14;
+    let y = titleY + titleH + 14;
 
     if (book.subtitle) {
       const subtitle = oneLine(book.subtitle);
-      doc.font('serif-italic').fontSize(15).fillColor(MUTED_COLOR);
-      const h = Math.min(doc.heightOfString(subtitle, { width: CONTENT_W, align: 'center' }), CONTENT_H * 0.2);
-      const y = doc.y;
+      doc.fillColor(MUTED_COLOR);
+      const h = Math.min(ts.height('serif-italic', 15, subtitle, block({ width: CONTENT_W, align: 'center' })), CONTENT_H * 0.2);
+      const sy = y;
       root.add(
         doc.struct('P', {}, () => {
-          doc.text(subtitle, MARGIN.left, y, { width: CONTENT_W, height: h + 1, ellipsis: true, align: 'center' });
+          ts.draw('serif-italic', 15, subtitle, MARGIN.left, sy, block({ width: CONTENT_W, height: h + 1, ellipsis: true, align: 'center' }));
         }),
       );
-      doc.y = y + h;
+      y = sy + h;
     }
 
     const author = oneLine(book.author);
-    doc.font('serif').fontSize(14).fillColor(TEXT_COLOR);
-    const authorH = Math.min(doc.heightOfString(author, { width: CONTENT_W, align: 'center' }), CONTENT_H * 0.15);
-    const authorY = Math.max(doc.y + 40, MARGIN.top + CONTENT_H * 0.7);
+    doc.fillColor(TEXT_COLOR);
+    const authorH = Math.min(ts.height('serif', 14, author, block({ width: CONTENT_W, align: 'center' })), CONTENT_H * 0.15);
+    const authorY = Math.max(y + 40, MARGIN.top + CONTENT_H * 0.7);
     root.add(
       doc.struct('P', {}, () => {
-        doc.text(author, MARGIN.left, authorY, { width: CONTENT_W, height: authorH + 1, ellipsis: true, align: 'center' });
+        ts.draw('serif', 14, author, MARGIN.left, authorY, block({ width: CONTENT_W, height: authorH + 1, ellipsis: true, align: 'center' }));
       }),
     );
   }
@@ -137,20 +223,21 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
       ...(book.credits.length ? [`${labels.credits}: ${book.credits.map(oneLine).join(', ')}`] : []),
     ];
     const text = lines.join('\n');
-    doc.font('serif').fontSize(9).fillColor(MUTED_COLOR);
-    const opts9 = { width: CONTENT_W, lineGap: 3 };
-    const h = Math.min(doc.heightOfString(text, opts9), CONTENT_H);
+    doc.fillColor(MUTED_COLOR);
+    const opts9 = block({ width: CONTENT_W, lineGap: 3, align: 'start' });
+    const h = Math.min(ts.height('serif', 9, text, opts9), CONTENT_H);
     const y = MARGIN.top + CONTENT_H - h;
     root.add(
       doc.struct('P', {}, () => {
-        doc.text(text, MARGIN.left, y, { ...opts9, height: h + 1, ellipsis: true });
+        ts.draw('serif', 9, text, MARGIN.left, y, { ...opts9, height: h + 1, ellipsis: true });
       }),
     );
   }
 
   // --- Table of contents: reserve its pages now, fill them once chapter pages are known. ---
   const tocTitles = book.chapters.map(chapterTitle);
-  const tocPlan = planToc(doc, tocTitles, labels.contents);
+  const toc = tocGeometry(g);
+  const tocPlan = planToc(ts, g, tocTitles, labels.contents, bookDir);
   const tocFirstPage = doc.bufferedPageRange().count;
   for (let i = 0; i < tocPlan.pages; i++) doc.addPage();
   // Attached to the tree now so it sits before the chapters in reading order.
@@ -164,7 +251,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   // this one is laid out, and at most two converted images are held at a time.
   const convert = (i: number) => {
     const img = i < total ? book.chapters[i].image : undefined;
-    return img ? toJpeg(img, { maxWidth: MAX_IMAGE_PX }) : Promise.resolve(undefined);
+    return img ? toJpeg(img, { maxWidth: g.maxImagePx }) : Promise.resolve(undefined);
   };
   let nextImage = convert(0);
   for (let i = 0; i < total; i++) {
@@ -185,18 +272,13 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
 
     // Heading, capped so an absurdly long title cannot push the page over.
     const headingMaxH = CONTENT_H * 0.25;
-    const headingSize = fitFontSize(doc, 'serif-bold', tocTitles[i], 20, 13, headingMaxH);
-    doc.font('serif-bold').fontSize(headingSize).fillColor(TEXT_COLOR);
-    const headingH = Math.min(doc.heightOfString(tocTitles[i], { width: CONTENT_W, align: 'center', lineGap: 2 }), headingMaxH);
+    const headingSize = fitFontSize(ts, 'serif-bold', tocTitles[i], 20, 13, headingMaxH, CONTENT_W);
+    doc.fillColor(TEXT_COLOR);
+    const headingOpts = block({ width: CONTENT_W, align: 'center', lineGap: 2 });
+    const headingH = Math.min(ts.height('serif-bold', headingSize, tocTitles[i], headingOpts), headingMaxH);
     section.add(
       doc.struct('H2', {}, () => {
-        doc.text(tocTitles[i], MARGIN.left, MARGIN.top, {
-          width: CONTENT_W,
-          height: headingH + 1,
-          ellipsis: true,
-          align: 'center',
-          lineGap: 2,
-        });
+        ts.draw('serif-bold', headingSize, tocTitles[i], MARGIN.left, MARGIN.top, { ...headingOpts, height: headingH + 1, ellipsis: true });
       }),
     );
     let y = MARGIN.top + headingH + 18;
@@ -217,21 +299,23 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
       y += h + 18;
     }
 
-    doc.font('serif').fontSize(BODY_SIZE).fillColor(TEXT_COLOR);
+    doc.fillColor(TEXT_COLOR);
     doc.x = MARGIN.left;
     doc.y = y;
+    const bodyOpts = block({
+      width: CONTENT_W,
+      // Not 'justify': pdfkit then drops the space glyphs, so copy/paste, search
+      // and screen readers get run-together words. 'start' is right for RTL paragraphs.
+      align: 'start',
+      lineGap: BODY_LINE_GAP,
+      pageBreak: { top: MARGIN.top, bottom: MARGIN.top + CONTENT_H },
+    });
     for (const raw of chapter.paragraphs) {
       const para = stripInvalidChars(raw).trim();
       if (!para) continue;
       section.add(
         doc.struct('P', {}, () => {
-          doc.text(para, MARGIN.left, doc.y, {
-            width: CONTENT_W,
-            // Not 'justify': pdfkit then drops the space glyphs, so copy/paste, search
-            // and screen readers get run-together words.
-            align: 'left',
-            lineGap: BODY_LINE_GAP,
-          });
+          ts.draw('serif', BODY_SIZE, para, MARGIN.left, doc.y, bodyOpts);
         }),
       );
       // Spacing added here rather than with pdfkit's paragraphGap, which it also applies
@@ -245,28 +329,34 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   // --- Fill the reserved table of contents. ---
   {
     doc.switchToPage(tocFirstPage);
-    doc.font('serif-bold').fontSize(18).fillColor(TEXT_COLOR);
+    doc.fillColor(TEXT_COLOR);
     tocStruct.add(
       doc.struct('H2', {}, () => {
-        doc.text(labels.contents, MARGIN.left, MARGIN.top, { width: CONTENT_W, lineBreak: false });
+        ts.draw('serif-bold', 18, labels.contents, MARGIN.left, MARGIN.top, block({ width: CONTENT_W, align: 'start' }));
       }),
     );
+    // Right-to-left books mirror the entries: numbers on the left, titles set from the right.
+    const rtl = bookDir === 'rtl';
+    const titleX = rtl ? MARGIN.left + toc.numW + 10 : MARGIN.left;
+    const numX = rtl ? MARGIN.left : MARGIN.left + CONTENT_W - toc.numW;
     tocPlan.entries.forEach((entry, i) => {
       doc.switchToPage(tocFirstPage + entry.page);
       const pageNo = String(chapterPages[i] + 1);
-      doc.font('serif').fontSize(TOC_SIZE).fillColor(TEXT_COLOR);
+      doc.fillColor(TEXT_COLOR);
       tocStruct.add(
         doc.struct('TOCI', {}, () => {
-          doc.text(tocTitles[i], MARGIN.left, entry.y, {
-            width: TOC_TITLE_W,
+          ts.draw('serif', TOC_SIZE, tocTitles[i], titleX, entry.y, block({
+            width: toc.titleW,
             height: entry.height + 1,
             ellipsis: true,
             lineGap: TOC_LINE_GAP,
+            align: 'start',
             goTo: chapterDest(i),
-          });
-          doc.text(pageNo, MARGIN.left + CONTENT_W - TOC_NUM_W, entry.y, {
-            width: TOC_NUM_W,
-            align: 'right',
+          }));
+          doc.font('serif').fontSize(TOC_SIZE);
+          doc.text(pageNo, numX, entry.y, {
+            width: toc.numW,
+            align: rtl ? 'left' : 'right',
             lineBreak: false,
             goTo: chapterDest(i),
           });
@@ -298,8 +388,8 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     }
     if (watermark) {
       doc.markContent('Artifact', { type: 'Pagination' });
-      doc.font('sans').fontSize(7);
-      const wmY = PAGE_H - 20;
+      // Measured from the trim edge, so the line survives the cut.
+      const wmY = PAGE_H - g.bleed - 20;
       if (p === 0) {
         // On the full-bleed cover a translucent band keeps the line legible.
         doc.save().rect(0, wmY - 4, PAGE_W, 16).fillOpacity(0.35).fill('#000000').restore();
@@ -307,12 +397,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
       } else {
         doc.fillColor(WATERMARK_COLOR).fillOpacity(1);
       }
-      doc.text(watermark, MARGIN.left, wmY, {
-        width: CONTENT_W,
-        height: 10,
-        align: 'center',
-        ellipsis: true,
-      });
+      ts.draw('sans', 7, watermark, MARGIN.left, wmY, block({ width: CONTENT_W, height: 10, align: 'center', ellipsis: true }));
       doc.fillOpacity(1);
       doc.endMarkedContent();
     }
@@ -328,18 +413,9 @@ function chapterDest(i: number): string {
 }
 
 /** Largest font size (stepping by 1pt) at which `text` fits the content width within `maxH`. */
-function fitFontSize(
-  doc: PDFKit.PDFDocument,
-  font: string,
-  text: string,
-  max: number,
-  min: number,
-  maxH: number,
-): number {
-  doc.font(font);
+function fitFontSize(ts: TextSetter, style: string, text: string, max: number, min: number, maxH: number, width: number): number {
   for (let size = max; size > min; size--) {
-    doc.fontSize(size);
-    if (doc.heightOfString(text, { width: CONTENT_W, align: 'center' }) <= maxH) return size;
+    if (ts.height(style, size, text, { width, align: 'center' }) <= maxH) return size;
   }
   return min;
 }
@@ -348,8 +424,11 @@ const TOC_SIZE = 11.5;
 const TOC_LINE_GAP = 3;
 const TOC_ENTRY_GAP = 8;
 const TOC_NUM_W = 36;
-const TOC_TITLE_W = CONTENT_W - TOC_NUM_W - 10;
 const TOC_MAX_LINES = 3;
+
+function tocGeometry(g: Geometry) {
+  return { numW: TOC_NUM_W, titleW: g.contentW - TOC_NUM_W - 10 };
+}
 
 interface TocPlan {
   pages: number;
@@ -360,22 +439,22 @@ interface TocPlan {
  * Positions every TOC entry (page offset and y) with the same metrics used to draw them,
  * so the number of pages to reserve is known before the chapters are laid out.
  */
-function planToc(doc: PDFKit.PDFDocument, titles: string[], heading: string): TocPlan {
-  doc.font('serif-bold').fontSize(18);
-  const headingH = doc.heightOfString(heading, { width: CONTENT_W, lineBreak: false });
-  doc.font('serif').fontSize(TOC_SIZE);
-  const lineH = doc.currentLineHeight(true) + TOC_LINE_GAP;
+function planToc(ts: TextSetter, g: Geometry, titles: string[], heading: string, baseDir: 'ltr' | 'rtl'): TocPlan {
+  const { margin, contentW, contentH } = g;
+  const { titleW } = tocGeometry(g);
+  const headingH = ts.height('serif-bold', 18, heading, { width: contentW, baseDir });
+  const lineH = ts.height('serif', TOC_SIZE, 'X', { width: titleW, lineGap: TOC_LINE_GAP });
   const maxEntryH = lineH * TOC_MAX_LINES;
-  const bottom = MARGIN.top + CONTENT_H;
+  const bottom = margin.top + contentH;
 
   const entries: TocPlan['entries'] = [];
   let page = 0;
-  let y = MARGIN.top + headingH + 20;
+  let y = margin.top + headingH + 20;
   for (const title of titles) {
-    const h = Math.min(doc.heightOfString(title, { width: TOC_TITLE_W, lineGap: TOC_LINE_GAP }), maxEntryH);
-    if (y + h > bottom && y > MARGIN.top) {
+    const h = Math.min(ts.height('serif', TOC_SIZE, title, { width: titleW, lineGap: TOC_LINE_GAP, baseDir }), maxEntryH);
+    if (y + h > bottom && y > margin.top) {
       page++;
-      y = MARGIN.top;
+      y = margin.top;
     }
     entries.push({ page, y, height: h });
     y += h + TOC_ENTRY_GAP;
