@@ -236,13 +236,23 @@ export function createActivities(deps: ActivityDeps) {
       };
     },
 
-    async writeChapter({ ebookId, index }: { ebookId: string; index: number }): Promise<ChapterRef> {
+    async writeChapter({
+      ebookId,
+      index,
+      revision,
+    }: {
+      ebookId: string;
+      index: number;
+      /** Set when a reader asked for this chapter again. */
+      revision?: { number: number; feedback?: string };
+    }): Promise<ChapterRef> {
       const book = await loadBook(ebookId);
       const outline = await loadOutline(ebookId);
       const chapter = outline.chapters.find((c) => c.index === index);
       if (!chapter) {
         throw ApplicationFailure.nonRetryable(`chapter ${index} is not in the outline`, ErrorTypes.BadInput);
       }
+      if (revision?.feedback) await refuseIfFlagged(revision.feedback, `the feedback on chapter ${index}`);
       await repos.ebooks.setChapter(ebookId, index, { status: 'writing' });
       const provider = deps.text;
       // Stream the text to clients as it is written, in order, one event per delta.
@@ -257,6 +267,7 @@ export function createActivities(deps: ActivityDeps) {
           outline,
           chapter,
           previousSummaries: outline.chapters.filter((c) => c.index < index).map((c) => c.summary),
+          revision,
         },
         onText,
         signal(),
@@ -267,7 +278,7 @@ export function createActivities(deps: ActivityDeps) {
       // Checked before it is stored: a refused chapter never becomes part of the book.
       await refuseIfFlagged(result.paragraphs.join('\n\n'), `chapter ${index}`);
       const stored: StoredChapter = { index, title: chapter.title, paragraphs: result.paragraphs };
-      const key = keys.chapter(ebookId, index);
+      const key = keys.chapter(ebookId, index, revision?.number);
       await storage.put(key, Buffer.from(JSON.stringify(stored)));
       const words = result.paragraphs.join(' ').split(/\s+/).filter(Boolean).length;
       await repos.ebooks.setChapter(ebookId, index, {
@@ -280,7 +291,15 @@ export function createActivities(deps: ActivityDeps) {
       return { index, textKey: key, words, provider: producer };
     },
 
-    async drawIllustration({ ebookId, index }: { ebookId: string; index: number }): Promise<ImageRef> {
+    async drawIllustration({
+      ebookId,
+      index,
+      revision,
+    }: {
+      ebookId: string;
+      index: number;
+      revision?: number;
+    }): Promise<ImageRef> {
       const outline = await loadOutline(ebookId);
       const chapter = outline.chapters.find((c) => c.index === index);
       if (!chapter) {
@@ -304,7 +323,7 @@ export function createActivities(deps: ActivityDeps) {
       ));
       const producer = result.provider ?? provider.name;
       await recordCall(ebookId, 'illustration', producer, result.model, result.usage, index);
-      const key = keys.illustration(ebookId, index, result.mime === 'image/png' ? 'png' : 'jpg');
+      const key = keys.illustration(ebookId, index, result.mime === 'image/png' ? 'png' : 'jpg', revision);
       await storage.put(key, result.data, { contentType: result.mime });
       const alt = `Illustration for chapter ${index}, “${chapter.title}”: ${chapter.summary}`;
       await repos.ebooks.setChapter(ebookId, index, {
@@ -342,6 +361,37 @@ export function createActivities(deps: ActivityDeps) {
       await storage.put(key, result.data, { contentType: result.mime });
       await events.publish(ebookId, 'cover', { provider: producer });
       return { key, alt: `Cover of “${outline.title}”`, provider: producer };
+    },
+
+    /**
+     * The manifest of a published book as it stands in the database (each
+     * chapter's latest text and picture), for re-rendering after a rewrite.
+     */
+    async loadManifest({ ebookId, watermark }: { ebookId: string; watermark?: string }): Promise<BookManifest> {
+      const book = await loadBook(ebookId);
+      const missing = book.chapters.find((c) => !c.textKey);
+      if (!book.coverImageKey || missing) {
+        throw ApplicationFailure.nonRetryable(
+          `ebook ${ebookId} is not complete (${missing ? `chapter ${missing.index} has no text` : 'no cover'})`,
+          ErrorTypes.BadInput,
+        );
+      }
+      return {
+        ebookId,
+        title: book.title,
+        coverKey: book.coverImageKey,
+        coverAlt: `Cover of “${book.title}”`,
+        watermark,
+        chapters: book.chapters.map((c) => ({
+          index: c.index,
+          title: c.title,
+          textKey: c.textKey!,
+          image: c.imageKey ? { key: c.imageKey, alt: c.imageAlt ?? `Illustration for chapter ${c.index}` } : undefined,
+        })),
+        credits: [
+          ...new Set(book.chapters.flatMap((c) => [c.textProvider ?? '', c.imageProvider ?? ''])),
+        ].filter(Boolean),
+      };
     },
 
     async renderPdf(manifest: BookManifest): Promise<FileRef> {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { createEbookSchema, updateEbookSchema } from './routes/ebooks';
+import { rewriteSchema, createEbookSchema, updateEbookSchema } from './routes/ebooks';
 import { createStorySchema, updateStorySchema } from './routes/stories';
 import {
   activityQuerySchema,
@@ -44,6 +44,13 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/ebooks/{id}/status', summary: 'Status, stage, progress and per-chapter state', responses: { '200': 'Status', '304': 'Unchanged (If-None-Match)', '404': 'No such book for this user' } },
   { method: 'get', path: '/v1/ebooks/{id}/events', summary: 'Progress and chapter text as server-sent events (Last-Event-ID resumes)', produces: 'text/event-stream', responses: { '200': 'Event stream', '404': 'No such book for this user' } },
   { method: 'post', path: '/v1/ebooks/{id}/cancel', summary: 'Cancel the generation', responses: { '202': 'Cancelling', '404': 'No such book for this user', '409': 'Already finished' } },
+  {
+    method: 'post',
+    path: '/v1/ebooks/{id}/chapters/{n}/regenerate',
+    summary: 'Rewrite one chapter (optionally with feedback) and its picture, re-render, publish a new file version',
+    body: rewriteSchema,
+    responses: { '202': 'Started', '400': 'Invalid request', '404': 'No such book or chapter', '409': 'Book not completed, or this rewrite is already running' },
+  },
   { method: 'get', path: '/v1/ebooks/{id}/files/{kind}', summary: 'Download the PDF, the EPUB or the cover (kind: pdf, epub, cover)', produces: 'application/octet-stream', responses: { '200': 'The file', '404': 'No such book or file not ready' } },
   { method: 'get', path: '/v1/users/{userId}/ebooks', summary: "A user's books, newest first (userId may be 'me')", query: listQuerySchema, responses: { '200': 'A page of books', '400': 'Invalid query', '404': 'No such user for this caller' } },
   { method: 'get', path: '/v1/users/{userId}/subscription', summary: "A user's plan and this month's usage", responses: { '200': 'Subscription', '404': 'No such user for this caller' } },

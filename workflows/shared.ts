@@ -10,6 +10,24 @@ import type { BookBrief } from '../activities/providers/types';
 
 export const DEFAULT_TASK_QUEUE = 'ebooks';
 export const EBOOK_WORKFLOW_TYPE = 'ebookWorkflow';
+export const CHAPTER_REWRITE_WORKFLOW_TYPE = 'regenerateChapterWorkflow';
+
+/**
+ * One rewrite of a chapter per published version: a second request while one
+ * runs finds the id taken, and after it publishes, the next version's id is free.
+ */
+export function chapterRewriteWorkflowId(ebookId: string, index: number, fromVersion: number): string {
+  return `ebook-${ebookId}-chapter-${index}-from-v${fromVersion}`;
+}
+
+export interface ChapterRewriteInput {
+  ebookId: string;
+  index: number;
+  /** Which rewrite this is (2 for the first), naming its stored text and picture. */
+  revision: number;
+  feedback?: string;
+  watermark?: string;
+}
 
 /** The workflow id names the book, so a double start of one book is impossible. */
 export function ebookWorkflowId(ebookId: string): string {

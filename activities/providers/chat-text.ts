@@ -384,7 +384,11 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
           `${before}\n\nWrite chapter ${chapter.index}, "${chapter.title}": ${chapter.summary}\n` +
           `Write about ${target} words in the book's language (${brief.language ?? 'en'}). ` +
           `Plain prose only: no title, no headings, no markdown; paragraphs separated by a blank ` +
-          `line; end with a complete sentence.`,
+          `line; end with a complete sentence.` +
+          (req.revision
+            ? `\nThis is rewrite ${req.revision.number} of this chapter.` +
+              (req.revision.feedback ? ` The reader asked: ${req.revision.feedback}` : ' Tell it afresh.')
+            : ''),
       },
     ];
     const gate = new SentenceGate(onText);

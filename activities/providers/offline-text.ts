@@ -1164,7 +1164,9 @@ type ParagraphKind = 'opening' | 'action' | 'dialogue' | 'reflection' | 'closing
 export function buildChapter(req: ChapterRequest): string[] {
   const { brief, outline, chapter } = req;
   const world = buildWorld(brief);
-  const rng = new Rng((world.seed ^ hash32(`chapter:${chapter.index}:${chapter.title}`)) >>> 0);
+  // A rewrite draws different prose for the same chapter; the first draft keeps its original seed.
+  const rewrite = req.revision ? `:rev${req.revision.number}:${req.revision.feedback ?? ''}` : '';
+  const rng = new Rng((world.seed ^ hash32(`chapter:${chapter.index}:${chapter.title}${rewrite}`)) >>> 0);
   const people = outline.characters.map((c) => c.name).filter((n) => typeof n === 'string' && n.trim());
   const hero = people[0] ?? world.names[0];
   const friend = people[1] ?? world.names[1];

@@ -56,6 +56,8 @@ export interface ChapterRequest {
   chapter: OutlineChapter;
   /** Summaries of the chapters before this one, for continuity. */
   previousSummaries: string[];
+  /** Set when a reader asks for this chapter again: which rewrite it is (2, 3, ...) and what to change. */
+  revision?: { number: number; feedback?: string };
 }
 
 export interface ChapterResult {

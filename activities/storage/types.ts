@@ -48,10 +48,11 @@ export function contentTypeFor(key: string): string {
 /** Keys name the book so an operator can find every object of one book. */
 export const keys = {
   outline: (ebookId: string) => `ebooks/${ebookId}/outline.json`,
-  chapter: (ebookId: string, index: number) =>
-    `ebooks/${ebookId}/chapters/${String(index).padStart(2, '0')}.json`,
-  illustration: (ebookId: string, index: number, ext: string) =>
-    `ebooks/${ebookId}/images/chapter-${String(index).padStart(2, '0')}.${ext}`,
+  // A rewrite gets keys of its own, so the published version's sources stay intact.
+  chapter: (ebookId: string, index: number, revision?: number) =>
+    `ebooks/${ebookId}/chapters/${String(index).padStart(2, '0')}${revision ? `.r${revision}` : ''}.json`,
+  illustration: (ebookId: string, index: number, ext: string, revision?: number) =>
+    `ebooks/${ebookId}/images/chapter-${String(index).padStart(2, '0')}${revision ? `.r${revision}` : ''}.${ext}`,
   cover: (ebookId: string, ext: string) => `ebooks/${ebookId}/images/cover.${ext}`,
   draft: (ebookId: string, name: string) => `ebooks/${ebookId}/draft/${name}`,
   published: (ebookId: string, version: number, name: string) =>

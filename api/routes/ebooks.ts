@@ -17,11 +17,15 @@ import {
   STAGE_ATTRIBUTE,
   TERMINAL_STATUSES,
   USER_ID_ATTRIBUTE,
+  CHAPTER_REWRITE_WORKFLOW_TYPE,
+  chapterRewriteWorkflowId,
+  type ChapterRewriteInput,
   type EbookStatus,
   type EbookWorkflowInput,
   type Stage,
 } from '../../workflows/shared';
 import type { ebookWorkflow } from '../../workflows/ebook';
+import type { regenerateChapterWorkflow } from '../../workflows/regenerate-chapter';
 import { HttpProblem, notFound, zodProblem } from '../problem';
 import { idempotency } from '../idempotency';
 import { parseStrict } from './stories';
@@ -55,6 +59,9 @@ export const updateEbookSchema = z
   .refine((b) => b.title !== undefined || b.description !== undefined, { message: 'must change title or description' });
 
 const idSchema = z.string().uuid('must be a UUID');
+export const rewriteSchema = z
+  .object({ feedback: z.string().trim().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters').optional() })
+  .strict();
 const fileKinds = ['pdf', 'epub', 'cover'] as const;
 
 export interface EbookRouterDeps {
@@ -257,6 +264,49 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     await pipeline(await storage.stream(key), res).catch((err: unknown) => {
       if (!res.headersSent || !res.writableEnded) deps.log.warn({ err, key, requestId: req.id }, 'file stream ended early');
     });
+  });
+
+  router.post('/ebooks/:id/chapters/:n/regenerate', idempotency(services.knex), async (req, res) => {
+    const book = await ownBook(req);
+    const body = rewriteSchema.safeParse(req.body ?? {});
+    if (!body.success) throw zodProblem(body.error, 'body');
+    if (book.status !== 'completed') {
+      throw new HttpProblem(409, 'Conflict', `Chapters can be rewritten once the book is completed; it is ${book.status}.`, {
+        status: book.status,
+      });
+    }
+    const n = Number(req.params.n);
+    if (!Number.isInteger(n) || n < 1 || n > book.chapters.length) throw notFound('Chapter');
+    const profile = await repos.profiles.getByClerkId(req.user!.userId);
+    const rules = tierRules(profile?.subscriptionTier);
+    const workflowId = chapterRewriteWorkflowId(book.id, n, book.fileVersion);
+    const input: ChapterRewriteInput = {
+      ebookId: book.id,
+      index: n,
+      revision: book.fileVersion + 1,
+      feedback: body.data.feedback,
+      watermark: rules.watermark ? `Made with the ${rules.name} plan` : undefined,
+    };
+    try {
+      await temporal.workflow.start<typeof regenerateChapterWorkflow>(CHAPTER_REWRITE_WORKFLOW_TYPE, {
+        workflowId,
+        taskQueue: deps.taskQueue,
+        args: [input],
+        typedSearchAttributes: [
+          { key: EBOOK_ID_ATTRIBUTE, value: book.id },
+          { key: USER_ID_ATTRIBUTE, value: req.user!.userId },
+          { key: STAGE_ATTRIBUTE, value: 'rewriting' },
+        ],
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new HttpProblem(409, 'Conflict', 'This chapter is already being rewritten for the current version.', {
+          workflowId,
+        });
+      }
+      throw err;
+    }
+    res.status(202).json({ id: book.id, chapter: n, workflowId, fromVersion: book.fileVersion });
   });
 
   router.get('/ebooks/:id/events', async (req, res) => {

@@ -11,8 +11,7 @@ import type { Server } from 'node:http';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
-import { EBOOK_ID_ATTRIBUTE, STAGE_ATTRIBUTE, USER_ID_ATTRIBUTE } from '../../workflows/shared';
-import { resolveTemporalBinary } from '../../lib/temporal';
+import { startDevServer } from '../../lib/temporal';
 import { loadConfig, type Config } from '../../lib/config';
 import { createServices, type Services } from '../../lib/services';
 import { createLogger } from '../../lib/logger';
@@ -21,7 +20,7 @@ import { createProviders, type Providers } from '../../lib/providers';
 import { createEngineWorker } from '../../workers/worker';
 import { createApp } from '../../api/app';
 import { onGlobalTeardown } from './global';
-import { createTestDatabase } from './postgres';
+import { createTestDatabase, freePort } from './postgres';
 
 let runtimeInstalled = false;
 let envPromise: Promise<TestWorkflowEnvironment> | undefined;
@@ -33,17 +32,16 @@ export function getTemporalEnv(): Promise<TestWorkflowEnvironment> {
     Runtime.install({ logger: new DefaultLogger('WARN') });
   }
   envPromise ??= (async () => {
-    const existing = process.env.TEMPORAL_TEST_ADDRESS;
-    const env = existing
-      ? await TestWorkflowEnvironment.createFromExistingServer({ address: existing })
-      : await TestWorkflowEnvironment.createLocal({
-          server: {
-            executable: { type: 'existing-path', path: resolveTemporalBinary() },
-            ip: '127.0.0.1',
-            searchAttributes: [EBOOK_ID_ATTRIBUTE, USER_ID_ATTRIBUTE, STAGE_ATTRIBUTE],
-            extraArgs: ['--log-level', 'error'],
-          },
-        });
+    let address = process.env.TEMPORAL_TEST_ADDRESS;
+    if (!address) {
+      // The project's own CLI binary, started here and waited for up to a minute:
+      // the testing package's own launcher gives up after 5 s, which a loaded
+      // 2-core machine can exceed on a cold start.
+      const server = await startDevServer({ port: await freePort(), namespace: 'default' });
+      onGlobalTeardown(() => server.stop());
+      address = server.address;
+    }
+    const env = await TestWorkflowEnvironment.createFromExistingServer({ address });
     onGlobalTeardown(() => env.teardown());
     return env;
   })();

@@ -1,0 +1,52 @@
+/**
+ * The activity proxies every workflow uses, by retry profile. Provider calls back
+ * off longer (rate limits); rendering is CPU work that rarely benefits from many
+ * attempts; bookkeeping against the database and storage retries quickly and long.
+ */
+import { proxyActivities } from '@temporalio/workflow';
+import type { createActivities } from '../activities';
+import { ErrorTypes } from './shared';
+
+type Activities = ReturnType<typeof createActivities>;
+
+const NON_RETRYABLE = Object.values(ErrorTypes);
+
+// Text and image providers share one profile today; they are separate proxies so
+// either can be tuned (e.g. an image provider's longer queue) without touching the other.
+const PROVIDER_CALLS = {
+  startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: {
+    initialInterval: '2 seconds',
+    backoffCoefficient: 2,
+    maximumInterval: '1 minute',
+    maximumAttempts: 8,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+} as const;
+export const text = proxyActivities<Activities>(PROVIDER_CALLS);
+export const image = proxyActivities<Activities>(PROVIDER_CALLS);
+
+export const render = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  heartbeatTimeout: '2 minutes',
+  retry: {
+    initialInterval: '1 second',
+    backoffCoefficient: 2,
+    maximumInterval: '30 seconds',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
+export const store = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '20 seconds',
+    maximumAttempts: 30,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
