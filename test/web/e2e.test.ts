@@ -234,6 +234,17 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
     await page.getByText(book.chapters[1].paragraphs[1]).waitFor();
     await shot(page, '07-reader-chapter2');
 
+    // Rewrite chapter 2 with feedback: the reader shows the new text once version 2 is out.
+    await page.getByLabel('What should change in this chapter? (optional)').fill('More rain, please.');
+    await page.getByRole('button', { name: 'Rewrite this chapter' }).click();
+    await page.getByRole('button', { name: /^Rewriting/ }).waitFor();
+    await page.getByRole('button', { name: 'Rewrite this chapter' }).waitFor({ timeout: 120_000 });
+    const rewritten = (await api(base, 'GET', `/v1/ebooks/${id}`, { token })).body;
+    assert.equal(rewritten.fileVersion, 2);
+    assert.notDeepEqual(rewritten.chapters[1].paragraphs, book.chapters[1].paragraphs);
+    await page.getByText(rewritten.chapters[1].paragraphs[1]).waitFor();
+    await shot(page, '07b-reader-chapter2-rewritten');
+
     for (const [label, magic] of [
       ['Download PDF', '%PDF'],
       ['Download EPUB', 'PK'],

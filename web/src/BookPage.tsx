@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
 import { apiJson, ApiError, download, explain, fetchBlobUrl, type BookDoc, type ChapterStatus, type StatusDoc } from './api';
 import { streamEvents, type ConnectionState } from './sse';
 import { chapterLabel, stageLabel, statusLabel } from './labels';
@@ -197,7 +197,7 @@ export function BookPage({ id, session, onUnauthorized }: Props) {
     );
   }
   if (book && status.status === 'completed') {
-    return <Reader book={book} coverUrl={coverUrl} token={token} />;
+    return <Reader book={book} coverUrl={coverUrl} token={token} onUpdated={setBook} />;
   }
   return (
     <Live
@@ -354,7 +354,17 @@ function StreamingText({ text, index, active }: { text: string; index: number; a
   );
 }
 
-function Reader({ book, coverUrl, token }: { book: BookDoc; coverUrl: string | null; token: string }) {
+function Reader({
+  book,
+  coverUrl,
+  token,
+  onUpdated,
+}: {
+  book: BookDoc;
+  coverUrl: string | null;
+  token: string;
+  onUpdated(book: BookDoc): void;
+}) {
   const [current, setCurrent] = useState(book.chapters[0]?.index ?? 1);
   const [dlError, setDlError] = useState('');
   const [busy, setBusy] = useState<'' | 'pdf' | 'epub'>('');
@@ -428,6 +438,7 @@ function Reader({ book, coverUrl, token }: { book: BookDoc; coverUrl: string | n
           ) : (
             <p className="placeholder-text">This chapter’s text could not be loaded. Download the PDF or EPUB to read it.</p>
           )}
+          <Rewrite key={chapter.index} book={book} index={chapter.index} token={token} onUpdated={onUpdated} />
           <div className="actions pager">
             <button type="button" className="button" disabled={pos <= 0} onClick={() => go(book.chapters[pos - 1].index)}>
               Previous chapter
@@ -439,5 +450,64 @@ function Reader({ book, coverUrl, token }: { book: BookDoc; coverUrl: string | n
         </section>
       </div>
     </article>
+  );
+}
+
+/**
+ * Asks for one chapter again, optionally saying what to change, then waits for
+ * the book's next file version and shows it.
+ */
+function Rewrite({ book, index, token, onUpdated }: { book: BookDoc; index: number; token: string; onUpdated(book: BookDoc): void }) {
+  const [feedback, setFeedback] = useState('');
+  const [state, setState] = useState<'idle' | 'sending' | 'waiting'>('idle');
+  const [error, setError] = useState('');
+  const from = book.fileVersion ?? 1;
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setState('sending');
+    setError('');
+    try {
+      const body = feedback.trim() ? { feedback: feedback.trim() } : {};
+      await apiJson(`/v1/ebooks/${encodeURIComponent(book.id)}/chapters/${index}/regenerate`, token, { method: 'POST', body });
+      setState('waiting');
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 1500));
+        const next = await apiJson<BookDoc>(`/v1/ebooks/${encodeURIComponent(book.id)}`, token);
+        if ((next.fileVersion ?? 1) > from) {
+          setState('idle');
+          setFeedback('');
+          onUpdated(next);
+          return;
+        }
+      }
+    } catch (err) {
+      setState('idle');
+      setError(explain(err, 'The rewrite'));
+    }
+  };
+
+  return (
+    <form className="card rewrite" onSubmit={submit} noValidate>
+      <label htmlFor={`rewrite-${index}`}>What should change in this chapter? (optional)</label>
+      <textarea
+        id={`rewrite-${index}`}
+        value={feedback}
+        maxLength={1000}
+        rows={2}
+        onChange={(e) => setFeedback(e.target.value)}
+        disabled={state !== 'idle'}
+      />
+      <div className="actions">
+        <button type="submit" className="button" disabled={state !== 'idle'} aria-busy={state !== 'idle'}>
+          {state === 'idle' ? 'Rewrite this chapter' : 'Rewriting… (the new version appears here when ready)'}
+        </button>
+      </div>
+      {error && (
+        <p className="notice error" role="alert">
+          {error}
+        </p>
+      )}
+    </form>
   );
 }

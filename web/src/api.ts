@@ -41,6 +41,7 @@ export interface BookDoc extends StatusDoc {
   pdfUrl: string | null;
   epubUrl: string | null;
   coverImageUrl: string | null;
+  fileVersion?: number;
   createdAt?: string;
   publishedAt?: string | null;
 }
