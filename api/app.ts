@@ -146,12 +146,14 @@ async function readiness(deps: AppDeps): Promise<Record<string, string>> {
       clearTimeout(timer);
     }
   };
-  const [temporal, database, storage] = await Promise.all([
+  const redis = deps.redis;
+  const [temporal, database, storage, cache] = await Promise.all([
     check(() => deps.temporal.workflowService.getSystemInfo({})),
     check(() => deps.services.knex.raw('select 1')),
     check(() => deps.services.storage.ping()),
+    redis ? check(() => redis.ping()) : Promise.resolve(undefined),
   ]);
-  return { temporal, database, storage };
+  return { temporal, database, storage, ...(cache === undefined ? {} : { redis: cache }) };
 }
 
 /**

@@ -47,8 +47,14 @@ for (const store of stores) {
       assert.equal((await api(url, 'GET', '/v1/users/me/subscription', { token: max })).status, 200);
     });
 
+    it('reports the store in readiness', async () => {
+      const ready = await api(url, 'GET', '/readyz');
+      assert.equal(ready.status, 200);
+      assert.equal(ready.body.checks.redis, store === 'redis' ? 'ok' : undefined);
+    });
+
     it('limits an address across users', async () => {
-      // 8 requests came from this address above (refused ones count too); the limit is 12.
+      // 8 /v1 requests came from this address above (refused ones count too); the limit is 12.
       const results = [];
       for (let i = 0; i < 6; i++) {
         const t = await signSessionToken(stack.devKeys, { userId: `u${i}-${store}` });
