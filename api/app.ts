@@ -25,6 +25,8 @@ export interface AppDeps {
   auth: AuthSettings;
   log: Logger;
   taskQueue: string;
+  /** The paid plans' queue; unset sends every book to `taskQueue`. */
+  priorityTaskQueue?: string;
   chapterConcurrency: number;
   /** Browser origins allowed by CORS; none when empty. */
   corsOrigins?: string[];

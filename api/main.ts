@@ -24,6 +24,7 @@ async function main() {
     auth: clerk,
     log,
     taskQueue: config.temporal.taskQueue,
+    priorityTaskQueue: config.temporal.priorityTaskQueue,
     chapterConcurrency: config.chapterConcurrency,
     corsOrigins: config.corsOrigins,
     webhookSigningSecret: config.clerk.webhookSigningSecret,

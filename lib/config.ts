@@ -16,6 +16,8 @@ export interface Config {
     uiPort: number;
     namespace: string;
     taskQueue: string;
+    /** Where the paid plans' books go, so a backlog of free books never delays them. */
+    priorityTaskQueue: string;
   };
   /** Unset: the embedded PostgreSQL server that `npm start` runs under `dataDir`. */
   databaseUrl?: string;
@@ -169,6 +171,8 @@ export function loadConfig(env: Env = process.env): Config {
       uiPort: int(env, 'TEMPORAL_UI_PORT', 8233, 1, 65535),
       namespace: str(env, 'TEMPORAL_NAMESPACE') ?? 'default',
       taskQueue: str(env, 'TEMPORAL_TASK_QUEUE') ?? 'ebooks',
+      priorityTaskQueue:
+        str(env, 'TEMPORAL_PRIORITY_TASK_QUEUE') ?? `${str(env, 'TEMPORAL_TASK_QUEUE') ?? 'ebooks'}-priority`,
     },
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     embeddedPostgresPort: int(env, 'EMBEDDED_PG_PORT', 5488, 1, 65535),

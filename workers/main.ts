@@ -19,24 +19,32 @@ async function main() {
   const connection = await NativeConnection.connect({ ...temporalConnectionOptions(), address: temporalAddress(config) });
   await ensureSearchAttributes(connection, config.temporal.namespace);
   const providers = createProviders(config);
-  const worker = await createEngineWorker({
-    connection,
-    namespace: config.temporal.namespace,
-    taskQueue: config.temporal.taskQueue,
-    deps: { ...services, ...providers },
-    bundleCacheDir: path.join(config.dataDir, 'cache'),
-  });
+  // One worker per queue in this process: the plans with a priority queue get
+  // their own pollers, so free books queued up never hold them back.
+  const queues = [config.temporal.taskQueue, config.temporal.priorityTaskQueue];
+  const workers = [];
+  for (const taskQueue of queues) {
+    workers.push(
+      await createEngineWorker({
+        connection,
+        namespace: config.temporal.namespace,
+        taskQueue,
+        deps: { ...services, ...providers },
+        bundleCacheDir: path.join(config.dataDir, 'cache'),
+      }),
+    );
+  }
   log.info(
     {
       address: temporalAddress(config),
-      taskQueue: config.temporal.taskQueue,
+      taskQueues: queues,
       text: `${providers.text.name}${providers.text.offline ? ' (offline)' : ''}`,
       image: `${providers.image.name}${providers.image.offline ? ' (offline)' : ''}`,
     },
     'worker polling',
   );
   // Worker.run returns after SIGINT/SIGTERM once running activities drained (or the grace time passed).
-  await worker.run();
+  await Promise.all(workers.map((w) => w.run()));
   await connection.close();
   await services.close();
   log.info('worker stopped');

@@ -68,6 +68,7 @@ export interface EbookRouterDeps {
   services: Services;
   temporal: Client;
   taskQueue: string;
+  priorityTaskQueue?: string;
   chapterConcurrency: number;
   log: Logger;
 }
@@ -138,7 +139,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     try {
       await temporal.workflow.start<typeof ebookWorkflow>('ebookWorkflow', {
         workflowId,
-        taskQueue: deps.taskQueue,
+        taskQueue: rules.priorityQueue && deps.priorityTaskQueue ? deps.priorityTaskQueue : deps.taskQueue,
         args: [input],
         typedSearchAttributes: [
           { key: EBOOK_ID_ATTRIBUTE, value: id },
@@ -290,7 +291,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     try {
       await temporal.workflow.start<typeof regenerateChapterWorkflow>(CHAPTER_REWRITE_WORKFLOW_TYPE, {
         workflowId,
-        taskQueue: deps.taskQueue,
+        taskQueue: rules.priorityQueue && deps.priorityTaskQueue ? deps.priorityTaskQueue : deps.taskQueue,
         args: [input],
         typedSearchAttributes: [
           { key: EBOOK_ID_ATTRIBUTE, value: book.id },

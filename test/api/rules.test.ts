@@ -98,6 +98,21 @@ describe('API rules', function () {
     assert.notEqual(gina.body.id, first.body.id);
   });
 
+  it('sends the paid plans’ books to the priority task queue', async () => {
+    const paid = await token('paula');
+    await api(url, 'GET', '/v1/users/me/subscription', { token: paid });
+    await stack.services.repos.profiles.setSubscription('paula', 'midnights');
+    const free = await token('fred');
+    const queueOf = async (t: string) => {
+      const r = await api(url, 'POST', '/v1/ebooks', { token: t, body: { prompt: 'Queues', chapterCount: 1 } });
+      assert.equal(r.status, 202);
+      return (await stack.client.workflow.getHandle(r.body.workflowId).describe()).taskQueue;
+    };
+    assert.equal(await queueOf(paid), stack.config.temporal.priorityTaskQueue);
+    assert.equal(await queueOf(free), stack.taskQueue);
+    assert.notEqual(stack.config.temporal.priorityTaskQueue, stack.taskQueue);
+  });
+
   it('lets only admins change a subscription', async () => {
     const user = await token('henry');
     await api(url, 'GET', '/v1/users/me/subscription', { token: user });

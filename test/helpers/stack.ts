@@ -104,19 +104,25 @@ export async function startWorker(
   providers: Providers = createProviders(stack.config),
 ): Promise<{ worker: Worker; stop(): Promise<void> }> {
   const connection = await NativeConnection.connect({ address: stack.env.address });
-  const worker = await createEngineWorker({
-    connection,
-    namespace: stack.config.temporal.namespace,
-    taskQueue: stack.taskQueue,
-    deps: { ...stack.services, ...providers },
-    bundleCacheDir: path.join(os.tmpdir(), 'ebook-engine-test-bundles'),
-    shutdownGraceTime: '2 seconds',
-  });
-  const running = worker.run();
+  // Both queues, as workers/main.ts polls them.
+  const workers: Worker[] = [];
+  for (const taskQueue of [stack.taskQueue, stack.config.temporal.priorityTaskQueue]) {
+    workers.push(
+      await createEngineWorker({
+        connection,
+        namespace: stack.config.temporal.namespace,
+        taskQueue,
+        deps: { ...stack.services, ...providers },
+        bundleCacheDir: path.join(os.tmpdir(), 'ebook-engine-test-bundles'),
+        shutdownGraceTime: '2 seconds',
+      }),
+    );
+  }
+  const running = Promise.all(workers.map((w) => w.run()));
   return {
-    worker,
+    worker: workers[0],
     async stop() {
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await running;
       await connection.close();
     },
@@ -134,6 +140,7 @@ export async function startApi(
     auth: clerkSettings(stack.config),
     log: createLogger('api-test', 'warn'),
     taskQueue: stack.taskQueue,
+    priorityTaskQueue: stack.config.temporal.priorityTaskQueue,
     chapterConcurrency: stack.config.chapterConcurrency,
     corsOrigins: stack.config.corsOrigins,
     webhookSigningSecret: stack.config.clerk.webhookSigningSecret,
