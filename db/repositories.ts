@@ -276,6 +276,41 @@ export class InvalidCursorError extends Error {
   }
 }
 
+/**
+ * One page of a user's rows of `table`, newest first, keyset-paginated on
+ * (created_at, id). Throws InvalidCursorError for a cursor it did not make.
+ */
+export async function keysetPage<T>(
+  knex: Knex,
+  table: string,
+  profileId: string,
+  options: ListOptions,
+  toItem: (row: Row) => T,
+): Promise<{ items: T[]; nextCursor?: string }> {
+  const limit = Math.min(Math.max(Math.trunc(options.limit ?? 20), 1), 100);
+  if (!UUID_RE.test(profileId)) return { items: [] };
+  const q = knex(table)
+    .select('*', knex.raw('created_at::text AS cursor_created_at'))
+    .where({ user_id: profileId })
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .limit(limit + 1);
+  if (options.cursor !== undefined) {
+    const c = decodeCursor(options.cursor);
+    if (!c) throw new InvalidCursorError();
+    q.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', c);
+  }
+  const rows = await q;
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return {
+    items: page.map(toItem),
+    nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_created_at, last.id) : undefined,
+  };
+}
+
 export function createRepositories(knex: Knex) {
   const profiles = {
     /**
@@ -418,28 +453,7 @@ export function createRepositories(knex: Knex) {
 
     /** Newest first, keyset-paginated. Throws InvalidCursorError for a cursor it did not make. */
     async listForUser(profileId: string, options: ListOptions = {}): Promise<EbookPage> {
-      const limit = Math.min(Math.max(Math.trunc(options.limit ?? 20), 1), 100);
-      if (!UUID_RE.test(profileId)) return { items: [] };
-      const q = knex('memory_books')
-        .select('*', knex.raw('created_at::text AS cursor_created_at'))
-        .where({ user_id: profileId })
-        .orderBy([
-          { column: 'created_at', order: 'desc' },
-          { column: 'id', order: 'desc' },
-        ])
-        .limit(limit + 1);
-      if (options.cursor !== undefined) {
-        const c = decodeCursor(options.cursor);
-        if (!c) throw new InvalidCursorError();
-        q.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', c);
-      }
-      const rows = await q;
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map(toEbook),
-        nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_created_at, last.id) : undefined,
-      };
+      return keysetPage(knex, 'memory_books', profileId, options, toEbook);
     },
 
     /**

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { InvalidCursorError, type JsonObject } from './repositories';
+import { keysetPage, type JsonObject } from './repositories';
 
 export type StoryStatus = 'draft' | 'generating' | 'completed' | 'failed' | 'published' | 'archived';
 
@@ -49,7 +49,6 @@ export interface StoryAnalytics {
 type Row = Record<string, any>;
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const PG_TIMESTAMPTZ_RE = /^\d{4,}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
 /** A viewer's repeat views within this window count once. */
 export const VIEW_DEDUPE_MINUTES = 30;
 
@@ -70,19 +69,6 @@ function toStory(r: Row): Story {
     createdAt: iso(r.created_at),
     updatedAt: iso(r.updated_at),
   };
-}
-
-// Same cursor shape as the books list: created_at as PostgreSQL text (microseconds
-// kept, a JS Date would drop them and skip rows) and the id.
-const encodeCursor = (createdAt: string, id: string) => Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
-function decodeCursor(cursor: string): [string, string] {
-  try {
-    const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(v) && PG_TIMESTAMPTZ_RE.test(String(v[0])) && UUID_RE.test(String(v[1]))) return [v[0], v[1]];
-  } catch {
-    // a malformed cursor is the caller's error
-  }
-  throw new InvalidCursorError();
 }
 
 /** Words as a reader counts them: runs of non-space characters. */
@@ -130,23 +116,7 @@ export function createStoryRepository(knex: Knex) {
 
     /** Newest first, keyset-paginated. Throws InvalidCursorError for a cursor it did not make. */
     async listForUser(profileId: string, options: { limit?: number; cursor?: string } = {}): Promise<StoryPage> {
-      const limit = Math.min(Math.max(Math.trunc(options.limit ?? 20), 1), 100);
-      const q = knex('stories')
-        .select('*', knex.raw('created_at::text AS cursor_created_at'))
-        .where({ user_id: profileId })
-        .orderBy([
-          { column: 'created_at', order: 'desc' },
-          { column: 'id', order: 'desc' },
-        ])
-        .limit(limit + 1);
-      if (options.cursor !== undefined) q.whereRaw('(created_at, id) < (?::timestamptz, ?::uuid)', decodeCursor(options.cursor));
-      const rows = await q;
-      const page = rows.slice(0, limit);
-      const last = page[page.length - 1];
-      return {
-        items: page.map(toStory),
-        nextCursor: rows.length > limit && last ? encodeCursor(last.cursor_created_at, last.id) : undefined,
-      };
+      return keysetPage(knex, 'stories', profileId, options, toStory);
     },
 
     /**
