@@ -110,16 +110,21 @@ export function createActivities(deps: ActivityDeps) {
     }
   };
 
+  /**
+   * The call's event and its ledger row commit together: a worker killed (or a
+   * database lost) between two separate writes left an event without its row.
+   */
   const recordCall = async (ebookId: string, step: string, provider: string, model: string, usage: Usage, index?: number) => {
-    await events.publish(ebookId, 'provider.call', { step, index, provider, model, usage });
-    await ledger?.record({
-      ebookId,
-      step,
-      chapterIndex: index ?? null,
-      provider,
-      model,
-      usage,
-      idempotencyKey: callKey(ebookId, step, index),
+    const event = { step, index, provider, model, usage };
+    if (!ledger || !deps.knex) {
+      await events.publish(ebookId, 'provider.call', event);
+      return;
+    }
+    const entry = { ebookId, step, chapterIndex: index ?? null, provider, model, usage, idempotencyKey: callKey(ebookId, step, index) };
+    await deps.knex.transaction(async (trx) => {
+      const { inserted } = await ledger.record(entry, trx);
+      // A second record of the same call (same key) adds neither a row nor an event.
+      if (inserted) await events.publish(ebookId, 'provider.call', event, trx);
     });
   };
 

@@ -80,7 +80,27 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       sendProblem(req, res, 415, 'Unsupported Media Type', 'body: unsupported encoding');
       return;
     }
+    if (isDependencyDown(err)) {
+      // A database (or other dependency) outage is temporary: say so, and when to come back.
+      log.warn({ err, requestId: req.id, path: req.path }, 'dependency unavailable');
+      res.setHeader('Retry-After', '5');
+      sendProblem(req, res, 503, 'Service Unavailable', 'A service the engine depends on is unavailable; try again in a few seconds.');
+      return;
+    }
     log.error({ err, requestId: req.id, path: req.path }, 'unhandled error');
     sendProblem(req, res, 500, 'Internal Server Error', 'Something went wrong on our side; try again.');
   };
+}
+
+/** Connection-level failures of the database or another dependency, as opposed to bugs. */
+export function isDependencyDown(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN'].includes(code)) return true;
+  // PostgreSQL: connection exceptions (08xxx), admin shutdown, cannot connect now.
+  if (/^08/.test(code) || code === '57P01' || code === '57P02' || code === '57P03') return true;
+  if (e.name === 'KnexTimeoutError') return true;
+  const message = typeof e.message === 'string' ? e.message : '';
+  return /Timeout acquiring a connection|Connection terminated/i.test(message);
 }

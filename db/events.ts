@@ -19,7 +19,8 @@ export type Unsubscribe = () => Promise<void>;
  */
 export interface EventBus {
   /** Stores the event and wakes subscribers in every process; resolves to its id. */
-  publish(ebookId: string, type: string, data: unknown): Promise<number>;
+  /** With `trx`, the event (and its notification) commits with that transaction. */
+  publish(ebookId: string, type: string, data: unknown, trx?: Knex.Transaction): Promise<number>;
   /**
    * Delivers the book's events with id > `afterId` (stored ones first, then new
    * ones as they come), each once and in id order. Resolves after the stored
@@ -237,12 +238,12 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
   }
 
   return {
-    async publish(ebookId, type, data) {
+    async publish(ebookId, type, data, trx) {
       // One statement (one implicit transaction). The advisory lock, taken before
       // the id is drawn, makes a book's events commit in id order: a reader that
       // saw id N never later finds a smaller id committing for the same book.
       // The notification carries ids only (payloads are capped near 8000 bytes).
-      const result = await knex.raw(
+      const result = await (trx ?? knex).raw(
         `WITH book_lock AS (
            SELECT pg_advisory_xact_lock(hashtextextended(?, 0))
          ), inserted AS (

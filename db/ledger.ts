@@ -79,9 +79,11 @@ export function createLedger(knex: Knex) {
      * statement runs after every concurrent writer before it has committed: two
      * chapters finishing together can never leave a total missing one of them.
      */
-    async record(e: LedgerEntry): Promise<{ inserted: boolean; cost: BookCost }> {
+    async record(e: LedgerEntry, outer?: Knex.Transaction): Promise<{ inserted: boolean; cost: BookCost }> {
       const price = costOf(e.provider, e.model, e.usage);
-      return knex.transaction(async (trx) => {
+      // Inside the caller's transaction when given, so the row commits with what goes with it.
+      const run = <T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> => (outer ? fn(outer) : knex.transaction(fn));
+      return run(async (trx) => {
         // Locked before the insert: the insert's foreign-key check share-locks the row, and
         // upgrading that lock later would deadlock against a concurrent writer doing the same.
         await trx.raw('SELECT 1 FROM memory_books WHERE id = ? FOR NO KEY UPDATE', [e.ebookId]);

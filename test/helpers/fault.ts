@@ -1,0 +1,195 @@
+/**
+ * Pieces of the fault-injection test: a seeded PRNG (a failing run can be
+ * replayed with the same FAULT_SEED), worker child processes that can be
+ * SIGKILLed and replaced, HTTP probes with a hard client timeout, and the
+ * per-step view of a workflow's history used to check that no completed step
+ * was paid for twice.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { Client } from '@temporalio/client';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+/** mulberry32: small, fast and the same on every platform. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export interface WorkerProc {
+  child: ChildProcess;
+  exited: Promise<void>;
+  /** True once we killed it on purpose. */
+  killedByTest: boolean;
+}
+
+/**
+ * Worker processes as `npm run worker` runs them. Output goes to one log file
+ * (shown when the test fails) rather than the mocha output.
+ */
+export class WorkerPool {
+  readonly all: WorkerProc[] = [];
+  /** Workers that died without the test killing them (a finding, not a fault we injected). */
+  readonly unexpectedExits: Array<{ pid: number; code: number | null; signal: string | null }> = [];
+  private readonly logFd: number;
+
+  constructor(
+    private readonly env: Record<string, string>,
+    readonly logFile: string,
+  ) {
+    this.logFd = fs.openSync(logFile, 'a');
+  }
+
+  start(): WorkerProc {
+    // The parent's own service addresses must not leak into the child.
+    const base = { ...process.env };
+    for (const k of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'REDIS_URL', 'S3_BUCKET', 'RUNWARE_API_KEY']) delete base[k];
+    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+      cwd: ROOT,
+      env: { ...base, ...this.env },
+      stdio: ['ignore', this.logFd, this.logFd],
+    });
+    const proc: WorkerProc = {
+      child,
+      killedByTest: false,
+      exited: new Promise<void>((resolve) =>
+        child.once('exit', (code, signal) => {
+          if (!proc.killedByTest) this.unexpectedExits.push({ pid: child.pid!, code, signal });
+          resolve();
+        }),
+      ),
+    };
+    this.all.push(proc);
+    return proc;
+  }
+
+  get current(): WorkerProc | undefined {
+    return this.all.at(-1);
+  }
+
+  alive(proc = this.current): boolean {
+    return !!proc && proc.child.exitCode === null && proc.child.signalCode === null;
+  }
+
+  async kill(proc: WorkerProc, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    proc.killedByTest = true;
+    if (this.alive(proc)) proc.child.kill(signal);
+    await proc.exited;
+  }
+
+  async killAll(): Promise<void> {
+    await Promise.all(this.all.map((p) => this.kill(p)));
+    fs.closeSync(this.logFd);
+  }
+
+  tail(lines = 60): string {
+    try {
+      return fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
+  }
+}
+
+export interface ProbeResult {
+  during: string;
+  path: string;
+  /** HTTP status, or 'timeout' / 'error: …' when no answer came. */
+  status: number | string;
+  ms: number;
+  contentType: string;
+  body: string;
+}
+
+/** One GET with a 5 s client timeout: a hang shows up as 'timeout', never as a stuck test. */
+export async function probe(base: string, p: string, token: string, during: string, timeoutMs = 5000): Promise<ProbeResult> {
+  const started = Date.now();
+  try {
+    const res = await fetch(base + p, {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const body = await res.text();
+    return {
+      during,
+      path: p,
+      status: res.status,
+      ms: Date.now() - started,
+      contentType: res.headers.get('content-type') ?? '',
+      body: body.slice(0, 300),
+    };
+  } catch (err) {
+    const name = (err as Error).name;
+    return {
+      during,
+      path: p,
+      status: name === 'TimeoutError' || name === 'AbortError' ? 'timeout' : `error: ${(err as Error).message}`,
+      ms: Date.now() - started,
+      contentType: '',
+      body: '',
+    };
+  }
+}
+
+const PROVIDER_ACTIVITIES: Record<string, string> = {
+  writeOutline: 'outline',
+  writeChapter: 'chapter',
+  drawIllustration: 'illustration',
+  drawCover: 'cover',
+};
+
+export interface CompletedStep {
+  /** `step:index` in the ledger's terms (e.g. `chapter:2`, `outline:`). */
+  key: string;
+  /** The attempt that completed (1 when it was never retried). */
+  attempt: number;
+}
+
+/** The provider steps that completed in a workflow's history, with the attempt that completed them. */
+export async function completedProviderSteps(client: Client, workflowId: string): Promise<CompletedStep[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const scheduled = new Map<string, string>();
+  const attempts = new Map<string, number>();
+  const done: CompletedStep[] = [];
+  for (const e of history.events ?? []) {
+    const s = e.activityTaskScheduledEventAttributes;
+    if (s) {
+      const step = PROVIDER_ACTIVITIES[s.activityType?.name ?? ''];
+      if (step) {
+        const input = defaultPayloadConverter.fromPayload<{ index?: number }>(s.input!.payloads![0]);
+        scheduled.set(String(e.eventId), `${step}:${input?.index ?? ''}`);
+      }
+    }
+    const st = e.activityTaskStartedEventAttributes;
+    if (st) attempts.set(String(st.scheduledEventId), st.attempt ?? 1);
+    const c = e.activityTaskCompletedEventAttributes;
+    if (c) {
+      const key = scheduled.get(String(c.scheduledEventId));
+      if (key) done.push({ key, attempt: attempts.get(String(c.scheduledEventId)) ?? 1 });
+    }
+  }
+  return done;
+}
+
+/** Pids still alive among these. */
+export function stillAlive(pids: number[]): number[] {
+  return pids.filter((pid) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
