@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
-import { startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
+import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 
 describe('AI services API', function () {
   this.timeout(120_000);
@@ -23,13 +23,9 @@ describe('AI services API', function () {
     groq = await startOpenAICompatServer();
     openai = await startOpenAICompatServer();
     stack = await createTestStack({
-      GROQ_API_KEY: 'gsk-test',
-      GROQ_BASE_URL: groq.url,
-      OPENAI_API_KEY: 'sk-test',
-      OPENAI_BASE_URL: `${openai.url}/v1`,
+      ...providerEnv({ groq, openai }),
       TEXT_PROVIDERS: 'groq,openai',
       IMAGE_PROVIDERS: 'openai',
-      PROVIDER_TIMEOUT_MS: '10000',
     });
     ({ url: apiUrl, stop: stopApi } = await startApi(stack));
     // Started before the switch: it must pick the new order up without a restart.

@@ -27,7 +27,7 @@ import { createApp } from '../../api/app';
 import { freePort } from '../helpers/postgres';
 import { api, exec } from '../helpers/http';
 import { epubcheck, epubcheckSummary } from '../helpers/validators';
-import { startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
+import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 import {
   WorkerPool,
   completedProviderSteps,
@@ -113,17 +113,13 @@ describe('faults with books in flight (worker kills, Temporal and PostgreSQL res
       LOG_LEVEL: 'warn',
       OFFLINE_PROVIDER_DELAY_MS: '300',
       CHAPTER_CONCURRENCY: '2',
-      GROQ_API_KEY: 'gsk-test',
-      GROQ_BASE_URL: groq.url,
-      OPENAI_API_KEY: 'sk-test',
-      OPENAI_BASE_URL: `${openai.url}/v1`,
+      ...providerEnv({ groq, openai }),
       TEXT_PROVIDERS: 'groq,openai',
       // Pictures from the offline painter: the faults under test are in the text path and the services.
       IMAGE_PROVIDERS: 'offline',
       PROVIDER_ATTEMPT_BUDGET: '1',
       PROVIDER_BREAKER_THRESHOLD: '1',
       PROVIDER_BREAKER_COOLDOWN_MS: '600000',
-      PROVIDER_TIMEOUT_MS: '10000',
     };
     config = loadConfig(env);
     services = await createServices(config);

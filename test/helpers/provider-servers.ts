@@ -317,3 +317,15 @@ export async function startOpenAICompatServer(): Promise<OpenAICompatServer> {
 export async function startRunwareServer(): Promise<RunwareServerStub> {
   return new RunwareServerStub().start();
 }
+
+/**
+ * The environment that points the engine's providers at these local servers:
+ * Groq at `groq` (its SDK adds /openai/v1 itself), OpenAI at `openai`'s /v1.
+ */
+export function providerEnv(servers: { groq?: { url: string }; openai?: { url: string } }): Record<string, string> {
+  return {
+    ...(servers.groq ? { GROQ_API_KEY: 'gsk-test', GROQ_BASE_URL: servers.groq.url } : {}),
+    ...(servers.openai ? { OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: `${servers.openai.url}/v1` } : {}),
+    PROVIDER_TIMEOUT_MS: '10000',
+  };
+}

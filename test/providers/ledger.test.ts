@@ -10,7 +10,7 @@ import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { createLedger } from '../../db/ledger';
 import { costOf } from '../../lib/pricing';
-import { startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
+import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 
 const round6 = (n: number) => Math.round(n * 1e6) / 1e6;
 
@@ -133,11 +133,9 @@ describe('cost ledger', function () {
     before(async () => {
       openai = await startOpenAICompatServer();
       stack = await createTestStack({
-        OPENAI_API_KEY: 'sk-test',
-        OPENAI_BASE_URL: `${openai.url}/v1`,
+        ...providerEnv({ openai }),
         TEXT_PROVIDERS: 'openai',
         IMAGE_PROVIDERS: 'openai',
-        PROVIDER_TIMEOUT_MS: '10000',
       });
       ({ url: apiUrl, stop: stopApi } = await startApi(stack));
       ({ stop: stopWorker } = await startWorker(stack));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
-import { startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
+import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 
 describe('a book with the primary text provider down (Temporal-owned retries and failover)', function () {
   this.timeout(120_000);
@@ -27,14 +27,10 @@ describe('a book with the primary text provider down (Temporal-owned retries and
     // The secondary's first answer is a rate limit: the next call must wait 3 s.
     openai.queue('chat', { kind: 'status', status: 429, headers: { 'retry-after': '3' } });
     stack = await createTestStack({
-      GROQ_API_KEY: 'gsk-test',
-      GROQ_BASE_URL: groq.url,
-      OPENAI_API_KEY: 'sk-test',
-      OPENAI_BASE_URL: `${openai.url}/v1`,
+      ...providerEnv({ groq, openai }),
       PROVIDER_ATTEMPT_BUDGET: '1',
       PROVIDER_BREAKER_THRESHOLD: '1',
       PROVIDER_BREAKER_COOLDOWN_MS: '600000',
-      PROVIDER_TIMEOUT_MS: '10000',
     });
     ({ url: apiUrl, stop: stopApi } = await startApi(stack));
     ({ stop: stopWorker } = await startWorker(stack));
