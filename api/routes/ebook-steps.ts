@@ -10,6 +10,7 @@ import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { tierRules } from '../../lib/tiers';
 import { HttpProblem, zodProblem } from '../problem';
 import { idempotency } from '../idempotency';
+import { refuseWhileRevising } from '../revision-guard';
 import { findOwnBook, placement, rewriteSchema, type EbookRouterDeps } from './ebooks';
 import {
   REVISION_STEPS,
@@ -43,6 +44,7 @@ export function ebookStepsRouter(deps: EbookRouterDeps): Router {
           status: book.status,
         });
       }
+      await refuseWhileRevising(temporal, book);
       const profile = await repos.profiles.getByClerkId(req.user!.userId);
       const rules = tierRules(profile?.subscriptionTier);
       const workflowId = revisionWorkflowId(book.id, book.fileVersion);

@@ -32,6 +32,7 @@ import { allowancePeriod, tierRules } from '../../lib/tiers';
 import type { Ebook, Repositories } from '../../db/repositories';
 import { chapterParagraphs, createBookCache, type BookCache } from '../book-cache';
 import { sendBookFile } from '../files';
+import { refuseWhileRevising } from '../revision-guard';
 import { revisionProgress } from '../../workflows/revision-shared';
 
 export const createEbookSchema = z.object({
@@ -273,6 +274,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     }
     const n = Number(req.params.n);
     if (!Number.isInteger(n) || n < 1 || n > book.chapters.length) throw notFound('Chapter');
+    if (book.revision?.status === 'running') await refuseWhileRevising(temporal, book);
     const profile = await repos.profiles.getByClerkId(req.user!.userId);
     const rules = tierRules(profile?.subscriptionTier);
     const workflowId = chapterRewriteWorkflowId(book.id, n, book.fileVersion);

@@ -74,10 +74,12 @@ describe('re-run one step of a book', function () {
     assert.equal(status.revision.step, 'pdf');
     assert.ok(status.revision.progress >= 0 && status.revision.progress <= 1);
     const second = await api(url, 'POST', `/v1/ebooks/${id}/epub`, { token });
+    const rewrite = await api(url, 'POST', `/v1/ebooks/${id}/chapters/1/regenerate`, { token, body: {} });
     const replay = await api(url, 'POST', `/v1/ebooks/${id}/pdf`, { token, headers });
     await waitVersion(2);
     assert.equal(second.status, 409, 'a second revision of the same version is refused');
     assert.match(second.headers.get('content-type') ?? '', /problem\+json/);
+    assert.equal(rewrite.status, 409, 'nor a chapter rewrite while a revision runs');
     assert.equal(replay.status, 202);
     assert.equal(replay.headers.get('idempotent-replayed'), 'true');
     assert.deepEqual(replay.body, started.body);
@@ -156,14 +158,15 @@ describe('re-run one step of a book', function () {
     const res = await fetch(`${url}/v1/ebooks/${id}/events`, { headers: { authorization: `Bearer ${token}` }, signal: ctrl.signal });
     const reader = res.body!.getReader();
     let text = '';
+    const revisionEvents = () => [...text.matchAll(/event: revision\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]));
     const deadline = Date.now() + 30_000;
-    while (!/"status":"completed","fromVersion":4,"toVersion":5/.test(text) && Date.now() < deadline) {
+    while (!revisionEvents().some((e) => e.toVersion === 5) && Date.now() < deadline) {
       const { value, done } = await reader.read();
       if (done) break;
       text += Buffer.from(value).toString('utf8');
     }
     ctrl.abort();
-    const stages = [...text.matchAll(/event: revision\ndata: (.*)\n/g)].map((m) => JSON.parse(m[1]));
+    const stages = revisionEvents();
     assert.deepEqual(
       stages.filter((e) => e.fromVersion === 4).map((e) => e.stage),
       ['illustrations', 'pdf', 'epub', 'storing', 'publishing', 'completed'],
@@ -186,5 +189,14 @@ describe('re-run one step of a book', function () {
     assert.equal(again.status, 202, JSON.stringify(again.body));
     assert.equal(again.body.workflowId, `ebook-${id}-revision-from-v5`);
     await waitVersion(6);
+  });
+
+  it('refuses a revision while a single-chapter rewrite of the same version runs', async () => {
+    const rewrite = await api(url, 'POST', `/v1/ebooks/${id}/chapters/2/regenerate`, { token, body: {} });
+    assert.equal(rewrite.status, 202);
+    const revision = await api(url, 'POST', `/v1/ebooks/${id}/illustrations`, { token });
+    assert.equal(revision.status, 409, JSON.stringify(revision.body));
+    assert.equal(revision.body.workflowId, rewrite.body.workflowId);
+    await waitFor('version 7', async () => (await row()).fileVersion === 7);
   });
 });
