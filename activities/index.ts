@@ -10,6 +10,8 @@ import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { cachedProviderOrder, createLedger } from '../db/ledger';
 import { moderateText, type Moderator } from './moderation';
+import { createRevisionActivities } from './revisions';
+import { publishedActivity } from '../db/sharing';
 import type { Repositories } from '../db/repositories';
 import type { EventBus } from '../db/events';
 import type {
@@ -176,6 +178,7 @@ export function createActivities(deps: ActivityDeps) {
   const seedOf = (ebookId: string) => parseInt(ebookId.replace(/-/g, '').slice(0, 8), 16) >>> 0;
 
   return {
+    ...createRevisionActivities(deps),
     /** The brief's free text, before anything is generated or spent. */
     async moderatePrompt({ ebookId, brief }: { ebookId: string; brief: BookBrief }): Promise<void> {
       const text = [brief.prompt, brief.characterName, brief.archetype, brief.place, brief.style, brief.mood]
@@ -341,7 +344,7 @@ export function createActivities(deps: ActivityDeps) {
       return { key, alt, provider: producer };
     },
 
-    async drawCover({ ebookId }: { ebookId: string }): Promise<ImageRef> {
+    async drawCover({ ebookId, revision }: { ebookId: string; revision?: number }): Promise<ImageRef> {
       const outline = await loadOutline(ebookId);
       const provider = deps.image;
       heartbeat();
@@ -362,7 +365,7 @@ export function createActivities(deps: ActivityDeps) {
       ));
       const producer = result.provider ?? provider.name;
       await recordCall(ebookId, 'cover', producer, result.model, result.usage);
-      const key = keys.cover(ebookId, result.mime === 'image/png' ? 'png' : 'jpg');
+      const key = keys.cover(ebookId, result.mime === 'image/png' ? 'png' : 'jpg', revision);
       await storage.put(key, result.data, { contentType: result.mime });
       await events.publish(ebookId, 'cover', { provider: producer });
       return { key, alt: `Cover of “${outline.title}”`, provider: producer };
@@ -471,12 +474,11 @@ export function createActivities(deps: ActivityDeps) {
         data: { ebookId, version: files.version },
         dedupeKey: `ebook_generated:${ebookId}:${files.version}`,
       });
-      await repos.activities.record({
-        userId: book.userId,
-        type: 'ebook_published',
-        data: { ebookId, version: files.version },
-        dedupeKey: `ebook_published:${ebookId}:${files.version}`,
-      });
+      // Made public (POST /v1/ebooks with visibility public, or published before a
+      // revision): this version is published too. A private book's is not.
+      if (book.visibility === 'public') {
+        await repos.activities.record(publishedActivity({ ...book, fileVersion: files.version }));
+      }
       await events.publish(ebookId, 'completed', { version: files.version });
     },
 

@@ -18,6 +18,9 @@ import { aiRouter } from './routes/ai';
 import { storyRouter } from './routes/stories';
 import { profileRouter } from './routes/profiles';
 import { clerkWebhookRouter } from './routes/webhooks';
+import { ebookStepsRouter } from './routes/ebook-steps';
+import { publishRouter, sharedRouter } from './routes/sharing';
+import { createBookCache } from './book-cache';
 
 export interface AppDeps {
   services: Services;
@@ -106,11 +109,19 @@ export function createApp(deps: AppDeps): express.Express {
   // The only /v1 route without a bearer token: Clerk calls it, signed by Svix.
   app.use('/v1', clerkWebhookRouter({ services: deps.services, signingSecret: deps.webhookSigningSecret, log: deps.log }));
 
+  // One cache of chapter text for the owner's and the public reads (Redis when configured).
+  const bookCache = createBookCache({ redis: deps.redis, log: deps.log });
+  // Public books, no token: the per-address limit applies.
+  app.use('/shared', limits.perIp);
+  app.use(sharedRouter({ services: deps.services, bookCache, log: deps.log }));
+
   const v1 = express.Router();
   v1.use(...requireUser(deps.auth));
   v1.use(limits.perUser);
   v1.use(express.json({ limit: '64kb' }));
-  v1.use(ebookRouter(deps));
+  v1.use(ebookRouter({ ...deps, bookCache }));
+  v1.use(ebookStepsRouter(deps));
+  v1.use(publishRouter(deps));
   v1.use(userRouter(deps.services));
   v1.use(aiRouter(deps));
   v1.use(storyRouter(deps.services));

@@ -10,6 +10,7 @@ import {
 } from './routes/profiles';
 import { listQuerySchema, subscriptionSchema } from './routes/users';
 import { switchProvidersSchema } from './routes/ai';
+import { revisionBodySchemas } from './routes/ebook-steps';
 
 /**
  * The OpenAPI 3.1 description, built from the same zod schemas that validate
@@ -51,6 +52,22 @@ export const OPERATIONS: Operation[] = [
     body: rewriteSchema,
     responses: { '202': 'Started', '400': 'Invalid request', '404': 'No such book or chapter', '409': 'Book not completed, or this rewrite is already running' },
   },
+  ...(['chapters', 'illustrations', 'pdf', 'epub'] as const).map((step) => ({
+    method: 'post' as const,
+    path: `/v1/ebooks/{id}/${step}`,
+    summary: {
+      chapters: 'Rewrite every chapter (optionally following feedback; outline kept), re-render, publish a new file version',
+      illustrations: 'Redraw every chapter picture and the cover, re-render, publish a new file version',
+      pdf: 'Render the PDF again from the current book, publish a new file version',
+      epub: 'Render the EPUB again from the current book, publish a new file version',
+    }[step] + ' (honours Idempotency-Key; progress in /status `revision` and the event stream)',
+    ...(step === 'chapters' ? { body: revisionBodySchemas.chapters } : {}),
+    responses: { '202': 'Started', '400': 'Invalid request', '404': 'No such book for this user', '409': 'Book not completed, or a revision of it is already running' },
+  })),
+  { method: 'post', path: '/v1/ebooks/{id}/publish', summary: 'Make a completed book public (readable without a token under /shared/ebooks/{id})', responses: { '200': '{id, visibility, publishedAt, shareUrl}', '404': 'No such book for this user', '409': 'Book not completed' } },
+  { method: 'post', path: '/v1/ebooks/{id}/unpublish', summary: 'Make a book private again', responses: { '200': '{id, visibility, publishedAt, shareUrl}', '404': 'No such book for this user' } },
+  { method: 'get', path: '/shared/ebooks/{id}', summary: 'A public book: title, description, chapters with text, file URLs', auth: false, responses: { '200': 'The book', '404': 'No such public book' } },
+  { method: 'get', path: '/shared/ebooks/{id}/files/{kind}', summary: "A public book's PDF, EPUB or cover (kind: pdf, epub, cover)", auth: false, produces: 'application/octet-stream', responses: { '200': 'The file', '404': 'No such public book or file' } },
   { method: 'get', path: '/v1/ebooks/{id}/files/{kind}', summary: 'Download the PDF, the EPUB or the cover (kind: pdf, epub, cover)', produces: 'application/octet-stream', responses: { '200': 'The file', '404': 'No such book or file not ready' } },
   { method: 'get', path: '/v1/users/{userId}/ebooks', summary: "A user's books, newest first (userId may be 'me')", query: listQuerySchema, responses: { '200': 'A page of books', '400': 'Invalid query', '404': 'No such user for this caller' } },
   { method: 'get', path: '/v1/users/{userId}/subscription', summary: "A user's plan and this month's usage", responses: { '200': 'Subscription', '404': 'No such user for this caller' } },

@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import { createUsageRepository } from './usage';
+import { createSharingRepository, type Visibility } from './sharing';
+import type { RevisionState } from '../workflows/revision-shared';
 
 export type SubscriptionTier = 'free' | 'speak_now' | 'midnights' | 'eras_tour';
 export type BookStatus = 'draft' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
@@ -76,6 +78,10 @@ export interface Ebook {
   coverImageUrl: string | null;
   fileVersion: number;
   publishedAt: string | null;
+  /** `public` books are readable by anyone under /shared once completed. */
+  visibility: Visibility;
+  /** The latest whole-book revision (running or finished), if any. */
+  revision: RevisionState | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -107,6 +113,8 @@ export interface CreateEbookInput {
   title: string;
   generationSettings?: unknown;
   stylePreferences?: unknown;
+  /** Default private; a public book is shared as soon as it is completed. */
+  visibility?: Visibility;
 }
 
 export interface StatusUpdate {
@@ -204,7 +212,7 @@ function toProfile(r: Row): Profile {
   };
 }
 
-function toEbook(r: Row): Ebook {
+export function toEbook(r: Row): Ebook {
   return {
     id: r.id,
     userId: r.user_id,
@@ -233,6 +241,8 @@ function toEbook(r: Row): Ebook {
     coverImageUrl: r.cover_image_url,
     fileVersion: r.file_version,
     publishedAt: iso(r.published_at),
+    visibility: r.visibility ?? 'private',
+    revision: r.revision ?? null,
     createdAt: iso(r.created_at)!,
     updatedAt: iso(r.updated_at)!,
   };
@@ -416,8 +426,8 @@ export function createRepositories(knex: Knex) {
     async create(input: CreateEbookInput): Promise<Ebook> {
       const inserted = await knex.raw(
         `INSERT INTO memory_books
-           (id, user_id, workflow_id, prompt, title, generation_settings, style_preferences, status, stage)
-         VALUES (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, 'queued', 'queued')
+           (id, user_id, workflow_id, prompt, title, generation_settings, style_preferences, status, stage, visibility)
+         VALUES (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, 'queued', 'queued', ?)
          ON CONFLICT (id) DO NOTHING
          RETURNING *`,
         [
@@ -428,6 +438,7 @@ export function createRepositories(knex: Knex) {
           clip(input.title),
           json(input.generationSettings),
           json(input.stylePreferences),
+          input.visibility ?? 'private',
         ],
       );
       if (inserted.rows[0]) return toEbook(inserted.rows[0]);
@@ -504,7 +515,8 @@ export function createRepositories(knex: Knex) {
     },
 
     /**
-     * Marks the book published with its files, in one statement. Applies to a
+     * Marks the book completed with its files (a public book's `published_at`
+     * moves to now: this version is the one shared), in one statement. Applies to a
      * book that is running or already completed (a retried publish step
      * rewrites the same values); a failed or cancelled book is left alone.
      */
@@ -518,7 +530,7 @@ export function createRepositories(knex: Knex) {
            providers = providers || coalesce(?::jsonb, '{}'),
            metadata = metadata || coalesce(?::jsonb, '{}'),
            status = 'completed', stage = 'completed', progress = 1, error = NULL,
-           published_at = now(), updated_at = now()
+           published_at = CASE WHEN visibility = 'public' THEN now() ELSE published_at END, updated_at = now()
          WHERE id = ? AND status NOT IN ('failed', 'cancelled')`,
         [
           input.pdfKey,
@@ -578,7 +590,7 @@ export function createRepositories(knex: Knex) {
     },
   };
 
-  return { profiles, ebooks, activities, usage: createUsageRepository(knex) };
+  return { profiles, ebooks, activities, usage: createUsageRepository(knex), sharing: createSharingRepository(knex) };
 }
 
 export type Repositories = ReturnType<typeof createRepositories>;

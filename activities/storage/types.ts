@@ -53,7 +53,8 @@ export const keys = {
     `ebooks/${ebookId}/chapters/${String(index).padStart(2, '0')}${revision ? `.r${revision}` : ''}.json`,
   illustration: (ebookId: string, index: number, ext: string, revision?: number) =>
     `ebooks/${ebookId}/images/chapter-${String(index).padStart(2, '0')}${revision ? `.r${revision}` : ''}.${ext}`,
-  cover: (ebookId: string, ext: string) => `ebooks/${ebookId}/images/cover.${ext}`,
+  cover: (ebookId: string, ext: string, revision?: number) =>
+    `ebooks/${ebookId}/images/cover${revision ? `.r${revision}` : ''}.${ext}`,
   draft: (ebookId: string, name: string) => `ebooks/${ebookId}/draft/${name}`,
   published: (ebookId: string, version: number, name: string) =>
     `ebooks/${ebookId}/v${version}/${name}`,

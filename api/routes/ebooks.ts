@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import {
@@ -30,7 +29,11 @@ import { HttpProblem, notFound, zodProblem } from '../problem';
 import { idempotency } from '../idempotency';
 import { parseStrict } from './stories';
 import { allowancePeriod, tierRules } from '../../lib/tiers';
-import type { Ebook } from '../../db/repositories';
+import type { Ebook, Repositories } from '../../db/repositories';
+import { chapterParagraphs, createBookCache, type BookCache } from '../book-cache';
+import { sendBookFile } from '../files';
+import { refuseWhileRevising } from '../revision-guard';
+import { revisionProgress } from '../../workflows/revision-shared';
 
 export const createEbookSchema = z.object({
   prompt: z.string().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
@@ -48,6 +51,7 @@ export const createEbookSchema = z.object({
     .string()
     .regex(/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/, 'must be a BCP 47 language tag such as "en"')
     .optional(),
+  visibility: z.enum(['private', 'public'], { message: 'must be private or public' }).optional(),
 });
 
 /** PUT /ebooks/:id: what a person may change about a book; anything else is refused by name. */
@@ -62,7 +66,6 @@ const idSchema = z.string().uuid('must be a UUID');
 export const rewriteSchema = z
   .object({ feedback: z.string().trim().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters').optional() })
   .strict();
-const fileKinds = ['pdf', 'epub', 'cover'] as const;
 
 export interface EbookRouterDeps {
   services: Services;
@@ -71,6 +74,40 @@ export interface EbookRouterDeps {
   priorityTaskQueue?: string;
   chapterConcurrency: number;
   log: Logger;
+  /** Chapter text read by GET /ebooks/{id}; a process-local one when not given. */
+  bookCache?: BookCache;
+}
+
+/**
+ * Where a book's workflow runs (the paid plans' priority queue when there is one)
+ * and the search attributes an operator finds it by.
+ */
+export function placement(
+  deps: Pick<EbookRouterDeps, 'taskQueue' | 'priorityTaskQueue'>,
+  rules: { priorityQueue: boolean },
+  ebookId: string,
+  userId: string,
+  stage: string,
+) {
+  return {
+    taskQueue: rules.priorityQueue && deps.priorityTaskQueue ? deps.priorityTaskQueue : deps.taskQueue,
+    typedSearchAttributes: [
+      { key: EBOOK_ID_ATTRIBUTE, value: ebookId },
+      { key: USER_ID_ATTRIBUTE, value: userId },
+      { key: STAGE_ATTRIBUTE, value: stage },
+    ],
+  };
+}
+
+/** The caller's book, or 404: another user's book does not exist for them. */
+export async function findOwnBook(repos: Repositories, req: Request): Promise<Ebook> {
+  const id = idSchema.safeParse(req.params.id);
+  if (!id.success) throw notFound('Ebook');
+  const profile = await repos.profiles.getByClerkId(req.user!.userId);
+  if (!profile) throw notFound('Ebook');
+  const book = await repos.ebooks.getForUser(id.data, profile.id);
+  if (!book) throw notFound('Ebook');
+  return book;
 }
 
 export function ebookRouter(deps: EbookRouterDeps): Router {
@@ -78,16 +115,8 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
   const { repos, storage } = services;
   const router = Router();
 
-  /** The caller's book, or 404: another user's book does not exist for them. */
-  const ownBook = async (req: Request): Promise<Ebook> => {
-    const id = idSchema.safeParse(req.params.id);
-    if (!id.success) throw notFound('Ebook');
-    const profile = await repos.profiles.getByClerkId(req.user!.userId);
-    if (!profile) throw notFound('Ebook');
-    const book = await repos.ebooks.getForUser(id.data, profile.id);
-    if (!book) throw notFound('Ebook');
-    return book;
-  };
+  const ownBook = (req: Request) => findOwnBook(repos, req);
+  const bookCache = deps.bookCache ?? createBookCache();
 
   router.post('/ebooks', idempotency(services.knex), async (req, res) => {
     if (!req.is('application/json')) {
@@ -95,7 +124,8 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     }
     const parsed = createEbookSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw zodProblem(parsed.error, 'body');
-    const brief = parsed.data;
+    // Visibility is about the book row, not what the workflow writes from.
+    const { visibility, ...brief } = parsed.data;
     const user = req.user!;
     const profile = await repos.profiles.ensure({ clerkUserId: user.userId, role: user.role });
     const rules = tierRules(profile.subscriptionTier);
@@ -122,6 +152,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
         title: 'Untitled book',
         generationSettings: brief,
         stylePreferences: { era: brief.era, style: brief.style, mood: brief.mood },
+        visibility,
       });
       await repos.usage.attach(id, period);
     } catch (err) {
@@ -139,13 +170,8 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     try {
       await temporal.workflow.start<typeof ebookWorkflow>('ebookWorkflow', {
         workflowId,
-        taskQueue: rules.priorityQueue && deps.priorityTaskQueue ? deps.priorityTaskQueue : deps.taskQueue,
         args: [input],
-        typedSearchAttributes: [
-          { key: EBOOK_ID_ATTRIBUTE, value: id },
-          { key: USER_ID_ATTRIBUTE, value: user.userId },
-          { key: STAGE_ATTRIBUTE, value: 'queued' },
-        ],
+        ...placement(deps, rules, id, user.userId, 'queued'),
         memo: { title: 'Untitled book' },
       });
     } catch (err) {
@@ -177,19 +203,18 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
 
   router.get('/ebooks/:id', async (req, res) => {
     const book = await ownBook(req);
-    const chapters = await Promise.all(
-      book.chapters.map(async (c) => ({
-        index: c.index,
-        title: c.title,
-        summary: c.summary,
-        status: c.status,
-        words: c.words,
-        textProvider: c.textProvider,
-        imageProvider: c.imageProvider,
-        imageAlt: c.imageAlt,
-        paragraphs: c.textKey ? await loadParagraphs(c.textKey) : undefined,
-      })),
-    );
+    const paragraphs = await chapterParagraphs(book, storage, bookCache);
+    const chapters = book.chapters.map((c, i) => ({
+      index: c.index,
+      title: c.title,
+      summary: c.summary,
+      status: c.status,
+      words: c.words,
+      textProvider: c.textProvider,
+      imageProvider: c.imageProvider,
+      imageAlt: c.imageAlt,
+      paragraphs: paragraphs[i],
+    }));
     res.json({
       ...statusOf(book),
       description: book.description,
@@ -235,36 +260,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
 
   router.get('/ebooks/:id/files/:kind', async (req, res) => {
     const book = await ownBook(req);
-    const kind = req.params.kind as (typeof fileKinds)[number];
-    if (!fileKinds.includes(kind)) throw notFound('File');
-    const key = kind === 'pdf' ? book.pdfKey : kind === 'epub' ? book.epubKey : book.coverImageKey;
-    if (!key) throw new HttpProblem(404, 'Not Found', `The ${kind} is not ready yet`, { status: book.status });
-    const head = await storage.head(key);
-    if (!head) throw notFound('File');
-    const ext = key.slice(key.lastIndexOf('.') + 1);
-    const name = `${slug(book.title) || 'ebook'}.${ext}`;
-    if (storage.presignedUrl) {
-      // From S3 the owner is sent to a short-lived signed URL: the bytes never pass
-      // through the API, and the link stops working minutes later.
-      const url = await storage.presignedUrl(key, {
-        expiresInSeconds: 300,
-        downloadName: kind === 'cover' ? undefined : name,
-      });
-      res.setHeader('Cache-Control', 'private, no-store');
-      res.redirect(302, url);
-      return;
-    }
-    res.setHeader('Content-Type', head.contentType);
-    res.setHeader('Content-Length', String(head.bytes));
-    res.setHeader('Cache-Control', 'private, max-age=0, must-revalidate');
-    res.setHeader(
-      'Content-Disposition',
-      `${kind === 'cover' ? 'inline' : 'attachment'}; filename="${name.replace(/[^\x20-\x7e]|"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
-    );
-    // pipeline, not pipe: a client that hangs up also closes the file.
-    await pipeline(await storage.stream(key), res).catch((err: unknown) => {
-      if (!res.headersSent || !res.writableEnded) deps.log.warn({ err, key, requestId: req.id }, 'file stream ended early');
-    });
+    await sendBookFile(req, res, { storage, log: deps.log, cacheControl: 'private, max-age=0, must-revalidate' }, book, String(req.params.kind));
   });
 
   router.post('/ebooks/:id/chapters/:n/regenerate', idempotency(services.knex), async (req, res) => {
@@ -278,6 +274,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     }
     const n = Number(req.params.n);
     if (!Number.isInteger(n) || n < 1 || n > book.chapters.length) throw notFound('Chapter');
+    if (book.revision?.status === 'running') await refuseWhileRevising(temporal, book);
     const profile = await repos.profiles.getByClerkId(req.user!.userId);
     const rules = tierRules(profile?.subscriptionTier);
     const workflowId = chapterRewriteWorkflowId(book.id, n, book.fileVersion);
@@ -291,13 +288,8 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     try {
       await temporal.workflow.start<typeof regenerateChapterWorkflow>(CHAPTER_REWRITE_WORKFLOW_TYPE, {
         workflowId,
-        taskQueue: rules.priorityQueue && deps.priorityTaskQueue ? deps.priorityTaskQueue : deps.taskQueue,
         args: [input],
-        typedSearchAttributes: [
-          { key: EBOOK_ID_ATTRIBUTE, value: book.id },
-          { key: USER_ID_ATTRIBUTE, value: req.user!.userId },
-          { key: STAGE_ATTRIBUTE, value: 'rewriting' },
-        ],
+        ...placement(deps, rules, book.id, req.user!.userId, 'rewriting'),
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
@@ -394,15 +386,6 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
   });
 
   return router;
-
-  async function loadParagraphs(key: string): Promise<string[] | undefined> {
-    try {
-      const stored = JSON.parse((await storage.get(key)).toString('utf8')) as { paragraphs: string[] };
-      return stored.paragraphs;
-    } catch {
-      return undefined;
-    }
-  }
 }
 
 /** The status document: read from the database row, so status polls never load Temporal. */
@@ -433,17 +416,16 @@ export function statusOf(book: Ebook) {
     providers: { ...providers, used },
     offline: used.includes('offline'),
     error: book.error ?? null,
+    visibility: book.visibility,
+    shareUrl: shareUrlOf(book),
+    revision: book.revision ? { ...book.revision, progress: revisionProgress(book.revision, book.chapters) } : null,
     updatedAt: book.updatedAt,
   };
 }
 
-function slug(s: string): string {
-  return s
-    .normalize('NFKD')
-    .replace(/[^\p{L}\p{N}]+/gu, '-')
-    .replace(/^-+|-+$/g, '')
-    .toLowerCase()
-    .slice(0, 80);
+/** Where anyone reads a public book; null while it is private. */
+export function shareUrlOf(book: Pick<Ebook, 'id' | 'visibility'>): string | null {
+  return book.visibility === 'public' ? `/shared/ebooks/${book.id}` : null;
 }
 
 export type { Response };

@@ -12,6 +12,9 @@ import { storyRouter } from '../../api/routes/stories';
 import { profileRouter } from '../../api/routes/profiles';
 import { clerkWebhookRouter } from '../../api/routes/webhooks';
 import { aiRouter } from '../../api/routes/ai';
+import { ebookStepsRouter } from '../../api/routes/ebook-steps';
+import { publishRouter, sharedRouter } from '../../api/routes/sharing';
+import { createBookCache } from '../../api/book-cache';
 import { createLogger } from '../../lib/logger';
 
 /** "METHOD /path/{param}" for every route a router declares, under a prefix. */
@@ -82,8 +85,15 @@ describe('OpenAPI document', function () {
       ...routesOf(profileRouter(stack.services), '/v1'),
       ...routesOf(clerkWebhookRouter({ services: stack.services, log: deps.log }), '/v1'),
       ...routesOf(aiRouter(deps), '/v1'),
+      ...routesOf(ebookStepsRouter(deps), '/v1'),
+      ...routesOf(publishRouter(deps), '/v1'),
     ].sort();
     assert.deepEqual(documented, served);
+    const documentedShared = Object.entries<Record<string, unknown>>(doc.paths)
+      .flatMap(([p, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${p}`))
+      .filter((r) => r.includes(' /shared/'))
+      .sort();
+    assert.deepEqual(documentedShared, routesOf(sharedRouter({ ...deps, bookCache: createBookCache() }), '').sort());
     // And the unauthenticated ones answer.
     for (const p of ['/healthz', '/readyz', '/metrics', '/openapi.json']) {
       assert.notEqual((await api(url, 'GET', p)).status, 404, p);

@@ -142,4 +142,27 @@ describe('db migrations', () => {
     assert.equal(book.allowance_period, null);
     assert.equal((await db.knex('profiles').first()).email, 'old@example.com');
   });
+
+  it('add visibility and revision to the books of a database at the cost-ledger release, keeping every row', async () => {
+    const before = MIGRATION_NAMES.indexOf('20251127050000_sharing_revisions');
+    assert.ok(before > 0);
+    for (let i = 0; i < before; i++) await db.knex.migrate.up(migrationConfig);
+    const { rows: [profile] } = await db.knex.raw(`INSERT INTO profiles (clerk_user_id) VALUES ('user_v5') RETURNING id`);
+    await db.knex.raw(
+      `INSERT INTO memory_books (user_id, title, status, file_version, published_at, pdf_key)
+       VALUES (?, 'Done', 'completed', 2, now(), 'ebooks/x/v2/book.pdf'), (?, 'Running', 'running', 0, NULL, NULL)`,
+      [profile.id, profile.id],
+    );
+    assert.deepEqual(await migrate(db.knex), MIGRATION_NAMES.slice(before));
+    const books = await db.knex('memory_books').orderBy('title');
+    assert.deepEqual(
+      books.map((b: Record<string, unknown>) => [b.title, b.status, b.file_version, b.pdf_key, b.visibility, b.revision]),
+      [
+        ['Done', 'completed', 2, 'ebooks/x/v2/book.pdf', 'private', null],
+        ['Running', 'running', 0, null, 'private', null],
+      ],
+    );
+    assert.ok(books[0].published_at instanceof Date, 'published_at is kept');
+    await assert.rejects(db.knex('memory_books').update({ visibility: 'everyone' }), /check/);
+  });
 });

@@ -228,7 +228,9 @@ describe('db repositories', () => {
       assert.equal(now.status, 'completed');
       assert.equal(now.stage, 'completed');
       assert.equal(now.progress, 1);
-      assert.ok(now.publishedAt && Date.parse(now.publishedAt) > Date.parse(book.createdAt) - 1000);
+      // Completing releases the files to the owner; only a public book gets a publication date.
+      assert.equal(now.publishedAt, null);
+      assert.equal(now.visibility, 'private');
       assert.equal(now.pdfKey, files.pdfKey);
       assert.equal(now.epubUrl, files.epubUrl);
       assert.equal(now.coverImageKey, files.coverImageKey);

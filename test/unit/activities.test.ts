@@ -50,7 +50,7 @@ describe('activities', function () {
     await fs.rm(dir, { recursive: true, force: true });
   });
 
-  const newBook = async (b: BookBrief = brief) => {
+  const newBook = async (b: BookBrief = brief, visibility: 'private' | 'public' = 'private') => {
     const profile = await repos.profiles.ensure({ clerkUserId: `user-${randomUUID()}` });
     const id = randomUUID();
     await repos.ebooks.create({
@@ -61,6 +61,7 @@ describe('activities', function () {
       title: 'Untitled book',
       generationSettings: b,
       stylePreferences: {},
+      visibility,
     });
     return id;
   };
@@ -152,8 +153,9 @@ describe('activities', function () {
     assert.equal((await storage.get(v2.pdf.key)).toString(), '%PDF-1 second');
   });
 
-  it('publishEbook records each domain event once, also when retried', async () => {
+  it('publishEbook records each domain event once, also when retried (ebook_published only for a public book)', async () => {
     const ebookId = await newBook();
+    const publicId = await newBook(brief, 'public');
     const files = {
       version: 1,
       pdf: { key: 'a.pdf', bytes: 1, sha256: 'x' },
@@ -161,12 +163,20 @@ describe('activities', function () {
       cover: { key: 'a.jpg', bytes: 1, sha256: 'x' },
     };
     const env = new MockActivityEnvironment();
-    await run(env, acts.publishEbook, { ebookId, files, providers: {} });
-    await run(env, acts.publishEbook, { ebookId, files, providers: {} });
-    const rows = await db.knex('user_activities').whereRaw(`activity_data->>'ebookId' = ?`, [ebookId]);
-    assert.deepEqual(rows.map((r: { activity_type: string }) => r.activity_type).sort(), ['ebook_generated', 'ebook_published']);
+    for (const id of [ebookId, ebookId, publicId, publicId]) {
+      await run(env, acts.publishEbook, { ebookId: id, files, providers: {} });
+    }
+    const types = async (id: string) =>
+      (await db.knex('user_activities').whereRaw(`activity_data->>'ebookId' = ?`, [id]))
+        .map((r: { activity_type: string }) => r.activity_type)
+        .sort();
+    // The files are released to the owner; a private book is not published to anyone.
+    assert.deepEqual(await types(ebookId), ['ebook_generated']);
+    assert.deepEqual(await types(publicId), ['ebook_generated', 'ebook_published']);
     const book = await repos.ebooks.get(ebookId);
     assert.equal(book!.status, 'completed');
     assert.equal(book!.pdfUrl, `/v1/ebooks/${ebookId}/files/pdf?v=1`);
+    assert.equal(book!.publishedAt, null, 'a private book has no publication date');
+    assert.ok((await repos.ebooks.get(publicId))!.publishedAt, 'a public book is published when it completes');
   });
 });

@@ -1,0 +1,117 @@
+/**
+ * A cache of what `GET /v1/ebooks/{id}` and `/shared/ebooks/{id}` load from storage
+ * (every chapter's paragraphs). Redis when REDIS_URL is set, shared by every API
+ * process; otherwise a process-local LRU, as rate limits fall back to a store of
+ * their own. Entries are keyed by the book's id, its `updated_at`, its file version
+ * and its chapters' text keys: every change of a book moves `updated_at`, so a
+ * changed book is a new key and a stale answer cannot be served.
+ */
+import { createHash } from 'node:crypto';
+import type Redis from 'ioredis';
+import type { Ebook } from '../db/repositories';
+import type { Logger } from '../lib/logger';
+import type { Storage } from '../activities/storage/types';
+
+export interface BookCache {
+  readonly kind: 'redis' | 'memory';
+  get(key: string): Promise<string | undefined>;
+  set(key: string, value: string): Promise<void>;
+}
+
+export interface BookCacheOptions {
+  redis?: Redis;
+  /** Entries of the process-local LRU (default 500). */
+  maxEntries?: number;
+  /** How long Redis keeps an entry (default one hour): old keys are never read again, so they just expire. */
+  ttlSeconds?: number;
+  log?: Logger;
+}
+
+/** The cache key of a book as its row stands now. */
+export function bookCacheKey(book: Pick<Ebook, 'id' | 'updatedAt' | 'fileVersion' | 'chapters'>): string {
+  const texts = createHash('sha256')
+    .update(book.chapters.map((c) => c.textKey ?? '').join('\n'))
+    .digest('hex')
+    .slice(0, 16);
+  return `ebook-chapters:${book.id}:${book.updatedAt}:v${book.fileVersion}:${texts}`;
+}
+
+export function createBookCache(opts: BookCacheOptions = {}): BookCache {
+  const { redis } = opts;
+  if (redis) {
+    const ttl = opts.ttlSeconds ?? 3600;
+    // A Redis outage makes every read a miss (the answer is computed as without a cache), never an error.
+    return {
+      kind: 'redis',
+      async get(key) {
+        try {
+          return (await redis.get(key)) ?? undefined;
+        } catch (err) {
+          opts.log?.warn({ err }, 'book cache read failed');
+          return undefined;
+        }
+      },
+      async set(key, value) {
+        try {
+          await redis.set(key, value, 'EX', ttl);
+        } catch (err) {
+          opts.log?.warn({ err }, 'book cache write failed');
+        }
+      },
+    };
+  }
+  const max = opts.maxEntries ?? 500;
+  // A Map iterates in insertion order: re-inserting on a hit makes the first key the least recently used.
+  const entries = new Map<string, string>();
+  return {
+    kind: 'memory',
+    async get(key) {
+      const value = entries.get(key);
+      if (value !== undefined) {
+        entries.delete(key);
+        entries.set(key, value);
+      }
+      return value;
+    },
+    async set(key, value) {
+      entries.delete(key);
+      entries.set(key, value);
+      while (entries.size > max) entries.delete(entries.keys().next().value!);
+    },
+  };
+}
+
+const CACHEABLE: readonly string[] = ['completed', 'failed', 'cancelled'];
+
+/**
+ * Each chapter's paragraphs (undefined where a chapter has no text yet), from the
+ * cache when this version of the book was read before. A book still being
+ * generated changes every few seconds and is read from storage; so is anything
+ * storage failed to return, which is not cached either.
+ */
+export async function chapterParagraphs(
+  book: Pick<Ebook, 'id' | 'status' | 'updatedAt' | 'fileVersion' | 'chapters'>,
+  storage: Pick<Storage, 'get'>,
+  cache: BookCache,
+): Promise<Array<string[] | undefined>> {
+  const cacheable = CACHEABLE.includes(book.status);
+  const key = bookCacheKey(book);
+  if (cacheable) {
+    const hit = await cache.get(key);
+    if (hit !== undefined) return (JSON.parse(hit) as Array<string[] | null>).map((p) => p ?? undefined);
+  }
+  let complete = true;
+  const loaded = await Promise.all(
+    book.chapters.map(async (c) => {
+      if (!c.textKey) return undefined;
+      try {
+        return (JSON.parse((await storage.get(c.textKey)).toString('utf8')) as { paragraphs: string[] }).paragraphs;
+      } catch {
+        complete = false;
+        return undefined;
+      }
+    }),
+  );
+  if (cacheable && complete) await cache.set(key, JSON.stringify(loaded));
+  return loaded;
+}

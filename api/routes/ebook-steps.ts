@@ -1,0 +1,102 @@
+/**
+ * Re-running one step of a completed book: POST /ebooks/{id}/{chapters,
+ * illustrations, pdf, epub} starts a revision workflow that publishes the result
+ * as the next file version (workflows/revise-ebook.ts). The workflow id names the
+ * book and the version it starts from, so only one revision of a book runs at a time.
+ */
+import { Router } from 'express';
+import { z } from 'zod';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { tierRules } from '../../lib/tiers';
+import { HttpProblem, zodProblem } from '../problem';
+import { idempotency } from '../idempotency';
+import { refuseWhileRevising } from '../revision-guard';
+import { findOwnBook, placement, rewriteSchema, type EbookRouterDeps } from './ebooks';
+import {
+  REVISION_STEPS,
+  REVISION_WORKFLOW_TYPE,
+  revisionWorkflowId,
+  type RevisionInput,
+  type RevisionStep,
+} from '../../workflows/revision-shared';
+import type { reviseEbookWorkflow } from '../../workflows/revise-ebook';
+
+/** Bodies of the steps: feedback for the chapters; nothing (or `{}`) for the others. */
+export const revisionBodySchemas: Record<RevisionStep, z.ZodType<{ feedback?: string }>> = {
+  chapters: rewriteSchema,
+  illustrations: z.object({}).strict(),
+  pdf: z.object({}).strict(),
+  epub: z.object({}).strict(),
+};
+
+export function ebookStepsRouter(deps: EbookRouterDeps): Router {
+  const { services, temporal } = deps;
+  const { repos } = services;
+  const router = Router();
+
+  for (const step of REVISION_STEPS) {
+    router.post(`/ebooks/:id/${step}`, idempotency(services.knex), async (req, res) => {
+      const book = await findOwnBook(repos, req);
+      const body = revisionBodySchemas[step].safeParse(req.body ?? {});
+      if (!body.success) throw zodProblem(body.error, 'body');
+      if (book.status !== 'completed') {
+        throw new HttpProblem(409, 'Conflict', `A step can be run again once the book is completed; it is ${book.status}.`, {
+          status: book.status,
+        });
+      }
+      await refuseWhileRevising(temporal, book);
+      const profile = await repos.profiles.getByClerkId(req.user!.userId);
+      const rules = tierRules(profile?.subscriptionTier);
+      const workflowId = revisionWorkflowId(book.id, book.fileVersion);
+      const input: RevisionInput = {
+        ebookId: book.id,
+        step,
+        fromVersion: book.fileVersion,
+        chapterCount: book.chapters.length,
+        feedback: body.data.feedback,
+        watermark: rules.watermark ? `Made with the ${rules.name} plan` : undefined,
+        concurrency: deps.chapterConcurrency,
+      };
+      let runId: string;
+      try {
+        const handle = await temporal.workflow.start<typeof reviseEbookWorkflow>(REVISION_WORKFLOW_TYPE, {
+          workflowId,
+          args: [input],
+          ...placement(deps, rules, book.id, req.user!.userId, `revision-${step}`),
+        });
+        runId = handle.firstExecutionRunId;
+      } catch (err) {
+        if (err instanceof WorkflowExecutionAlreadyStartedError) {
+          throw new HttpProblem(409, 'Conflict', 'A revision of this book is already running; wait for it to publish.', {
+            workflowId,
+            revision: book.revision ?? undefined,
+          });
+        }
+        throw err;
+      }
+      // Visible in /status at once; the workflow's own reports take over from here.
+      await repos.sharing.claimRevision(book.id, {
+        workflowId,
+        runId,
+        step,
+        status: 'running',
+        stage: 'queued',
+        fromVersion: book.fileVersion,
+        startedAt: new Date().toISOString(),
+      });
+      await repos.activities.record({
+        userId: book.userId,
+        type: 'ebook_revision_requested',
+        data: { ebookId: book.id, step, fromVersion: book.fileVersion },
+        dedupeKey: `ebook_revision_requested:${workflowId}:${runId}`,
+        ipAddress: req.ip,
+        userAgent: req.get('user-agent') ?? undefined,
+      });
+      res
+        .status(202)
+        .location(`/v1/ebooks/${book.id}/status`)
+        .json({ id: book.id, step, workflowId, fromVersion: book.fileVersion, status: 'running' });
+    });
+  }
+  return router;
+}

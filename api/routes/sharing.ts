@@ -1,0 +1,91 @@
+/**
+ * Publishing a book and reading public books.
+ *
+ * - `POST /v1/ebooks/{id}/publish` / `unpublish` (owner): make a completed book
+ *   public (recording `ebook_published` once per book version) or private again.
+ * - `GET /shared/ebooks/{id}` and `/shared/ebooks/{id}/files/{kind}`: a public book
+ *   and its files for anyone, without a token. Private, unfinished, unknown or
+ *   deleted books answer 404, exactly like a book that never existed.
+ */
+import { Router } from 'express';
+import type { Services } from '../../lib/services';
+import type { Logger } from '../../lib/logger';
+import type { Ebook } from '../../db/repositories';
+import { publishedActivity, type Visibility } from '../../db/sharing';
+import { HttpProblem, notFound } from '../problem';
+import { idempotency } from '../idempotency';
+import { chapterParagraphs, type BookCache } from '../book-cache';
+import { sendBookFile } from '../files';
+import { findOwnBook, shareUrlOf } from './ebooks';
+
+export function publishRouter(deps: { services: Services }): Router {
+  const { repos, knex } = deps.services;
+  const router = Router();
+
+  const answer = (book: Ebook) => ({
+    id: book.id,
+    visibility: book.visibility,
+    publishedAt: book.publishedAt,
+    shareUrl: shareUrlOf(book),
+  });
+
+  const change = (visibility: Visibility) =>
+    router.post(`/ebooks/:id/${visibility === 'public' ? 'publish' : 'unpublish'}`, idempotency(knex), async (req, res) => {
+      const book = await findOwnBook(repos, req);
+      if (visibility === 'public' && book.status !== 'completed') {
+        throw new HttpProblem(409, 'Conflict', `Only a completed book can be published; it is ${book.status}.`, {
+          status: book.status,
+        });
+      }
+      const updated = await repos.sharing.setVisibility(book.id, visibility);
+      if (!updated) throw notFound('Ebook'); // deleted meanwhile
+      if (visibility === 'public') {
+        await repos.activities.record({
+          ...publishedActivity(updated),
+          ipAddress: req.ip,
+          userAgent: req.get('user-agent') ?? undefined,
+        });
+      }
+      res.json(answer(updated));
+    });
+  change('public');
+  change('private');
+  return router;
+}
+
+export function sharedRouter(deps: { services: Services; bookCache: BookCache; log: Logger }): Router {
+  const { repos, storage } = deps.services;
+  const router = Router();
+
+  const publicBook = async (id: string): Promise<Ebook> => {
+    const book = await repos.ebooks.get(id);
+    if (!book || book.visibility !== 'public' || book.status !== 'completed') throw notFound('Ebook');
+    return book;
+  };
+
+  router.get('/shared/ebooks/:id', async (req, res) => {
+    const book = await publicBook(String(req.params.id));
+    const paragraphs = await chapterParagraphs(book, storage, deps.bookCache);
+    const files = `/shared/ebooks/${book.id}/files`;
+    res.setHeader('Cache-Control', 'public, max-age=0, must-revalidate');
+    res.json({
+      id: book.id,
+      title: book.title,
+      description: book.description,
+      chapters: book.chapters.map((c, i) => ({ index: c.index, title: c.title, paragraphs: paragraphs[i] ?? [] })),
+      coverUrl: book.coverImageKey ? `${files}/cover?v=${book.fileVersion}` : null,
+      pdfUrl: book.pdfKey ? `${files}/pdf?v=${book.fileVersion}` : null,
+      epubUrl: book.epubKey ? `${files}/epub?v=${book.fileVersion}` : null,
+      fileVersion: book.fileVersion,
+      publishedAt: book.publishedAt,
+      shareUrl: shareUrlOf(book),
+    });
+  });
+
+  router.get('/shared/ebooks/:id/files/:kind', async (req, res) => {
+    const book = await publicBook(String(req.params.id));
+    await sendBookFile(req, res, { storage, log: deps.log, cacheControl: 'public, max-age=0, must-revalidate' }, book, String(req.params.kind));
+  });
+
+  return router;
+}

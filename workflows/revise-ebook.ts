@@ -1,0 +1,67 @@
+/**
+ * Re-runs one step of a completed book and publishes the result as the next file
+ * version: `chapters` rewrites every chapter's text (the outline stays), then
+ * re-renders; `illustrations` redraws every chapter picture and the cover, then
+ * re-renders; `pdf` / `epub` re-render that one file from the current manifest and
+ * carry the other file over. The previous version's files stay stored.
+ */
+import { CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { image, render, store, text } from './proxies';
+import { describeFailure, runBounded } from './ebook';
+import type { RevisionInput, RevisionStage } from './revision-shared';
+
+export async function reviseEbookWorkflow(input: RevisionInput): Promise<{ fileVersion: number }> {
+  const { ebookId, step, feedback } = input;
+  const revision = input.fromVersion + 1;
+  const { workflowId, runId } = workflowInfo();
+  const report = (stage: RevisionStage, extra: { error?: { type: string; message: string }; toVersion?: number } = {}) =>
+    store.recordRevision({ ebookId, workflowId, runId, step, stage, fromVersion: input.fromVersion, ...extra });
+  const indexes = Array.from({ length: input.chapterCount }, (_, i) => i + 1);
+  const concurrency = Math.max(1, Math.min(input.concurrency ?? 4, 24));
+
+  try {
+    let cover: { key: string; alt: string } | undefined;
+    if (step === 'chapters') {
+      await report('chapters');
+      await runBounded(indexes, concurrency, async (index) => {
+        await text.writeChapter({ ebookId, index, revision: { number: revision, feedback } });
+      });
+    } else if (step === 'illustrations') {
+      await report('illustrations');
+      const coverPromise = image.drawCover({ ebookId, revision });
+      coverPromise.catch(() => undefined); // awaited below; keeps an early chapter failure from leaving it unhandled
+      await runBounded(indexes, concurrency, async (index) => {
+        await image.drawIllustration({ ebookId, index, revision });
+      });
+      cover = await coverPromise;
+    }
+    const manifest = await store.loadManifest({ ebookId, watermark: input.watermark });
+    if (cover) Object.assign(manifest, { coverKey: cover.key, coverAlt: cover.alt });
+    // A single-file step carries the other file of the current version over unchanged.
+    const current = step === 'pdf' || step === 'epub' ? await store.currentFiles({ ebookId }) : undefined;
+    let pdfKey = current?.pdfKey;
+    let epubKey = current?.epubKey;
+    if (step !== 'epub') {
+      await report('pdf');
+      pdfKey = (await render.renderPdf(manifest)).key;
+    }
+    if (step !== 'pdf') {
+      await report('epub');
+      epubKey = (await render.renderEpub(manifest)).key;
+    }
+    await report('storing');
+    const files = await store.storeFiles({ ebookId, pdfKey: pdfKey!, epubKey: epubKey!, coverKey: manifest.coverKey });
+    await report('publishing');
+    await store.publishEbook({ ebookId, files, providers: {} });
+    await report('completed', { toVersion: files.version });
+    return { fileVersion: files.version };
+  } catch (err) {
+    const cancelled = isCancellation(err);
+    const error = cancelled
+      ? { type: 'Cancelled', message: 'Cancelled by request' }
+      : describeFailure(err);
+    // Bookkeeping must reach the database even in a cancelled scope.
+    await CancellationScope.nonCancellable(() => report(cancelled ? 'cancelled' : 'failed', { error }));
+    throw err;
+  }
+}
