@@ -107,6 +107,8 @@ export interface CreateEbookInput {
   title: string;
   generationSettings?: unknown;
   stylePreferences?: unknown;
+  /** The story the book is made from. */
+  originalStoryId?: string;
 }
 
 export interface StatusUpdate {
@@ -416,8 +418,8 @@ export function createRepositories(knex: Knex) {
     async create(input: CreateEbookInput): Promise<Ebook> {
       const inserted = await knex.raw(
         `INSERT INTO memory_books
-           (id, user_id, workflow_id, prompt, title, generation_settings, style_preferences, status, stage)
-         VALUES (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, 'queued', 'queued')
+           (id, user_id, workflow_id, prompt, title, generation_settings, style_preferences, original_story_id, status, stage)
+         VALUES (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, 'queued', 'queued')
          ON CONFLICT (id) DO NOTHING
          RETURNING *`,
         [
@@ -428,6 +430,7 @@ export function createRepositories(knex: Knex) {
           clip(input.title),
           json(input.generationSettings),
           json(input.stylePreferences),
+          input.originalStoryId ?? null,
         ],
       );
       if (inserted.rows[0]) return toEbook(inserted.rows[0]);

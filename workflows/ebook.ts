@@ -140,7 +140,7 @@ function progressOf(state: EbookState): number {
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight; fails fast on the first error. */
-async function runBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function runBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   const lane = async () => {
     while (next < items.length) {
@@ -152,7 +152,7 @@ async function runBounded<T>(items: T[], limit: number, fn: (item: T) => Promise
 }
 
 /** The innermost application failure names the real cause (activity failures wrap it). */
-function describeFailure(err: unknown): { type: string; message: string } {
+export function describeFailure(err: unknown): { type: string; message: string } {
   let cur: unknown = err;
   while (cur && typeof cur === 'object' && 'cause' in cur && (cur as { cause?: unknown }).cause) {
     cur = (cur as { cause?: unknown }).cause;

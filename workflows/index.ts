@@ -1,3 +1,5 @@
 // The workflow bundle's entry point: every workflow type the worker registers.
 export { ebookWorkflow } from './ebook';
 export { regenerateChapterWorkflow } from './regenerate-chapter';
+export { storyWorkflow } from './story';
+export { enhancePromptWorkflow, drawPictureWorkflow } from './ai';

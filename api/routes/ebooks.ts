@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { pipeline } from 'node:stream/promises';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
 import {
@@ -28,11 +27,14 @@ import type { ebookWorkflow } from '../../workflows/ebook';
 import type { regenerateChapterWorkflow } from '../../workflows/regenerate-chapter';
 import { HttpProblem, notFound, zodProblem } from '../problem';
 import { idempotency } from '../idempotency';
+import { sendStoredFile } from '../files';
 import { parseStrict } from './stories';
+import { briefFromStory } from './story-brief';
 import { allowancePeriod, tierRules } from '../../lib/tiers';
 import type { Ebook } from '../../db/repositories';
 
-export const createEbookSchema = z.object({
+/** What a generated book or story is asked for (the brief's fields). */
+export const briefSchema = z.object({
   prompt: z.string().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
   chapterCount: z.number().int('must be an integer').min(1, 'must be 1-24').max(24, 'must be 1-24').default(3),
   era: z
@@ -49,6 +51,19 @@ export const createEbookSchema = z.object({
     .regex(/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/, 'must be a BCP 47 language tag such as "en"')
     .optional(),
 });
+
+/** A book from a prompt, or from one of the caller's completed stories (`storyId`): exactly one of the two. */
+export const createEbookSchema = briefSchema
+  .extend({
+    prompt: briefSchema.shape.prompt.optional(),
+    storyId: z.string().uuid('must be a UUID').optional(),
+  })
+  .superRefine((b, ctx) => {
+    if ((b.prompt === undefined) === (b.storyId === undefined)) {
+      const message = b.prompt === undefined ? 'give a prompt or a storyId' : 'give either a prompt or a storyId, not both';
+      ctx.addIssue({ code: 'custom', path: [b.prompt === undefined ? 'prompt' : 'storyId'], message });
+    }
+  });
 
 /** PUT /ebooks/:id: what a person may change about a book; anything else is refused by name. */
 export const updateEbookSchema = z
@@ -95,9 +110,12 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     }
     const parsed = createEbookSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw zodProblem(parsed.error, 'body');
-    const brief = parsed.data;
     const user = req.user!;
     const profile = await repos.profiles.ensure({ clerkUserId: user.userId, role: user.role });
+    // From a story: checked (owner, completed, long enough) before any allowance is taken.
+    const brief = parsed.data.storyId
+      ? await briefFromStory(services, profile.id, parsed.data, (req.body as { chapterCount?: unknown }).chapterCount !== undefined)
+      : { ...parsed.data, prompt: parsed.data.prompt! };
     const rules = tierRules(profile.subscriptionTier);
     const period = allowancePeriod();
     // Reserved before anything is recorded or started: one conditional UPDATE, so
@@ -122,6 +140,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
         title: 'Untitled book',
         generationSettings: brief,
         stylePreferences: { era: brief.era, style: brief.style, mood: brief.mood },
+        originalStoryId: brief.storyId,
       });
       await repos.usage.attach(id, period);
     } catch (err) {
@@ -243,28 +262,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     if (!head) throw notFound('File');
     const ext = key.slice(key.lastIndexOf('.') + 1);
     const name = `${slug(book.title) || 'ebook'}.${ext}`;
-    if (storage.presignedUrl) {
-      // From S3 the owner is sent to a short-lived signed URL: the bytes never pass
-      // through the API, and the link stops working minutes later.
-      const url = await storage.presignedUrl(key, {
-        expiresInSeconds: 300,
-        downloadName: kind === 'cover' ? undefined : name,
-      });
-      res.setHeader('Cache-Control', 'private, no-store');
-      res.redirect(302, url);
-      return;
-    }
-    res.setHeader('Content-Type', head.contentType);
-    res.setHeader('Content-Length', String(head.bytes));
-    res.setHeader('Cache-Control', 'private, max-age=0, must-revalidate');
-    res.setHeader(
-      'Content-Disposition',
-      `${kind === 'cover' ? 'inline' : 'attachment'}; filename="${name.replace(/[^\x20-\x7e]|"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
-    );
-    // pipeline, not pipe: a client that hangs up also closes the file.
-    await pipeline(await storage.stream(key), res).catch((err: unknown) => {
-      if (!res.headersSent || !res.writableEnded) deps.log.warn({ err, key, requestId: req.id }, 'file stream ended early');
-    });
+    await sendStoredFile(req, res, { storage, key, head, name, inline: kind === 'cover', log: deps.log });
   });
 
   router.post('/ebooks/:id/chapters/:n/regenerate', idempotency(services.knex), async (req, res) => {
