@@ -143,7 +143,7 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
           ...outline,
           chapters: outline.chapters.map((c, i) => ({ ...c, paragraphs: sections[i]?.paragraphs.length ?? 0 })),
         },
-        generation: { stage: 'completed', progress: 1, error: null },
+        generation: { stage: 'completed', progress: 1, sections: { done: sections.length, total: sections.length }, error: null },
       });
       if (!stored) return; // a newer run took over (or the story was deleted): nothing of this one is kept
       await deps.repos.activities.record({
