@@ -57,6 +57,23 @@ const costSql = (column: 'ebook_id' | 'story_id') => `
 
 const COST_SQL = costSql('ebook_id');
 
+/** The call's columns from `step` to `idempotency_key`, in the order the inserts name them. */
+function callValues(e: Omit<LedgerEntry, 'ebookId'>) {
+  const price = costOf(e.provider, e.model, e.usage);
+  return [
+    e.step,
+    e.chapterIndex ?? null,
+    e.provider,
+    e.model,
+    Math.round(e.usage.inputTokens ?? 0),
+    Math.round(e.usage.outputTokens ?? 0),
+    Math.round(e.usage.images ?? 0),
+    price.costUsd,
+    price.estimated,
+    e.idempotencyKey,
+  ];
+}
+
 const num = (v: unknown) => Number(v ?? 0);
 
 function parseCost(raw: any): BookCost {
@@ -82,7 +99,6 @@ export function createLedger(knex: Knex) {
      * chapters finishing together can never leave a total missing one of them.
      */
     async record(e: LedgerEntry, outer?: Knex.Transaction): Promise<{ inserted: boolean; cost: BookCost }> {
-      const price = costOf(e.provider, e.model, e.usage);
       // Inside the caller's transaction when given, so the row commits with what goes with it.
       const run = <T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> => (outer ? fn(outer) : knex.transaction(fn));
       return run(async (trx) => {
@@ -98,16 +114,7 @@ export function createLedger(knex: Knex) {
             e.ebookId,
             e.userId ?? null,
             e.ebookId,
-            e.step,
-            e.chapterIndex ?? null,
-            e.provider,
-            e.model,
-            Math.round(e.usage.inputTokens ?? 0),
-            Math.round(e.usage.outputTokens ?? 0),
-            Math.round(e.usage.images ?? 0),
-            price.costUsd,
-            price.estimated,
-            e.idempotencyKey,
+            ...callValues(e),
           ],
         );
         const { rows } = await trx.raw(
@@ -126,7 +133,6 @@ export function createLedger(knex: Knex) {
       e: Omit<LedgerEntry, 'ebookId' | 'userId'> & { userId: string; storyId?: string },
       outer?: Knex.Transaction,
     ): Promise<{ inserted: boolean }> {
-      const price = costOf(e.provider, e.model, e.usage);
       const { rows } = await (outer ?? knex).raw(
         `INSERT INTO cost_ledger (user_id, story_id, step, chapter_index, provider, model,
            input_tokens, output_tokens, images, cost_usd, estimated, idempotency_key)
@@ -135,16 +141,7 @@ export function createLedger(knex: Knex) {
         [
           e.userId,
           e.storyId ?? null,
-          e.step,
-          e.chapterIndex ?? null,
-          e.provider,
-          e.model,
-          Math.round(e.usage.inputTokens ?? 0),
-          Math.round(e.usage.outputTokens ?? 0),
-          Math.round(e.usage.images ?? 0),
-          price.costUsd,
-          price.estimated,
-          e.idempotencyKey,
+          ...callValues(e),
         ],
       );
       return { inserted: rows.length > 0 };
