@@ -6,7 +6,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { z } from 'zod';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { Services } from '../../lib/services';
 import type { Logger } from '../../lib/logger';
