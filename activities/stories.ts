@@ -117,10 +117,8 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
       // Sections run concurrently: count the stored ones rather than add to a shared counter.
       let done = 0;
       for (const c of outline.chapters) if (await storage.head(storyKeys.section(storyId, revision, c.index))) done++;
-      await repos().runs.progress(storyId, revision, {
-        sections: { done, total: outline.chapters.length },
-        progress: Math.round((0.15 + 0.8 * (done / outline.chapters.length)) * 1000) / 1000,
-      });
+      const total = outline.chapters.length;
+      await repos().runs.sectionDone(storyId, revision, done, total, Math.round((0.15 + 0.8 * (done / total)) * 1000) / 1000);
       const words = result.paragraphs.join(' ').split(/\s+/).filter(Boolean).length;
       return { index, key, words, provider: producer };
     },

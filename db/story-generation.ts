@@ -61,6 +61,25 @@ export function createStoryGenerationRepository(knex: Knex) {
       return n > 0;
     },
 
+    /**
+     * A section is stored: sections finish concurrently, so the count and the
+     * progress only ever grow (a slower writer's smaller count does not win).
+     */
+    async sectionDone(id: string, revision: number, done: number, total: number, progress: number): Promise<void> {
+      await knex('stories')
+        .where({ id })
+        .andWhereRaw(`${REVISION} = ?`, [revision])
+        .update({
+          metadata: knex.raw(
+            `jsonb_set(metadata, '{generation}', (metadata->'generation') || jsonb_build_object(
+               'sections', jsonb_build_object('done', greatest(coalesce((metadata->'generation'->'sections'->>'done')::int, 0), ?::int), 'total', ?::int),
+               'progress', greatest(coalesce((metadata->'generation'->>'progress')::numeric, 0), ?::numeric)))`,
+            [done, total, progress],
+          ),
+          updated_at: knex.fn.now(),
+        });
+    },
+
     /** Stores the run's result: the new text replaces the old one only now. */
     async complete(
       id: string,
