@@ -208,6 +208,31 @@ describe('story generation, books from stories, AI routes', function () {
     assert.deepEqual(analytics.ebooks.map((b: { id: string }) => b.id), [id]);
   });
 
+  it('makes a book from a hand-written story: chapters of about equal length, titled from their first words', async () => {
+    const content = [
+      'Morning came to the orchard slowly, one branch at a time.',
+      'The gardener counted the pears twice and wrote both numbers down.',
+      'By noon the wind had changed its mind about the weather.',
+      'Evening folded the orchard into a single long shadow.',
+    ].join('\n\n');
+    const written = await api(url, 'POST', '/v1/stories', { token: alice, body: { title: 'The Orchard', content } });
+    await api(url, 'PUT', `/v1/stories/${written.body.id}`, { token: alice, body: { status: 'completed' } });
+    const chatsBefore = server.callsTo('chat').length;
+    const created = await api(url, 'POST', '/v1/ebooks', { token: alice, body: { storyId: written.body.id, chapterCount: 2 } });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const book = await waitFor('the book from the hand-written story', async () => {
+      const b = (await api(url, 'GET', `/v1/ebooks/${created.body.id}`, { token: alice })).body;
+      if (b.status === 'failed') assert.fail(JSON.stringify(b.error));
+      return b.status === 'completed' ? b : undefined;
+    });
+    assert.deepEqual(book.chapters.map((c: { paragraphs: string[] }) => c.paragraphs), [
+      storyParagraphs(content).slice(0, 2),
+      storyParagraphs(content).slice(2),
+    ]);
+    assert.deepEqual(book.chapters.map((c: { title: string }) => c.title), ['Morning came to the orchard slowly…', 'By noon the wind had changed…']);
+    assert.equal(server.callsTo('chat').length, chatsBefore, 'no text was generated');
+  });
+
   it('refuses a book from a story that is missing, not yours, unfinished, too short, or given with a prompt', async () => {
     const draft = await api(url, 'POST', '/v1/stories', { token: alice, body: { title: 'Draft', content: 'Only.\n\nTwo paragraphs.' } });
     const done = await api(url, 'POST', '/v1/stories', { token: alice, body: { title: 'Done', content: 'One.\n\nTwo.' } });
