@@ -5,13 +5,15 @@
  * Each activity stores what it produces and returns a reference; anything long
  * heartbeats; failures no retry can fix are non-retryable with a named type.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
-import { randomUUID } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Knex } from 'knex';
-import { cachedProviderOrder, createLedger } from '../db/ledger';
-import { moderateText, type Moderator } from './moderation';
 import { createRevisionActivities } from './revisions';
 import { publishedActivity } from '../db/sharing';
+import type { Moderator } from './moderation';
+import { createProviderCalls } from './provider-calls';
+import { createStoryBookSteps } from './story-books';
+import { createStoryActivities } from './stories';
+import { createAiActivities } from './ai';
 import type { Repositories } from '../db/repositories';
 import type { EventBus } from '../db/events';
 import type {
@@ -19,7 +21,6 @@ import type {
   ImageProvider,
   Outline,
   TextProvider,
-  Usage,
 } from './providers/types';
 import type { RenderBook, RenderImage } from './render/types';
 import { renderPdf as renderPdfFile } from './render/pdf';
@@ -51,7 +52,7 @@ export interface ActivityDeps {
 }
 
 /** A chapter as stored: the text itself never enters workflow history. */
-interface StoredChapter {
+export interface StoredChapter {
   index: number;
   title: string;
   paragraphs: string[];
@@ -64,19 +65,19 @@ const COVER_HEIGHT = 1800;
 export function createActivities(deps: ActivityDeps) {
   const { repos, storage, events } = deps;
 
-  const heartbeat = (details?: unknown) => {
-    try {
-      Context.current().heartbeat(details);
-    } catch {
-      // Outside an activity (plain function calls in scripts) there is nothing to beat.
-    }
-  };
-  const signal = (): AbortSignal | undefined => {
-    try {
-      return Context.current().cancellationSignal;
-    } catch {
-      return undefined;
-    }
+  const calls = createProviderCalls(deps);
+  const { heartbeat, signal, recordCall, tracked, refuseIfFlagged } = calls;
+  const fromStory = createStoryBookSteps(deps);
+
+  /** A story-book's chapter: the story's text stored at outline time, moderated like any chapter. */
+  const chapterFromStory = async (ebookId: string, index: number): Promise<ChapterRef> => {
+    const { key, paragraphs, credit: producer } = await fromStory.chapter(ebookId, index);
+    await refuseIfFlagged(paragraphs.join('\n\n'), `chapter ${index}`);
+    const words = paragraphs.join(' ').split(/\s+/).filter(Boolean).length;
+    await events.publish(ebookId, 'chapter.text', { index, delta: paragraphs.join('\n\n') });
+    await repos.ebooks.setChapter(ebookId, index, { status: 'written', words, textKey: key, textProvider: producer });
+    await events.publish(ebookId, 'chapter.written', { index, words, provider: producer });
+    return { index, textKey: key, words, provider: producer };
   };
 
   const loadBook = async (ebookId: string) => {
@@ -93,79 +94,6 @@ export function createActivities(deps: ActivityDeps) {
   const loadChapter = async (key: string): Promise<StoredChapter> =>
     JSON.parse((await storage.get(key)).toString('utf8')) as StoredChapter;
 
-  const ledger = deps.knex ? createLedger(deps.knex) : undefined;
-  const providerOrder = ledger ? cachedProviderOrder(ledger, deps.providerOrderTtlMs ?? 10_000) : undefined;
-  const moderate = deps.moderate ?? moderateText;
-
-  /**
-   * The ledger key of one real provider call. It names the attempt: a retry that
-   * called the provider again spent again and is counted, while recording the same
-   * call twice within one attempt is not (replays never re-run activities).
-   * Outside an activity there is no attempt identity, so every call counts.
-   */
-  const callKey = (ebookId: string, step: string, index?: number) => {
-    try {
-      const info = Context.current().info;
-      return `${info.workflowExecution?.workflowId ?? ebookId}:${info.activityId}:${info.attempt}:${step}:${index ?? ''}`;
-    } catch {
-      return `direct:${ebookId}:${step}:${index ?? ''}:${randomUUID()}`;
-    }
-  };
-
-  /**
-   * The call's event and its ledger row commit together: a worker killed (or a
-   * database lost) between two separate writes left an event without its row.
-   */
-  const recordCall = async (ebookId: string, step: string, provider: string, model: string, usage: Usage, index?: number) => {
-    const event = { step, index, provider, model, usage };
-    if (!ledger || !deps.knex) {
-      await events.publish(ebookId, 'provider.call', event);
-      return;
-    }
-    const entry = { ebookId, step, chapterIndex: index ?? null, provider, model, usage, idempotencyKey: callKey(ebookId, step, index) };
-    await deps.knex.transaction(async (trx) => {
-      const { inserted } = await ledger.record(entry, trx);
-      // A second record of the same call (same key) adds neither a row nor an event.
-      if (inserted) await events.publish(ebookId, 'provider.call', event, trx);
-    });
-  };
-
-  /** Applies the admin's persisted order (cached) to the failover providers before a call. */
-  const applyProviderOrder = async () => {
-    if (!providerOrder) return;
-    const order = await providerOrder();
-    (deps.text as { setOrder?: (n?: readonly string[]) => void }).setOrder?.(order.text);
-    (deps.image as { setOrder?: (n?: readonly string[]) => void }).setOrder?.(order.image);
-  };
-
-  /** Runs a provider call; a provider's failure also goes into the failure log for the status page. */
-  const tracked = async <T>(ebookId: string, step: string, fallback: string, fn: () => Promise<T>): Promise<T> => {
-    await applyProviderOrder();
-    try {
-      return await fn();
-    } catch (err) {
-      if (ledger && err instanceof ApplicationFailure) {
-        const provider = (err.details?.[0] as { provider?: string } | undefined)?.provider ?? fallback;
-        await ledger
-          .recordFailure({ provider, ebookId, step, errorType: err.type ?? undefined, message: err.message })
-          .catch(() => undefined); // the status page is not worth failing a book over
-      }
-      throw err;
-    }
-  };
-
-  /** Throws the non-retryable ContentRefused when moderation flags `text`. */
-  const refuseIfFlagged = async (text: string, what: string) => {
-    const verdict = await moderate(text, signal());
-    if (verdict.flagged) {
-      throw ApplicationFailure.nonRetryable(
-        `${what} was refused by content moderation (${verdict.source}: ${verdict.categories.join(', ') || 'flagged'})`,
-        ErrorTypes.ContentRefused,
-        { categories: verdict.categories, source: verdict.source },
-      );
-    }
-  };
-
   /** The character/style bible every image prompt carries, so pictures stay consistent. */
   const bible = (outline: Outline) =>
     [
@@ -179,6 +107,8 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     ...createRevisionActivities(deps),
+    ...createStoryActivities(deps, calls),
+    ...createAiActivities(deps, calls),
     /** The brief's free text, before anything is generated or spent. */
     async moderatePrompt({ ebookId, brief }: { ebookId: string; brief: BookBrief }): Promise<void> {
       const text = [brief.prompt, brief.characterName, brief.archetype, brief.place, brief.style, brief.mood]
@@ -205,17 +135,24 @@ export function createActivities(deps: ActivityDeps) {
         throw ApplicationFailure.nonRetryable('chapterCount must be 1-24', ErrorTypes.BadInput);
       }
       const provider = deps.text;
-      const written = await tracked(ebookId, 'outline', provider.name, () => provider.writeOutline(brief, signal()));
-      const { outline, usage, model } = written;
-      // Behind a failover the result names the provider that actually wrote it.
-      const producer = written.provider ?? provider.name;
-      if (outline.chapters.length !== brief.chapterCount) {
-        // A provider that ignores the requested length would produce a wrong book; retrying may help.
-        throw new Error(
-          `${producer} wrote ${outline.chapters.length} chapters, ${brief.chapterCount} were asked for`,
-        );
+      let outline: Outline;
+      let producer: string;
+      if (brief.storyId) {
+        // A book from a story: its own text, split into chapters; no text provider call.
+        ({ outline, provider: producer } = await fromStory.outline(ebookId, { ...brief, storyId: brief.storyId }));
+      } else {
+        const written = await tracked(ebookId, 'outline', provider.name, () => provider.writeOutline(brief, signal()));
+        outline = written.outline;
+        // Behind a failover the result names the provider that actually wrote it.
+        producer = written.provider ?? provider.name;
+        if (outline.chapters.length !== brief.chapterCount) {
+          // A provider that ignores the requested length would produce a wrong book; retrying may help.
+          throw new Error(
+            `${producer} wrote ${outline.chapters.length} chapters, ${brief.chapterCount} were asked for`,
+          );
+        }
+        await recordCall(ebookId, 'outline', producer, written.model, written.usage);
       }
-      await recordCall(ebookId, 'outline', producer, model, usage);
       const stored = await storage.put(keys.outline(ebookId), Buffer.from(JSON.stringify(outline)));
       await repos.ebooks.saveOutline(ebookId, {
         title: outline.title,
@@ -233,7 +170,7 @@ export function createActivities(deps: ActivityDeps) {
         logline: outline.logline,
         chapters: outline.chapters.map((c) => ({ index: c.index, title: c.title })),
         provider: producer,
-        offline: provider.offline,
+        offline: brief.storyId ? false : provider.offline,
       });
       return {
         outlineKey: stored.key,
@@ -261,6 +198,8 @@ export function createActivities(deps: ActivityDeps) {
         throw ApplicationFailure.nonRetryable(`chapter ${index} is not in the outline`, ErrorTypes.BadInput);
       }
       if (revision?.feedback) await refuseIfFlagged(revision.feedback, `the feedback on chapter ${index}`);
+      const storyId = (book.generationSettings as BookBrief | null)?.storyId;
+      if (storyId && !revision) return chapterFromStory(ebookId, index);
       await repos.ebooks.setChapter(ebookId, index, { status: 'writing' });
       const provider = deps.text;
       // Stream the text to clients as it is written, in order, one event per delta.
@@ -453,6 +392,19 @@ export function createActivities(deps: ActivityDeps) {
       const { ebookId, files } = input;
       const book = await loadBook(ebookId);
       const base = `/v1/ebooks/${ebookId}/files`;
+      // Domain events are keyed by book and version: a retried step records them once.
+      // Recorded before the row says completed, so whoever sees the book finished also sees them.
+      await repos.activities.record({
+        userId: book.userId,
+        type: 'ebook_generated',
+        data: { ebookId, version: files.version },
+        dedupeKey: `ebook_generated:${ebookId}:${files.version}`,
+      });
+      // Made public (POST /v1/ebooks with visibility public, or published before a
+      // revision): this version is published too. A private book's is not.
+      if (book.visibility === 'public') {
+        await repos.activities.record(publishedActivity({ ...book, fileVersion: files.version }));
+      }
       await repos.ebooks.publish(ebookId, {
         pdfKey: files.pdf.key,
         epubKey: files.epub.key,
@@ -467,18 +419,6 @@ export function createActivities(deps: ActivityDeps) {
         providers: input.providers,
         metadata: { ...(book.metadata ?? {}), files: { pdf: files.pdf, epub: files.epub } },
       });
-      // Domain events are keyed by book and version: a retried step records them once.
-      await repos.activities.record({
-        userId: book.userId,
-        type: 'ebook_generated',
-        data: { ebookId, version: files.version },
-        dedupeKey: `ebook_generated:${ebookId}:${files.version}`,
-      });
-      // Made public (POST /v1/ebooks with visibility public, or published before a
-      // revision): this version is published too. A private book's is not.
-      if (book.visibility === 'public') {
-        await repos.activities.record(publishedActivity({ ...book, fileVersion: files.version }));
-      }
       await events.publish(ebookId, 'completed', { version: files.version });
     },
 

@@ -21,6 +21,8 @@ import { clerkWebhookRouter } from './routes/webhooks';
 import { ebookStepsRouter } from './routes/ebook-steps';
 import { publishRouter, sharedRouter } from './routes/sharing';
 import { createBookCache } from './book-cache';
+import { storyGenerationRouter } from './routes/story-generation';
+import { aiGenerateRouter } from './routes/ai-generate';
 
 export interface AppDeps {
   services: Services;
@@ -40,6 +42,8 @@ export interface AppDeps {
   redis?: Redis;
   /** Serve the web page at / (with local one-time sign-in links when Clerk is not configured). */
   web?: { dataDir: string; clerkPublishableKey?: string };
+  /** How long the AI routes wait for their workflow's answer (default 60 s). */
+  aiWaitMs?: number;
 }
 
 /** The Express app; only the entry point listens, so tests mount it on any port. */
@@ -126,6 +130,8 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(aiRouter(deps));
   v1.use(storyRouter(deps.services));
   v1.use(profileRouter(deps.services));
+  v1.use(storyGenerationRouter(deps));
+  v1.use(aiGenerateRouter(deps));
   app.use('/v1', v1);
   if (deps.web) {
     app.use(

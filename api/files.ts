@@ -1,6 +1,6 @@
 /**
- * Sends one of a book's stored files (PDF, EPUB or cover): the owner's download
- * route and the public /shared route answer with the same code.
+ * Sends stored objects: a book's files (PDF, EPUB, cover) to its owner and on the
+ * public /shared route, and the owner's single generated pictures, with one code path.
  */
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
@@ -12,6 +12,45 @@ import { HttpProblem, notFound } from './problem';
 export const FILE_KINDS = ['pdf', 'epub', 'cover'] as const;
 export type FileKind = (typeof FILE_KINDS)[number];
 
+/**
+ * Sends a stored object (the caller has checked who may read it): from S3 as a
+ * redirect to a short-lived signed URL, so the bytes never pass through the API
+ * and the link stops working minutes later; from local storage streamed.
+ */
+export async function sendStoredFile(
+  req: Request,
+  res: Response,
+  opts: {
+    storage: Storage;
+    key: string;
+    head: { bytes: number; contentType: string };
+    name: string;
+    inline: boolean;
+    log: Logger;
+    cacheControl?: string;
+  },
+): Promise<void> {
+  const { storage, key, head, name, inline } = opts;
+  if (storage.presignedUrl) {
+    const url = await storage.presignedUrl(key, { expiresInSeconds: 300, downloadName: inline ? undefined : name });
+    res.setHeader('Cache-Control', 'private, no-store');
+    res.redirect(302, url);
+    return;
+  }
+  res.setHeader('Content-Type', head.contentType);
+  res.setHeader('Content-Length', String(head.bytes));
+  res.setHeader('Cache-Control', opts.cacheControl ?? 'private, max-age=0, must-revalidate');
+  res.setHeader(
+    'Content-Disposition',
+    `${inline ? 'inline' : 'attachment'}; filename="${name.replace(/[^\x20-\x7e]|"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
+  );
+  // pipeline, not pipe: a client that hangs up also closes the file.
+  await pipeline(await storage.stream(key), res).catch((err: unknown) => {
+    if (!res.headersSent || !res.writableEnded) opts.log.warn({ err, key, requestId: req.id }, 'file stream ended early');
+  });
+}
+
+/** One of a book's files by kind; 404 problems for an unknown kind or a file not made yet. */
 export async function sendBookFile(
   req: Request,
   res: Response,
@@ -28,28 +67,7 @@ export async function sendBookFile(
   if (!head) throw notFound('File');
   const ext = key.slice(key.lastIndexOf('.') + 1);
   const name = `${slug(book.title) || 'ebook'}.${ext}`;
-  if (storage.presignedUrl) {
-    // From S3 the reader is sent to a short-lived signed URL: the bytes never pass
-    // through the API, and the link stops working minutes later.
-    const url = await storage.presignedUrl(key, {
-      expiresInSeconds: 300,
-      downloadName: kind === 'cover' ? undefined : name,
-    });
-    res.setHeader('Cache-Control', 'private, no-store');
-    res.redirect(302, url);
-    return;
-  }
-  res.setHeader('Content-Type', head.contentType);
-  res.setHeader('Content-Length', String(head.bytes));
-  res.setHeader('Cache-Control', deps.cacheControl);
-  res.setHeader(
-    'Content-Disposition',
-    `${kind === 'cover' ? 'inline' : 'attachment'}; filename="${name.replace(/[^\x20-\x7e]|"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
-  );
-  // pipeline, not pipe: a client that hangs up also closes the file.
-  await pipeline(await storage.stream(key), res).catch((err: unknown) => {
-    if (!res.headersSent || !res.writableEnded) deps.log.warn({ err, key, requestId: req.id }, 'file stream ended early');
-  });
+  await sendStoredFile(req, res, { storage, key, head, name, inline: kind === 'cover', log: deps.log, cacheControl: deps.cacheControl });
 }
 
 function slug(s: string): string {

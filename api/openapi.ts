@@ -11,6 +11,8 @@ import {
 import { listQuerySchema, subscriptionSchema } from './routes/users';
 import { switchProvidersSchema } from './routes/ai';
 import { revisionBodySchemas } from './routes/ebook-steps';
+import { generateStorySchema, regenerateStorySchema } from './routes/story-generation';
+import { enhancePromptSchema, generateCoverSchema, generateImageSchema } from './routes/ai-generate';
 
 /**
  * The OpenAPI 3.1 description, built from the same zod schemas that validate
@@ -37,9 +39,9 @@ export const OPERATIONS: Operation[] = [
   {
     method: 'post',
     path: '/v1/ebooks',
-    summary: 'Start the whole pipeline for a new book (honours Idempotency-Key)',
+    summary: 'Start the whole pipeline for a new book from a prompt, or from one of your completed stories (storyId: its text becomes the chapters); honours Idempotency-Key',
     body: createEbookSchema,
-    responses: { '202': 'Started', '400': 'Invalid request', '402': 'Monthly allowance used up', '409': 'Same Idempotency-Key in progress', '422': 'Idempotency-Key reused for another request', '503': 'Workflow engine unreachable' },
+    responses: { '202': 'Started', '400': 'Invalid request', '402': 'Monthly allowance used up', '404': 'storyId names no story of this user', '409': 'Same Idempotency-Key in progress, or the story is not completed', '422': 'Idempotency-Key reused for another request', '503': 'Workflow engine unreachable' },
   },
   { method: 'get', path: '/v1/ebooks/{id}', summary: 'The book: title, chapters with text, file URLs, cost', responses: { '200': 'The book', '404': 'No such book for this user' } },
   { method: 'get', path: '/v1/ebooks/{id}/status', summary: 'Status, stage, progress and per-chapter state', responses: { '200': 'Status', '304': 'Unchanged (If-None-Match)', '404': 'No such book for this user' } },
@@ -93,6 +95,42 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/auth/session', summary: 'The verified session: user id, role, session id', responses: { '200': 'Session' } },
   { method: 'get', path: '/v1/ai/services/status', summary: 'AI providers: configured, preferred order, last hour of successes and failures', responses: { '200': 'Provider status' } },
   { method: 'post', path: '/v1/ai/services/switch', summary: 'Set the preferred provider order (admin only); workers follow within seconds', body: switchProvidersSchema, responses: { '200': 'The new order', '400': 'Invalid request', '403': 'Not an admin' } },
+  {
+    method: 'post',
+    path: '/v1/stories/generate',
+    summary: 'Write a story from a prompt (storyline, then the text) as a durable workflow; free, honours Idempotency-Key',
+    body: generateStorySchema,
+    responses: { '202': 'Started: {id, workflowId, status}', '400': 'Invalid request', '409': 'Same Idempotency-Key in progress', '422': 'Idempotency-Key reused for another request', '503': 'Workflow engine unreachable' },
+  },
+  {
+    method: 'post',
+    path: '/v1/stories/{id}/regenerate',
+    summary: 'Rewrite a generated story as its next revision (optionally with feedback); the previous text stays until the new one is stored',
+    body: regenerateStorySchema,
+    responses: { '202': 'Started: {id, workflowId, revision, status}', '400': 'Invalid request', '404': 'No such story for this user', '409': 'A run of this story is in progress, or it was not generated from a prompt', '503': 'Workflow engine unreachable' },
+  },
+  {
+    method: 'post',
+    path: '/v1/ai/enhance/prompt',
+    summary: 'An improved prompt, written through the text providers while the caller waits (honours Idempotency-Key)',
+    body: enhancePromptSchema,
+    responses: { '200': '{prompt, title, provider}', '400': 'Invalid request', '422': 'Refused by content moderation', '502': 'The providers failed', '503': 'No provider or workflow engine available', '504': 'No answer within about a minute' },
+  },
+  {
+    method: 'post',
+    path: '/v1/ai/generate/image',
+    summary: 'Draw one illustration through the image providers and store it for the caller (honours Idempotency-Key)',
+    body: generateImageSchema,
+    responses: { '200': '{id, url, contentType, width, height, provider}', '400': 'Invalid request', '422': 'Refused by content moderation', '502': 'The providers failed', '503': 'No provider or workflow engine available', '504': 'No answer within about a minute (the picture may still appear at its url)' },
+  },
+  {
+    method: 'post',
+    path: '/v1/ai/generate/cover',
+    summary: 'Draw one book cover (with an optional title and subtitle set on it) and store it for the caller (honours Idempotency-Key)',
+    body: generateCoverSchema,
+    responses: { '200': '{id, url, contentType, width, height, provider}', '400': 'Invalid request', '422': 'Refused by content moderation', '502': 'The providers failed', '503': 'No provider or workflow engine available', '504': 'No answer within about a minute (the picture may still appear at its url)' },
+  },
+  { method: 'get', path: '/v1/ai/images/{id}', summary: 'A picture drawn by the AI routes (its owner only)', produces: 'image/*', responses: { '200': 'The picture', '404': 'No such picture for this user' } },
   { method: 'post', path: '/v1/auth/clerk/webhook', summary: 'Clerk user events, Svix-signed', auth: false, responses: { '200': 'Handled (or already handled)', '400': 'Bad signature', '503': 'Not configured' } },
 ];
 

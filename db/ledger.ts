@@ -40,8 +40,8 @@ export interface ProviderHealth {
   lastFailureAt: string | null;
 }
 
-/** The summing part of the cost, as SQL over the ledger rows of book `?`. */
-const COST_SQL = `
+/** The summing part of the cost, as SQL over the ledger rows whose `column` is `?`. */
+const costSql = (column: 'ebook_id' | 'story_id') => `
   SELECT jsonb_build_object(
     'totalUsd', coalesce(sum(p.usd), 0),
     'calls', coalesce(sum(p.calls), 0),
@@ -52,8 +52,27 @@ const COST_SQL = `
   FROM (
     SELECT provider, sum(cost_usd) AS usd, count(*) AS calls, sum(input_tokens) AS input_tokens,
            sum(output_tokens) AS output_tokens, sum(images) AS images
-    FROM cost_ledger WHERE ebook_id = ? GROUP BY provider
+    FROM cost_ledger WHERE ${column} = ? GROUP BY provider
   ) p`;
+
+const COST_SQL = costSql('ebook_id');
+
+/** The call's columns from `step` to `idempotency_key`, in the order the inserts name them. */
+function callValues(e: Omit<LedgerEntry, 'ebookId'>) {
+  const price = costOf(e.provider, e.model, e.usage);
+  return [
+    e.step,
+    e.chapterIndex ?? null,
+    e.provider,
+    e.model,
+    Math.round(e.usage.inputTokens ?? 0),
+    Math.round(e.usage.outputTokens ?? 0),
+    Math.round(e.usage.images ?? 0),
+    price.costUsd,
+    price.estimated,
+    e.idempotencyKey,
+  ];
+}
 
 const num = (v: unknown) => Number(v ?? 0);
 
@@ -80,7 +99,6 @@ export function createLedger(knex: Knex) {
      * chapters finishing together can never leave a total missing one of them.
      */
     async record(e: LedgerEntry, outer?: Knex.Transaction): Promise<{ inserted: boolean; cost: BookCost }> {
-      const price = costOf(e.provider, e.model, e.usage);
       // Inside the caller's transaction when given, so the row commits with what goes with it.
       const run = <T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> => (outer ? fn(outer) : knex.transaction(fn));
       return run(async (trx) => {
@@ -96,16 +114,7 @@ export function createLedger(knex: Knex) {
             e.ebookId,
             e.userId ?? null,
             e.ebookId,
-            e.step,
-            e.chapterIndex ?? null,
-            e.provider,
-            e.model,
-            Math.round(e.usage.inputTokens ?? 0),
-            Math.round(e.usage.outputTokens ?? 0),
-            Math.round(e.usage.images ?? 0),
-            price.costUsd,
-            price.estimated,
-            e.idempotencyKey,
+            ...callValues(e),
           ],
         );
         const { rows } = await trx.raw(
@@ -114,6 +123,34 @@ export function createLedger(knex: Knex) {
         );
         return { inserted: inserted.rows.length > 0, cost: parseCost(rows[0]?.cost) };
       });
+    },
+
+    /**
+     * Records one provider call that belongs to no book (a generated story, an
+     * improved prompt, a single picture), once per key, under the user who asked.
+     */
+    async recordUnbooked(
+      e: Omit<LedgerEntry, 'ebookId' | 'userId'> & { userId: string; storyId?: string },
+      outer?: Knex.Transaction,
+    ): Promise<{ inserted: boolean }> {
+      const { rows } = await (outer ?? knex).raw(
+        `INSERT INTO cost_ledger (user_id, story_id, step, chapter_index, provider, model,
+           input_tokens, output_tokens, images, cost_usd, estimated, idempotency_key)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
+        [
+          e.userId,
+          e.storyId ?? null,
+          ...callValues(e),
+        ],
+      );
+      return { inserted: rows.length > 0 };
+    },
+
+    /** What generating a story has cost (every run), straight from the ledger. */
+    async costOfStory(storyId: string): Promise<BookCost> {
+      const { rows } = await knex.raw(costSql('story_id'), [storyId]);
+      return parseCost(rows[0]?.cost);
     },
 
     /** The book's cost straight from the ledger. */

@@ -5,6 +5,7 @@ import * as rateLimits from './migrations/20251127020000_rate_limits';
 import * as storiesViews from './migrations/20251127030000_stories_views';
 import * as costLedger from './migrations/20251127040000_cost_ledger';
 import * as sharingRevisions from './migrations/20251127050000_sharing_revisions';
+import * as ledgerBeyondBooks from './migrations/20251127051000_ledger_beyond_books';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -23,6 +24,7 @@ const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20251127030000_stories_views', storiesViews],
   ['20251127040000_cost_ledger', costLedger],
   ['20251127050000_sharing_revisions', sharingRevisions],
+  ['20251127051000_ledger_beyond_books', ledgerBeyondBooks],
 ];
 
 /** Names of every migration, in the order they apply. */

@@ -115,6 +115,8 @@ export interface CreateEbookInput {
   stylePreferences?: unknown;
   /** Default private; a public book is shared as soon as it is completed. */
   visibility?: Visibility;
+  /** The story the book is made from. */
+  originalStoryId?: string;
 }
 
 export interface StatusUpdate {
@@ -426,8 +428,8 @@ export function createRepositories(knex: Knex) {
     async create(input: CreateEbookInput): Promise<Ebook> {
       const inserted = await knex.raw(
         `INSERT INTO memory_books
-           (id, user_id, workflow_id, prompt, title, generation_settings, style_preferences, status, stage, visibility)
-         VALUES (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, 'queued', 'queued', ?)
+           (id, user_id, workflow_id, prompt, title, generation_settings, style_preferences, original_story_id, status, stage, visibility)
+         VALUES (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, 'queued', 'queued', ?)
          ON CONFLICT (id) DO NOTHING
          RETURNING *`,
         [
@@ -438,6 +440,7 @@ export function createRepositories(knex: Knex) {
           clip(input.title),
           json(input.generationSettings),
           json(input.stylePreferences),
+          input.originalStoryId ?? null,
           input.visibility ?? 'private',
         ],
       );

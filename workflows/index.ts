@@ -2,3 +2,5 @@
 export { ebookWorkflow } from './ebook';
 export { regenerateChapterWorkflow } from './regenerate-chapter';
 export { reviseEbookWorkflow } from './revise-ebook';
+export { storyWorkflow } from './story';
+export { enhancePromptWorkflow, drawPictureWorkflow } from './ai';

@@ -16,6 +16,8 @@ export interface BookBrief {
   place?: string;
   /** BCP 47 language of the book; defaults to 'en'. */
   language?: string;
+  /** A book made from this story (the caller's own) takes its text from it instead of writing one. */
+  storyId?: string;
 }
 
 export interface OutlineCharacter {

@@ -28,6 +28,7 @@ import type { regenerateChapterWorkflow } from '../../workflows/regenerate-chapt
 import { HttpProblem, notFound, zodProblem } from '../problem';
 import { idempotency } from '../idempotency';
 import { parseStrict } from './stories';
+import { briefFromStory } from './story-brief';
 import { allowancePeriod, tierRules } from '../../lib/tiers';
 import type { Ebook, Repositories } from '../../db/repositories';
 import { chapterParagraphs, createBookCache, type BookCache } from '../book-cache';
@@ -35,7 +36,8 @@ import { sendBookFile } from '../files';
 import { refuseWhileRevising } from '../revision-guard';
 import { revisionProgress } from '../../workflows/revision-shared';
 
-export const createEbookSchema = z.object({
+/** What a generated book or story is asked for (the brief's fields). */
+export const briefSchema = z.object({
   prompt: z.string().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
   chapterCount: z.number().int('must be an integer').min(1, 'must be 1-24').max(24, 'must be 1-24').default(3),
   era: z
@@ -51,8 +53,21 @@ export const createEbookSchema = z.object({
     .string()
     .regex(/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/, 'must be a BCP 47 language tag such as "en"')
     .optional(),
-  visibility: z.enum(['private', 'public'], { message: 'must be private or public' }).optional(),
 });
+
+/** A book from a prompt, or from one of the caller's completed stories (`storyId`): exactly one of the two. */
+export const createEbookSchema = briefSchema
+  .extend({
+    prompt: briefSchema.shape.prompt.optional(),
+    storyId: z.string().uuid('must be a UUID').optional(),
+    visibility: z.enum(['private', 'public'], { message: 'must be private or public' }).optional(),
+  })
+  .superRefine((b, ctx) => {
+    if ((b.prompt === undefined) === (b.storyId === undefined)) {
+      const message = b.prompt === undefined ? 'give a prompt or a storyId' : 'give either a prompt or a storyId, not both';
+      ctx.addIssue({ code: 'custom', path: [b.prompt === undefined ? 'prompt' : 'storyId'], message });
+    }
+  });
 
 /** PUT /ebooks/:id: what a person may change about a book; anything else is refused by name. */
 export const updateEbookSchema = z
@@ -125,9 +140,13 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     const parsed = createEbookSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw zodProblem(parsed.error, 'body');
     // Visibility is about the book row, not what the workflow writes from.
-    const { visibility, ...brief } = parsed.data;
+    const { visibility, ...request } = parsed.data;
     const user = req.user!;
     const profile = await repos.profiles.ensure({ clerkUserId: user.userId, role: user.role });
+    // From a story: checked (owner, completed, long enough) before any allowance is taken.
+    const brief = request.storyId
+      ? await briefFromStory(services, profile.id, request, (req.body as { chapterCount?: unknown }).chapterCount !== undefined)
+      : { ...request, prompt: request.prompt! };
     const rules = tierRules(profile.subscriptionTier);
     const period = allowancePeriod();
     // Reserved before anything is recorded or started: one conditional UPDATE, so
@@ -153,6 +172,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
         generationSettings: brief,
         stylePreferences: { era: brief.era, style: brief.style, mood: brief.mood },
         visibility,
+        originalStoryId: brief.storyId,
       });
       await repos.usage.attach(id, period);
     } catch (err) {

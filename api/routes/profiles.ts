@@ -142,6 +142,12 @@ export function profileRouter(services: Services): Router {
       `SELECT count(*)::int AS stories, coalesce(sum(view_count), 0)::bigint AS views FROM stories WHERE user_id = ?`,
       [profile.id],
     );
+    // Calls that belong to no book (stories, prompts, single pictures) are booked to the user.
+    const { rows: unbooked } = await knex.raw(
+      `SELECT coalesce(sum(cost_usd), 0)::float8 AS spend, count(*) FILTER (WHERE images > 0)::int AS images
+       FROM cost_ledger WHERE user_id = ? AND ebook_id IS NULL`,
+      [profile.id],
+    );
     const books: Record<string, number> = {};
     for (const r of byStatus as Array<{ status: string; n: number }>) books[r.status] = Number(r.n);
     const a = rows[0];
@@ -149,10 +155,10 @@ export function profileRouter(services: Services): Router {
       userId: profile.clerkUserId,
       books: { total: Object.values(books).reduce((x, y) => x + y, 0), byStatus: books },
       wordsWritten: Number(a.words),
-      images: Number(a.chapter_images) + Number(a.covers),
+      images: Number(a.chapter_images) + Number(a.covers) + Number(unbooked[0].images),
       stories: Number(storyRows[0].stories),
       storyViews: Number(storyRows[0].views),
-      spendUsd: Number(a.spend),
+      spendUsd: Number(a.spend) + Number(unbooked[0].spend),
     });
   });
 

@@ -64,6 +64,8 @@ function storyJson(s: Story, ownerClerkId?: string) {
     promptData: s.promptData,
     metadata: s.metadata,
     status: s.status,
+    // The engine's latest run, for a generated story: revision, stage, progress 0..1, error.
+    generation: s.metadata.generation ?? null,
     viewCount: s.viewCount,
     words: countWords(s.content),
     createdAt: s.createdAt,

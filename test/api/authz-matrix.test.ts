@@ -15,9 +15,10 @@ import { createTestStack, startApi, type TestStack } from '../helpers/stack';
 import { api } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { OPERATIONS } from '../../api/openapi';
+import { pictureKey } from '../../workflows/story-ai-shared';
 
 /** Whose resource the path names, hence what another user's request must get. */
-type Owner = 'ebook' | 'story' | 'user' | 'none';
+type Owner = 'ebook' | 'story' | 'user' | 'image' | 'none';
 interface Rule {
   /** The resource the path's parameter names; 'none' for routes about the caller only. */
   owner: Owner;
@@ -68,6 +69,12 @@ const RULES: Record<string, Rule> = {
   'GET /v1/auth/session': { owner: 'none' },
   'GET /v1/ai/services/status': { owner: 'none' },
   'POST /v1/ai/services/switch': { owner: 'none', admin: true, body: { text: ['offline'] } },
+  'POST /v1/stories/generate': { owner: 'none', body: { prompt: 'A matrix of doors' } },
+  'POST /v1/stories/{id}/regenerate': { owner: 'story', body: {} },
+  'POST /v1/ai/enhance/prompt': { owner: 'none', body: { prompt: 'A matrix of doors' } },
+  'POST /v1/ai/generate/image': { owner: 'none', body: { prompt: 'A matrix of doors' } },
+  'POST /v1/ai/generate/cover': { owner: 'none', body: { prompt: 'A matrix of doors' } },
+  'GET /v1/ai/images/{id}': { owner: 'image' },
 };
 
 const v1Operations = OPERATIONS.filter((op) => op.path.startsWith('/v1/')).map((op) => ({
@@ -84,7 +91,7 @@ describe('authorization matrix (every /v1 operation of the OpenAPI document)', f
   let intruder: string;
   let admin: string;
   let forged: string;
-  const ids: Record<Exclude<Owner, 'none'>, string> = { ebook: '', story: '', user: 'olive' };
+  const ids: Record<Exclude<Owner, 'none'>, string> = { ebook: '', story: '', user: 'olive', image: '' };
 
   before(async () => {
     stack = await createTestStack();
@@ -112,6 +119,11 @@ describe('authorization matrix (every /v1 operation of the OpenAPI document)', f
     const story = await api(url, 'POST', '/v1/stories', { token: owner, body: { title: 'Olive’s draft', content: 'Private.' } });
     assert.equal(story.status, 201);
     ids.story = story.body.id;
+    // A picture the AI routes drew for Olive (stored where they store them).
+    ids.image = randomUUID();
+    await stack.services.storage.put(pictureKey(profile.id, ids.image, 'png'), Buffer.from('not really a png'), {
+      contentType: 'image/png',
+    });
   });
   after(async () => {
     await stop?.();
@@ -121,7 +133,7 @@ describe('authorization matrix (every /v1 operation of the OpenAPI document)', f
   /** The operation's path with its parameters filled in: `owner`'s resource, chapter 1, the PDF. */
   const pathOf = (path: string, rule: Rule, userId = ids.user) =>
     path
-      .replace('{id}', rule.owner === 'story' ? ids.story : ids.ebook)
+      .replace('{id}', rule.owner === 'story' ? ids.story : rule.owner === 'image' ? ids.image : ids.ebook)
       .replace('{userId}', userId)
       .replace('{n}', '1')
       .replace('{kind}', 'pdf');
@@ -175,7 +187,7 @@ describe('authorization matrix (every /v1 operation of the OpenAPI document)', f
     assert.deepEqual(failures, []);
   });
 
-  it("answers 404 for another user's ebook, story or user, as if it did not exist", async () => {
+  it("answers 404 for another user's ebook, story, user or picture, as if it did not exist", async () => {
     const failures: string[] = [];
     for (const op of v1Operations.filter((o) => !PUBLIC_V1.has(o.name))) {
       const rule = RULES[op.name];

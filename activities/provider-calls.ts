@@ -1,0 +1,131 @@
+/**
+ * What every activity that calls a provider shares: heartbeats and cancellation,
+ * the admin's provider order, the cost ledger (per book, or per user for calls
+ * that belong to no book), the provider failure log and content moderation.
+ * The book activities (index.ts), the story activities and the AI activities
+ * are all built over one of these.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { randomUUID } from 'node:crypto';
+import { cachedProviderOrder, createLedger } from '../db/ledger';
+import { moderateText } from './moderation';
+import type { Usage } from './providers/types';
+import { ErrorTypes } from '../workflows/shared';
+import type { ActivityDeps } from './index';
+
+/** Who a call that belongs to no book is for: the user's profile, and the story when there is one. */
+export interface CallOwner {
+  profileId: string;
+  storyId?: string;
+}
+
+export function createProviderCalls(deps: ActivityDeps) {
+  const { events } = deps;
+
+  const heartbeat = (details?: unknown) => {
+    try {
+      Context.current().heartbeat(details);
+    } catch {
+      // Outside an activity (plain function calls in scripts) there is nothing to beat.
+    }
+  };
+  const signal = (): AbortSignal | undefined => {
+    try {
+      return Context.current().cancellationSignal;
+    } catch {
+      return undefined;
+    }
+  };
+
+  const ledger = deps.knex ? createLedger(deps.knex) : undefined;
+  const providerOrder = ledger ? cachedProviderOrder(ledger, deps.providerOrderTtlMs ?? 10_000) : undefined;
+  const moderate = deps.moderate ?? moderateText;
+
+  /**
+   * The ledger key of one real provider call. It names the attempt: a retry that
+   * called the provider again spent again and is counted, while recording the same
+   * call twice within one attempt is not (replays never re-run activities).
+   * Outside an activity there is no attempt identity, so every call counts.
+   */
+  const callKey = (subjectId: string, step: string, index?: number) => {
+    try {
+      const info = Context.current().info;
+      return `${info.workflowExecution?.workflowId ?? subjectId}:${info.activityId}:${info.attempt}:${step}:${index ?? ''}`;
+    } catch {
+      return `direct:${subjectId}:${step}:${index ?? ''}:${randomUUID()}`;
+    }
+  };
+
+  /**
+   * A book's call: its event and its ledger row commit together (a worker killed,
+   * or a database lost, between two separate writes left an event without its row).
+   */
+  const recordCall = async (ebookId: string, step: string, provider: string, model: string, usage: Usage, index?: number) => {
+    const event = { step, index, provider, model, usage };
+    if (!ledger || !deps.knex) {
+      await events.publish(ebookId, 'provider.call', event);
+      return;
+    }
+    const entry = { ebookId, step, chapterIndex: index ?? null, provider, model, usage, idempotencyKey: callKey(ebookId, step, index) };
+    await deps.knex.transaction(async (trx) => {
+      const { inserted } = await ledger.record(entry, trx);
+      // A second record of the same call (same key) adds neither a row nor an event.
+      if (inserted) await events.publish(ebookId, 'provider.call', event, trx);
+    });
+  };
+
+  /** A call that belongs to no book goes into the ledger under the user (and story). */
+  const recordOwnedCall = async (owner: CallOwner, step: string, provider: string, model: string, usage: Usage, index?: number) => {
+    if (!ledger) return;
+    await ledger.recordUnbooked({
+      userId: owner.profileId,
+      storyId: owner.storyId,
+      step,
+      chapterIndex: index ?? null,
+      provider,
+      model,
+      usage,
+      idempotencyKey: callKey(owner.storyId ?? owner.profileId, step, index),
+    });
+  };
+
+  /** Applies the admin's persisted order (cached) to the failover providers before a call. */
+  const applyProviderOrder = async () => {
+    if (!providerOrder) return;
+    const order = await providerOrder();
+    (deps.text as { setOrder?: (n?: readonly string[]) => void }).setOrder?.(order.text);
+    (deps.image as { setOrder?: (n?: readonly string[]) => void }).setOrder?.(order.image);
+  };
+
+  /** Runs a provider call; a provider's failure also goes into the failure log for the status page. */
+  const tracked = async <T>(ebookId: string | undefined, step: string, fallback: string, fn: () => Promise<T>): Promise<T> => {
+    await applyProviderOrder();
+    try {
+      return await fn();
+    } catch (err) {
+      if (ledger && err instanceof ApplicationFailure) {
+        const provider = (err.details?.[0] as { provider?: string } | undefined)?.provider ?? fallback;
+        await ledger
+          .recordFailure({ provider, ebookId, step, errorType: err.type ?? undefined, message: err.message })
+          .catch(() => undefined); // the status page is not worth failing a book over
+      }
+      throw err;
+    }
+  };
+
+  /** Throws the non-retryable ContentRefused when moderation flags `text`. */
+  const refuseIfFlagged = async (text: string, what: string) => {
+    const verdict = await moderate(text, signal());
+    if (verdict.flagged) {
+      throw ApplicationFailure.nonRetryable(
+        `${what} was refused by content moderation (${verdict.source}: ${verdict.categories.join(', ') || 'flagged'})`,
+        ErrorTypes.ContentRefused,
+        { categories: verdict.categories, source: verdict.source },
+      );
+    }
+  };
+
+  return { heartbeat, signal, recordCall, recordOwnedCall, tracked, refuseIfFlagged };
+}
+
+export type ProviderCalls = ReturnType<typeof createProviderCalls>;

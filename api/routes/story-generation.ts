@@ -1,0 +1,125 @@
+/**
+ * Stories written by the engine: POST /stories/generate starts a story's first
+ * run, POST /stories/{id}/regenerate the next revision's. Both answer 202 at
+ * once; GET /stories/{id} shows the run's stage and progress. Stories are free
+ * (no allowance), but rate limits apply as everywhere.
+ */
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Services } from '../../lib/services';
+import type { Logger } from '../../lib/logger';
+import type { BookBrief } from '../../activities/providers/types';
+import { createStoryRepository, type Story } from '../../db/stories';
+import { createStoryGenerationRepository } from '../../db/story-generation';
+import { USER_ID_ATTRIBUTE } from '../../workflows/shared';
+import {
+  STORY_WORKFLOW_TYPE,
+  storyWorkflowId,
+  type StoryGeneration,
+  type StoryWorkflowInput,
+} from '../../workflows/story-ai-shared';
+import type { storyWorkflow } from '../../workflows/story';
+import { HttpProblem, notFound } from '../problem';
+import { idempotency } from '../idempotency';
+import { parseStrict } from './stories';
+import { briefSchema, rewriteSchema } from './ebooks';
+
+/** The brief of a story; `chapterCount` is how many sections it is written in. */
+export const generateStorySchema = briefSchema.strict();
+export const regenerateStorySchema = rewriteSchema;
+
+export interface StoryGenerationDeps {
+  services: Services;
+  temporal: Client;
+  taskQueue: string;
+  log: Logger;
+}
+
+export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
+  const { services, temporal } = deps;
+  const { repos, knex } = services;
+  const stories = createStoryRepository(knex);
+  const runs = createStoryGenerationRepository(knex);
+  const router = Router();
+
+  const start = async (input: StoryWorkflowInput, workflowId: string, clerkUserId: string) => {
+    await temporal.workflow.start<typeof storyWorkflow>(STORY_WORKFLOW_TYPE, {
+      workflowId,
+      taskQueue: deps.taskQueue,
+      args: [input],
+      typedSearchAttributes: [{ key: USER_ID_ATTRIBUTE, value: clerkUserId }],
+    });
+  };
+
+  router.post('/stories/generate', idempotency(knex), async (req, res) => {
+    const brief = parseStrict(generateStorySchema, req.body ?? {}, 'body');
+    const user = req.user!;
+    const profile = await repos.profiles.ensure({ clerkUserId: user.userId, role: user.role });
+    const id = randomUUID();
+    const workflowId = storyWorkflowId(id, 1);
+    const generation: StoryGeneration = { revision: 1, workflowId, stage: 'queued', progress: 0 };
+    await runs.create({ id, userId: profile.id, promptData: brief, generation });
+    await repos.activities.record({
+      userId: profile.id,
+      type: 'story_created',
+      data: { storyId: id, generated: true },
+      dedupeKey: `story_created:${id}`,
+      ipAddress: req.ip,
+      userAgent: req.get('user-agent') ?? undefined,
+    });
+    try {
+      await start({ storyId: id, profileId: profile.id, revision: 1, brief }, workflowId, user.userId);
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
+        await runs.fail(id, 1, 'failed', { stage: 'failed', error: { type: 'StartFailed', message: 'The generation could not be started' } });
+        deps.log.error({ err, storyId: id, requestId: req.id }, 'story workflow start failed');
+        throw new HttpProblem(503, 'Service Unavailable', 'The workflow engine is unreachable; try again shortly.');
+      }
+    }
+    res.status(202).location(`/v1/stories/${id}`).json({ id, workflowId, status: 'generating' });
+  });
+
+  router.post('/stories/:id/regenerate', idempotency(knex), async (req, res) => {
+    const body = parseStrict(regenerateStorySchema, req.body ?? {}, 'body');
+    const user = req.user!;
+    const profile = await repos.profiles.ensure({ clerkUserId: user.userId, role: user.role });
+    const story = await stories.get(String(req.params.id));
+    if (!story || story.userId !== profile.id) throw notFound('Story');
+    const settings = story.generationSettings as BookBrief | null;
+    if (!settings?.prompt) {
+      throw new HttpProblem(409, 'Conflict', 'The story was written by hand, not generated from a prompt; there is nothing to rewrite from.');
+    }
+    const current = revisionOf(story);
+    const generation = story.status === 'generating'
+      ? undefined
+      : await runs.beginRewrite(
+          story.id,
+          (revision) => ({ revision, workflowId: storyWorkflowId(story.id, revision), stage: 'queued', progress: 0, error: null, feedback: body.feedback }),
+          { revision: current, status: story.status },
+        );
+    if (!generation) {
+      throw new HttpProblem(409, 'Conflict', 'The story is being generated; wait until this run ends.', { status: 'generating' });
+    }
+    const { revision, workflowId } = generation;
+    try {
+      await start({ storyId: story.id, profileId: profile.id, revision, brief: settings, feedback: body.feedback }, workflowId, user.userId);
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new HttpProblem(409, 'Conflict', 'This rewrite is already running.', { workflowId });
+      }
+      await runs.fail(story.id, revision, story.status, { stage: 'failed', error: { type: 'StartFailed', message: 'The rewrite could not be started' } });
+      deps.log.error({ err, storyId: story.id, requestId: req.id }, 'story rewrite start failed');
+      throw new HttpProblem(503, 'Service Unavailable', 'The workflow engine is unreachable; try again shortly.');
+    }
+    res.status(202).location(`/v1/stories/${story.id}`).json({ id: story.id, workflowId, revision, status: 'generating' });
+  });
+
+  return router;
+}
+
+/** The story's latest run's revision; 0 for a story never generated. */
+function revisionOf(story: Story): number {
+  const g = story.metadata.generation as { revision?: unknown } | undefined;
+  return typeof g?.revision === 'number' ? g.revision : 0;
+}
