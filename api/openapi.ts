@@ -51,6 +51,7 @@ export const OPERATIONS: Operation[] = [
     body: rewriteSchema,
     responses: { '202': 'Started', '400': 'Invalid request', '404': 'No such book or chapter', '409': 'Book not completed, or this rewrite is already running' },
   },
+  { method: 'get', path: '/v1/ebooks/{id}/chapters/{n}/image', summary: "A chapter's illustration (owner only; ETag, alt text in X-Image-Alt)", produces: 'image/*', responses: { '200': 'The image', '304': 'Unchanged (If-None-Match)', '400': 'n is not a chapter number', '404': 'No such book or chapter, or not illustrated yet' } },
   { method: 'get', path: '/v1/ebooks/{id}/files/{kind}', summary: 'Download the PDF, the EPUB or the cover (kind: pdf, epub, cover)', produces: 'application/octet-stream', responses: { '200': 'The file', '404': 'No such book or file not ready' } },
   { method: 'get', path: '/v1/users/{userId}/ebooks', summary: "A user's books, newest first (userId may be 'me')", query: listQuerySchema, responses: { '200': 'A page of books', '400': 'Invalid query', '404': 'No such user for this caller' } },
   { method: 'get', path: '/v1/users/{userId}/subscription', summary: "A user's plan and this month's usage", responses: { '200': 'Subscription', '404': 'No such user for this caller' } },
