@@ -53,6 +53,8 @@ export function ebookImageRouter(deps: { services: Services; log: Logger }): Rou
     res.setHeader('Content-Length', String(head.bytes));
     res.setHeader('Content-Disposition', 'inline');
     await pipeline(await storage.stream(chapter.imageKey), res).catch((err: unknown) => {
+      // A page that moves on aborts its picture fetches: that hang-up is normal, anything else is worth a line.
+      if ((err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
       deps.log.warn({ err, key: chapter.imageKey, requestId: req.id }, 'image stream ended early');
     });
   });

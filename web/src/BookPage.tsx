@@ -127,7 +127,8 @@ export function BookPage({ id, session, onUnauthorized }: Props) {
                 return true;
               case 'failed':
               case 'cancelled':
-                refreshStatus();
+                // The book's own total from the ledger: a call still running at the end is billed after this event.
+                void loadBook();
                 return true;
               default:
                 refreshStatus();
@@ -209,7 +210,7 @@ export function BookPage({ id, session, onUnauthorized }: Props) {
       conn={conn}
       coverUrl={coverUrl}
       streamError={streamError}
-      spend={spend}
+      spend={book?.cost ? { usd: Number(book.cost.totalUsd ?? 0), calls: Number(book.cost.calls ?? 0) } : spend}
       token={token}
       onChanged={refreshStatus}
       onUnauthorized={onUnauthorized}

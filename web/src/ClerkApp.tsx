@@ -39,7 +39,11 @@ function ClerkShell() {
     <Shell
       session={unauthorized ? null : session}
       onUnauthorized={onUnauthorized}
-      account={<UserButton />}
+      account={
+        <Show when="signed-in">
+          <UserButton />
+        </Show>
+      }
       signIn={<ClerkSignIn refused={unauthorized && Boolean(session)} />}
     />
   );
@@ -65,11 +69,10 @@ function ClerkSignIn({ refused }: { refused: boolean }) {
           CLERK_PUBLISHABLE_KEY.
         </p>
       </ClerkFailed>
-      <Show when="signed-out">
-        <div className="clerk-mount" data-testid="clerk-sign-in">
-          <SignIn routing="hash" />
-        </div>
-      </Show>
+      {/* Always there while signed out, so the form appears in place once Clerk has loaded. */}
+      <div className="clerk-mount" data-testid="clerk-sign-in">
+        <SignIn routing="hash" />
+      </div>
     </section>
   );
 }

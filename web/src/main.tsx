@@ -1,4 +1,4 @@
-import { lazy, StrictMode, Suspense, useEffect, useState } from 'react';
+import { Component, lazy, StrictMode, Suspense, useEffect, useState, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { LocalApp } from './App';
 import './styles.css';
@@ -17,6 +17,28 @@ function Loading() {
   );
 }
 
+/** A part of the page that throws (Clerk refusing its key, a bundle that failed to load) leaves words, not a blank page. */
+class Failsafe extends Component<{ children: ReactNode }, { failed: boolean }> {
+  state = { failed: false };
+  static getDerivedStateFromError() {
+    return { failed: true };
+  }
+  render() {
+    if (!this.state.failed) return this.props.children;
+    return (
+      <main id="main">
+        <section className="narrow">
+          <h1>The page could not start</h1>
+          <p className="notice error" role="alert">
+            Part of this page could not be loaded or started. Reload the page; if it keeps happening, the engine's
+            sign-in settings (CLERK_PUBLISHABLE_KEY) may be wrong, so tell whoever runs it.
+          </p>
+        </section>
+      </main>
+    );
+  }
+}
+
 function Boot() {
   const [config, setConfig] = useState<WebConfig | 'unreachable' | null>(null);
   useEffect(() => {
@@ -27,9 +49,11 @@ function Boot() {
   if (!config) return <Loading />;
   if (config !== 'unreachable' && config.signIn === 'clerk') {
     return (
-      <Suspense fallback={<Loading />}>
-        <ClerkApp publishableKey={config.clerkPublishableKey} />
-      </Suspense>
+      <Failsafe>
+        <Suspense fallback={<Loading />}>
+          <ClerkApp publishableKey={config.clerkPublishableKey} />
+        </Suspense>
+      </Failsafe>
     );
   }
   return <LocalApp unreachable={config === 'unreachable'} codeMinutes={config === 'unreachable' ? undefined : config.codeMinutes} />;
