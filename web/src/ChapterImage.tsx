@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ApiError, fetchBlobUrl, type TokenSource } from './api';
 
 /**
@@ -22,16 +22,20 @@ export function ChapterImage(props: {
   const [img, setImg] = useState<{ url: string; alt: string } | null>(null);
   const [state, setState] = useState<'waiting' | 'loading' | 'shown' | 'failed'>('waiting');
   const [attempt, setAttempt] = useState(0);
+  // The blob: URL on screen; released when a newer picture replaces it or the component goes.
+  const shown = useRef<string | null>(null);
+  useEffect(() => () => void (shown.current && URL.revokeObjectURL(shown.current)), []);
 
   useEffect(() => {
     if (!ready) return;
     const ctrl = new AbortController();
-    let url: string | null = null;
     let retry: ReturnType<typeof setTimeout> | undefined;
     setState((s) => (s === 'shown' ? s : 'loading'));
     fetchBlobUrl(`/v1/ebooks/${encodeURIComponent(bookId)}/chapters/${index}/image`, token, ctrl.signal).then(
       (r) => {
-        url = r.url;
+        if (ctrl.signal.aborted) return URL.revokeObjectURL(r.url);
+        if (shown.current) URL.revokeObjectURL(shown.current);
+        shown.current = r.url;
         const given = r.headers.get('x-image-alt');
         setImg({ url: r.url, alt: props.alt ?? (given ? decodeURIComponent(given) : `Illustration for chapter ${index}`) });
         setState('shown');
@@ -46,10 +50,8 @@ export function ChapterImage(props: {
     return () => {
       ctrl.abort();
       clearTimeout(retry);
-      if (url) URL.revokeObjectURL(url);
     };
-    // props.alt is read once per picture; a new alt comes with a new version.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // props.alt is read once per picture (a new alt comes with a new version), so it is not a dependency.
   }, [bookId, index, token, ready, version, attempt]);
 
   const cls = `image-slot${props.wide ? ' wide' : ''}${img ? ' has-image' : ''}`;
