@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { RequestHandler } from 'express';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createTestStack, startWorker, type TestStack } from '../helpers/stack';
-import { api } from '../helpers/http';
+import { api, waitFor } from '../helpers/http';
 import { issueLocalSignInLink, consumeSignInCode, isLoopback, clerkFrontendHost } from '../../api/web';
 import { createProviders, type Providers } from '../../lib/providers';
 import { signSessionToken } from '../../lib/tokens';
@@ -36,7 +36,8 @@ function slowProviders(stack: TestStack): Providers {
       name: base.image.name,
       offline: base.image.offline,
       async generateImage(req, signal) {
-        await sleep(300);
+        // Slow enough that the live view stays up while the test looks at chapter 1's picture and the cost.
+        await sleep(2500);
         return base.image.generateImage(req, signal);
       },
     },
@@ -268,7 +269,15 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
     // The running cost: money, marked as an estimate, more than zero once calls were made.
     await page.getByTestId('cost').getByText('estimated').waitFor();
     assert.ok((await shownUsd(page)) > 0, 'the running cost counts the calls so far');
-    assert.match((await page.getByTestId('cost').textContent()) ?? '', /^Cost so far: US\$\d+\.\d{2,4} estimated · \d+ provider calls$/);
+    // Across the dropped connection no call was counted twice or missed: the page's sum meets the events' sum.
+    const liveView = page.getByRole('button', { name: 'Cancel this book' });
+    await waitFor(
+      "the live view's running cost to match the provider.call events",
+      async () => (await shownUsd(page)) === Number((await eventsCostUsd(id)).toFixed(6)) && (await liveView.count()) === 1,
+      20_000,
+      100,
+    );
+    assert.match((await page.getByTestId('cost').textContent()) ?? '', /^Cost so far: US\$\d+\.\d{2,4} estimated · \d+ provider calls?$/);
     await shot(page, '05-live-chapter1-written');
 
     // Finished: the reader replaces the live view.

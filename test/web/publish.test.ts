@@ -98,6 +98,7 @@ describe('web app: publish, share link and the public reader', function () {
     await page.getByRole('button', { name: 'Publish' }).click();
     await page.getByRole('button', { name: 'Make private' }).waitFor();
     const link = await page.getByLabel('Share link').inputValue();
+    assert.equal(await page.evaluate(`document.activeElement?.id`), 'share-link', 'focus moves to the new link');
     assert.equal(new URL(link).pathname, `/read/${book.id}`);
     const after = (await api(base, 'GET', `/v1/ebooks/${book.id}`, { token })).body;
     assert.equal(after.visibility, 'public');

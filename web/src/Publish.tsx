@@ -1,4 +1,4 @@
-import { useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { apiJson, ApiError, explain, type BookDoc, type TokenSource } from './api';
 
 /** The public reader's address for a book; the API's shareUrl wins when it points at that page. */
@@ -22,8 +22,17 @@ export function Publish({ book, token, onChanged }: { book: BookDoc; token: Toke
   const [error, setError] = useState('');
   const [copied, setCopied] = useState(false);
   const linkRef = useRef<HTMLInputElement>(null);
+  const publishRef = useRef<HTMLButtonElement>(null);
   const isPublic = book.visibility === 'public';
   const link = shareLink(book);
+
+  // The button pressed goes away: keep keyboard focus on what replaced it (the link, or Publish again).
+  const changed = useRef(false);
+  useEffect(() => {
+    if (!changed.current) return;
+    changed.current = false;
+    (isPublic ? linkRef.current : publishRef.current)?.focus();
+  }, [isPublic]);
 
   const act = async (what: 'publish' | 'unpublish') => {
     setBusy(true);
@@ -35,6 +44,7 @@ export function Publish({ book, token, onChanged }: { book: BookDoc; token: Toke
         token,
         { method: 'POST' },
       );
+      changed.current = true;
       onChanged({ visibility: r.visibility, shareUrl: r.shareUrl ?? null });
     } catch (err) {
       if (err instanceof ApiError && err.status === 404 && /^No route for /.test(err.detail)) {
@@ -87,7 +97,7 @@ export function Publish({ book, token, onChanged }: { book: BookDoc; token: Toke
         <>
           <p>Only you can see this book. Publish it to get a link anyone can read.</p>
           <div className="actions">
-            <button type="button" className="button primary" disabled={busy} aria-busy={busy} onClick={() => act('publish')}>
+            <button ref={publishRef} type="button" className="button primary" disabled={busy} aria-busy={busy} onClick={() => act('publish')}>
               {busy ? 'Publishing…' : 'Publish'}
             </button>
           </div>
