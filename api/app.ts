@@ -13,6 +13,7 @@ import type { Logger } from '../lib/logger';
 import { requireUser, type AuthSettings } from './auth';
 import { errorHandler, HttpProblem, sendProblem } from './problem';
 import { ebookRouter } from './routes/ebooks';
+import { ebookImageRouter } from './routes/ebook-images';
 import { userRouter } from './routes/users';
 import { aiRouter } from './routes/ai';
 import { storyRouter } from './routes/stories';
@@ -126,6 +127,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(ebookRouter({ ...deps, bookCache }));
   v1.use(ebookStepsRouter(deps));
   v1.use(publishRouter(deps));
+  v1.use(ebookImageRouter(deps));
   v1.use(userRouter(deps.services));
   v1.use(aiRouter(deps));
   v1.use(storyRouter(deps.services));

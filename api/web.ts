@@ -127,12 +127,45 @@ function signInProblemPage(res: Response, status: number, heading: string, text:
     );
 }
 
-const NOT_THE_APP = /^\/(v1|healthz|readyz|metrics)(\/|$)/;
+// The API's own paths (and the public /shared JSON) are never answered with the app.
+const NOT_THE_APP = /^\/(v1|shared|healthz|readyz|metrics)(\/|$)/;
+
+/** The Clerk Frontend API host a publishable key names (`pk_test_` + base64 of `<host>$`). */
+export function clerkFrontendHost(publishableKey: string): string | undefined {
+  const m = /^pk_(test|live)_([A-Za-z0-9+/=_-]+)$/.exec(publishableKey);
+  if (!m) return undefined;
+  const host = Buffer.from(m[2], 'base64').toString('utf8').replace(/\$$/, '');
+  return /^[a-z0-9.-]+(:\d+)?$/i.test(host) ? host : undefined;
+}
+
+/**
+ * The page's Content-Security-Policy. Everything is the app's own, except with
+ * Clerk: its script, API and avatars come from the instance's Frontend API and
+ * img.clerk.com, and its bot protection from Cloudflare's challenge frame.
+ */
+export function pageCsp(clerkPublishableKey?: string): string {
+  const host = clerkPublishableKey ? clerkFrontendHost(clerkPublishableKey) : undefined;
+  const clerk = host ? ` https://${host}` : '';
+  const challenge = host ? ' https://challenges.cloudflare.com' : '';
+  return [
+    "default-src 'self'",
+    `script-src 'self'${clerk}${challenge}`,
+    `img-src 'self' blob: data:${host ? ' https://img.clerk.com' : ''}`,
+    "style-src 'self' 'unsafe-inline'",
+    `connect-src 'self'${clerk}`,
+    `frame-src 'self'${challenge}`,
+    `worker-src 'self' blob:`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 export function createWebRouter(opts: WebRouterOptions): Router {
   const distDir = opts.distDir ?? path.resolve(__dirname, '..', 'web', 'dist');
   const indexFile = path.join(distDir, 'index.html');
   const clerk = Boolean(opts.clerkPublishableKey);
+  const csp = pageCsp(opts.clerkPublishableKey);
   const router = Router();
 
   // What the page needs to know before anyone signs in.
@@ -201,10 +234,7 @@ export function createWebRouter(opts: WebRouterOptions): Router {
       return;
     }
     res.setHeader('Cache-Control', 'no-cache');
-    res.setHeader(
-      'Content-Security-Policy',
-      "default-src 'self'; img-src 'self' blob: data:; style-src 'self' 'unsafe-inline'; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
-    );
+    res.setHeader('Content-Security-Policy', csp);
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.sendFile(indexFile);

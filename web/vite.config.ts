@@ -19,6 +19,6 @@ export default defineConfig({
   server: {
     // lib/eras.json lives outside web/: the one source of the era list.
     fs: { allow: [fileURLToPath(new URL('..', import.meta.url))] },
-    proxy: { '/v1': api, '/signin': api, '/web-config.json': api },
+    proxy: { '/v1': api, '/shared': api, '/signin': api, '/web-config.json': api },
   },
 });

@@ -73,7 +73,7 @@ export function sharedRouter(deps: { services: Services; bookCache: BookCache; l
       title: book.title,
       description: book.description,
       chapters: book.chapters.map((c, i) => ({ index: c.index, title: c.title, paragraphs: paragraphs[i] ?? [] })),
-      coverUrl: book.coverImageKey ? `${files}/cover?v=${book.fileVersion}` : null,
+      coverImageUrl: book.coverImageKey ? `${files}/cover?v=${book.fileVersion}` : null,
       pdfUrl: book.pdfKey ? `${files}/pdf?v=${book.fileVersion}` : null,
       epubUrl: book.epubKey ? `${files}/epub?v=${book.fileVersion}` : null,
       fileVersion: book.fileVersion,

@@ -40,6 +40,7 @@ const RULES: Record<string, Rule> = {
   'GET /v1/ebooks/{id}/events': { owner: 'ebook' },
   'POST /v1/ebooks/{id}/cancel': { owner: 'ebook' },
   'GET /v1/ebooks/{id}/files/{kind}': { owner: 'ebook' },
+  'GET /v1/ebooks/{id}/chapters/{n}/image': { owner: 'ebook' },
   'POST /v1/ebooks/{id}/chapters/{n}/regenerate': { owner: 'ebook', body: {} },
   'POST /v1/ebooks/{id}/chapters': { owner: 'ebook', body: {} },
   'POST /v1/ebooks/{id}/illustrations': { owner: 'ebook' },

@@ -7,6 +7,7 @@ import type { Router } from 'express';
 import { createTestStack, startApi, type TestStack } from '../helpers/stack';
 import { api } from '../helpers/http';
 import { ebookRouter } from '../../api/routes/ebooks';
+import { ebookImageRouter } from '../../api/routes/ebook-images';
 import { userRouter } from '../../api/routes/users';
 import { storyRouter } from '../../api/routes/stories';
 import { profileRouter } from '../../api/routes/profiles';
@@ -84,6 +85,7 @@ describe('OpenAPI document', function () {
     };
     const served = [
       ...routesOf(ebookRouter(deps), '/v1'),
+      ...routesOf(ebookImageRouter(deps), '/v1'),
       ...routesOf(userRouter(stack.services), '/v1'),
       ...routesOf(storyRouter(stack.services), '/v1'),
       ...routesOf(profileRouter(stack.services), '/v1'),

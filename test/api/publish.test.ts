@@ -96,9 +96,13 @@ describe('publish and share a book', function () {
     );
     assert.equal(shared.body.pdfUrl, `/shared/ebooks/${id}/files/pdf?v=1`);
     assert.equal(shared.body.epubUrl, `/shared/ebooks/${id}/files/epub?v=1`);
-    assert.equal(shared.body.coverUrl, `/shared/ebooks/${id}/files/cover?v=1`);
-    for (const [kind, type] of [['pdf', 'application/pdf'], ['epub', 'application/epub+zip'], ['cover', /^image\//]] as const) {
-      const pub = await download(shared.body[`${kind}Url`]);
+    assert.equal(shared.body.coverImageUrl, `/shared/ebooks/${id}/files/cover?v=1`);
+    for (const [kind, field, type] of [
+      ['pdf', 'pdfUrl', 'application/pdf'],
+      ['epub', 'epubUrl', 'application/epub+zip'],
+      ['cover', 'coverImageUrl', /^image\//],
+    ] as const) {
+      const pub = await download(shared.body[field]);
       const owner = await download(`/v1/ebooks/${id}/files/${kind}`, { authorization: `Bearer ${token}` });
       assert.equal(pub.status, 200, kind);
       assert.match(pub.type ?? '', typeof type === 'string' ? new RegExp(type.replace('+', '\\+')) : type);

@@ -2,31 +2,25 @@
  * The web app end to end: the built SPA served by `api/web.ts` in front of the
  * real engine app, a real worker on a real Temporal server, driven in Debian's
  * chromium. Sign in with a one-time link, create a book (with an API error on
- * the way), watch it stream (through a forced network drop), read it, download
- * both files, and see that another user's book is "not found".
+ * the way), watch it stream (through a forced network drop) with its pictures
+ * and running cost, read it, download both files, and see that another user's
+ * book is "not found". The providers are the local OpenAI-compatible server,
+ * so the calls have list prices and the cost is more than zero.
  * Screenshots go to test-output/screenshots/.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { RequestHandler } from 'express';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createTestStack, startWorker, type TestStack } from '../helpers/stack';
-import { api } from '../helpers/http';
-import { createApp } from '../../api/app';
-import { createWebRouter, issueLocalSignInLink, consumeSignInCode, isLoopback } from '../../api/web';
-import { clerkSettings } from '../../lib/dev-keys';
-import { createLogger } from '../../lib/logger';
+import { api, waitFor } from '../helpers/http';
+import { issueLocalSignInLink, consumeSignInCode, isLoopback, clerkFrontendHost } from '../../api/web';
 import { createProviders, type Providers } from '../../lib/providers';
 import { signSessionToken } from '../../lib/tokens';
-import { buildWeb } from '../../scripts/build-web';
-
-const ROOT = path.resolve(__dirname, '..', '..');
-const DIST = path.join(ROOT, 'web', 'dist');
-const SHOTS = path.join(ROOT, 'test-output', 'screenshots');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
+import { costOf } from '../../lib/pricing';
+import { launchChromium, PHONE, prepareWeb, shot, startWebServer, type WebServer } from './harness';
 
 // Locators, not waitForFunction: the app's CSP (kept on in these tests) forbids string eval.
 const paragraphsShown = (page: Page, chapter: number, n: number) =>
@@ -42,7 +36,8 @@ function slowProviders(stack: TestStack): Providers {
       name: base.image.name,
       offline: base.image.offline,
       async generateImage(req, signal) {
-        await sleep(300);
+        // Slow enough that the live view stays up while the test looks at chapter 1's picture and the cost.
+        await sleep(2500);
         return base.image.generateImage(req, signal);
       },
     },
@@ -73,23 +68,22 @@ function slowProviders(stack: TestStack): Providers {
 describe('web app end to end (chromium → SPA → API → Temporal)', function () {
   this.timeout(240_000);
   let stack: TestStack;
-  let server: Server;
+  let web: WebServer;
   let base: string;
   let stopWorker: () => Promise<void>;
   let browser: Browser;
+  let openai: OpenAICompatServer;
   let dropped = 0;
 
   before(async () => {
-    buildWeb({ quiet: true });
-    await fs.access(path.join(DIST, 'index.html'));
-    await fs.mkdir(SHOTS, { recursive: true });
-    stack = await createTestStack({ CHAPTER_CONCURRENCY: '1' });
+    await prepareWeb();
+    openai = await startOpenAICompatServer();
+    stack = await createTestStack({ CHAPTER_CONCURRENCY: '1', ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' });
     ({ stop: stopWorker } = await startWorker(stack, slowProviders(stack)));
 
-    const app = express();
     // Cut the first event stream after a few chapter.text events: the page must
     // reconnect with Last-Event-ID and lose or repeat nothing.
-    app.use((req, res, next) => {
+    const dropOnce: RequestHandler = (req, res, next) => {
       if (dropped > 0 || !/^\/v1\/ebooks\/[^/]+\/events$/.test(req.path)) return next();
       let textEvents = 0;
       const write = res.write.bind(res) as (...a: unknown[]) => boolean;
@@ -102,37 +96,31 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
         return ok;
       };
       next();
-    });
-    app.use(createWebRouter({ devKeys: stack.devKeys, dataDir: stack.dataDir, distDir: DIST }));
-    app.use(
-      createApp({
-        services: stack.services,
-        temporal: stack.client,
-        auth: clerkSettings(stack.config),
-        log: createLogger('web-test', 'warn'),
-        taskQueue: stack.taskQueue,
-        chapterConcurrency: stack.config.chapterConcurrency,
-      }),
-    );
-    server = await new Promise<Server>((resolve) => {
-      const s = app.listen(0, '127.0.0.1', () => resolve(s));
-    });
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    };
+    web = await startWebServer(stack, { before: dropOnce });
+    base = web.base;
+    browser = await launchChromium();
   });
 
   after(async () => {
     await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((r) => (server ? server.close(r) : r(undefined)));
+    await web?.close();
     await stopWorker?.();
     await stack?.close();
+    await openai?.close();
   });
 
-  const shot = (page: Page, name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+  /** What the book's provider.call events cost by the engine's price table (as the page sums them). */
+  async function eventsCostUsd(id: string): Promise<number> {
+    const rows: Array<{ data: { provider: string; model: string; usage: object } }> = await stack.services
+      .knex('ebook_events')
+      .where({ ebook_id: id, type: 'provider.call' })
+      .select('data');
+    return rows.reduce((sum, r) => sum + costOf(r.data.provider, r.data.model, r.data.usage).costUsd, 0);
+  }
+  const shownUsd = async (page: Page) => Number(await page.getByTestId('cost').locator('strong').getAttribute('data-usd'));
+  const naturalWidth = (img: ReturnType<Page['locator']>) => img.evaluate((el) => (el as unknown as { naturalWidth: number }).naturalWidth);
+
 
   async function signedIn(ctx: BrowserContext, userId: string): Promise<Page> {
     const page = await ctx.newPage();
@@ -169,6 +157,60 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
     assert.equal((await fetch(`${base}/v1/nothing`)).status, 401, '/v1 stays the API');
     assert.equal((await fetch(`${base}/missing.js`)).status, 404);
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  });
+
+  it('uses Clerk only when configured: its own bundle, its mount point, and words when Clerk cannot load', async () => {
+    // The local default never downloads the Clerk bundle.
+    const local = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const lp = await local.newPage();
+    const localScripts: string[] = [];
+    lp.on('request', (r) => localScripts.push(r.url()));
+    await lp.goto(`${base}/`);
+    await lp.getByTestId('local-sign-in').waitFor();
+    assert.deepEqual((await (await fetch(`${base}/web-config.json`)).json()), { signIn: 'local-link', codeMinutes: 10 });
+    assert.ok(!localScripts.some((u) => /ClerkApp-/.test(u)), 'no Clerk code in the local default');
+    await local.close();
+
+    // The same app with a publishable key (no Clerk instance exists offline).
+    const host = 'clerk.ebooks.example.test';
+    const publishableKey = `pk_test_${Buffer.from(`${host}$`).toString('base64')}`;
+    assert.equal(clerkFrontendHost(publishableKey), host);
+    const clerkWeb = await startWebServer(stack, { clerkPublishableKey: publishableKey, api: false });
+    const clerkBase = clerkWeb.base;
+    try {
+      assert.deepEqual(await (await fetch(`${clerkBase}/web-config.json`)).json(), { signIn: 'clerk', clerkPublishableKey: publishableKey });
+      const html = await fetch(`${clerkBase}/`);
+      const csp = html.headers.get('content-security-policy') ?? '';
+      assert.match(csp, new RegExp(`script-src 'self' https://${host.replace(/\./g, '\\.')}`), csp);
+      assert.match(csp, new RegExp(`connect-src 'self' https://${host.replace(/\./g, '\\.')}`), csp);
+
+      const ctx = await browser.newContext(PHONE);
+      const page = await ctx.newPage();
+      const requested: string[] = [];
+      const pageErrors: string[] = [];
+      page.on('request', (r) => requested.push(r.url()));
+      page.on('pageerror', (e) => pageErrors.push(e.message));
+      await page.goto(`${clerkBase}/`);
+      await page.getByRole('heading', { name: 'Sign in', level: 1 }).waitFor();
+      await page.getByTestId('clerk-sign-in').waitFor({ state: 'attached' });
+      assert.equal(await page.getByTestId('local-sign-in').count(), 0, 'no local sign-in link instructions');
+      assert.ok(requested.some((u) => /\/assets\/ClerkApp-[\w-]+\.js$/.test(u)), 'the Clerk bundle is loaded on demand');
+      await page.getByTestId('clerk-loading').waitFor();
+      await shot(page, '14-clerk-loading');
+      // Offline, Clerk's script (from the instance's Frontend API host) never arrives: Clerk gives up after 15 s.
+      await page.getByTestId('clerk-failed').waitFor({ timeout: 40_000 });
+      assert.ok(
+        requested.some((u) => u.startsWith(`https://${host}/npm/@clerk/clerk-js@`)),
+        `Clerk tried to load its script from ${host}: ${requested.filter((u) => !u.startsWith(clerkBase)).join(', ')}`,
+      );
+      assert.match((await page.getByRole('alert').textContent()) ?? '', /could not be loaded/);
+      await shot(page, '15-clerk-unreachable');
+      const overflow = (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
+      assert.ok(overflow <= 0, `no horizontal scrolling (overflow ${overflow}px)`);
+      await ctx.close();
+    } finally {
+      await clerkWeb.close();
+    }
   });
 
   it('signs in, creates a book, watches it stream, reads and downloads it; another user sees "not found"', async () => {
@@ -210,7 +252,7 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
     const ch1 = page.getByTestId('chapter-text-1');
     await paragraphsShown(page, 1, 2);
     await shot(page, '04-live-streaming');
-    await page.getByTestId('provider').locator('.badge.offline').waitFor();
+    await page.getByTestId('provider').getByText(/openai/).waitFor();
     // Once chapter 1 is written (chapters 2 and 3 still to come), its streamed text must be exactly the stored text.
     await page.locator(['written', 'illustrating', 'done'].map((st) => `[data-chapter="1"][data-status="${st}"]`).join(', ')).waitFor();
     const streamed = await ch1.locator('p').allTextContents();
@@ -219,6 +261,23 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
     const stored = await api(base, 'GET', `/v1/ebooks/${id}`, { token });
     assert.equal(stored.status, 200);
     assert.deepEqual(streamed, stored.body.chapters[0].paragraphs, 'no text lost or repeated across the reconnect');
+    // Chapter 1's picture appears in its slot once it is drawn, fetched with the token.
+    const liveImg = page.getByTestId('chapter-image-1').locator('img');
+    await liveImg.waitFor({ timeout: 60_000 });
+    assert.ok((await naturalWidth(liveImg)) > 0, 'the picture decoded');
+    assert.match((await liveImg.getAttribute('alt')) ?? '', /^Illustration for chapter 1, /, 'alt text from the API');
+    // The running cost: money, marked as an estimate, more than zero once calls were made.
+    await page.getByTestId('cost').getByText('estimated').waitFor();
+    assert.ok((await shownUsd(page)) > 0, 'the running cost counts the calls so far');
+    // Across the dropped connection no call was counted twice or missed: the page's sum meets the events' sum.
+    const liveView = page.getByRole('button', { name: 'Cancel this book' });
+    await waitFor(
+      "the live view's running cost to match the provider.call events",
+      async () => (await shownUsd(page)) === Number((await eventsCostUsd(id)).toFixed(6)) && (await liveView.count()) === 1,
+      20_000,
+      100,
+    );
+    assert.match((await page.getByTestId('cost').textContent()) ?? '', /^Cost so far: US\$\d+\.\d{2,4} estimated · \d+ provider calls?$/);
     await shot(page, '05-live-chapter1-written');
 
     // Finished: the reader replaces the live view.
@@ -227,11 +286,20 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
     const book = (await api(base, 'GET', `/v1/ebooks/${id}`, { token })).body;
     assert.equal(book.status, 'completed');
     await page.getByRole('heading', { name: book.title, level: 1 }).waitFor();
-    await page.getByText(book.chapters[0].paragraphs[0]).waitFor();
+    await page.getByText(book.chapters[0].paragraphs[0]).first().waitFor();
+    const readerImg = page.getByRole('img', { name: book.chapters[0].imageAlt });
+    await readerImg.waitFor();
+    assert.ok((await naturalWidth(readerImg)) > 0);
+    // The book's total from the API, and the same figure the live view's sum of events gives.
+    assert.ok(book.cost.totalUsd > 0);
+    assert.equal(await shownUsd(page), Number(book.cost.totalUsd.toFixed(6)));
+    assert.equal((await eventsCostUsd(id)).toFixed(6), book.cost.totalUsd.toFixed(6), 'price table over events = ledger total');
+    await page.getByTestId('cost').getByText(/^Cost: US\$/).waitFor();
     await shot(page, '06-reader');
     await page.getByRole('button', { name: `2. ${book.chapters[1].title}` }).click();
     await page.getByRole('heading', { name: `Chapter 2: ${book.chapters[1].title}` }).waitFor();
-    await page.getByText(book.chapters[1].paragraphs[1]).waitFor();
+    await page.getByText(book.chapters[1].paragraphs[1]).first().waitFor();
+    await page.getByRole('img', { name: book.chapters[1].imageAlt }).waitFor();
     await shot(page, '07-reader-chapter2');
 
     // Rewrite chapter 2 with feedback: the reader shows the new text once version 2 is out.
@@ -242,7 +310,7 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
     const rewritten = (await api(base, 'GET', `/v1/ebooks/${id}`, { token })).body;
     assert.equal(rewritten.fileVersion, 2);
     assert.notDeepEqual(rewritten.chapters[1].paragraphs, book.chapters[1].paragraphs);
-    await page.getByText(rewritten.chapters[1].paragraphs[1]).waitFor();
+    await page.getByText(rewritten.chapters[1].paragraphs[1]).first().waitFor();
     await shot(page, '07b-reader-chapter2-rewritten');
 
     for (const [label, magic] of [
@@ -272,7 +340,7 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
     await bobCtx.close();
 
     // A phone-sized screen: reader and form.
-    const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true });
+    const phone = await browser.newContext(PHONE);
     const p = await signedIn(phone, 'alice');
     await p.goto(`${base}/books/${id}`);
     await p.getByRole('button', { name: 'Download EPUB' }).waitFor();
@@ -285,7 +353,7 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
     await shot(p, '11-phone-form');
     // A second book on the phone, by another user (plans may allow one book a month), to see the live view at that size.
     await phone.clearCookies();
-    const dana = await signedIn(await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }), 'dana');
+    const dana = await signedIn(await browser.newContext(PHONE), 'dana');
     await dana.goto(`${base}/new`);
     await p.close();
     await runPhoneLive(dana);
@@ -308,6 +376,15 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
     await p.getByRole('button', { name: 'Cancel this book' }).click();
     await p.getByRole('button', { name: 'Yes, cancel it' }).click();
     await p.getByText('This book was cancelled.').waitFor({ timeout: 60_000 });
+    // A cancelled book stays in the live view, with the book's total cost from the API.
+    const id = p.url().split('/').pop()!;
+    await p.reload();
+    await p.getByText('This book was cancelled.').waitFor();
+    const cost = p.getByTestId('cost');
+    await cost.getByText(/^Cost: /).waitFor();
+    const total = (await api(base, 'GET', `/v1/ebooks/${id}`, { token: await signSessionToken(stack.devKeys, { userId: 'dana' }) })).body.cost;
+    assert.ok(total.totalUsd > 0);
+    await cost.locator(`strong[data-usd="${total.totalUsd.toFixed(6)}"]`).waitFor({ timeout: 10_000 });
     await shot(p, '13-phone-cancelled');
     await p.context().close();
   }

@@ -1,5 +1,9 @@
 import { useCallback, useEffect, useRef, useState, type FormEvent } from 'react';
-import { apiJson, ApiError, download, explain, fetchBlobUrl, type BookDoc, type ChapterStatus, type StatusDoc } from './api';
+import { LoadFailed } from './LoadFailed';
+import { apiJson, ApiError, download, explain, fetchBlobUrl, type BookDoc, type ChapterStatus, type StatusDoc, type TokenSource } from './api';
+import { callCostUsd, formatUsd } from './cost';
+import { ChapterImage } from './ChapterImage';
+import { Publish } from './Publish';
 import { streamEvents, type ConnectionState } from './sse';
 import { chapterLabel, stageLabel, statusLabel } from './labels';
 import { Link } from './Link';
@@ -29,6 +33,8 @@ export function BookPage({ id, session, onUnauthorized }: Props) {
   // Bumped on each reason to (re)load the cover: its event can arrive before the file is recorded.
   const [coverWanted, setCoverWanted] = useState(0);
   const [streamError, setStreamError] = useState('');
+  // Summed from the provider.call events as they arrive (the stream replays earlier ones first).
+  const [spend, setSpend] = useState({ usd: 0, calls: 0 });
   const unauthorized = useRef(onUnauthorized);
   unauthorized.current = onUnauthorized;
 
@@ -113,12 +119,16 @@ export function BookPage({ id, session, onUnauthorized }: Props) {
                 setCoverWanted((n) => n + 1);
                 refreshStatus();
                 break;
+              case 'provider.call':
+                setSpend((c) => ({ usd: c.usd + callCostUsd(d), calls: c.calls + 1 }));
+                break;
               case 'completed':
                 void loadBook();
                 return true;
               case 'failed':
               case 'cancelled':
-                refreshStatus();
+                // The book's own total from the ledger: a call still running at the end is billed after this event.
+                void loadBook();
                 return true;
               default:
                 refreshStatus();
@@ -186,15 +196,7 @@ export function BookPage({ id, session, onUnauthorized }: Props) {
     );
   }
   if (phase === 'error' || !status) {
-    return (
-      <section className="narrow">
-        <h1 tabIndex={-1}>The book could not be loaded</h1>
-        <p className="notice error" role="alert">{loadError}</p>
-        <button type="button" className="button" onClick={() => window.location.reload()}>
-          Try again
-        </button>
-      </section>
-    );
+    return <LoadFailed message={loadError} />;
   }
   if (book && status.status === 'completed') {
     return <Reader book={book} coverUrl={coverUrl} token={token} onUpdated={setBook} />;
@@ -208,6 +210,7 @@ export function BookPage({ id, session, onUnauthorized }: Props) {
       conn={conn}
       coverUrl={coverUrl}
       streamError={streamError}
+      spend={book?.cost ? { usd: Number(book.cost.totalUsd ?? 0), calls: Number(book.cost.calls ?? 0) } : spend}
       token={token}
       onChanged={refreshStatus}
       onUnauthorized={onUnauthorized}
@@ -234,7 +237,8 @@ function Live(props: {
   conn: ConnectionState;
   coverUrl: string | null;
   streamError: string;
-  token: string;
+  spend: { usd: number; calls: number };
+  token: TokenSource;
   onChanged(): void;
   onUnauthorized(): void;
 }) {
@@ -276,6 +280,7 @@ function Live(props: {
           </div>
           <p className="meta">{pct}% done</p>
           <ProviderLine status={status} />
+          <CostLine usd={props.spend.usd} calls={props.spend.calls} running={!terminal} />
           <p className="meta conn" aria-live="polite">
             {terminal ? '' : conn === 'open' ? 'Live' : conn === 'reconnecting' ? 'Connection lost; reconnecting without losing text…' : conn === 'connecting' ? 'Connecting…' : ''}
           </p>
@@ -325,9 +330,7 @@ function Live(props: {
                   <span className={`badge ch-${st ?? 'pending'}`}>{chapterLabel(st)}</span>
                 </div>
                 <div className="chapter-body">
-                  <div className="image-slot" role="img" aria-label={st === 'done' ? 'Illustration ready (shown in the PDF and EPUB)' : 'Illustration not drawn yet'}>
-                    {st === 'done' ? 'Illustration ready: in the PDF and EPUB' : 'Illustration coming'}
-                  </div>
+                  <ChapterImage bookId={status.id} index={i} token={props.token} ready={st === 'done'} />
                   <StreamingText text={texts[i] ?? ''} index={i} active={st === 'writing'} />
                 </div>
               </li>
@@ -336,6 +339,21 @@ function Live(props: {
         </ol>
       )}
     </section>
+  );
+}
+
+/** What the providers cost so far (or in total), in money, marked as the estimate it is. */
+function CostLine({ usd, calls, running }: { usd: number; calls: number; running: boolean }) {
+  return (
+    <p className="meta cost" data-testid="cost">
+      {running ? 'Cost so far' : 'Cost'}: <strong data-usd={usd.toFixed(6)}>{formatUsd(usd)}</strong>{' '}
+      <span className="badge estimated" title="From the providers' list prices; the bill may differ.">estimated</span>
+      <span className="cost-calls">
+        {' '}
+        · {calls} provider {calls === 1 ? 'call' : 'calls'}
+        {calls > 0 && usd === 0 ? ' (the built-in writer and painter are free)' : ''}
+      </span>
+    </p>
   );
 }
 
@@ -362,7 +380,7 @@ function Reader({
 }: {
   book: BookDoc;
   coverUrl: string | null;
-  token: string;
+  token: TokenSource;
   onUpdated(book: BookDoc): void;
 }) {
   const [current, setCurrent] = useState(book.chapters[0]?.index ?? 1);
@@ -402,6 +420,7 @@ function Reader({
             <span className="badge completed">{statusLabel('completed')}</span> {book.chapters.length} chapters
           </p>
           <ProviderLine status={book} />
+          <CostLine usd={Number(book.cost?.totalUsd ?? 0)} calls={Number(book.cost?.calls ?? 0)} running={false} />
           <div className="actions downloads">
             <button type="button" className="button primary" onClick={() => save('pdf')} disabled={busy !== ''} aria-busy={busy === 'pdf'}>
               {busy === 'pdf' ? 'Preparing PDF…' : 'Download PDF'}
@@ -413,6 +432,7 @@ function Reader({
           {dlError && <p className="notice error" role="alert">{dlError}</p>}
         </div>
       </header>
+      <Publish book={book} token={token} onChanged={(patch) => onUpdated({ ...book, ...patch })} />
       <div className="reader-body">
         <nav className="toc" aria-label="Chapters">
           <h2>Contents</h2>
@@ -430,9 +450,16 @@ function Reader({
           <h2 id="chapter-heading" ref={headingRef} tabIndex={-1}>
             Chapter {chapter.index}: {chapter.title}
           </h2>
-          <div className="image-slot wide" role="img" aria-label={chapter.imageAlt ?? 'Chapter illustration'}>
-            {chapter.imageAlt ? `Illustration: ${chapter.imageAlt}` : 'Illustration in the PDF and EPUB'}
-          </div>
+          <ChapterImage
+            key={chapter.index}
+            bookId={book.id}
+            index={chapter.index}
+            token={token}
+            ready={Boolean(chapter.imageAlt) || chapter.status === 'done'}
+            alt={chapter.imageAlt}
+            version={book.fileVersion}
+            wide
+          />
           {(chapter.paragraphs ?? []).length ? (
             chapter.paragraphs!.map((p, n) => <p key={n}>{p}</p>)
           ) : (
@@ -457,7 +484,7 @@ function Reader({
  * Asks for one chapter again, optionally saying what to change, then waits for
  * the book's next file version and shows it.
  */
-function Rewrite({ book, index, token, onUpdated }: { book: BookDoc; index: number; token: string; onUpdated(book: BookDoc): void }) {
+function Rewrite({ book, index, token, onUpdated }: { book: BookDoc; index: number; token: TokenSource; onUpdated(book: BookDoc): void }) {
   const [feedback, setFeedback] = useState('');
   const [state, setState] = useState<'idle' | 'sending' | 'waiting'>('idle');
   const [error, setError] = useState('');

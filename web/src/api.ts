@@ -44,14 +44,35 @@ export interface BookDoc extends StatusDoc {
   fileVersion?: number;
   createdAt?: string;
   publishedAt?: string | null;
+  /** Spend on providers so far, from the cost ledger (list prices: an estimate). */
+  cost?: { totalUsd?: number; calls?: number };
+  /** Set by the publish routes; absent on an engine without them. */
+  visibility?: 'private' | 'public';
+  shareUrl?: string | null;
+}
+
+/**
+ * Where a request's bearer token comes from: the local sign-in's token as it is,
+ * or a function that asks Clerk for a fresh one (its session tokens live a minute).
+ */
+export type TokenSource = string | (() => Promise<string | null>);
+
+export async function resolveToken(token: TokenSource | null): Promise<string | null> {
+  return typeof token === 'function' ? token() : token;
 }
 
 export async function apiFetch(
   path: string,
-  token: string | null,
+  tokenSource: TokenSource | null,
   init: { method?: string; body?: unknown; signal?: AbortSignal; headers?: Record<string, string> } = {},
 ): Promise<Response> {
   const headers: Record<string, string> = { accept: 'application/json', ...init.headers };
+  let token: string | null;
+  try {
+    token = await resolveToken(tokenSource);
+  } catch {
+    throw new NetworkError('The sign-in service could not be reached.');
+  }
   if (token) headers.authorization = `Bearer ${token}`;
   let body: string | undefined;
   if (init.body !== undefined) {
@@ -69,7 +90,7 @@ export async function apiFetch(
   return res;
 }
 
-export async function apiJson<T>(path: string, token: string | null, init?: Parameters<typeof apiFetch>[2]): Promise<T> {
+export async function apiJson<T>(path: string, token: TokenSource | null, init?: Parameters<typeof apiFetch>[2]): Promise<T> {
   const res = await apiFetch(path, token, init);
   return (await res.json()) as T;
 }
@@ -96,6 +117,7 @@ export function explain(err: unknown, what = 'That'): string {
       case 403:
         return `You are not allowed to do this. ${err.detail}`.trim();
       case 404:
+        if (/^No route for /.test(err.detail)) return 'This engine does not offer that yet. Ask whoever runs it to update it.';
         return `${what} was not found. It may belong to another account, or the address may be mistyped.`;
       case 409:
         return `${err.detail || 'That is no longer possible'}.`;
@@ -113,18 +135,22 @@ export function explain(err: unknown, what = 'That'): string {
 }
 
 /** Fetches a file with the token into memory and hands back an object URL (revoke it when done). */
-export async function fetchBlobUrl(path: string, token: string, signal?: AbortSignal): Promise<{ url: string; name?: string; blob: Blob }> {
+export async function fetchBlobUrl(
+  path: string,
+  token: TokenSource | null,
+  signal?: AbortSignal,
+): Promise<{ url: string; name?: string; blob: Blob; headers: Headers }> {
   const res = await apiFetch(path, token, { signal, headers: { accept: '*/*' } });
   const blob = await res.blob();
   const disposition = res.headers.get('content-disposition') ?? '';
   const star = /filename\*=UTF-8''([^;]+)/i.exec(disposition);
   const plain = /filename="([^"]+)"/i.exec(disposition);
   const name = star ? decodeURIComponent(star[1]) : plain?.[1];
-  return { url: URL.createObjectURL(blob), name, blob };
+  return { url: URL.createObjectURL(blob), name, blob, headers: res.headers };
 }
 
 /** Saves a protected file: fetch with the token, then let the browser save the blob. */
-export async function download(path: string, token: string, fallbackName: string): Promise<void> {
+export async function download(path: string, token: TokenSource | null, fallbackName: string): Promise<void> {
   const { url, name } = await fetchBlobUrl(path, token);
   const a = document.createElement('a');
   a.href = url;

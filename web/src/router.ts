@@ -1,13 +1,20 @@
 import { useEffect, useState } from 'react';
 
-/** A tiny history router: three kinds of page do not need a library. */
-export type Route = { page: 'home' } | { page: 'new' } | { page: 'book'; id: string } | { page: 'missing'; path: string };
+/** A tiny history router: four kinds of page do not need a library. */
+export type Route =
+  | { page: 'home' }
+  | { page: 'new' }
+  | { page: 'book'; id: string }
+  | { page: 'read'; id: string }
+  | { page: 'missing'; path: string };
 
 export function parseRoute(pathname: string): Route {
   if (pathname === '/' || pathname === '') return { page: 'home' };
   if (pathname === '/new') return { page: 'new' };
   const m = /^\/books\/([^/]+)\/?$/.exec(pathname);
   if (m) return { page: 'book', id: decodeURIComponent(m[1]) };
+  const r = /^\/read\/([^/]+)\/?$/.exec(pathname);
+  if (r) return { page: 'read', id: decodeURIComponent(r[1]) };
   return { page: 'missing', path: pathname };
 }
 

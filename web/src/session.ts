@@ -3,11 +3,15 @@
  * kept in sessionStorage (this tab only, gone when it closes), and removed from
  * the address bar at once so it is not bookmarked or shared.
  */
+import type { TokenSource } from './api';
+
 const KEY = 'ebook.session';
 
 export interface Session {
-  token: string;
+  /** The local sign-in's token, or (with Clerk) a function that returns a current one. */
+  token: TokenSource;
   userId: string;
+  /** When the local token runs out; Infinity when Clerk keeps the session alive. */
   expiresAt: number;
 }
 

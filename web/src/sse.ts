@@ -4,7 +4,7 @@
  * on a dropped connection reconnects with Last-Event-ID, so no event is lost;
  * events at or below the last id seen are dropped, so none is applied twice.
  */
-import { ApiError, toApiError } from './api';
+import { ApiError, resolveToken, toApiError, type TokenSource } from './api';
 
 export interface SseMessage {
   id: number;
@@ -16,7 +16,7 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 export interface StreamOptions {
   url: string;
-  token: string;
+  token: TokenSource;
   signal: AbortSignal;
   /** Return true to end the stream (the book reached a final state). */
   onMessage(msg: SseMessage): boolean | void;
@@ -43,7 +43,8 @@ export async function streamEvents(opts: StreamOptions): Promise<void> {
     opts.onState?.(attempt === 0 ? 'connecting' : 'reconnecting', { attempt, delayMs: 0 });
     let done = false;
     try {
-      const headers: Record<string, string> = { authorization: `Bearer ${opts.token}`, accept: 'text/event-stream' };
+      // Asked for on every (re)connection: a Clerk token may have been renewed since.
+      const headers: Record<string, string> = { authorization: `Bearer ${await resolveToken(opts.token)}`, accept: 'text/event-stream' };
       if (lastId > 0) headers['last-event-id'] = String(lastId);
       const res = await fetch(opts.url, { headers, signal, cache: 'no-store' });
       if (!res.ok) {
