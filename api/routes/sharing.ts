@@ -12,10 +12,11 @@ import type { Services } from '../../lib/services';
 import type { Logger } from '../../lib/logger';
 import type { Ebook } from '../../db/repositories';
 import { publishedActivity, type Visibility } from '../../db/sharing';
-import { HttpProblem, notFound } from '../problem';
+import { HttpProblem, notFound, zodProblem } from '../problem';
 import { idempotency } from '../idempotency';
 import { chapterParagraphs, type BookCache } from '../book-cache';
 import { sendBookFile } from '../files';
+import { chapterParamsSchema, sendChapterImage } from './ebook-images';
 import { findOwnBook, shareUrlOf } from './ebooks';
 
 export function publishRouter(deps: { services: Services }): Router {
@@ -72,7 +73,13 @@ export function sharedRouter(deps: { services: Services; bookCache: BookCache; l
       id: book.id,
       title: book.title,
       description: book.description,
-      chapters: book.chapters.map((c, i) => ({ index: c.index, title: c.title, paragraphs: paragraphs[i] ?? [] })),
+      chapters: book.chapters.map((c, i) => ({
+        index: c.index,
+        title: c.title,
+        paragraphs: paragraphs[i] ?? [],
+        imageUrl: c.imageKey ? `/shared/ebooks/${book.id}/chapters/${c.index}/image?v=${book.fileVersion}` : null,
+        imageAlt: c.imageKey ? (c.imageAlt ?? null) : null,
+      })),
       coverImageUrl: book.coverImageKey ? `${files}/cover?v=${book.fileVersion}` : null,
       pdfUrl: book.pdfKey ? `${files}/pdf?v=${book.fileVersion}` : null,
       epubUrl: book.epubKey ? `${files}/epub?v=${book.fileVersion}` : null,
@@ -85,6 +92,13 @@ export function sharedRouter(deps: { services: Services; bookCache: BookCache; l
   router.get('/shared/ebooks/:id/files/:kind', async (req, res) => {
     const book = await publicBook(String(req.params.id));
     await sendBookFile(req, res, { storage, log: deps.log, cacheControl: 'public, max-age=0, must-revalidate' }, book, String(req.params.kind));
+  });
+
+  router.get('/shared/ebooks/:id/chapters/:n/image', async (req, res) => {
+    const book = await publicBook(String(req.params.id));
+    const params = chapterParamsSchema.safeParse(req.params);
+    if (!params.success) throw zodProblem(params.error, 'params');
+    await sendChapterImage(req, res, { storage, log: deps.log, cacheControl: 'public, max-age=0, must-revalidate' }, book, params.data.n);
   });
 
   return router;

@@ -91,7 +91,7 @@ describe('publish and share a book', function () {
     assert.equal(shared.body.title, mine.title);
     assert.equal(shared.body.description, mine.description);
     assert.deepEqual(
-      shared.body.chapters,
+      shared.body.chapters.map((c: { index: number; title: string; paragraphs: string[] }) => ({ index: c.index, title: c.title, paragraphs: c.paragraphs })),
       mine.chapters.map((c: { index: number; title: string; paragraphs: string[] }) => ({ index: c.index, title: c.title, paragraphs: c.paragraphs })),
     );
     assert.equal(shared.body.pdfUrl, `/shared/ebooks/${id}/files/pdf?v=1`);
@@ -109,12 +109,25 @@ describe('publish and share a book', function () {
       assert.ok(pub.bytes.equals(owner.bytes), `the shared ${kind} is the owner's`);
     }
     assert.equal((await download(`/shared/ebooks/${id}/files/zip`)).status, 404);
+    // Chapter pictures too, the same bytes the owner gets, with their alt text.
+    for (const c of shared.body.chapters) {
+      assert.equal(c.imageUrl, `/shared/ebooks/${id}/chapters/${c.index}/image?v=1`);
+      assert.ok(c.imageAlt, `chapter ${c.index} has alt text`);
+      const pub = await download(c.imageUrl);
+      const owner = await download(`/v1/ebooks/${id}/chapters/${c.index}/image`, { authorization: `Bearer ${token}` });
+      assert.equal(pub.status, 200);
+      assert.match(pub.type ?? '', /^image\//);
+      assert.ok(pub.bytes.length > 0 && pub.bytes.equals(owner.bytes), `chapter ${c.index}'s shared picture is the owner's`);
+    }
+    assert.equal((await download(`/shared/ebooks/${id}/chapters/99/image`)).status, 404);
+    assert.equal((await download(`/shared/ebooks/${id}/chapters/x/image`)).status, 400);
 
     const unpublished = await api(url, 'POST', `/v1/ebooks/${id}/unpublish`, { token });
     assert.equal(unpublished.status, 200);
     assert.deepEqual(unpublished.body, { id, visibility: 'private', publishedAt: null, shareUrl: null });
     assert.equal((await api(url, 'GET', `/shared/ebooks/${id}`)).status, 404);
     assert.equal((await download(`/shared/ebooks/${id}/files/cover`)).status, 404);
+    assert.equal((await download(`/shared/ebooks/${id}/chapters/1/image`)).status, 404, 'private again: no pictures');
 
     // Publishing the same version again records nothing new; a new version is a new publication.
     assert.equal((await api(url, 'POST', `/v1/ebooks/${id}/publish`, { token })).status, 200);

@@ -108,6 +108,10 @@ describe('web app: publish, share link and the public reader', function () {
     await reader.waitForFunction(
       `(() => { const img = document.querySelector('.cover-box img'); return !!img && img.complete && img.naturalWidth > 0; })()`,
     );
+    // Every chapter's picture, from the public route, decoded.
+    await reader.waitForFunction(
+      `(() => { const imgs = [...document.querySelectorAll('main img')].filter((i) => i.src.includes('/chapters/')); return imgs.length === ${book.chapters.length} && imgs.every((i) => i.complete && i.naturalWidth > 0); })()`,
+    );
     const overflow = (await reader.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
     assert.ok(overflow <= 0, `no horizontal scrolling on a phone (overflow ${overflow}px)`);
     await shot(reader, '21-phone-public-reader');
