@@ -22,6 +22,7 @@ import type {
 import type { RenderBook, RenderImage } from './render/types';
 import { renderPdf as renderPdfFile } from './render/pdf';
 import { renderEpub as renderEpubFile } from './render/epub';
+import { warmUpRenderers } from './render/warmup';
 import { keys, type Storage } from './storage/types';
 import {
   ErrorTypes,
@@ -195,6 +196,9 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async writeOutline({ ebookId, brief }: { ebookId: string; brief: BookBrief }): Promise<OutlineRef> {
+      // Once per worker process, in the background: fonts parsed and layout code compiled
+      // while the book is being written, so its render is as fast as a warm worker's.
+      void warmUpRenderers();
       if (!brief.prompt?.trim()) {
         throw ApplicationFailure.nonRetryable('the prompt is empty', ErrorTypes.BadInput);
       }
@@ -251,6 +255,7 @@ export function createActivities(deps: ActivityDeps) {
       /** Set when a reader asked for this chapter again. */
       revision?: { number: number; feedback?: string };
     }): Promise<ChapterRef> {
+      void warmUpRenderers();
       const book = await loadBook(ebookId);
       const outline = await loadOutline(ebookId);
       const chapter = outline.chapters.find((c) => c.index === index);
