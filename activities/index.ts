@@ -56,6 +56,10 @@ interface StoredChapter {
   paragraphs: string[];
 }
 
+/** Trim and bleed of the print-ready PDF: US trade 6×9 in, 1/8 in bleed on every side. */
+const PRINT_FORMAT = { trimWidthIn: 6, trimHeightIn: 9, bleedIn: 0.125 };
+const PRINT_PDF_NAME = 'book-print.pdf';
+
 const ILLUSTRATION_SIZE = 1024;
 const COVER_WIDTH = 1200;
 const COVER_HEIGHT = 1800;
@@ -413,6 +417,18 @@ export function createActivities(deps: ActivityDeps) {
       return { key: stored.key, bytes: stored.bytes, sha256: stored.sha256 };
     },
 
+    /**
+     * The print-ready PDF of the plans that include it: 6×9 in trim with 1/8 in bleed
+     * (MediaBox, TrimBox, BleedBox), images at print resolution, never a watermark.
+     */
+    async renderPrintPdf(manifest: BookManifest): Promise<FileRef> {
+      const book = await assemble({ ...manifest, watermark: undefined });
+      const pdf = await renderPdfFile(book, { print: PRINT_FORMAT, onProgress: (done, total) => heartbeat({ done, total }) });
+      const stored = await storage.put(keys.draft(manifest.ebookId, PRINT_PDF_NAME), pdf);
+      await events.publish(manifest.ebookId, 'stage', { stage: 'pdf', print: true, bytes: stored.bytes });
+      return { key: stored.key, bytes: stored.bytes, sha256: stored.sha256 };
+    },
+
     async renderEpub(manifest: BookManifest): Promise<FileRef> {
       await repos.ebooks.updateStatus(manifest.ebookId, { stage: 'epub' });
       const book = await assemble(manifest);
@@ -432,6 +448,8 @@ export function createActivities(deps: ActivityDeps) {
       pdfKey: string;
       epubKey: string;
       coverKey: string;
+      /** The print-ready PDF, for the plans that include one. */
+      printKey?: string;
     }): Promise<StoredFiles> {
       const book = await loadBook(input.ebookId);
       await repos.ebooks.updateStatus(input.ebookId, { stage: 'storing' });
@@ -443,8 +461,9 @@ export function createActivities(deps: ActivityDeps) {
         storage.copy(input.epubKey, keys.published(input.ebookId, version, 'book.epub')),
         storage.copy(input.coverKey, keys.published(input.ebookId, version, `cover.${coverExt}`)),
       ]);
+      const print = input.printKey ? await storage.copy(input.printKey, keys.published(input.ebookId, version, PRINT_PDF_NAME)) : undefined;
       const ref = (o: { key: string; bytes: number; sha256: string }) => ({ key: o.key, bytes: o.bytes, sha256: o.sha256 });
-      return { version, pdf: ref(pdf), epub: ref(epub), cover: ref(cover) };
+      return { version, pdf: ref(pdf), epub: ref(epub), cover: ref(cover), ...(print ? { print: ref(print) } : {}) };
     },
 
     async publishEbook(input: {
@@ -467,7 +486,8 @@ export function createActivities(deps: ActivityDeps) {
           .filter((c) => c.imageKey)
           .map((c) => ({ chapter: c.index, key: c.imageKey, alt: c.imageAlt, provider: c.imageProvider })),
         providers: input.providers,
-        metadata: { ...(book.metadata ?? {}), files: { pdf: files.pdf, epub: files.epub } },
+        // The print PDF (premium plans) is found through here: GET …/files/print, printPdfUrl.
+        metadata: { ...(book.metadata ?? {}), files: { pdf: files.pdf, epub: files.epub, ...(files.print ? { print: files.print } : {}) } },
       });
       // Domain events are keyed by book and version: a retried step records them once.
       await repos.activities.record({

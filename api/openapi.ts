@@ -51,7 +51,7 @@ export const OPERATIONS: Operation[] = [
     body: rewriteSchema,
     responses: { '202': 'Started', '400': 'Invalid request', '404': 'No such book or chapter', '409': 'Book not completed, or this rewrite is already running' },
   },
-  { method: 'get', path: '/v1/ebooks/{id}/files/{kind}', summary: 'Download the PDF, the EPUB or the cover (kind: pdf, epub, cover)', produces: 'application/octet-stream', responses: { '200': 'The file', '404': 'No such book or file not ready' } },
+  { method: 'get', path: '/v1/ebooks/{id}/files/{kind}', summary: 'Download the PDF, the EPUB, the cover or the print-ready PDF of the Midnights and The Eras Tour plans (kind: pdf, epub, cover, print)', produces: 'application/octet-stream', responses: { '200': 'The file', '404': 'No such book or file not ready' } },
   { method: 'get', path: '/v1/users/{userId}/ebooks', summary: "A user's books, newest first (userId may be 'me')", query: listQuerySchema, responses: { '200': 'A page of books', '400': 'Invalid query', '404': 'No such user for this caller' } },
   { method: 'get', path: '/v1/users/{userId}/subscription', summary: "A user's plan and this month's usage", responses: { '200': 'Subscription', '404': 'No such user for this caller' } },
   { method: 'put', path: '/v1/users/{userId}/subscription', summary: 'Change a plan (admin only)', body: subscriptionSchema, responses: { '200': 'Subscription', '400': 'Invalid request', '403': 'Not an admin', '404': 'No such user' } },

@@ -62,7 +62,13 @@ const idSchema = z.string().uuid('must be a UUID');
 export const rewriteSchema = z
   .object({ feedback: z.string().trim().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters').optional() })
   .strict();
-const fileKinds = ['pdf', 'epub', 'cover'] as const;
+const fileKinds = ['pdf', 'epub', 'cover', 'print'] as const;
+
+/** The print-ready PDF's stored reference (premium plans), kept in the book's metadata at publish. */
+function printFile(book: { metadata?: Record<string, unknown> }): { key: string } | undefined {
+  const files = book.metadata?.files as { print?: { key?: unknown } } | undefined;
+  return typeof files?.print?.key === 'string' ? { key: files.print.key } : undefined;
+}
 
 export interface EbookRouterDeps {
   services: Services;
@@ -135,6 +141,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
       brief,
       concurrency: deps.chapterConcurrency,
       watermark: rules.watermark ? `Made with the ${rules.name} plan` : undefined,
+      printReady: rules.printReady || undefined,
     };
     try {
       await temporal.workflow.start<typeof ebookWorkflow>('ebookWorkflow', {
@@ -197,6 +204,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
       settings: book.generationSettings,
       chapters,
       pdfUrl: book.pdfUrl ?? null,
+      printPdfUrl: printFile(book) ? `/v1/ebooks/${book.id}/files/print?v=${book.fileVersion}` : null,
       epubUrl: book.epubUrl ?? null,
       coverImageUrl: book.coverImageUrl ?? null,
       fileVersion: book.fileVersion,
@@ -237,12 +245,15 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
     const book = await ownBook(req);
     const kind = req.params.kind as (typeof fileKinds)[number];
     if (!fileKinds.includes(kind)) throw notFound('File');
-    const key = kind === 'pdf' ? book.pdfKey : kind === 'epub' ? book.epubKey : book.coverImageKey;
+    if (kind === 'print' && book.pdfKey && !printFile(book)) {
+      throw new HttpProblem(404, 'Not Found', 'This book has no print-ready PDF (it comes with the Midnights and The Eras Tour plans)');
+    }
+    const key = kind === 'pdf' ? book.pdfKey : kind === 'epub' ? book.epubKey : kind === 'print' ? printFile(book)?.key : book.coverImageKey;
     if (!key) throw new HttpProblem(404, 'Not Found', `The ${kind} is not ready yet`, { status: book.status });
     const head = await storage.head(key);
     if (!head) throw notFound('File');
     const ext = key.slice(key.lastIndexOf('.') + 1);
-    const name = `${slug(book.title) || 'ebook'}.${ext}`;
+    const name = `${slug(book.title) || 'ebook'}${kind === 'print' ? '-print' : ''}.${ext}`;
     if (storage.presignedUrl) {
       // From S3 the owner is sent to a short-lived signed URL: the bytes never pass
       // through the API, and the link stops working minutes later.
