@@ -25,6 +25,7 @@ import type {
 import type { RenderBook, RenderImage } from './render/types';
 import { renderPdf as renderPdfFile } from './render/pdf';
 import { renderEpub as renderEpubFile } from './render/epub';
+import { warmUpRenderers } from './render/warmup';
 import { keys, type Storage } from './storage/types';
 import {
   ErrorTypes,
@@ -57,6 +58,10 @@ export interface StoredChapter {
   title: string;
   paragraphs: string[];
 }
+
+/** Trim and bleed of the print-ready PDF: US trade 6×9 in, 1/8 in bleed on every side. */
+const PRINT_FORMAT = { trimWidthIn: 6, trimHeightIn: 9, bleedIn: 0.125 };
+const PRINT_PDF_NAME = 'book-print.pdf';
 
 const ILLUSTRATION_SIZE = 1024;
 const COVER_WIDTH = 1200;
@@ -128,6 +133,9 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     async writeOutline({ ebookId, brief }: { ebookId: string; brief: BookBrief }): Promise<OutlineRef> {
+      // Once per worker process, in the background: fonts parsed and layout code compiled
+      // while the book is being written, so its render is as fast as a warm worker's.
+      void warmUpRenderers();
       if (!brief.prompt?.trim()) {
         throw ApplicationFailure.nonRetryable('the prompt is empty', ErrorTypes.BadInput);
       }
@@ -191,6 +199,7 @@ export function createActivities(deps: ActivityDeps) {
       /** Set when a reader asked for this chapter again. */
       revision?: { number: number; feedback?: string };
     }): Promise<ChapterRef> {
+      void warmUpRenderers();
       const book = await loadBook(ebookId);
       const outline = await loadOutline(ebookId);
       const chapter = outline.chapters.find((c) => c.index === index);
@@ -350,6 +359,18 @@ export function createActivities(deps: ActivityDeps) {
       return { key: stored.key, bytes: stored.bytes, sha256: stored.sha256 };
     },
 
+    /**
+     * The print-ready PDF of the plans that include it: 6×9 in trim with 1/8 in bleed
+     * (MediaBox, TrimBox, BleedBox), images at print resolution, never a watermark.
+     */
+    async renderPrintPdf(manifest: BookManifest): Promise<FileRef> {
+      const book = await assemble({ ...manifest, watermark: undefined });
+      const pdf = await renderPdfFile(book, { print: PRINT_FORMAT, onProgress: (done, total) => heartbeat({ done, total }) });
+      const stored = await storage.put(keys.draft(manifest.ebookId, PRINT_PDF_NAME), pdf);
+      await events.publish(manifest.ebookId, 'stage', { stage: 'pdf', print: true, bytes: stored.bytes });
+      return { key: stored.key, bytes: stored.bytes, sha256: stored.sha256 };
+    },
+
     async renderEpub(manifest: BookManifest): Promise<FileRef> {
       await repos.ebooks.updateStatus(manifest.ebookId, { stage: 'epub' });
       const book = await assemble(manifest);
@@ -369,6 +390,8 @@ export function createActivities(deps: ActivityDeps) {
       pdfKey: string;
       epubKey: string;
       coverKey: string;
+      /** The print-ready PDF, for the plans that include one. */
+      printKey?: string;
     }): Promise<StoredFiles> {
       const book = await loadBook(input.ebookId);
       await repos.ebooks.updateStatus(input.ebookId, { stage: 'storing' });
@@ -380,8 +403,9 @@ export function createActivities(deps: ActivityDeps) {
         storage.copy(input.epubKey, keys.published(input.ebookId, version, 'book.epub')),
         storage.copy(input.coverKey, keys.published(input.ebookId, version, `cover.${coverExt}`)),
       ]);
+      const print = input.printKey ? await storage.copy(input.printKey, keys.published(input.ebookId, version, PRINT_PDF_NAME)) : undefined;
       const ref = (o: { key: string; bytes: number; sha256: string }) => ({ key: o.key, bytes: o.bytes, sha256: o.sha256 });
-      return { version, pdf: ref(pdf), epub: ref(epub), cover: ref(cover) };
+      return { version, pdf: ref(pdf), epub: ref(epub), cover: ref(cover), ...(print ? { print: ref(print) } : {}) };
     },
 
     async publishEbook(input: {
@@ -417,7 +441,8 @@ export function createActivities(deps: ActivityDeps) {
           .filter((c) => c.imageKey)
           .map((c) => ({ chapter: c.index, key: c.imageKey, alt: c.imageAlt, provider: c.imageProvider })),
         providers: input.providers,
-        metadata: { ...(book.metadata ?? {}), files: { pdf: files.pdf, epub: files.epub } },
+        // The print PDF (premium plans) is found through here: GET …/files/print, printPdfUrl.
+        metadata: { ...(book.metadata ?? {}), files: { pdf: files.pdf, epub: files.epub, ...(files.print ? { print: files.print } : {}) } },
       });
       await events.publish(ebookId, 'completed', { version: files.version });
     },

@@ -9,7 +9,7 @@ import type { Storage } from '../activities/storage/types';
 import type { Logger } from '../lib/logger';
 import { HttpProblem, notFound } from './problem';
 
-export const FILE_KINDS = ['pdf', 'epub', 'cover'] as const;
+export const FILE_KINDS = ['pdf', 'epub', 'cover', 'print'] as const;
 export type FileKind = (typeof FILE_KINDS)[number];
 
 /**
@@ -50,23 +50,37 @@ export async function sendStoredFile(
   });
 }
 
-/** One of a book's files by kind; 404 problems for an unknown kind or a file not made yet. */
+/** The print-ready PDF's stored reference (premium plans), kept in the book's metadata at publish. */
+export function printFile(book: { metadata?: Record<string, unknown> }): { key: string } | undefined {
+  const files = book.metadata?.files as { print?: { key?: unknown } } | undefined;
+  return typeof files?.print?.key === 'string' ? { key: files.print.key } : undefined;
+}
+
+/**
+ * One of a book's files by kind; 404 problems for an unknown kind or a file not
+ * made yet. The print-ready PDF is the owner's alone (`options.print`).
+ */
 export async function sendBookFile(
   req: Request,
   res: Response,
   deps: { storage: Storage; log: Logger; cacheControl: string },
   book: Ebook,
   kindParam: string,
+  options: { print?: boolean } = {},
 ): Promise<void> {
   const { storage } = deps;
   const kind = kindParam as FileKind;
-  if (!FILE_KINDS.includes(kind)) throw notFound('File');
-  const key = kind === 'pdf' ? book.pdfKey : kind === 'epub' ? book.epubKey : book.coverImageKey;
+  if (!FILE_KINDS.includes(kind) || (kind === 'print' && !options.print)) throw notFound('File');
+  if (kind === 'print' && book.pdfKey && !printFile(book)) {
+    throw new HttpProblem(404, 'Not Found', 'This book has no print-ready PDF (it comes with the Midnights and The Eras Tour plans)');
+  }
+  const key =
+    kind === 'pdf' ? book.pdfKey : kind === 'epub' ? book.epubKey : kind === 'print' ? printFile(book)?.key : book.coverImageKey;
   if (!key) throw new HttpProblem(404, 'Not Found', `The ${kind} is not ready yet`, { status: book.status });
   const head = await storage.head(key);
   if (!head) throw notFound('File');
   const ext = key.slice(key.lastIndexOf('.') + 1);
-  const name = `${slug(book.title) || 'ebook'}.${ext}`;
+  const name = `${slug(book.title) || 'ebook'}${kind === 'print' ? '-print' : ''}.${ext}`;
   await sendStoredFile(req, res, { storage, key, head, name, inline: kind === 'cover', log: deps.log, cacheControl: deps.cacheControl });
 }
 

@@ -102,11 +102,19 @@ export async function ebookWorkflow(input: EbookWorkflowInput): Promise<EbookWor
 
     setStage('pdf');
     const pdf = await render.renderPdf(manifest);
+    // The print-ready PDF came after books were already running: the patch keeps their histories replayable.
+    const print = patched('print-pdf-v1') && input.printReady ? await render.renderPrintPdf(manifest) : undefined;
     setStage('epub');
     const epub = await render.renderEpub(manifest);
 
     setStage('storing');
-    const files = await store.storeFiles({ ebookId, pdfKey: pdf.key, epubKey: epub.key, coverKey: cover.key });
+    const files = await store.storeFiles({
+      ebookId,
+      pdfKey: pdf.key,
+      epubKey: epub.key,
+      coverKey: cover.key,
+      ...(print ? { printKey: print.key } : {}),
+    });
     state.fileVersion = files.version;
 
     setStage('publishing');

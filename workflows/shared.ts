@@ -81,6 +81,8 @@ export interface EbookWorkflowInput {
   brief: BookBrief;
   /** Free-tier books carry a watermark. */
   watermark?: string;
+  /** The owner's plan includes a print-ready PDF (lib/tiers.ts `printReady`). */
+  printReady?: boolean;
   /** Chapters in flight at once (default 4). */
   concurrency?: number;
 }
@@ -163,6 +165,8 @@ export interface StoredFiles {
   pdf: FileRef;
   epub: FileRef;
   cover: FileRef;
+  /** The print-ready PDF, when the owner's plan includes one. */
+  print?: FileRef;
 }
 
 /**

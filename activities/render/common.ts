@@ -105,6 +105,36 @@ export async function toJpeg(image: RenderImage, opts: JpegOptions): Promise<Jpe
   return { data, width, height };
 }
 
+/**
+ * Starts `fn` over `items` with at most `limit` calls in flight and returns one promise per
+ * item, in order, so a caller can use the first results while the rest are still working
+ * (image conversions run on sharp's threads while the main thread lays out text). Every
+ * promise has a handler attached: a failure surfaces where its item is awaited.
+ */
+export function startLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Array<Promise<R>> {
+  const resolvers: Array<{ resolve: (r: R) => void; reject: (e: unknown) => void }> = [];
+  const out = items.map(
+    () =>
+      new Promise<R>((resolve, reject) => {
+        resolvers.push({ resolve, reject });
+      }),
+  );
+  for (const p of out) p.catch(() => undefined);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        resolvers[i].resolve(await fn(items[i]));
+      } catch (err) {
+        resolvers[i].reject(err);
+      }
+    }
+  };
+  for (let k = 0; k < Math.min(limit, items.length); k++) void lane();
+  return out;
+}
+
 /** Writing direction for a BCP 47 tag (only the primary subtag matters here). */
 export function textDirection(language: string): 'ltr' | 'rtl' {
   const primary = language.toLowerCase().split(/[-_]/)[0];

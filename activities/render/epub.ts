@@ -4,7 +4,7 @@
  * zipped with yazl (mimetype first and stored, as the OCF spec requires).
  */
 import { ZipFile } from 'yazl';
-import { chapterTitle, escapeXml as x, labelsFor, oneLine, stripInvalidChars, textDirection, toJpeg, toW3cDateTime, yearOf } from './common';
+import { chapterTitle, escapeXml as x, labelsFor, oneLine, startLimited, stripInvalidChars, textDirection, toJpeg, toW3cDateTime, yearOf } from './common';
 import type { RenderBook } from './types';
 
 /** Long edge recommended for EPUB covers/illustrations; larger only bloats the file. */
@@ -113,8 +113,10 @@ export async function renderEpub(book: RenderBook): Promise<Buffer> {
   );
 
   // Images convert on sharp's threads a few at a time; the XHTML waits for them in order.
-  const jpegs = await mapLimit(chapters, 4, ({ chapter }) =>
-    chapter.image ? toJpeg(chapter.image, { maxWidth: MAX_IMAGE_PX }) : Promise.resolve(undefined),
+  const jpegs = await Promise.all(
+    startLimited(chapters, 4, ({ chapter }) =>
+      chapter.image ? toJpeg(chapter.image, { maxWidth: MAX_IMAGE_PX }) : Promise.resolve(undefined),
+    ),
   );
   for (const [ci, { chapter, n, href, title: heading }] of chapters.entries()) {
     let figure = '';
@@ -308,18 +310,4 @@ section.copyright { margin-top: 40%; font-size: 0.85em; }
 nav ol { list-style: none; padding: 0; }
 nav li { margin: 0.4em 0; }
 `;
-}
-
-/** Maps with at most `limit` promises in flight, keeping the order of `items`. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-  return out;
 }

@@ -154,3 +154,106 @@ export function resolveFallbackFonts(language: string, serif: boolean, system = 
   fallbackCache.set(key, result);
   return result;
 }
+
+/**
+ * Parsed fonts kept for the life of the process. pdfkit parses a font file (fontkit: cmap,
+ * glyph outlines, GSUB/GPOS) for every document and keeps the shaped words in a cache on
+ * its per-document font object; a worker renders book after book with the same few fonts,
+ * so the first document's parsed font and its shaped words are handed to the next ones.
+ * Subsetting and embedding stay per document: only what a document draws goes into it.
+ */
+interface ParsedFont {
+  /** The fontkit font pdfkit made; pdfkit accepts it back in place of a file. */
+  font: { layout: unknown };
+  /** Shaped words (pdfkit's layoutCache): text → glyph run, positions in 1/1000 em. */
+  layoutCache: Record<string, unknown>;
+  entries: number;
+}
+
+/** pdfkit's per-document font object, the parts read here. */
+interface EmbeddedFontInternals {
+  font?: { layout: unknown };
+  layoutCache?: Record<string, unknown>;
+}
+
+const parsedFonts = new Map<string, ParsedFont>();
+/** A long-lived worker sees ever new words: a font's word cache is emptied past this many. */
+const MAX_CACHED_RUNS = 20_000;
+
+/**
+ * Registers a font file under `name` in a pdfkit document, handing pdfkit the already
+ * parsed font when an earlier document of this process loaded the same file.
+ */
+export function registerSharedFont(doc: PDFKit.PDFDocument, name: string, file: string, postscriptName?: string): void {
+  const key = postscriptName ? `${file}#${postscriptName}` : file;
+  const state = sharedState(doc);
+  state.keys.set(name, key);
+  const hit = parsedFonts.get(key);
+  // @types/pdfkit only knows paths and buffers; pdfkit itself takes a fontkit font too.
+  doc.registerFont(name, (hit ? hit.font : file) as unknown as string, postscriptName);
+}
+
+interface SharedState {
+  /** Registered name → cache key (file, or file#postscriptName). */
+  keys: Map<string, string>;
+  adopted: WeakSet<object>;
+}
+
+const docStates = new WeakMap<object, SharedState>();
+
+/**
+ * Wraps `doc.font` so that each font pdfkit opens for this document uses (or, the first
+ * time, becomes) the process-wide parsed font and word cache.
+ */
+function sharedState(doc: PDFKit.PDFDocument): SharedState {
+  let state = docStates.get(doc);
+  if (state) return state;
+  const s: SharedState = { keys: new Map(), adopted: new WeakSet() };
+  docStates.set(doc, s);
+  const internals = doc as unknown as { font: (...args: unknown[]) => unknown; _font?: EmbeddedFontInternals };
+  const open = internals.font.bind(doc);
+  internals.font = (...args: unknown[]) => {
+    open(...args);
+    const f = internals._font;
+    if (f && !s.adopted.has(f) && typeof args[0] === 'string') {
+      s.adopted.add(f);
+      const key = s.keys.get(args[0]);
+      if (key && f.font) {
+        let shared = parsedFonts.get(key);
+        if (!shared || shared.font !== f.font) {
+          keepCodePoints(f.font as unknown as GlyphCache);
+          shared = { font: f.font, layoutCache: f.layoutCache ?? Object.create(null), entries: 0 };
+          parsedFonts.set(key, shared);
+        } else {
+          // Counted once per document; an estimate is all the bound needs.
+          shared.entries = Object.keys(shared.layoutCache).length;
+          if (shared.entries > MAX_CACHED_RUNS) shared.layoutCache = Object.create(null);
+        }
+        if (f.layoutCache) f.layoutCache = shared.layoutCache;
+      }
+    }
+    return doc;
+  };
+  return s;
+}
+
+/** fontkit's glyph cache: `getGlyph(id, codePoints)` returns the glyph it made first for `id`. */
+interface GlyphCache {
+  getGlyph(id: number, codePoints?: number[]): { codePoints?: number[] } | null;
+}
+
+/**
+ * fontkit caches one glyph object per glyph id with the code points of the first request.
+ * Subsetting a document asks for the components of composite glyphs (the "u" inside "ü")
+ * without code points; in a font shared with the next document, that "u" would then be
+ * drawn with no code point, and pdfkit's ToUnicode map (what pdftotext and copy/paste read)
+ * would lose the letter. A glyph asked for again with its code points gets them back.
+ */
+function keepCodePoints(font: GlyphCache): void {
+  const getGlyph = font.getGlyph.bind(font);
+  font.getGlyph = (id, codePoints) => {
+    const glyph = getGlyph(id, codePoints);
+    if (glyph && codePoints?.length && !glyph.codePoints?.length) glyph.codePoints = codePoints;
+    return glyph;
+  };
+}

@@ -4,8 +4,8 @@
  * the table of contents and footers can be written once every page number is known.
  */
 import PDFDocument from 'pdfkit';
-import { chapterTitle, labelsFor, oneLine, stripInvalidChars, textDirection, toJpeg, yearOf } from './common';
-import { resolveFallbackFonts, resolveFonts } from './fonts';
+import { chapterTitle, labelsFor, oneLine, startLimited, stripInvalidChars, textDirection, toJpeg, yearOf } from './common';
+import { registerSharedFont, resolveFallbackFonts, resolveFonts } from './fonts';
 import { TextSetter, type BlockOptions } from './text';
 import type { RenderBook } from './types';
 
@@ -41,6 +41,8 @@ const MARGIN = { top: 58, bottom: 68, left: 54, right: 54 };
 const MAX_IMAGE_PX = 1600;
 /** For print: ~400 dpi across a 6 in full-bleed cover, above the 300 dpi printers ask for. */
 const MAX_PRINT_IMAGE_PX = 2400;
+/** Image conversions in flight at once: enough to keep libuv's 4 threads busy. */
+const IMAGE_CONVERSIONS = 3;
 
 /**
  * Page geometry in points. Without bleed the page is the trim; with it, everything is
@@ -145,10 +147,10 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     doc.on('error', reject);
   });
 
-  doc.registerFont('serif', fonts.serif);
-  doc.registerFont('serif-bold', fonts.serifBold);
-  doc.registerFont('serif-italic', fonts.serifItalic);
-  doc.registerFont('sans', fonts.sans);
+  registerSharedFont(doc, 'serif', fonts.serif);
+  registerSharedFont(doc, 'serif-bold', fonts.serifBold);
+  registerSharedFont(doc, 'serif-italic', fonts.serifItalic);
+  registerSharedFont(doc, 'sans', fonts.sans);
   // Fallbacks are registered only: pdfkit reads a font file when text first needs it,
   // and embeds (a subset of) a font only when it is drawn with.
   const ts = new TextSetter(doc);
@@ -164,9 +166,20 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   const root = doc.struct('Document');
   doc.addStructure(root);
 
+  // Every image conversion starts now, a few at a time on sharp's threads (libuv's pool),
+  // and runs while the main thread lays out the text; each chapter awaits only its own.
+  // The converted JPEGs are small (~100-200 KB), so holding all of them costs little.
+  const images = startLimited([book.cover, ...book.chapters.map((c) => c.image)], IMAGE_CONVERSIONS, (img) =>
+    img === book.cover
+      ? toJpeg(img, { maxWidth: g.maxImagePx, aspect: PAGE_H / PAGE_W })
+      : img
+        ? toJpeg(img, { maxWidth: g.maxImagePx })
+        : Promise.resolve(undefined),
+  );
+
   // --- Cover: the image cropped to the page's aspect ratio, full bleed. ---
   {
-    const cover = await toJpeg(book.cover, { maxWidth: g.maxImagePx, aspect: PAGE_H / PAGE_W });
+    const cover = (await images[0])!;
     doc.addPage({ size: [PAGE_W, PAGE_H], margins: { top: 0, bottom: 0, left: 0, right: 0 } });
     root.add(
       doc.struct('Figure', { alt: oneLine(book.cover.alt) }, () => {
@@ -247,19 +260,9 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   // --- Chapters. ---
   const chapterPages: number[] = [];
   const total = book.chapters.length;
-  // sharp converts on libuv's threads: the next chapter's image is converted while
-  // this one is laid out, and at most two converted images are held at a time.
-  const convert = (i: number) => {
-    const img = i < total ? book.chapters[i].image : undefined;
-    return img ? toJpeg(img, { maxWidth: g.maxImagePx }) : Promise.resolve(undefined);
-  };
-  let nextImage = convert(0);
   for (let i = 0; i < total; i++) {
     const chapter = book.chapters[i];
-    const image = await nextImage;
-    nextImage = convert(i + 1);
-    // A failed prefetch is reported when its chapter awaits it, not as an unhandled rejection.
-    nextImage.catch(() => undefined);
+    const image = await images[i + 1];
 
     doc.addPage();
     const pageIndex = doc.bufferedPageRange().count - 1;

@@ -10,7 +10,7 @@
  * Unicode bidi algorithm: strong RTL vs LTR runs, neutrals resolved from their
  * neighbours) and drawn run by run on one baseline with `lineBreak: false`.
  */
-import type { FallbackFont } from './fonts';
+import { registerSharedFont, type FallbackFont } from './fonts';
 
 type Doc = PDFKit.PDFDocument;
 
@@ -144,7 +144,7 @@ export class TextSetter {
     for (const fb of fallbacks) {
       const name = `fallback:${fb.file}${fb.postscriptName ? `#${fb.postscriptName}` : ''}`;
       if (!this.registered.has(name)) {
-        this.doc.registerFont(name, fb.file, fb.postscriptName);
+        registerSharedFont(this.doc, name, fb.file, fb.postscriptName);
         this.registered.add(name);
       }
       if (!names.includes(name)) names.push(name);

@@ -32,7 +32,7 @@ import { briefFromStory } from './story-brief';
 import { allowancePeriod, tierRules } from '../../lib/tiers';
 import type { Ebook, Repositories } from '../../db/repositories';
 import { chapterParagraphs, createBookCache, type BookCache } from '../book-cache';
-import { sendBookFile } from '../files';
+import { printFile, sendBookFile } from '../files';
 import { refuseWhileRevising } from '../revision-guard';
 import { revisionProgress } from '../../workflows/revision-shared';
 
@@ -186,6 +186,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
       brief,
       concurrency: deps.chapterConcurrency,
       watermark: rules.watermark ? `Made with the ${rules.name} plan` : undefined,
+      printReady: rules.printReady || undefined,
     };
     try {
       await temporal.workflow.start<typeof ebookWorkflow>('ebookWorkflow', {
@@ -242,6 +243,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
       settings: book.generationSettings,
       chapters,
       pdfUrl: book.pdfUrl ?? null,
+      printPdfUrl: printFile(book) ? `/v1/ebooks/${book.id}/files/print?v=${book.fileVersion}` : null,
       epubUrl: book.epubUrl ?? null,
       coverImageUrl: book.coverImageUrl ?? null,
       fileVersion: book.fileVersion,
@@ -280,7 +282,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
 
   router.get('/ebooks/:id/files/:kind', async (req, res) => {
     const book = await ownBook(req);
-    await sendBookFile(req, res, { storage, log: deps.log, cacheControl: 'private, max-age=0, must-revalidate' }, book, String(req.params.kind));
+    await sendBookFile(req, res, { storage, log: deps.log, cacheControl: 'private, max-age=0, must-revalidate' }, book, String(req.params.kind), { print: true });
   });
 
   router.post('/ebooks/:id/chapters/:n/regenerate', idempotency(services.knex), async (req, res) => {

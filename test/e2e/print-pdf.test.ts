@@ -1,0 +1,118 @@
+/**
+ * The print-ready PDF through the product: a Midnights user's book gets a third file
+ * (6×9 in trim, 1/8 in bleed, no watermark) stored with the same version and served
+ * only to its owner; a Debut user's book has none.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { api, exec, waitFor } from '../helpers/http';
+import { signSessionToken } from '../../lib/tokens';
+
+/** The page boxes pdfinfo reports for page `page`, in points: [x0, y0, x1, y1]. */
+async function boxes(file: string, page: number): Promise<Record<string, number[]>> {
+  const { stdout } = await exec('pdfinfo', ['-box', '-f', String(page), '-l', String(page), file]);
+  const out: Record<string, number[]> = {};
+  for (const m of stdout.matchAll(/^Page\s+\d+\s+(\w+):\s+([\d.\s-]+)$/gm)) {
+    out[m[1]] = m[2].trim().split(/\s+/).map(Number);
+  }
+  return out;
+}
+
+describe('print-ready PDF for the premium plans (HTTP → Temporal → files)', function () {
+  let stack: TestStack;
+  let apiUrl: string;
+  let stopApi: () => Promise<void>;
+  let stopWorker: () => Promise<void>;
+  let dir: string;
+
+  before(async () => {
+    stack = await createTestStack();
+    ({ url: apiUrl, stop: stopApi } = await startApi(stack));
+    ({ stop: stopWorker } = await startWorker(stack));
+    dir = await fs.mkdtemp(path.join(stack.dataDir, 'print-'));
+  });
+
+  after(async () => {
+    await stopApi?.();
+    await stopWorker?.();
+    await stack?.close();
+  });
+
+  async function bookFor(userId: string, tier: 'free' | 'midnights', prompt: string) {
+    await stack.services.repos.profiles.ensure({ clerkUserId: userId });
+    await stack.services.repos.profiles.setSubscription(userId, tier);
+    const token = await signSessionToken(stack.devKeys, { userId });
+    const created = await api(apiUrl, 'POST', '/v1/ebooks', { token, body: { prompt, chapterCount: 2 } });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const id: string = created.body.id;
+    await waitFor(`${userId}'s book to complete`, async () => {
+      const s = await api(apiUrl, 'GET', `/v1/ebooks/${id}/status`, { token });
+      if (s.body.status === 'failed') assert.fail(`book failed: ${JSON.stringify(s.body.error)}`);
+      return s.body.status === 'completed';
+    });
+    const book = await api(apiUrl, 'GET', `/v1/ebooks/${id}`, { token });
+    assert.equal(book.status, 200);
+    return { id, token, book: book.body };
+  }
+
+  async function download(url: string, token: string, name: string): Promise<string> {
+    const res = await fetch(apiUrl + url, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200, url);
+    assert.equal(res.headers.get('content-type'), 'application/pdf');
+    const file = path.join(dir, name);
+    await fs.writeFile(file, Buffer.from(await res.arrayBuffer()));
+    return file;
+  }
+
+  it("renders, stores and serves the print PDF for a Midnights user's book, to its owner only", async () => {
+    const { id, token, book } = await bookFor('mira', 'midnights', 'A cartographer maps a city that moves at night');
+    assert.equal(book.printPdfUrl, `/v1/ebooks/${id}/files/print?v=${book.fileVersion}`);
+
+    const printFile = await download(book.printPdfUrl, token, 'print.pdf');
+    const screenFile = await download(book.pdfUrl, token, 'screen.pdf');
+    await exec('qpdf', ['--check', printFile]);
+
+    // Every page: MediaBox = trim + 1/8 in bleed on each side (450 × 666 pt), TrimBox = 6 × 9 in inside it.
+    const { stdout: info } = await exec('pdfinfo', [printFile]);
+    const pages = Number(/^Pages:\s+(\d+)/m.exec(info)![1]);
+    assert.ok(pages > 4, info);
+    for (const page of [1, 2, pages]) {
+      const b = await boxes(printFile, page);
+      assert.deepEqual(b.MediaBox, [0, 0, 450, 666], `page ${page} MediaBox`);
+      assert.deepEqual(b.BleedBox, [0, 0, 450, 666], `page ${page} BleedBox`);
+      assert.deepEqual(b.TrimBox, [9, 9, 441, 657], `page ${page} TrimBox`);
+    }
+    // The screen PDF stays the 6 × 9 in page without bleed.
+    assert.deepEqual((await boxes(screenFile, 1)).MediaBox, [0, 0, 432, 648]);
+
+    // Same words as the screen edition, no watermark.
+    const text = async (f: string) => (await exec('pdftotext', ['-enc', 'UTF-8', f, '-'])).stdout.replace(/\s+/g, ' ');
+    const printText = await text(printFile);
+    for (const c of book.chapters) assert.ok(printText.includes(c.title), `print PDF has "${c.title}"`);
+    assert.ok(!/Made with the .* plan/.test(printText), 'no watermark');
+
+    // Stored as a third file of the same version, next to the other two.
+    const row = await stack.services.repos.ebooks.get(id);
+    const files = (row!.metadata as { files: Record<string, { key: string }> }).files;
+    assert.equal(files.print.key, `ebooks/${id}/v${book.fileVersion}/book-print.pdf`);
+    assert.equal(files.pdf.key, `ebooks/${id}/v${book.fileVersion}/book.pdf`);
+
+    // Another user: 404 problem, as for every other file of someone else's book.
+    const bob = await signSessionToken(stack.devKeys, { userId: 'bob' });
+    const other = await api(apiUrl, 'GET', `/v1/ebooks/${id}/files/print`, { token: bob });
+    assert.equal(other.status, 404);
+    assert.equal(other.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+  });
+
+  it("has no print PDF for a Debut user's book: printPdfUrl null, files/print a 404 problem", async () => {
+    const { id, token, book } = await bookFor('dara', 'free', 'A baker teaches a dragon to make bread');
+    assert.equal(book.printPdfUrl, null);
+    assert.ok(book.pdfUrl, 'the screen PDF is there');
+    const res = await api(apiUrl, 'GET', `/v1/ebooks/${id}/files/print`, { token });
+    assert.equal(res.status, 404);
+    assert.equal(res.headers.get('content-type'), 'application/problem+json; charset=utf-8');
+    assert.match(res.body.detail, /print-ready/);
+  });
+});
