@@ -16,6 +16,11 @@ export interface BookBrief {
   place?: string;
   /** BCP 47 language of the book; defaults to 'en'. */
   language?: string;
+  /**
+   * 'parallel' (default): chapters are written at once from the outline.
+   * 'sequential': one after the other, each given the end of the previous one as written.
+   */
+  chapterMode?: 'parallel' | 'sequential';
 }
 
 export interface OutlineCharacter {
@@ -56,6 +61,8 @@ export interface ChapterRequest {
   chapter: OutlineChapter;
   /** Summaries of the chapters before this one, for continuity. */
   previousSummaries: string[];
+  /** Sequential books: how the previous chapter, as actually written, ends. */
+  previousEnding?: string;
   /** Set when a reader asks for this chapter again: which rewrite it is (2, 3, ...) and what to change. */
   revision?: { number: number; feedback?: string };
 }
