@@ -48,6 +48,7 @@ export const createEbookSchema = z.object({
     .string()
     .regex(/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/, 'must be a BCP 47 language tag such as "en"')
     .optional(),
+  chapterMode: z.enum(['parallel', 'sequential'], { message: 'must be "parallel" or "sequential"' }).default('parallel'),
 });
 
 /** PUT /ebooks/:id: what a person may change about a book; anything else is refused by name. */
