@@ -11,6 +11,8 @@ import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { prose, providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 import { collectSse } from './sse-client';
+import { createOpenAIModerator } from '../../activities/moderation';
+import { createProviders, type Providers } from '../../lib/providers';
 
 const squash = (t: string) => t.replace(/\s+/g, ' ').trim();
 
@@ -110,5 +112,80 @@ describe('streamed chapter text is moderated before it reaches clients', functio
         'every event the client got went over the book\'s Redis channel',
       );
     }
+  });
+});
+
+describe('streamed chapter text with OpenAI moderation (local server): few calls, same guarantee', function () {
+  this.timeout(150_000);
+  let stack: TestStack;
+  let openai: OpenAICompatServer;
+  let apiUrl: string;
+  let stopApi: () => Promise<void>;
+  let stopWorker: () => Promise<void>;
+
+  before(async () => {
+    openai = await startOpenAICompatServer();
+    stack = await createTestStack({ ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' });
+    ({ url: apiUrl, stop: stopApi } = await startApi(stack));
+    // The moderator the worker builds from OPENAI_API_KEY/OPENAI_BASE_URL, pointed at the local server.
+    const moderate = createOpenAIModerator({ apiKey: 'sk-test', baseURL: `${openai.url}/v1` });
+    ({ stop: stopWorker } = await startWorker(stack, { ...createProviders(stack.config), moderate } as Providers));
+  });
+
+  after(async () => {
+    await stopApi?.();
+    await stopWorker?.();
+    await stack?.close();
+    await openai?.close();
+  });
+
+  async function book(userId: string) {
+    const token = await signSessionToken(stack.devKeys, { userId });
+    const created = await api(apiUrl, 'POST', '/v1/ebooks', { token, body: { prompt: 'A lighthouse keeper befriends a clockwork gull', chapterCount: 2 } });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const { id } = created.body;
+    const events = await collectSse(`${apiUrl}/v1/ebooks/${id}/events`, { authorization: `Bearer ${token}` }, (evs) =>
+      evs.some((e) => e.event === 'failed' || e.event === 'completed'),
+    );
+    // Chapter text checks: the generated prose (the image prompts also name Mara, in the bible).
+    const chapterChecks = openai
+      .callsTo('moderations')
+      .filter((c) => /Mara|forbidden/.test(String(c.body.input)) && !/Illustration for chapter|Book cover for/.test(String(c.body.input)));
+    return { id, token, events, chapterChecks };
+  }
+
+  it('a clean book: every chapter streamed whole, checked in a few growing pieces', async () => {
+    openai.reset();
+    openai.setAlways('chat', { kind: 'chapter', words: 400 });
+    const { id, token, events, chapterChecks } = await book('olga');
+    assert.ok(events.some((e) => e.event === 'completed'), events.map((e) => e.event).join(', '));
+    const full = (await api(apiUrl, 'GET', `/v1/ebooks/${id}`, { token })).body;
+    for (const chapter of full.chapters) {
+      const streamed = events.filter((e) => e.event === 'chapter.text' && e.data.index === chapter.index).map((e) => e.data.delta).join('');
+      assert.equal(squash(streamed), squash(chapter.paragraphs.join(' ')), `chapter ${chapter.index} streamed whole`);
+    }
+    const paragraphs = full.chapters.reduce((n: number, c: { paragraphs: string[] }) => n + c.paragraphs.length, 0);
+    // About 2,200 characters a chapter: pieces of ≥600, ≥600, ≥1200 characters → at most 3 checks each.
+    assert.ok(chapterChecks.length >= 2 && chapterChecks.length <= 6, `${chapterChecks.length} moderation calls for 2 chapters`);
+    assert.ok(chapterChecks.length < paragraphs, `fewer checks (${chapterChecks.length}) than paragraphs (${paragraphs})`);
+  });
+
+  it('a chapter turning to flagged text: refused by OpenAI moderation, never streamed', async () => {
+    openai.reset();
+    const flagged = 'Then Mara opened the forbidden door.';
+    openai.setAlways('chat', {
+      kind: 'chapter',
+      words: 0,
+      text: `${prose('clean start', 130)}\n\n${flagged}\n\n${prose('clean end', 500)}`,
+      chunkDelayMs: 5,
+    });
+    const { events, chapterChecks } = await book('olga-2');
+    const failed = events.find((e) => e.event === 'failed');
+    assert.equal(failed?.data.error.type, 'ContentRefused');
+    assert.match(failed.data.error.message, /refused by content moderation \(openai/);
+    const streamed = events.filter((e) => e.event === 'chapter.text').map((e) => e.data.delta).join('');
+    assert.ok(!streamed.includes('forbidden'));
+    assert.ok(chapterChecks.some((c) => String(c.body.input).includes('forbidden')));
+    assert.ok(chapterChecks.length <= 6, `${chapterChecks.length} moderation calls`);
   });
 });
