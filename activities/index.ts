@@ -319,11 +319,13 @@ export function createActivities(deps: ActivityDeps) {
           providerSignal,
         ));
       } catch (err) {
-        if (!stop.signal.aborted || activitySignal?.aborted) throw err;
-        // Cut short by moderation: the tokens streamed until then were still paid for.
-        await moderated.settle();
-        const spend = partialSpendOf(stop.signal.reason);
+        if (!providerSignal.aborted) throw err;
+        // Cut short (by moderation, or the activity was cancelled): the tokens
+        // streamed until then were still paid for.
+        const spend = partialSpendOf(providerSignal.reason);
         if (spend) await recordCall(ebookId, 'chapter', spend.provider, spend.model, spend.usage, index);
+        if (activitySignal?.aborted) throw err;
+        await moderated.settle();
         throw stop.signal.reason;
       }
       const producer = result.provider ?? provider.name;
