@@ -442,13 +442,23 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
       // ioredis subscribes again by itself; what was published meanwhile is only in the table.
       if (!lostSinceReady) return;
       lostSinceReady = false;
-      for (const sub of subs.all()) subs.pumpInBackground(sub);
+      // It sends the SUBSCRIBEs right after 'ready': a PING queued behind them answers
+      // once they are active, so the re-read below cannot miss an event in between.
+      setImmediate(() => {
+        s.ping()
+          .catch(() => undefined)
+          .finally(() => {
+            for (const sub of subs.all()) subs.pumpInBackground(sub);
+          });
+      });
     });
     subscriber = s;
     return s;
   }
 
   async function sendToRedis(msg: RedisEventMessage): Promise<void> {
+    // A transaction that commits after close() has nobody left to tell in this process.
+    if (subs.closed) return;
     publisher ??= connection(`${clientName}-publisher`).on('error', (err) => onError(err));
     try {
       await publisher.publish(redisEventChannel(msg.ebookId), JSON.stringify(msg));
