@@ -72,6 +72,9 @@ export class ModeratedStream {
     }
     this.pending.push(delta);
     this.pendingChars += delta.length;
+    // Prose without paragraph breaks is cut after a sentence once it is twice
+    // the size due, so it still reaches readers before the chapter ends.
+    if (this.pendingChars >= 2 * threshold && /[.!?…]['"”’)\]]*\s*$/.test(delta)) this.cut();
   }
 
   /**

@@ -36,6 +36,19 @@ describe('ModeratedStream (paragraph pieces, moderated before they are published
     assert.ok(checked.slice(1).every((c) => c.length > 200));
   });
 
+  it('prose without paragraph breaks is still published in pieces, cut after a sentence', async () => {
+    const text = prose('one long paragraph', 800).replace(/\n\n/g, ' ');
+    const checked: string[] = [];
+    const stream = new ModeratedStream({ moderate: async (t) => (checked.push(t), moderateLocally(t)), publish: () => undefined });
+    const sentences = text.match(/[^.!?]+[.!?]+\s*/g)!;
+    for (const s of sentences) stream.push(s);
+    await new Promise((r) => setImmediate(r));
+    assert.ok(checked.length >= 1, 'a piece was checked before the end of the stream');
+    await stream.finish(text);
+    assert.equal(stream.approved, text);
+    assert.ok(checked.length >= 2 && checked.length <= 5, `${checked.length} checks`);
+  });
+
   it('publishes nothing of a piece before its check passed', async () => {
     let release!: (r: ModerationResult) => void;
     const published: string[] = [];
