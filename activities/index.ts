@@ -14,6 +14,8 @@ import { createProviderCalls } from './provider-calls';
 import { createStoryBookSteps } from './story-books';
 import { createStoryActivities } from './stories';
 import { createAiActivities } from './ai';
+import { ContentRefusedError, ModeratedStream } from './moderated-stream';
+import { partialSpendOf } from './providers/errors';
 import type { Repositories } from '../db/repositories';
 import type { EventBus } from '../db/events';
 import type {
@@ -71,7 +73,7 @@ export function createActivities(deps: ActivityDeps) {
   const { repos, storage, events } = deps;
 
   const calls = createProviderCalls(deps);
-  const { heartbeat, signal, recordCall, tracked, refuseIfFlagged } = calls;
+  const { heartbeat, signal, recordCall, tracked, refuseIfFlagged, refusal, moderate } = calls;
   const fromStory = createStoryBookSteps(deps);
 
   /** A story-book's chapter: the story's text stored at outline time, moderated like any chapter. */
@@ -98,6 +100,28 @@ export function createActivities(deps: ActivityDeps) {
 
   const loadChapter = async (key: string): Promise<StoredChapter> =>
     JSON.parse((await storage.get(key)).toString('utf8')) as StoredChapter;
+
+  /** How many characters of the previous chapter's written end a sequential chapter is given. */
+  const PREVIOUS_ENDING_CHARS = 1500;
+
+  /**
+   * The end of chapter `index - 1` as it was actually written (its latest
+   * version), cut at a paragraph start; undefined when it has no stored text yet.
+   */
+  const previousEnding = async (book: { chapters: Array<{ index: number; textKey?: string | null }> }, index: number) => {
+    const key = book.chapters.find((c) => c.index === index - 1)?.textKey;
+    if (!key) return undefined;
+    const paragraphs = (await loadChapter(key)).paragraphs;
+    const kept: string[] = [];
+    let chars = 0;
+    for (let i = paragraphs.length - 1; i >= 0 && (kept.length === 0 || chars + paragraphs[i].length <= PREVIOUS_ENDING_CHARS); i--) {
+      kept.unshift(paragraphs[i]);
+      chars += paragraphs[i].length;
+    }
+    const text = kept.join('\n\n');
+    // One very long last paragraph: keep its end, from a sentence start.
+    return text.length <= PREVIOUS_ENDING_CHARS ? text : text.slice(text.indexOf(' ', text.length - PREVIOUS_ENDING_CHARS) + 1);
+  };
 
   /** The character/style bible every image prompt carries, so pictures stay consistent. */
   const bible = (outline: Outline) =>
@@ -211,28 +235,56 @@ export function createActivities(deps: ActivityDeps) {
       if (storyId && !revision) return chapterFromStory(ebookId, index);
       await repos.ebooks.setChapter(ebookId, index, { status: 'writing' });
       const provider = deps.text;
-      // Stream the text to clients as it is written, in order, one event per delta.
-      let pending = Promise.resolve();
+      const brief = book.generationSettings as BookBrief;
+      // Sequential books continue from what the previous chapter actually says, not only its plan.
+      const ending = brief.chapterMode === 'sequential' ? await previousEnding(book, index) : undefined;
+      const what = `chapter ${index}`;
+      // The text reaches clients only after moderation passed it, piece by piece, in
+      // order; a refused piece aborts the provider's stream, so nothing more is spent.
+      const stop = new AbortController();
+      const activitySignal = signal();
+      const providerSignal = activitySignal ? AbortSignal.any([activitySignal, stop.signal]) : stop.signal;
+      const moderated = new ModeratedStream({
+        moderate: (text) => moderate(text, activitySignal),
+        publish: (delta) => events.publish(ebookId, 'chapter.text', { index, delta }).then(() => undefined),
+        onRefused: (verdict, err) => stop.abort(verdict ? refusal(verdict, what) : err),
+      });
       const onText = (delta: string) => {
         heartbeat({ index });
-        pending = pending.then(() => events.publish(ebookId, 'chapter.text', { index, delta }).then(() => undefined));
+        moderated.push(delta);
       };
-      const result = await tracked(ebookId, 'chapter', provider.name, () => provider.writeChapter(
-        {
-          brief: book.generationSettings as BookBrief,
-          outline,
-          chapter,
-          previousSummaries: outline.chapters.filter((c) => c.index < index).map((c) => c.summary),
-          revision,
-        },
-        onText,
-        signal(),
-      ));
-      await pending;
+      let result;
+      try {
+        result = await tracked(ebookId, 'chapter', provider.name, () => provider.writeChapter(
+          {
+            brief,
+            outline,
+            chapter,
+            previousSummaries: outline.chapters.filter((c) => c.index < index).map((c) => c.summary),
+            previousEnding: ending,
+            revision,
+          },
+          onText,
+          providerSignal,
+        ));
+      } catch (err) {
+        if (!providerSignal.aborted) throw err;
+        // Cut short (by moderation, or the activity was cancelled): the tokens
+        // streamed until then were still paid for.
+        const spend = partialSpendOf(providerSignal.reason);
+        if (spend) await recordCall(ebookId, 'chapter', spend.provider, spend.model, spend.usage, index);
+        if (activitySignal?.aborted) throw err;
+        await moderated.settle();
+        throw stop.signal.reason;
+      }
       const producer = result.provider ?? provider.name;
       await recordCall(ebookId, 'chapter', producer, result.model, result.usage, index);
-      // Checked before it is stored: a refused chapter never becomes part of the book.
-      await refuseIfFlagged(result.paragraphs.join('\n\n'), `chapter ${index}`);
+      try {
+        // Checked before it is stored: a refused chapter never becomes part of the book.
+        await moderated.finish(result.paragraphs.join('\n\n'));
+      } catch (err) {
+        throw err instanceof ContentRefusedError ? refusal(err.verdict, what) : err;
+      }
       const stored: StoredChapter = { index, title: chapter.title, paragraphs: result.paragraphs };
       const key = keys.chapter(ebookId, index, revision?.number);
       await storage.put(key, Buffer.from(JSON.stringify(stored)));

@@ -8,7 +8,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
 import { cachedProviderOrder, createLedger } from '../db/ledger';
-import { moderateText } from './moderation';
+import { moderateText, type ModerationResult } from './moderation';
 import type { Usage } from './providers/types';
 import { ErrorTypes } from '../workflows/shared';
 import type { ActivityDeps } from './index';
@@ -113,19 +113,21 @@ export function createProviderCalls(deps: ActivityDeps) {
     }
   };
 
+  /** The non-retryable ContentRefused failure for a moderation verdict. */
+  const refusal = (verdict: ModerationResult, what: string) =>
+    ApplicationFailure.nonRetryable(
+      `${what} was refused by content moderation (${verdict.source}: ${verdict.categories.join(', ') || 'flagged'})`,
+      ErrorTypes.ContentRefused,
+      { categories: verdict.categories, source: verdict.source },
+    );
+
   /** Throws the non-retryable ContentRefused when moderation flags `text`. */
   const refuseIfFlagged = async (text: string, what: string) => {
     const verdict = await moderate(text, signal());
-    if (verdict.flagged) {
-      throw ApplicationFailure.nonRetryable(
-        `${what} was refused by content moderation (${verdict.source}: ${verdict.categories.join(', ') || 'flagged'})`,
-        ErrorTypes.ContentRefused,
-        { categories: verdict.categories, source: verdict.source },
-      );
-    }
+    if (verdict.flagged) throw refusal(verdict, what);
   };
 
-  return { heartbeat, signal, recordCall, recordOwnedCall, tracked, refuseIfFlagged };
+  return { heartbeat, signal, recordCall, recordOwnedCall, tracked, refuseIfFlagged, refusal, moderate };
 }
 
 export type ProviderCalls = ReturnType<typeof createProviderCalls>;

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import pg from 'pg';
+import Redis from 'ioredis';
 import { pgTypes } from './knex';
 
 /** One progress event of one book. Ids grow; per book they are delivered in id order. */
@@ -15,7 +16,9 @@ export type Unsubscribe = () => Promise<void>;
 
 /**
  * The cross-process progress channel: workers publish, API processes stream to
- * clients. PostgreSQL implements it here; a Redis implementation can take its place.
+ * clients. Two implementations: PostgreSQL alone (LISTEN/NOTIFY, the embedded
+ * default) and Redis pub/sub for the live fan-out when REDIS_URL is set; both keep
+ * the `ebook_events` rows as the record that `Last-Event-ID` resumes from.
  */
 export interface EventBus {
   /** Stores the event and wakes subscribers in every process; resolves to its id. */
@@ -66,30 +69,30 @@ interface EventRow {
   created_at: Date | string;
 }
 
-export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOptions = {}): EventBus {
-  const pollIntervalMs = options.pollIntervalMs ?? 10_000;
-  const reconnectMinMs = options.reconnectMinMs ?? 100;
-  const reconnectMaxMs = options.reconnectMaxMs ?? 5_000;
-  const batchSize = options.batchSize ?? 500;
-  const onError = options.onError ?? ((err: unknown) => console.error('[event-bus]', err));
+interface CatchUpOptions {
+  pollIntervalMs: number;
+  retryMs: number;
+  batchSize: number;
+  onError: (err: unknown) => void;
+}
 
-  const subscribers = new Map<string, Set<Subscriber>>();
-  let client: pg.Client | undefined;
-  let connecting: Promise<void> | undefined;
-  let reconnectTimer: NodeJS.Timeout | undefined;
-  let reconnectAttempt = 0;
+/**
+ * The subscriber bookkeeping both buses share: each subscriber reads the table
+ * after its last delivered id ("pumps"), never two reads at once, so `lastId`
+ * only grows and every event is delivered once, in id order.
+ */
+function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
+  const byBook = new Map<string, Set<Subscriber>>();
   let closed = false;
 
-  const pollTimer =
-    pollIntervalMs > 0
-      ? setInterval(() => {
-          for (const sub of allSubscribers()) pumpInBackground(sub);
-        }, pollIntervalMs).unref()
-      : undefined;
+  const all = (): Subscriber[] => [...byBook.values()].flatMap((set) => [...set]);
 
-  function allSubscribers(): Subscriber[] {
-    return [...subscribers.values()].flatMap((set) => [...set]);
-  }
+  const pollTimer =
+    opts.pollIntervalMs > 0
+      ? setInterval(() => {
+          for (const sub of all()) pumpInBackground(sub);
+        }, opts.pollIntervalMs).unref()
+      : undefined;
 
   async function fetchAfter(ebookId: string, afterId: number): Promise<EbookEvent[]> {
     const rows: EventRow[] = await knex('ebook_events')
@@ -97,7 +100,7 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
       .where('ebook_id', ebookId)
       .andWhere('id', '>', afterId)
       .orderBy('id')
-      .limit(batchSize);
+      .limit(opts.batchSize);
     return rows.map((r) => ({
       id: Number(r.id),
       ebookId: r.ebook_id,
@@ -107,6 +110,16 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
     }));
   }
 
+  /** Hands one event to a subscriber whose last delivered id is below it. */
+  function deliver(sub: Subscriber, event: EbookEvent): void {
+    sub.lastId = event.id;
+    try {
+      sub.onEvent(event);
+    } catch (err) {
+      opts.onError(err);
+    }
+  }
+
   async function drain(sub: Subscriber): Promise<void> {
     while (sub.dirty && sub.active) {
       sub.dirty = false;
@@ -114,14 +127,9 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
       for (const event of events) {
         if (!sub.active) return;
         if (event.id <= sub.lastId) continue;
-        sub.lastId = event.id;
-        try {
-          sub.onEvent(event);
-        } catch (err) {
-          onError(err);
-        }
+        deliver(sub, event);
       }
-      if (events.length === batchSize) sub.dirty = true;
+      if (events.length === opts.batchSize) sub.dirty = true;
     }
   }
 
@@ -142,14 +150,71 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
 
   function pumpInBackground(sub: Subscriber): void {
     pump(sub).catch((err) => {
-      onError(err);
+      opts.onError(err);
       // Leave it marked; try again shortly (the database may be restarting).
       sub.dirty = true;
       setTimeout(() => {
         if (sub.active && !closed) pumpInBackground(sub);
-      }, reconnectMaxMs).unref();
+      }, opts.retryMs).unref();
     });
   }
+
+  return {
+    byBook,
+    all,
+    deliver,
+    pump,
+    pumpInBackground,
+    get closed() {
+      return closed;
+    },
+    /** Adds a subscriber; `isFirst` tells whether it is its book's first here. */
+    add(ebookId: string, afterId: number, onEvent: (event: EbookEvent) => void): { sub: Subscriber; isFirst: boolean } {
+      if (closed) throw new Error('event bus is closed');
+      const sub: Subscriber = { ebookId, lastId: afterId, onEvent, active: true, dirty: false };
+      let set = byBook.get(ebookId);
+      const isFirst = !set;
+      if (!set) byBook.set(ebookId, (set = new Set()));
+      set.add(sub);
+      return { sub, isFirst };
+    },
+    /** Removes a subscriber; true when it was its book's last here. */
+    remove(sub: Subscriber): boolean {
+      sub.active = false;
+      const set = byBook.get(sub.ebookId);
+      if (!set || !set.delete(sub)) return false;
+      if (set.size > 0) return false;
+      byBook.delete(sub.ebookId);
+      return true;
+    },
+    close(): void {
+      closed = true;
+      if (pollTimer) clearInterval(pollTimer);
+      for (const sub of all()) sub.active = false;
+      byBook.clear();
+    },
+  };
+}
+
+/** One book's advisory-lock key: its events commit in id order. */
+const bookLockKey = (ebookId: string) => `ebook_events:${ebookId}`;
+const jsonData = (data: unknown) => (data === undefined ? null : JSON.stringify(data));
+
+export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOptions = {}): EventBus {
+  const reconnectMinMs = options.reconnectMinMs ?? 100;
+  const reconnectMaxMs = options.reconnectMaxMs ?? 5_000;
+  const onError = options.onError ?? ((err: unknown) => console.error('[event-bus]', err));
+  const subs = createSubscriptions(knex, {
+    pollIntervalMs: options.pollIntervalMs ?? 10_000,
+    retryMs: reconnectMaxMs,
+    batchSize: options.batchSize ?? 500,
+    onError,
+  });
+
+  let client: pg.Client | undefined;
+  let connecting: Promise<void> | undefined;
+  let reconnectTimer: NodeJS.Timeout | undefined;
+  let reconnectAttempt = 0;
 
   function onNotification(msg: pg.Notification): void {
     if (msg.channel !== EVENTS_CHANNEL) return;
@@ -161,8 +226,8 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
     }
     if (typeof note.ebookId !== 'string') return;
     const id = Number(note.id);
-    for (const sub of subscribers.get(note.ebookId) ?? []) {
-      if (!(id <= sub.lastId)) pumpInBackground(sub);
+    for (const sub of subs.byBook.get(note.ebookId) ?? []) {
+      if (!(id <= sub.lastId)) subs.pumpInBackground(sub);
     }
   }
 
@@ -170,19 +235,19 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
     if (c !== client) return;
     client = undefined;
     c.end().catch(() => undefined);
-    if (closed) return;
+    if (subs.closed) return;
     if (err) onError(err);
     scheduleReconnect();
   }
 
   function scheduleReconnect(): void {
-    if (closed || reconnectTimer || connecting) return;
+    if (subs.closed || reconnectTimer || connecting) return;
     const delay = Math.min(reconnectMaxMs, reconnectMinMs * 2 ** reconnectAttempt);
     reconnectAttempt += 1;
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;
-      if (closed) return;
-      if (subscribers.size === 0) {
+      if (subs.closed) return;
+      if (subs.byBook.size === 0) {
         reconnectAttempt = 0; // idle: the next subscribe connects
         return;
       }
@@ -210,7 +275,7 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
       await c.end().catch(() => undefined);
       throw err;
     }
-    if (closed) {
+    if (subs.closed) {
       await c.end().catch(() => undefined);
       return;
     }
@@ -218,7 +283,7 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
     reconnectAttempt = 0;
     // Whatever was published while nobody listened is only in the table: re-read
     // from each subscriber's last delivered id.
-    for (const sub of allSubscribers()) pumpInBackground(sub);
+    for (const sub of subs.all()) subs.pumpInBackground(sub);
   }
 
   function ensureListening(): Promise<void> {
@@ -227,14 +292,6 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
       connecting = undefined;
     });
     return connecting;
-  }
-
-  function remove(sub: Subscriber): void {
-    sub.active = false;
-    const set = subscribers.get(sub.ebookId);
-    if (!set) return;
-    set.delete(sub);
-    if (set.size === 0) subscribers.delete(sub.ebookId);
   }
 
   return {
@@ -253,39 +310,231 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
          )
          SELECT id, pg_notify(?, json_build_object('id', id, 'ebookId', ebook_id)::text)
          FROM inserted`,
-        [`ebook_events:${ebookId}`, ebookId, type, data === undefined ? null : JSON.stringify(data), EVENTS_CHANNEL],
+        [bookLockKey(ebookId), ebookId, type, jsonData(data), EVENTS_CHANNEL],
       );
       return Number(result.rows[0].id);
     },
 
     async subscribe(ebookId, afterId, onEvent) {
-      if (closed) throw new Error('event bus is closed');
-      const sub: Subscriber = { ebookId, lastId: afterId, onEvent, active: true, dirty: false };
-      let set = subscribers.get(ebookId);
-      if (!set) subscribers.set(ebookId, (set = new Set()));
-      set.add(sub);
+      const { sub } = subs.add(ebookId, afterId, onEvent);
       try {
         // LISTEN before the first read, so nothing falls between the two. While
         // a lost connection is being re-made, the reconnect re-reads for us.
         if (!client && reconnectAttempt === 0) await ensureListening();
-        await pump(sub);
+        await subs.pump(sub);
       } catch (err) {
-        remove(sub);
+        subs.remove(sub);
         throw err;
       }
-      return async () => remove(sub);
+      return async () => {
+        subs.remove(sub);
+      };
     },
 
     async close() {
-      closed = true;
-      if (pollTimer) clearInterval(pollTimer);
+      subs.close();
       if (reconnectTimer) clearTimeout(reconnectTimer);
       reconnectTimer = undefined;
-      for (const sub of allSubscribers()) remove(sub);
       await connecting?.catch(() => undefined);
       const c = client;
       client = undefined;
       await c?.end().catch(() => undefined);
     },
   };
+}
+
+export interface RedisEventBusOptions {
+  /** Re-reads every subscription this often (safety net, as for PostgreSQL). 0 turns it off. Default 10 s. */
+  pollIntervalMs?: number;
+  /** Rows read per query while catching up. */
+  batchSize?: number;
+  /** Delay before a failed catch-up read is tried again. */
+  retryMs?: number;
+  onError?: (err: unknown) => void;
+  /** CLIENT SETNAME prefix of the bus's connections (`<name>-publisher`, `<name>-subscriber`); default `ebook-events`. */
+  clientName?: string;
+}
+
+/** The Redis pub/sub channel of one book's live events. */
+export const redisEventChannel = (ebookId: string) => `ebook-events:${ebookId}`;
+
+/** What goes over Redis: the whole event, plus the id of the book's event before it. */
+interface RedisEventMessage extends EbookEvent {
+  prevId: number;
+}
+
+/**
+ * Events with Redis pub/sub as the live fan-out (REDIS_URL set).
+ *
+ * The `ebook_events` rows stay the record, rather than moving the events into
+ * Redis Streams: a provider call's event commits in the same transaction as its
+ * cost-ledger row (see activities' recordCall), ids stay the same bigserial ids
+ * whichever bus a deployment runs (a Last-Event-ID stays valid when REDIS_URL is
+ * turned on or off), and a reader resuming a finished book an hour later needs
+ * no stream retention to be tuned. Redis carries each event, whole, once it has
+ * committed, to every API process subscribed to the book's channel, so live
+ * delivery costs the database nothing per event and subscriber (PostgreSQL
+ * NOTIFY wakes every listener, which then reads the table).
+ *
+ * Pub/sub is at-most-once and two processes' messages may cross on the way, so
+ * each message carries `prevId`, the book's previous event id, read under the
+ * book's advisory lock: a subscriber takes a message directly only when it
+ * continues exactly from what it last delivered; otherwise (a gap, a crossing,
+ * a message lost while Redis was unreachable) it reads the table after its last
+ * id. Hence no gaps, no repeats, id order, with or without Redis hiccups.
+ */
+export function createRedisEventBus(knex: Knex, redisUrl: string, options: RedisEventBusOptions = {}): EventBus {
+  const onError = options.onError ?? ((err: unknown) => console.error('[event-bus]', err));
+  const clientName = options.clientName ?? 'ebook-events';
+  const subs = createSubscriptions(knex, {
+    pollIntervalMs: options.pollIntervalMs ?? 10_000,
+    retryMs: options.retryMs ?? 2_000,
+    batchSize: options.batchSize ?? 500,
+    onError,
+  });
+  // A subscribed connection can do nothing but subscribe, so publishing has its
+  // own. Both connect on first use: an API process that never streams opens no
+  // subscriber, a worker no subscriber either.
+  let publisher: Redis | undefined;
+  let subscriber: Redis | undefined;
+  let lostSinceReady = false;
+  /** Per book, the SUBSCRIBE every local subscriber waits for before its first read. */
+  const channels = new Map<string, Promise<unknown>>();
+
+  const connection = (name: string) =>
+    new Redis(redisUrl, {
+      connectionName: name,
+      // A publish must not wait for a Redis outage: the row is committed, and the
+      // subscribers find it in the table on their next gap or poll.
+      maxRetriesPerRequest: 1,
+      retryStrategy: (times) => Math.min(2_000, 50 * 2 ** Math.min(times, 6)),
+    });
+
+  function onMessage(channel: string, raw: string): void {
+    let msg: RedisEventMessage;
+    try {
+      msg = JSON.parse(raw);
+    } catch (err) {
+      onError(err);
+      return;
+    }
+    if (channel !== redisEventChannel(msg.ebookId)) return;
+    for (const sub of subs.byBook.get(msg.ebookId) ?? []) {
+      if (msg.id <= sub.lastId) continue;
+      if (!sub.running && msg.prevId === sub.lastId) {
+        const { prevId: _prev, ...event } = msg;
+        subs.deliver(sub, event);
+      } else {
+        subs.pumpInBackground(sub);
+      }
+    }
+  }
+
+  function ensureSubscriber(): Redis {
+    if (subscriber) return subscriber;
+    const s = connection(`${clientName}-subscriber`);
+    s.on('message', onMessage);
+    s.on('error', (err) => onError(err));
+    s.on('close', () => {
+      lostSinceReady = true;
+    });
+    s.on('ready', () => {
+      // ioredis subscribes again by itself; what was published meanwhile is only in the table.
+      if (!lostSinceReady) return;
+      lostSinceReady = false;
+      // It sends the SUBSCRIBEs right after 'ready': a PING queued behind them answers
+      // once they are active, so the re-read below cannot miss an event in between.
+      setImmediate(() => {
+        s.ping()
+          .catch(() => undefined)
+          .finally(() => {
+            for (const sub of subs.all()) subs.pumpInBackground(sub);
+          });
+      });
+    });
+    subscriber = s;
+    return s;
+  }
+
+  async function sendToRedis(msg: RedisEventMessage): Promise<void> {
+    // A transaction that commits after close() has nobody left to tell in this process.
+    if (subs.closed) return;
+    publisher ??= connection(`${clientName}-publisher`).on('error', (err) => onError(err));
+    try {
+      await publisher.publish(redisEventChannel(msg.ebookId), JSON.stringify(msg));
+    } catch (err) {
+      onError(err);
+    }
+  }
+
+  /** Inserts under the book's lock (held until `trx` ends) and returns the event with its predecessor's id. */
+  async function insert(trx: Knex.Transaction, ebookId: string, type: string, data: unknown): Promise<RedisEventMessage> {
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [bookLockKey(ebookId)]);
+    // A statement of its own, after the lock: its snapshot sees every event committed before ours.
+    const { rows } = await trx.raw(
+      `INSERT INTO ebook_events (ebook_id, type, data)
+       VALUES (?::uuid, ?, ?::jsonb)
+       RETURNING id, created_at,
+         (SELECT coalesce(max(id), 0) FROM ebook_events WHERE ebook_id = ?::uuid) AS prev_id`,
+      [ebookId, type, jsonData(data), ebookId],
+    );
+    return {
+      id: Number(rows[0].id),
+      prevId: Number(rows[0].prev_id),
+      ebookId,
+      type,
+      data: data === undefined ? null : data,
+      createdAt: new Date(rows[0].created_at).toISOString(),
+    };
+  }
+
+  async function leave(sub: Subscriber): Promise<void> {
+    if (!subs.remove(sub)) return;
+    channels.delete(sub.ebookId);
+    await subscriber?.unsubscribe(redisEventChannel(sub.ebookId)).catch(onError);
+  }
+
+  return {
+    async publish(ebookId, type, data, trx) {
+      if (trx) {
+        const msg = await insert(trx, ebookId, type, data);
+        // Told to Redis only once the caller's transaction has committed (never for a rollback).
+        trx.executionPromise.then(
+          () => sendToRedis(msg),
+          () => undefined,
+        );
+        return msg.id;
+      }
+      const msg = await knex.transaction((t) => insert(t, ebookId, type, data));
+      await sendToRedis(msg);
+      return msg.id;
+    },
+
+    async subscribe(ebookId, afterId, onEvent) {
+      const { sub, isFirst } = subs.add(ebookId, afterId, onEvent);
+      try {
+        // Subscribed before the first read, so nothing falls between the two.
+        if (isFirst) channels.set(ebookId, ensureSubscriber().subscribe(redisEventChannel(ebookId)));
+        await channels.get(ebookId);
+        await subs.pump(sub);
+      } catch (err) {
+        await leave(sub);
+        throw err;
+      }
+      return () => leave(sub);
+    },
+
+    async close() {
+      subs.close();
+      await Promise.all(
+        [publisher, subscriber].map((c) => c?.quit().catch(() => c.disconnect())),
+      );
+      publisher = subscriber = undefined;
+    },
+  };
+}
+
+/** The bus of a deployment: Redis pub/sub for the live fan-out when `redisUrl` is set, else PostgreSQL alone. */
+export function createEventBus(knex: Knex, databaseUrl: string, redisUrl?: string): EventBus {
+  return redisUrl ? createRedisEventBus(knex, redisUrl) : createPgEventBus(knex, databaseUrl);
 }

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { parsePriceOverrides, type PriceTable } from './pricing';
 
 /**
  * The one typed configuration of the engine, read from the environment once and
@@ -54,6 +55,12 @@ export interface Config {
     /** Consecutive provider faults that open a provider's circuit, and how long it stays open. */
     breakerThreshold: number;
     breakerCooldownMs: number;
+    /**
+     * PROVIDER_PRICES: per-model prices laid over lib/pricing.ts's built-in table
+     * (validated here so a typo stops the process at start; the ledger reads the
+     * same variable through `activePrices()`).
+     */
+    priceOverrides: PriceTable;
   };
   /** How many chapters (and illustrations) one book works on at once. */
   chapterConcurrency: number;
@@ -202,6 +209,7 @@ export function loadConfig(env: Env = process.env): Config {
       attemptBudget: int(env, 'PROVIDER_ATTEMPT_BUDGET', 3, 1, 100),
       breakerThreshold: int(env, 'PROVIDER_BREAKER_THRESHOLD', 5, 1, 1000),
       breakerCooldownMs: int(env, 'PROVIDER_BREAKER_COOLDOWN_MS', 30_000, 0, 3_600_000),
+      priceOverrides: prices(env),
     },
     chapterConcurrency: int(env, 'CHAPTER_CONCURRENCY', 4, 1, 24),
     offlineProviderDelayMs: int(env, 'OFFLINE_PROVIDER_DELAY_MS', 0, 0, 600_000),
@@ -213,6 +221,14 @@ export function loadConfig(env: Env = process.env): Config {
     },
     s3: s3Config(env),
   };
+}
+
+function prices(env: Env): PriceTable {
+  try {
+    return parsePriceOverrides(str(env, 'PROVIDER_PRICES'));
+  } catch (err) {
+    throw new ConfigError('PROVIDER_PRICES', (err as Error).message.replace(/^PROVIDER_PRICES: /, ''));
+  }
 }
 
 function bool(env: Env, name: string, def: boolean): boolean {

@@ -1,11 +1,17 @@
 /**
  * Provider prices, in USD, used to put a cost on every provider call in the
- * ledger. Public list prices (standard tier, no batch discounts) at the time of
- * writing; they change, so they live here in one table. The offline providers
- * cost nothing. A model not listed here is costed at 0 with `estimated: false`,
- * so a report can tell "free" from "unknown price".
+ * ledger. The built-in table holds public list prices (standard tier, no batch
+ * discounts) as entered by hand on 2026-11-27 (PRICES_ENTERED_ON); prices change,
+ * so operators override them without a release through `PROVIDER_PRICES` (JSON,
+ * validated when the configuration loads). The offline providers cost nothing. A
+ * model not listed is costed at 0 with `estimated: false`, so a report can tell
+ * "free" from "unknown price".
  */
+import { z } from 'zod';
 import type { Usage } from '../activities/providers/types';
+
+/** When the built-in prices were copied from the providers' price pages. */
+export const PRICES_ENTERED_ON = '2026-11-27';
 
 export interface Price {
   /** USD per 1M input (prompt) tokens. */
@@ -17,7 +23,7 @@ export interface Price {
 }
 
 /** provider → model → price. */
-export const PRICES: Record<string, Record<string, Price>> = {
+export const PRICES: Readonly<Record<string, Record<string, Price>>> = {
   groq: {
     'openai/gpt-oss-120b': { inputPerMTok: 0.15, outputPerMTok: 0.6 },
     'openai/gpt-oss-20b': { inputPerMTok: 0.075, outputPerMTok: 0.3 },
@@ -48,13 +54,65 @@ export interface CallCost {
 /** Rounded to the ledger's precision (numeric(12,6)), so sums in SQL and JS agree exactly. */
 const round6 = (n: number) => Math.round(n * 1e6) / 1e6;
 
-export function priceOf(provider: string, model: string): Price | undefined {
-  return PRICES[provider]?.[model];
+export type PriceTable = Record<string, Record<string, Price>>;
+
+const usd = z.number().finite().nonnegative();
+const priceOverridesSchema = z.record(
+  z.string().min(1),
+  z.record(
+    z.string().min(1),
+    z
+      .strictObject({ inputPerMTok: usd.optional(), outputPerMTok: usd.optional(), perImage: usd.optional() })
+      .refine((p) => Object.keys(p).length > 0, 'name at least one of inputPerMTok, outputPerMTok, perImage'),
+  ),
+);
+
+/**
+ * Parses `PROVIDER_PRICES`, e.g. `{"groq":{"llama-3.3-70b-versatile":{"inputPerMTok":0.59,"outputPerMTok":0.79}}}`.
+ * Each listed model's price replaces the built-in one (or adds a model); the rest
+ * stay. Throws an error naming the variable and the bad field.
+ */
+export function parsePriceOverrides(raw: string | undefined): PriceTable {
+  if (raw === undefined || raw.trim() === '') return {};
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch (err) {
+    throw new Error(`PROVIDER_PRICES: not valid JSON (${(err as Error).message})`);
+  }
+  const parsed = priceOverridesSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const where = issue.path.length ? issue.path.join('.') : '(top level)';
+    throw new Error(`PROVIDER_PRICES: ${where}: ${issue.message} (expected {provider: {model: {inputPerMTok?, outputPerMTok?, perImage?}}}, USD)`);
+  }
+  return parsed.data;
 }
 
-export function costOf(provider: string, model: string, usage: Usage): CallCost {
+/** The built-in table with `overrides` laid over it, model by model. */
+export function mergePrices(overrides: PriceTable): PriceTable {
+  const merged: PriceTable = {};
+  for (const [provider, models] of Object.entries(PRICES)) merged[provider] = { ...models };
+  for (const [provider, models] of Object.entries(overrides)) merged[provider] = { ...merged[provider], ...models };
+  return merged;
+}
+
+let active: { raw: string | undefined; table: PriceTable } | undefined;
+
+/** The prices in force in this process: the built-in table with PROVIDER_PRICES over it. */
+export function activePrices(): PriceTable {
+  const raw = process.env.PROVIDER_PRICES;
+  if (!active || active.raw !== raw) active = { raw, table: mergePrices(parsePriceOverrides(raw)) };
+  return active.table;
+}
+
+export function priceOf(provider: string, model: string, table: PriceTable = activePrices()): Price | undefined {
+  return table[provider]?.[model];
+}
+
+export function costOf(provider: string, model: string, usage: Usage, table?: PriceTable): CallCost {
   if (provider === 'offline') return { costUsd: 0, estimated: true };
-  const price = priceOf(provider, model);
+  const price = priceOf(provider, model, table);
   if (!price) return { costUsd: 0, estimated: false };
   const usd =
     ((usage.inputTokens ?? 0) * (price.inputPerMTok ?? 0)) / 1e6 +

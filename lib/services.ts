@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { createDb } from '../db/knex';
 import { migrate } from '../db/migrate';
 import { createRepositories, type Repositories } from '../db/repositories';
-import { createPgEventBus, type EventBus } from '../db/events';
+import { createEventBus, type EventBus } from '../db/events';
 import { createStorage } from '../activities/storage';
 import type { Storage } from '../activities/storage/types';
 import { databaseUrl, type Config } from './config';
@@ -23,7 +23,7 @@ export async function createServices(config: Config, opts: { migrate?: boolean }
   if (opts.migrate !== false) await migrate(knex);
   const repos = createRepositories(knex);
   const storage = createStorage(config);
-  const events = createPgEventBus(knex, url);
+  const events = createEventBus(knex, url, config.redisUrl);
   return {
     knex,
     repos,

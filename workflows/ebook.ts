@@ -71,17 +71,38 @@ export async function ebookWorkflow(input: EbookWorkflowInput): Promise<EbookWor
     const chapterRefs: ChapterRef[] = [];
     const imageRefs: Array<ImageRef | undefined> = [];
     const concurrency = Math.max(1, Math.min(input.concurrency ?? DEFAULT_CONCURRENCY, 24));
-    await runBounded(outline.chapters, concurrency, async (c) => {
-      const chapter = state.chapters[c.index - 1];
+    const write = async (index: number) => {
+      const chapter = state.chapters[index - 1];
       chapter.status = 'writing';
-      const ref = await text.writeChapter({ ebookId, index: c.index });
-      chapterRefs[c.index - 1] = ref;
+      const ref = await text.writeChapter({ ebookId, index });
+      chapterRefs[index - 1] = ref;
       Object.assign(chapter, { status: 'illustrating', words: ref.words, textProvider: ref.provider });
-      const img = await image.drawIllustration({ ebookId, index: c.index });
-      imageRefs[c.index - 1] = img;
+    };
+    const illustrate = async (index: number) => {
+      const img = await image.drawIllustration({ ebookId, index });
+      imageRefs[index - 1] = img;
       state.providers.image = img.provider;
-      Object.assign(chapter, { status: 'done', imageProvider: img.provider });
-    });
+      Object.assign(state.chapters[index - 1], { status: 'done', imageProvider: img.provider });
+    };
+    // The branch follows the book's input, so a history replays down the path it took;
+    // the patch marks sequential books' histories for whoever changes this later.
+    if (input.brief.chapterMode === 'sequential' && patched('sequential-chapters-v1')) {
+      // One chapter at a time, each written after the one before it is stored (the
+      // activity gives it that chapter's ending); illustrations are drawn alongside.
+      const drawing: Array<Promise<void>> = [];
+      for (const c of outline.chapters) {
+        await write(c.index);
+        const drawn = illustrate(c.index);
+        drawn.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+        drawing.push(drawn);
+      }
+      await Promise.all(drawing);
+    } else {
+      await runBounded(outline.chapters, concurrency, async (c) => {
+        await write(c.index);
+        await illustrate(c.index);
+      });
+    }
     setStage('cover');
     const cover = await coverPromise;
 

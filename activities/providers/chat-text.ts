@@ -18,7 +18,7 @@ import type {
   TextProvider,
   Usage,
 } from './types';
-import { classified, ProviderErrorTypes } from './errors';
+import { classified, notePartialSpend, ProviderErrorTypes } from './errors';
 
 /** The part of the openai / groq-sdk clients this provider uses. */
 export interface ChatClient {
@@ -282,7 +282,7 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
    * the final chunk reported (if any). A stream silent for `timeoutMs` is
    * aborted: the SDK's timeout covers only the wait for the response headers.
    */
-  async function stream(messages: Message[], gate: SentenceGate, signal?: AbortSignal) {
+  async function stream(messages: Message[], gate: SentenceGate, signal?: AbortSignal, progress?: { text: string }) {
     const idle = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const arm = () => {
@@ -318,6 +318,7 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
         const delta = choice.delta?.content;
         if (typeof delta === 'string' && delta) {
           text += delta;
+          if (progress) progress.text = text;
           gate.push(delta);
         }
         if (choice.finish_reason) finish = choice.finish_reason;
@@ -373,9 +374,14 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
       'Chapters:',
       ...outline.chapters.map((c) => `${c.index}. ${c.title} — ${c.summary}`),
     ].join('\n');
-    const before = previousSummaries.length
-      ? `What happened so far:\n${previousSummaries.map((s, i) => `${i + 1}. ${s}`).join('\n')}`
-      : 'This is the first chapter.';
+    const before =
+      (previousSummaries.length
+        ? `What happened so far:\n${previousSummaries.map((s, i) => `${i + 1}. ${s}`).join('\n')}`
+        : 'This is the first chapter.') +
+      (req.previousEnding
+        ? `\n\nThe previous chapter, as it was written, ends like this:\n<<<\n${req.previousEnding}\n>>>\n` +
+          'Pick the story up from there: keep what it established (who is where, what was said and found).'
+        : '');
     const messages: Message[] = [
       { role: 'system', content: `${SYSTEM}\n\n${bible}` },
       {
@@ -392,41 +398,58 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
       },
     ];
     const gate = new SentenceGate(onText);
-    const first = await stream(messages, gate, signal);
-    let usage = first.usage;
-    const cut = first.finish === 'length';
-    if (cut) gate.dropTail();
-    else gate.flush();
+    // What the calls so far cost, for a caller that cuts the chapter short (a moderation refusal).
+    let spent: Usage = {};
+    let current = { messages, text: '' };
+    try {
+      return await writeWithContinuation();
+    } catch (err) {
+      if (signal?.aborted) {
+        const partial = { inputTokens: estimateTokens(current.messages.map((m) => m.content).join('\n')), outputTokens: estimateTokens(current.text) };
+        notePartialSpend(signal.reason, { provider: name, model, usage: addUsage(spent, partial) });
+      }
+      throw err;
+    }
 
-    if (cut || countWords(gate.emitted) < 0.8 * target) {
-      // Continue once from the last complete sentence, as a new paragraph.
-      const have = countWords(gate.emitted);
-      const ask: Message = {
-        role: 'user',
-        content:
-          `Continue the chapter from exactly where it stops, without repeating anything. ` +
-          `Write about ${Math.max(100, target - have)} more words and bring the chapter to a ` +
-          `close with a complete sentence. Same rules: plain prose, blank lines between paragraphs.`,
-      };
-      // With nothing usable yet (cut before the first full sentence) the chapter is simply asked for again.
-      const cont: Message[] = gate.emitted
-        ? [...messages, { role: 'assistant', content: gate.emitted }, ask]
-        : messages;
-      if (gate.emitted) gate.push('\n\n');
-      const second = await stream(cont, gate, signal);
-      usage = addUsage(usage, second.usage);
-      if (second.finish === 'length') gate.dropTail();
+    async function writeWithContinuation(): Promise<ChapterResult> {
+      const first = await stream(messages, gate, signal, current);
+      let usage = first.usage;
+      spent = usage;
+      const cut = first.finish === 'length';
+      if (cut) gate.dropTail();
       else gate.flush();
+
+      if (cut || countWords(gate.emitted) < 0.8 * target) {
+        // Continue once from the last complete sentence, as a new paragraph.
+        const have = countWords(gate.emitted);
+        const ask: Message = {
+          role: 'user',
+          content:
+            `Continue the chapter from exactly where it stops, without repeating anything. ` +
+            `Write about ${Math.max(100, target - have)} more words and bring the chapter to a ` +
+            `close with a complete sentence. Same rules: plain prose, blank lines between paragraphs.`,
+        };
+        // With nothing usable yet (cut before the first full sentence) the chapter is simply asked for again.
+        const cont: Message[] = gate.emitted
+          ? [...messages, { role: 'assistant', content: gate.emitted }, ask]
+          : messages;
+        if (gate.emitted) gate.push('\n\n');
+        current = { messages: cont, text: '' };
+        const second = await stream(cont, gate, signal, current);
+        usage = addUsage(usage, second.usage);
+        if (second.finish === 'length') gate.dropTail();
+        else gate.flush();
+      }
+      const paragraphs = toParagraphs(gate.emitted);
+      if (paragraphs.length === 0) {
+        throw ApplicationFailure.create({
+          message: `${name} (${model}) wrote no text for chapter ${chapter.index}`,
+          type: ProviderErrorTypes.ProviderError,
+          details: [{ provider: name, model }],
+        });
+      }
+      return { paragraphs, usage, model };
     }
-    const paragraphs = toParagraphs(gate.emitted);
-    if (paragraphs.length === 0) {
-      throw ApplicationFailure.create({
-        message: `${name} (${model}) wrote no text for chapter ${chapter.index}`,
-        type: ProviderErrorTypes.ProviderError,
-        details: [{ provider: name, model }],
-      });
-    }
-    return { paragraphs, usage, model };
   }
 
   return {

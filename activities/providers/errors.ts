@@ -193,3 +193,25 @@ export async function classified<T>(provider: string, signal: AbortSignal | unde
     throw classifyProviderError(err, provider);
   }
 }
+
+/** What a call cut short by its caller had already cost: the provider bills the tokens it streamed. */
+export interface PartialSpend {
+  provider: string;
+  model: string;
+  usage: { inputTokens?: number; outputTokens?: number; images?: number };
+}
+
+const partialSpends = new WeakMap<object, PartialSpend>();
+
+/**
+ * A provider aborted by its caller notes here, on the abort reason the caller
+ * gave, what the call had spent; the caller (which chose the reason) reads it
+ * back with `partialSpendOf` to record it in the ledger.
+ */
+export function notePartialSpend(reason: unknown, spend: PartialSpend): void {
+  if (reason !== null && typeof reason === 'object') partialSpends.set(reason, spend);
+}
+
+export function partialSpendOf(reason: unknown): PartialSpend | undefined {
+  return reason !== null && typeof reason === 'object' ? partialSpends.get(reason) : undefined;
+}

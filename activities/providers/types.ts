@@ -18,6 +18,11 @@ export interface BookBrief {
   language?: string;
   /** A book made from this story (the caller's own) takes its text from it instead of writing one. */
   storyId?: string;
+  /**
+   * 'parallel' (default): chapters are written at once from the outline.
+   * 'sequential': one after the other, each given the end of the previous one as written.
+   */
+  chapterMode?: 'parallel' | 'sequential';
 }
 
 export interface OutlineCharacter {
@@ -58,6 +63,8 @@ export interface ChapterRequest {
   chapter: OutlineChapter;
   /** Summaries of the chapters before this one, for continuity. */
   previousSummaries: string[];
+  /** Sequential books: how the previous chapter, as actually written, ends. */
+  previousEnding?: string;
   /** Set when a reader asks for this chapter again: which rewrite it is (2, 3, ...) and what to change. */
   revision?: { number: number; feedback?: string };
 }

@@ -61,6 +61,8 @@ export const createEbookSchema = briefSchema
     prompt: briefSchema.shape.prompt.optional(),
     storyId: z.string().uuid('must be a UUID').optional(),
     visibility: z.enum(['private', 'public'], { message: 'must be private or public' }).optional(),
+    /** 'sequential' writes the chapters one after the other, each from the end of the one before. */
+  chapterMode: z.enum(['parallel', 'sequential'], { message: 'must be "parallel" or "sequential"' }).default('parallel'),
   })
   .superRefine((b, ctx) => {
     if ((b.prompt === undefined) === (b.storyId === undefined)) {

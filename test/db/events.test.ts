@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { createPgEventBus, LISTENER_APPLICATION_NAME, type EbookEvent, type EventBus } from '../../db/events';
+import pg from 'pg';
+import Redis from 'ioredis';
+import {
+  createPgEventBus,
+  createRedisEventBus,
+  EVENTS_CHANNEL,
+  LISTENER_APPLICATION_NAME,
+  redisEventChannel,
+  type EbookEvent,
+  type EventBus,
+} from '../../db/events';
 import { createDb } from '../../db/knex';
 import { createRepositories } from '../../db/repositories';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
@@ -17,6 +27,22 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): 
 function assertInOrderWithoutDuplicates(events: EbookEvent[]): void {
   for (let i = 1; i < events.length; i++) {
     assert.ok(events[i].id > events[i - 1].id, `ids must grow: ${events[i - 1].id} then ${events[i].id}`);
+  }
+}
+
+/** 60 events published at once, alternately by `publishers`: each subscription gets all of them once, in id order. */
+async function concurrentPublishersReachEverySubscriber(book: string, publishers: EventBus[], subscribers: EventBus[]): Promise<void> {
+  const got: EbookEvent[][] = subscribers.map(() => []);
+  for (const [i, bus] of subscribers.entries()) await bus.subscribe(book, 0, (e) => got[i].push(e));
+  const published = await Promise.all(
+    Array.from({ length: 60 }, (_, i) => publishers[i % publishers.length].publish(book, 'progress', { i })),
+  );
+  await waitFor('all events', () => got.every((g) => g.length === 60));
+  await new Promise((r) => setTimeout(r, 100));
+  const expected = [...published].sort((x, y) => x - y);
+  for (const events of got) {
+    assertInOrderWithoutDuplicates(events);
+    assert.deepEqual(events.map((e) => e.id), expected);
   }
 }
 
@@ -100,23 +126,8 @@ describe('db events (PostgreSQL event bus)', () => {
   });
 
   it('many concurrent publishers: every event once, in id order, for every subscriber', async () => {
-    const book = await newBook();
-    const a: EbookEvent[] = [];
-    const b: EbookEvent[] = [];
-    const local: EbookEvent[] = [];
-    await api.subscribe(book, 0, (e) => a.push(e));
-    await api.subscribe(book, 0, (e) => b.push(e));
-    await worker.subscribe(book, 0, (e) => local.push(e)); // same process as the publisher
-    const published = await Promise.all(
-      Array.from({ length: 60 }, (_, i) => (i % 2 ? worker : api).publish(book, 'progress', { i })),
-    );
-    await waitFor('all events', () => a.length === 60 && b.length === 60 && local.length === 60);
-    await new Promise((r) => setTimeout(r, 100));
-    const expected = [...published].sort((x, y) => x - y);
-    for (const got of [a, b, local]) {
-      assertInOrderWithoutDuplicates(got);
-      assert.deepEqual(got.map((e) => e.id), expected);
-    }
+    // Two subscribers in one process, one in the same process as a publisher.
+    await concurrentPublishersReachEverySubscriber(await newBook(), [worker, api], [api, api, worker]);
   });
 
   it('delivers what was published while the LISTEN connection was down, once it is back', async () => {
@@ -182,5 +193,184 @@ describe('db events (PostgreSQL event bus)', () => {
     assert.equal(errors.length, 1);
     await bus.close();
     await assert.rejects(bus.subscribe(book, 0, () => undefined), /closed/);
+  });
+});
+
+describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', function () {
+  const redisUrl = process.env.TEST_REDIS_URL;
+  let db: TestDatabase;
+  let apiKnex: Knex;
+  let otherApiKnex: Knex;
+  let worker: EventBus;
+  let otherWorker: EventBus;
+  let api: EventBus;
+  let otherApi: EventBus;
+  let profileId: string;
+  let observer: Redis;
+  let pgListener: pg.Client;
+  const observed = new Map<string, Array<{ id: number; prevId: number; type: string }>>();
+  const notified: string[] = [];
+
+  before(async function () {
+    if (!redisUrl) this.skip(); // TEST_REDIS_URL (a real Redis) enables these
+    db = await createTestDatabase();
+    apiKnex = createDb(db.url);
+    otherApiKnex = createDb(db.url);
+    profileId = (await createRepositories(db.knex).profiles.ensure({ clerkUserId: 'redis-events-user' })).id;
+    // A plain Redis client on every book channel: what actually goes over Redis.
+    observer = new Redis(redisUrl!);
+    observer.on('pmessage', (_p, channel, raw) => {
+      const m = JSON.parse(raw);
+      if (!observed.has(channel)) observed.set(channel, []);
+      observed.get(channel)!.push({ id: m.id, prevId: m.prevId, type: m.type });
+    });
+    await observer.psubscribe('ebook-events:*');
+    // And a plain LISTEN on PostgreSQL's channel: the Redis bus must not use it.
+    pgListener = new pg.Client({ connectionString: db.url });
+    await pgListener.connect();
+    pgListener.on('notification', (n) => notified.push(n.payload ?? ''));
+    await pgListener.query(`LISTEN ${EVENTS_CHANNEL}`);
+  });
+  after(async () => {
+    observer?.disconnect();
+    await pgListener?.end();
+    await apiKnex?.destroy();
+    await otherApiKnex?.destroy();
+    await db?.drop();
+  });
+
+  beforeEach(() => {
+    // Four bus instances on their own pools and connections, as four processes
+    // would have; no safety-net polling, so live delivery can only come through Redis.
+    worker = createRedisEventBus(db.knex, redisUrl!, { pollIntervalMs: 0 });
+    otherWorker = createRedisEventBus(db.knex, redisUrl!, { pollIntervalMs: 0 });
+    api = createRedisEventBus(apiKnex, redisUrl!, { pollIntervalMs: 0 });
+    otherApi = createRedisEventBus(otherApiKnex, redisUrl!, { pollIntervalMs: 0 });
+  });
+  afterEach(async () => {
+    await Promise.all([worker, otherWorker, api, otherApi].map((b) => b?.close()));
+  });
+
+  async function newBook(): Promise<string> {
+    const id = randomUUID();
+    await createRepositories(db.knex).ebooks.create({ id, userId: profileId, workflowId: `ebook-${id}`, prompt: 'p', title: 't' });
+    return id;
+  }
+
+  it('stored events first, then live ones over Redis (seen on the channel), none over NOTIFY', async () => {
+    const book = await newBook();
+    const stored = [await worker.publish(book, 'stage', { stage: 'outline' }), await worker.publish(book, 'outline', { title: 'T' })];
+    const got: EbookEvent[] = [];
+    await api.subscribe(book, 0, (e) => got.push(e));
+    assert.deepEqual(got.map((e) => e.id), stored, 'stored events come from the table at once');
+
+    const live = [];
+    for (let i = 0; i < 5; i++) live.push(await worker.publish(book, 'chapter.text', { index: 1, delta: `part ${i} ` }));
+    await waitFor('live events', () => got.length === 7);
+    assert.deepEqual(got.map((e) => e.id), [...stored, ...live]);
+    assert.deepEqual(got[2].data, { index: 1, delta: 'part 0 ' });
+    assert.equal(got[2].type, 'chapter.text');
+    assert.ok(!Number.isNaN(Date.parse(got[2].createdAt)));
+
+    const onChannel = observed.get(redisEventChannel(book)) ?? [];
+    assert.deepEqual(onChannel.map((m) => m.id), [...stored, ...live], 'every event went over the book\'s Redis channel');
+    assert.deepEqual(onChannel.map((m) => m.prevId), [0, ...stored, ...live].slice(0, 7), 'each names its predecessor');
+    assert.ok(!notified.some((n) => n.includes(book)), 'no PostgreSQL NOTIFY for this book');
+    const rows = await db.knex('ebook_events').where({ ebook_id: book }).orderBy('id').pluck('id');
+    assert.deepEqual(rows.map(Number), [...stored, ...live], 'the rows stay the record');
+  });
+
+  it('chapter text deltas: in order, no gap, no repeat across a reconnect with Last-Event-ID to another API process', async () => {
+    const book = await newBook();
+    const words = Array.from({ length: 300 }, (_, i) => `w${i} `);
+    const first: EbookEvent[] = [];
+    const unsubscribe = await api.subscribe(book, 0, (e) => first.push(e));
+    // The activity publishes its deltas as a chain, one after the other; a second
+    // worker publishes progress of another chapter at the same time.
+    const publishing = (async () => {
+      for (const delta of words) await worker.publish(book, 'chapter.text', { index: 1, delta });
+    })();
+    const other = (async () => {
+      for (let i = 0; i < 30; i++) await otherWorker.publish(book, 'provider.call', { i });
+    })();
+    await waitFor('some text', () => first.length >= 60);
+    // The client drops; the next connection goes to another API process.
+    await unsubscribe();
+    const lastEventId = first.at(-1)!.id;
+    const second: EbookEvent[] = [];
+    await otherApi.subscribe(book, lastEventId, (e) => second.push(e));
+    await Promise.all([publishing, other]);
+    await waitFor('the rest', () => first.length + second.length === 330);
+    await new Promise((r) => setTimeout(r, 200));
+    const all = [...first, ...second];
+    assertInOrderWithoutDuplicates(all);
+    assert.equal(all.length, 330);
+    const text = all.filter((e) => e.type === 'chapter.text').map((e) => (e.data as { delta: string }).delta).join('');
+    assert.equal(text, words.join(''));
+    const rows = await db.knex('ebook_events').where({ ebook_id: book }).orderBy('id').pluck('id');
+    assert.deepEqual(all.map((e) => e.id), rows.map(Number));
+  });
+
+  it('many concurrent publishers in two processes: every subscriber gets each event once, in id order', async () => {
+    await concurrentPublishersReachEverySubscriber(await newBook(), [worker, otherWorker], [api, otherApi, worker]);
+  });
+
+  it('an event in a transaction goes out once it commits, and never when it rolls back', async () => {
+    const book = await newBook();
+    const got: EbookEvent[] = [];
+    await api.subscribe(book, 0, (e) => got.push(e));
+    await assert.rejects(
+      db.knex.transaction(async (trx) => {
+        await worker.publish(book, 'provider.call', { rolled: 'back' }, trx);
+        throw new Error('rollback');
+      }),
+      /rollback/,
+    );
+    let committedId = 0;
+    await db.knex.transaction(async (trx) => {
+      committedId = await worker.publish(book, 'provider.call', { n: 1 }, trx);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(got.length, 0, 'nothing before the commit');
+    });
+    await waitFor('the committed event', () => got.length === 1);
+    const next = await worker.publish(book, 'stage', {});
+    await waitFor('the next event', () => got.length === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(got.map((e) => e.id), [committedId, next]);
+    assert.ok(!(observed.get(redisEventChannel(book)) ?? []).some((m) => m.type === 'provider.call' && m.id < committedId));
+  });
+
+  it('after its Redis connection is killed, a subscriber gets what it missed from the table', async () => {
+    const book = await newBook();
+    const errors: unknown[] = [];
+    const clientName = `events-test-${randomUUID()}`;
+    const bus = createRedisEventBus(apiKnex, redisUrl!, { pollIntervalMs: 0, onError: (e) => errors.push(e), clientName });
+    try {
+      const got: EbookEvent[] = [];
+      await bus.subscribe(book, 0, (e) => got.push(e));
+      const first = await worker.publish(book, 'progress', { n: 0 });
+      await waitFor('the first event', () => got.length === 1);
+      const admin = new Redis(redisUrl!);
+      try {
+        const list = String(await admin.client('LIST'));
+        const mine = list.split('\n').filter((l) => l.includes(`name=${clientName}-subscriber `));
+        assert.equal(mine.length, 1, 'the bus subscribes on one connection, under its name');
+        assert.match(mine[0], / sub=1 /, 'subscribed to the one book channel');
+        // Only this connection: the Redis server may be shared with other tests.
+        await admin.client('KILL', 'ID', /(?:^| )id=(\d+)/.exec(mine[0])![1]);
+      } finally {
+        admin.disconnect();
+      }
+      const during = [];
+      for (let i = 1; i <= 5; i++) during.push(await worker.publish(book, 'progress', { n: i }));
+      await waitFor('the events published while it reconnected', () => got.length === 6);
+      const later = await worker.publish(book, 'progress', { n: 6 });
+      await waitFor('an event after the reconnect', () => got.length === 7);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(got.map((e) => e.id), [first, ...during, later]);
+      assert.ok(errors.length === 0 || errors.every((e) => e instanceof Error), 'only errors were reported');
+    } finally {
+      await bus.close();
+    }
   });
 });

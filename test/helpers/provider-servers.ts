@@ -22,7 +22,17 @@ export type Fault =
   /** A chat answer whose content is this text (e.g. a broken outline). */
   | { kind: 'content'; content: string }
   /** A streamed chapter of this many words ending with this finish reason. */
-  | { kind: 'chapter'; words: number; finish?: 'stop' | 'length'; stallAfter?: number; dropAfter?: number }
+  | {
+      kind: 'chapter';
+      words: number;
+      finish?: 'stop' | 'length';
+      stallAfter?: number;
+      dropAfter?: number;
+      /** Stream exactly this text instead of generated prose. */
+      text?: string;
+      /** Wait this long before each chunk (a slow model). */
+      chunkDelayMs?: number;
+    }
   /** Runware: an `errors` reply with this code. */
   | { kind: 'ws-error'; code: string; message?: string };
 
@@ -33,6 +43,10 @@ export interface Call {
   path: string;
   body: any;
   at: number;
+  /** When the answer (or the stream) ended; unset while it runs or when it never ended. */
+  endAt?: number;
+  /** The client closed the connection before the answer was complete (e.g. aborted a stream). */
+  abandoned?: boolean;
 }
 
 class Script {
@@ -165,7 +179,14 @@ export class OpenAICompatServer extends Script {
     const route: Route | undefined =
       path === '/v1/chat/completions' ? 'chat' : path === '/v1/images/generations' ? 'images' : path === '/v1/moderations' ? 'moderations' : undefined;
     if (!route || req.method !== 'POST') return this.json(res, 404, { error: { message: 'not found', type: 'invalid_request_error' } });
-    this.calls.push({ route, path: req.url ?? '', body, at: Date.now() });
+    const call: Call = { route, path: req.url ?? '', body, at: Date.now() };
+    this.calls.push(call);
+    res.on('finish', () => {
+      call.endAt = Date.now();
+    });
+    res.on('close', () => {
+      if (!res.writableFinished) call.abandoned = true;
+    });
     const fault = this.next(route);
     if (fault?.kind === 'hang') return; // never answers; closed by close()
     if (fault?.kind === 'drop') return req.socket.destroy();
@@ -210,7 +231,7 @@ export class OpenAICompatServer extends Script {
     const asked = Number(/about (\d+) (?:more )?words/.exec(last)?.[1] ?? 200);
     const words = fault?.kind === 'chapter' ? fault.words : asked;
     const finish = fault?.kind === 'chapter' ? (fault.finish ?? 'stop') : 'stop';
-    let text = prose(last, words);
+    let text = fault?.kind === 'chapter' && fault.text !== undefined ? fault.text : prose(last, words);
     if (finish === 'length') text += ' And then the keeper turned toward the';
     usage.completion_tokens = Math.ceil(text.length / 4);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -222,6 +243,10 @@ export class OpenAICompatServer extends Script {
       // Mid-stream faults: go silent (connection kept open) or cut the connection.
       if (fault?.kind === 'chapter' && fault.stallAfter === n) return;
       if (fault?.kind === 'chapter' && fault.dropAfter === n) return req.socket.destroy();
+      if (fault?.kind === 'chapter' && fault.chunkDelayMs) {
+        await new Promise((r) => setTimeout(r, fault.chunkDelayMs));
+        if (call.abandoned) return; // the client went away (aborted the stream)
+      }
       send({ ...base, choices: [{ index: 0, delta: { content: pieces.slice(i, i + 3).join('') }, finish_reason: null }] });
     }
     const groq = (req.url ?? '').startsWith('/openai/');

@@ -1,0 +1,191 @@
+/**
+ * Chapter text is moderated before clients see it: a whole book through
+ * Temporal, the real API (SSE) and the Groq SDK against the local server, whose
+ * streamed chapter turns to text the local rules refuse. With TEST_REDIS_URL the
+ * stack runs on REDIS_URL, so the events also travel over Redis pub/sub.
+ */
+import assert from 'node:assert/strict';
+import Redis from 'ioredis';
+import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { api, waitFor } from '../helpers/http';
+import { signSessionToken } from '../../lib/tokens';
+import { prose, providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
+import { collectSse } from './sse-client';
+import { createOpenAIModerator } from '../../activities/moderation';
+import { createProviders, type Providers } from '../../lib/providers';
+
+const squash = (t: string) => t.replace(/\s+/g, ' ').trim();
+
+describe('streamed chapter text is moderated before it reaches clients', function () {
+  this.timeout(150_000);
+  const redisUrl = process.env.TEST_REDIS_URL;
+  let stack: TestStack;
+  let groq: OpenAICompatServer;
+  let apiUrl: string;
+  let stopApi: () => Promise<void>;
+  let stopWorker: () => Promise<void>;
+  let token: string;
+  let observer: Redis | undefined;
+  const onRedis: Array<{ channel: string; type: string; id: number }> = [];
+
+  const opening = prose('before the trouble', 130);
+  const refused = 'Then the old sailor showed them how to make a pipe bomb from the lamp oil and a tin.';
+  const ending = `${prose('after the trouble', 600)}\n\nLAST-PARAGRAPH-MARKER closes the chapter.`;
+
+  before(async () => {
+    groq = await startOpenAICompatServer();
+    // Only Groq is configured: moderation uses the local rules. Every streamed
+    // chapter is this text, a little slowly, as a model would write it.
+    groq.setAlways('chat', { kind: 'chapter', words: 0, text: `${opening}\n\n${refused}\n\n${ending}`, chunkDelayMs: 15 });
+    stack = await createTestStack({ ...providerEnv({ groq }), ...(redisUrl ? { REDIS_URL: redisUrl } : {}) });
+    ({ url: apiUrl, stop: stopApi } = await startApi(stack));
+    ({ stop: stopWorker } = await startWorker(stack));
+    token = await signSessionToken(stack.devKeys, { userId: 'mona' });
+    if (redisUrl) {
+      observer = new Redis(redisUrl);
+      observer.on('pmessage', (_p, channel, raw) => {
+        const m = JSON.parse(raw);
+        onRedis.push({ channel, type: m.type, id: m.id });
+      });
+      await observer.psubscribe('ebook-events:*');
+    }
+  });
+
+  after(async () => {
+    observer?.disconnect();
+    await stopApi?.();
+    await stopWorker?.();
+    await stack?.close();
+    await groq?.close();
+  });
+
+  it('publishes the approved paragraphs, never the refused ones, and stops the stream and the book', async () => {
+    const created = await api(apiUrl, 'POST', '/v1/ebooks', {
+      token,
+      body: { prompt: 'A lighthouse keeper befriends a clockwork gull', chapterCount: 1 },
+    });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const { id } = created.body;
+    const events = await collectSse(`${apiUrl}/v1/ebooks/${id}/events`, { authorization: `Bearer ${token}` }, (evs) =>
+      evs.some((e) => e.event === 'failed' || e.event === 'completed'),
+    );
+
+    const failed = events.find((e) => e.event === 'failed');
+    assert.ok(failed, `the book failed: ${events.map((e) => e.event).join(', ')}`);
+    assert.equal(failed.data.error.type, 'ContentRefused');
+    assert.match(failed.data.error.message, /chapter 1 was refused by content moderation \(local: violence\/weapons-instructions\)/);
+    const status = await api(apiUrl, 'GET', `/v1/ebooks/${id}/status`, { token });
+    assert.equal(status.body.status, 'failed');
+    assert.equal(status.body.error.type, 'ContentRefused');
+
+    // What the client received: a beginning of the chapter, up to a paragraph
+    // break before the refused sentence; nothing of it or after it.
+    const streamed = events.filter((e) => e.event === 'chapter.text').map((e) => e.data.delta as string).join('');
+    assert.ok(streamed.length >= 600, `the first approved piece was streamed (${streamed.length} chars)`);
+    assert.ok(squash(opening).startsWith(squash(streamed)), 'the streamed text is the chapter\'s beginning, in order');
+    assert.ok(!/bomb/.test(streamed) && !streamed.includes('LAST-PARAGRAPH-MARKER'));
+    assert.equal(events.filter((e) => e.event === 'chapter.written').length, 0);
+
+    // No further spend: the provider's stream was abandoned mid-way and nothing was asked again.
+    const chats = groq.callsTo('chat');
+    assert.equal(chats.length, 2, 'the outline and the one chapter call, no retry');
+    assert.equal(chats[1].body.stream, true);
+    await waitFor('the server to see the stream closed', async () => chats[1].abandoned || chats[1].endAt !== undefined, 5000);
+    assert.equal(chats[1].abandoned, true, 'the engine closed the stream before the model finished');
+
+    // The ledger has the cut-short call, estimated from what had streamed.
+    const rows = await stack.services.knex('cost_ledger').where({ ebook_id: id }).orderBy('id');
+    assert.deepEqual(rows.map((r: { step: string }) => r.step).filter((s: string) => s !== 'cover' && s !== 'illustration'), ['outline', 'chapter']);
+    const chapterRow = rows.find((r: { step: string }) => r.step === 'chapter');
+    assert.equal(chapterRow.provider, 'groq');
+    assert.ok(chapterRow.output_tokens >= Math.floor(streamed.length / 4), `output tokens ${chapterRow.output_tokens} cover what streamed`);
+    assert.ok(chapterRow.output_tokens < Math.ceil((opening + refused + ending).length / 4), 'not the whole text');
+    assert.ok(chapterRow.input_tokens > 0);
+    const providerCalls = events.filter((e) => e.event === 'provider.call' && e.data.step === 'chapter');
+    assert.equal(providerCalls.length, 1, 'the chapter call is announced once, with the ledger row');
+
+    if (redisUrl) {
+      const mine = onRedis.filter((m) => m.channel === `ebook-events:${id}`);
+      assert.deepEqual(
+        mine.map((m) => m.id).sort((a, b) => a - b),
+        events.map((e) => e.id),
+        'every event the client got went over the book\'s Redis channel',
+      );
+    }
+  });
+});
+
+describe('streamed chapter text with OpenAI moderation (local server): few calls, same guarantee', function () {
+  this.timeout(150_000);
+  let stack: TestStack;
+  let openai: OpenAICompatServer;
+  let apiUrl: string;
+  let stopApi: () => Promise<void>;
+  let stopWorker: () => Promise<void>;
+
+  before(async () => {
+    openai = await startOpenAICompatServer();
+    stack = await createTestStack({ ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' });
+    ({ url: apiUrl, stop: stopApi } = await startApi(stack));
+    // The moderator the worker builds from OPENAI_API_KEY/OPENAI_BASE_URL, pointed at the local server.
+    const moderate = createOpenAIModerator({ apiKey: 'sk-test', baseURL: `${openai.url}/v1` });
+    ({ stop: stopWorker } = await startWorker(stack, { ...createProviders(stack.config), moderate } as Providers));
+  });
+
+  after(async () => {
+    await stopApi?.();
+    await stopWorker?.();
+    await stack?.close();
+    await openai?.close();
+  });
+
+  async function book(userId: string) {
+    const token = await signSessionToken(stack.devKeys, { userId });
+    const created = await api(apiUrl, 'POST', '/v1/ebooks', { token, body: { prompt: 'A lighthouse keeper befriends a clockwork gull', chapterCount: 2 } });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const { id } = created.body;
+    const events = await collectSse(`${apiUrl}/v1/ebooks/${id}/events`, { authorization: `Bearer ${token}` }, (evs) =>
+      evs.some((e) => e.event === 'failed' || e.event === 'completed'),
+    );
+    // Chapter text checks: the generated prose (the image prompts also name Mara, in the bible).
+    const chapterChecks = openai
+      .callsTo('moderations')
+      .filter((c) => /Mara|forbidden/.test(String(c.body.input)) && !/Illustration for chapter|Book cover for/.test(String(c.body.input)));
+    return { id, token, events, chapterChecks };
+  }
+
+  it('a clean book: every chapter streamed whole, checked in a few growing pieces', async () => {
+    openai.reset();
+    openai.setAlways('chat', { kind: 'chapter', words: 400 });
+    const { id, token, events, chapterChecks } = await book('olga');
+    assert.ok(events.some((e) => e.event === 'completed'), events.map((e) => e.event).join(', '));
+    const full = (await api(apiUrl, 'GET', `/v1/ebooks/${id}`, { token })).body;
+    for (const chapter of full.chapters) {
+      const streamed = events.filter((e) => e.event === 'chapter.text' && e.data.index === chapter.index).map((e) => e.data.delta).join('');
+      assert.equal(squash(streamed), squash(chapter.paragraphs.join(' ')), `chapter ${chapter.index} streamed whole`);
+    }
+    const paragraphs = full.chapters.reduce((n: number, c: { paragraphs: string[] }) => n + c.paragraphs.length, 0);
+    // About 2,200 characters a chapter: pieces of ≥600, ≥600, ≥1200 characters → at most 3 checks each.
+    assert.ok(chapterChecks.length >= 2 && chapterChecks.length <= 6, `${chapterChecks.length} moderation calls for 2 chapters`);
+    assert.ok(chapterChecks.length < paragraphs, `fewer checks (${chapterChecks.length}) than paragraphs (${paragraphs})`);
+  });
+
+  it('a chapter turning to flagged text: refused by OpenAI moderation, never streamed', async () => {
+    openai.reset();
+    const flagged = 'Then Mara opened the forbidden door.';
+    openai.setAlways('chat', {
+      kind: 'chapter',
+      words: 0,
+      text: `${prose('clean start', 130)}\n\n${flagged}\n\n${prose('clean end', 500)}`,
+      chunkDelayMs: 5,
+    });
+    const { events, chapterChecks } = await book('olga-2');
+    const failed = events.find((e) => e.event === 'failed');
+    assert.equal(failed?.data.error.type, 'ContentRefused');
+    assert.match(failed.data.error.message, /refused by content moderation \(openai/);
+    const streamed = events.filter((e) => e.event === 'chapter.text').map((e) => e.data.delta).join('');
+    assert.ok(!streamed.includes('forbidden'));
+    assert.ok(chapterChecks.some((c) => String(c.body.input).includes('forbidden')));
+    assert.ok(chapterChecks.length <= 6, `${chapterChecks.length} moderation calls`);
+  });
+});
