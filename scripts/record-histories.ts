@@ -1,0 +1,108 @@
+/**
+ * Records one real history of each secondary workflow into test/fixtures/, for
+ * test/workflow/replay.test.ts to replay against later workflow code.
+ *
+ *   TEST_DATABASE_URL=postgres://... npx tsx scripts/record-histories.ts
+ *
+ * Runs everything through the real stack the API tests use: a Temporal dev
+ * server, a fresh PostgreSQL database, the engine's worker and API, and the
+ * local OpenAI-compatible provider server. It makes a two-chapter book, rewrites
+ * one chapter, runs the `chapters` and `pdf` revisions, writes a two-section
+ * story, enhances a prompt and draws a picture, then stores each run's history
+ * as `temporal workflow show -o json` prints it. Re-record only on purpose: a
+ * fixture that no longer replays means in-flight runs would break too. The
+ * ebookWorkflow fixture (ebook-3-chapters.history.json) is left as recorded.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Client } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { createTestStack, startApi, startWorker } from '../test/helpers/stack';
+import { api, waitFor } from '../test/helpers/http';
+import { providerEnv, startOpenAICompatServer } from '../test/helpers/provider-servers';
+import { mochaGlobalTeardown } from '../test/helpers/global';
+import { signSessionToken } from '../lib/tokens';
+
+const FIXTURES = path.resolve(__dirname, '..', 'test', 'fixtures');
+
+async function save(client: Client, workflowId: string, file: string): Promise<void> {
+  const handle = client.workflow.getHandle(workflowId);
+  const result = await handle.result();
+  const history = await handle.fetchHistory();
+  // Same shape and indentation as the CLI's output, so fixtures diff cleanly.
+  const json = JSON.stringify(JSON.parse(historyToJSON(history)), null, 2) + '\n';
+  await fs.writeFile(path.join(FIXTURES, file), json);
+  console.log(`${file}: ${history.events?.length} events from ${workflowId} → ${JSON.stringify(result)}`);
+}
+
+async function main(): Promise<void> {
+  const server = await startOpenAICompatServer();
+  // Production's queue names in the recorded events, not per-run test queues
+  // (this script starts its own Temporal server unless TEMPORAL_TEST_ADDRESS is set).
+  const stack = await createTestStack({ ...providerEnv({ openai: server }), TEMPORAL_TASK_QUEUE: 'ebooks' });
+  stack.taskQueue = stack.config.temporal.taskQueue;
+  const { url, stop: stopApi } = await startApi(stack);
+  const { stop: stopWorker } = await startWorker(stack);
+  try {
+    const token = await signSessionToken(stack.devKeys, { userId: 'alice' });
+    await stack.services.repos.profiles.ensure({ clerkUserId: 'alice' });
+    await stack.services.repos.profiles.setSubscription('alice', 'midnights');
+    const call = async (method: string, route: string, body?: unknown) => {
+      const res = await api(url, method, route, { token, body });
+      if (res.status >= 300) throw new Error(`${method} ${route} → ${res.status} ${JSON.stringify(res.body)}`);
+      return res.body;
+    };
+    const version = (id: string, v: number) =>
+      waitFor(`book ${id} at version ${v}`, async () => {
+        const book = await call('GET', `/v1/ebooks/${id}`);
+        if (book.status === 'failed') throw new Error(`book failed: ${JSON.stringify(book)}`);
+        return book.status === 'completed' && book.fileVersion === v;
+      }, 300_000);
+
+    const book = await call('POST', '/v1/ebooks', { prompt: 'A tide clock that runs backwards', chapterCount: 2 });
+    await version(book.id, 1);
+
+    const rewrite = await call('POST', `/v1/ebooks/${book.id}/chapters/2/regenerate`, { feedback: 'More salt wind.' });
+    await save(stack.client, rewrite.workflowId, 'regenerate-chapter.history.json');
+    await version(book.id, 2);
+
+    const chapters = await call('POST', `/v1/ebooks/${book.id}/chapters`, { feedback: 'Shorter sentences.' });
+    await save(stack.client, chapters.workflowId, 'revise-ebook-chapters.history.json');
+    await version(book.id, 3);
+
+    const pdf = await call('POST', `/v1/ebooks/${book.id}/pdf`, {});
+    await save(stack.client, pdf.workflowId, 'revise-ebook-pdf.history.json');
+    await version(book.id, 4);
+
+    const story = await call('POST', '/v1/stories/generate', { prompt: 'Two lighthouses trade letters', chapterCount: 2 });
+    await save(stack.client, story.workflowId, 'story-2-sections.history.json');
+
+    // The AI routes answer with the result, not the run: find the runs by type.
+    await call('POST', '/v1/ai/enhance/prompt', { prompt: 'a quiet harbour at dawn' });
+    await call('POST', '/v1/ai/generate/image', { prompt: 'a brass key on moss', style: 'ink and wash' });
+    for (const [type, file] of [
+      ['enhancePromptWorkflow', 'enhance-prompt.history.json'],
+      ['drawPictureWorkflow', 'draw-picture.history.json'],
+    ]) {
+      const workflowId = await waitFor(`a ${type} run in visibility`, async () => {
+        for await (const run of stack.client.workflow.list({ query: `WorkflowType = '${type}'` })) return run.workflowId;
+        return undefined;
+      });
+      await save(stack.client, workflowId, file);
+    }
+  } finally {
+    await stopApi();
+    await stopWorker();
+    await stack.close();
+    await server.close();
+    await mochaGlobalTeardown();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
