@@ -9,6 +9,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { cachedProviderOrder, createLedger } from '../db/ledger';
+import { recordProviderSpend, timeProviderCall } from '../lib/worker-metrics';
 import { moderateText, type Moderator } from './moderation';
 import type { Repositories } from '../db/repositories';
 import type { EventBus } from '../db/events';
@@ -116,6 +117,7 @@ export function createActivities(deps: ActivityDeps) {
    */
   const recordCall = async (ebookId: string, step: string, provider: string, model: string, usage: Usage, index?: number) => {
     const event = { step, index, provider, model, usage };
+    recordProviderSpend(step, provider, model, usage);
     if (!ledger || !deps.knex) {
       await events.publish(ebookId, 'provider.call', event);
       return;
@@ -140,7 +142,7 @@ export function createActivities(deps: ActivityDeps) {
   const tracked = async <T>(ebookId: string, step: string, fallback: string, fn: () => Promise<T>): Promise<T> => {
     await applyProviderOrder();
     try {
-      return await fn();
+      return await timeProviderCall(step, fallback, fn);
     } catch (err) {
       if (ledger && err instanceof ApplicationFailure) {
         const provider = (err.details?.[0] as { provider?: string } | undefined)?.provider ?? fallback;

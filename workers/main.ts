@@ -3,18 +3,49 @@
  * TEMPORAL_ADDRESS (or the embedded dev server). Run as many as the load needs.
  */
 import path from 'node:path';
-import { NativeConnection } from '@temporalio/worker';
+import net from 'node:net';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig, temporalAddress } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createProviders } from '../lib/providers';
 import { createServices } from '../lib/services';
 import { ensureSearchAttributes } from '../lib/temporal';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
+import { parseMetricsPort, startWorkerMetricsServer, type WorkerMetricsServer } from '../lib/worker-metrics';
 import { createEngineWorker } from './worker';
+
+/** A free loopback port for the Temporal runtime's own exporter (only our endpoint reads it). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * With WORKER_METRICS_PORT set: installs the Temporal runtime with a Prometheus
+ * exporter on a private loopback port (before any connection exists, as the
+ * runtime requires) and serves it with the engine's metrics on that port.
+ */
+async function startMetrics(): Promise<WorkerMetricsServer | undefined> {
+  const port = parseMetricsPort(process.env.WORKER_METRICS_PORT);
+  if (port === undefined) return undefined;
+  const corePort = await freeLoopbackPort();
+  Runtime.install({
+    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${corePort}`, useSecondsForDurations: true } } },
+  });
+  return startWorkerMetricsServer({ port, temporalMetricsUrl: `http://127.0.0.1:${corePort}/metrics` });
+}
 
 async function main() {
   const config = loadConfig();
   const log = createLogger('worker', config.logLevel);
+  const metrics = await startMetrics();
+  if (metrics) log.info({ port: metrics.port }, 'worker metrics on /metrics');
   const services = await createServices(config);
   const connection = await NativeConnection.connect({ ...temporalConnectionOptions(), address: temporalAddress(config) });
   await ensureSearchAttributes(connection, config.temporal.namespace);
@@ -47,6 +78,7 @@ async function main() {
   await Promise.all(workers.map((w) => w.run()));
   await connection.close();
   await services.close();
+  await metrics?.close();
   log.info('worker stopped');
 }
 

@@ -1,6 +1,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
 import { loadWorkflowBundle } from './bundle';
+import { metricsInterceptor } from './metrics';
 
 export interface EngineWorkerOptions {
   connection: NativeConnection;
@@ -22,6 +23,7 @@ export async function createEngineWorker(opts: EngineWorkerOptions): Promise<Wor
     taskQueue: opts.taskQueue,
     workflowBundle: await loadWorkflowBundle(opts.bundleCacheDir),
     activities: createActivities(opts.deps),
+    interceptors: { activity: [metricsInterceptor] },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 16,
     shutdownGraceTime: (opts.shutdownGraceTime ?? '20 seconds') as `${number} seconds`,
   });
