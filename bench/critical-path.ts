@@ -14,7 +14,7 @@
  *
  *   npx tsx bench/critical-path.ts          # BENCH_RUNS=3 (default), BENCH_CHAPTERS=8
  */
-import { activityTimes, firstEvent, machine, median, startBenchStack } from './harness';
+import { activityTimes, firstEvent, median, runBench } from './harness';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const CHAPTERS = Number(process.env.BENCH_CHAPTERS ?? 8);
@@ -23,61 +23,46 @@ const CHAPTER_MS = 2000;
 const FIRST_TOKEN_MS = Number(process.env.FIRST_TOKEN_MS ?? 300);
 const IMAGE_MS = 1500;
 
-async function main() {
-  console.log(`machine at start: ${machine()}`);
-  const bench = await startBenchStack({ env: { CHAPTER_CONCURRENCY: String(CHAPTERS) } });
-  try {
-    // Warm-up with instant providers: the workflow bundle, connections and code paths are loaded.
-    const warm = await bench.createBook(2);
-    await bench.stack.client.workflow.getHandle(warm.workflowId).result();
-    bench.provider.latency = { outline: OUTLINE_MS, chapter: CHAPTER_MS, firstToken: FIRST_TOKEN_MS, image: IMAGE_MS };
+runBench({ env: { CHAPTER_CONCURRENCY: String(CHAPTERS) } }, async (bench) => {
+  // Warm-up with instant providers: the workflow bundle, connections and code paths are loaded.
+  const warm = await bench.createBook(2);
+  await bench.stack.client.workflow.getHandle(warm.workflowId).result();
+  bench.provider.latency = { outline: OUTLINE_MS, chapter: CHAPTER_MS, firstToken: FIRST_TOKEN_MS, image: IMAGE_MS };
 
-    const rows: Array<Record<string, number>> = [];
-    for (let run = 1; run <= RUNS; run++) {
-      const book = await bench.createBook(CHAPTERS);
-      const firstText = firstEvent(bench.url, bench.token, book.id, 'chapter.text');
-      await bench.stack.client.workflow.getHandle(book.workflowId).result();
-      const done = performance.now();
-      const e2e = done - book.postedAt;
-      const acts = await activityTimes(bench.stack, book.workflowId);
-      const execMs = (type: string) =>
-        acts.filter((a) => a.type === type).reduce((sum, a) => sum + ((a.completed ?? 0) - (a.started ?? a.scheduled)), 0);
-      const render = execMs('renderPdf') + execMs('renderEpub');
-      const critical = OUTLINE_MS + CHAPTER_MS + IMAGE_MS + render;
-      const sequential = OUTLINE_MS + CHAPTERS * (CHAPTER_MS + IMAGE_MS) + IMAGE_MS + render;
-      const firstWords = (await firstText) - book.postedAt;
-      const row = {
-        run,
-        e2eMs: Math.round(e2e),
-        renderMs: render,
-        criticalMs: critical,
-        sequentialMs: sequential,
-        overCritical: e2e / critical - 1,
-        ofSequential: e2e / sequential,
-        firstWordsMs: Math.round(firstWords),
-        firstWordsOverheadMs: Math.round(firstWords - OUTLINE_MS - FIRST_TOKEN_MS),
-        storeAndPublishMs: execMs('storeFiles') + execMs('publishEbook'),
-      };
-      rows.push(row);
-      console.log(JSON.stringify(row));
-    }
-    const m = (k: string) => median(rows.map((r) => Number(r[k])));
-    const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
-    console.log(`\nmedian of ${RUNS} runs, ${CHAPTERS} chapters, latencies outline ${OUTLINE_MS} ms, chapter ${CHAPTER_MS} ms (first token ${FIRST_TOKEN_MS} ms), image ${IMAGE_MS} ms`);
-    console.log(`1. end to end ${m('e2eMs')} ms; critical path ${m('criticalMs')} ms (rendering ${m('renderMs')} ms); sequential ${m('sequentialMs')} ms`);
-    console.log(`   over the critical path: ${pct(m('overCritical'))} (target ≤ 15%) ${m('overCritical') <= 0.15 ? 'PASS' : 'MISS'}`);
-    console.log(`   of the sequential time: ${pct(m('ofSequential'))} (target ≤ 25%) ${m('ofSequential') <= 0.25 ? 'PASS' : 'MISS'}`);
-    console.log(`4. first chapter token at the SSE client ${m('firstWordsMs')} ms after POST; engine overhead ${m('firstWordsOverheadMs')} ms (target < 150 ms) ${m('firstWordsOverheadMs') < 150 ? 'PASS' : 'MISS'}`);
-  } finally {
-    await bench.close();
-    console.log(`machine at end: ${machine()}`);
+  const rows: Array<Record<string, number>> = [];
+  for (let run = 1; run <= RUNS; run++) {
+    const book = await bench.createBook(CHAPTERS);
+    const firstText = firstEvent(bench.url, bench.token, book.id, 'chapter.text');
+    await bench.stack.client.workflow.getHandle(book.workflowId).result();
+    const done = performance.now();
+    const e2e = done - book.postedAt;
+    const acts = await activityTimes(bench.stack, book.workflowId);
+    const execMs = (type: string) =>
+      acts.filter((a) => a.type === type).reduce((sum, a) => sum + ((a.completed ?? 0) - (a.started ?? a.scheduled)), 0);
+    const render = execMs('renderPdf') + execMs('renderEpub');
+    const critical = OUTLINE_MS + CHAPTER_MS + IMAGE_MS + render;
+    const sequential = OUTLINE_MS + CHAPTERS * (CHAPTER_MS + IMAGE_MS) + IMAGE_MS + render;
+    const firstWords = (await firstText) - book.postedAt;
+    const row = {
+      run,
+      e2eMs: Math.round(e2e),
+      renderMs: render,
+      criticalMs: critical,
+      sequentialMs: sequential,
+      overCritical: e2e / critical - 1,
+      ofSequential: e2e / sequential,
+      firstWordsMs: Math.round(firstWords),
+      firstWordsOverheadMs: Math.round(firstWords - OUTLINE_MS - FIRST_TOKEN_MS),
+      storeAndPublishMs: execMs('storeFiles') + execMs('publishEbook'),
+    };
+    rows.push(row);
+    console.log(JSON.stringify(row));
   }
-}
-
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+  const m = (k: string) => median(rows.map((r) => Number(r[k])));
+  const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  console.log(`\nmedian of ${RUNS} runs, ${CHAPTERS} chapters, latencies outline ${OUTLINE_MS} ms, chapter ${CHAPTER_MS} ms (first token ${FIRST_TOKEN_MS} ms), image ${IMAGE_MS} ms`);
+  console.log(`1. end to end ${m('e2eMs')} ms; critical path ${m('criticalMs')} ms (rendering ${m('renderMs')} ms); sequential ${m('sequentialMs')} ms`);
+  console.log(`   over the critical path: ${pct(m('overCritical'))} (target ≤ 15%) ${m('overCritical') <= 0.15 ? 'PASS' : 'MISS'}`);
+  console.log(`   of the sequential time: ${pct(m('ofSequential'))} (target ≤ 25%) ${m('ofSequential') <= 0.25 ? 'PASS' : 'MISS'}`);
+  console.log(`4. first chapter token at the SSE client ${m('firstWordsMs')} ms after POST; engine overhead ${m('firstWordsOverheadMs')} ms (target < 150 ms) ${m('firstWordsOverheadMs') < 150 ? 'PASS' : 'MISS'}`);
+});

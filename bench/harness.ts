@@ -8,6 +8,10 @@
 import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import os from 'node:os';
+import path from 'node:path';
+import { NativeConnection } from '@temporalio/worker';
+import { createProviders } from '../lib/providers';
+import { createEngineWorker } from '../workers/worker';
 import Redis from 'ioredis';
 import { signSessionToken } from '../lib/tokens';
 import { createTestStack, startApi, startWorker, type TestStack } from '../test/helpers/stack';
@@ -26,8 +30,26 @@ export interface BenchStack {
   close(): Promise<void>;
 }
 
-export async function startBenchStack(opts: { latency?: Latency; env?: Record<string, string> } = {}): Promise<BenchStack> {
+export interface BenchOptions {
+  latency?: Latency;
+  env?: Record<string, string>;
+  /** The worker's activity slots (default 16, as in production). */
+  activitySlots?: number;
+}
+
+export async function startBenchStack(opts: BenchOptions = {}): Promise<BenchStack> {
   const provider = await startOpenAICompatServer(opts.latency ?? {});
+  try {
+    return await start(provider, opts);
+  } catch (err) {
+    // Whatever the helpers started (the Temporal dev server first) must not outlive a failed start.
+    await provider.close();
+    await mochaGlobalTeardown();
+    throw err;
+  }
+}
+
+async function start(provider: OpenAICompatServer, opts: BenchOptions): Promise<BenchStack> {
   const stack = await createTestStack({
     ...providerEnv({ openai: provider }),
     TEXT_PROVIDERS: 'openai',
@@ -40,7 +62,7 @@ export async function startBenchStack(opts: { latency?: Latency; env?: Record<st
   });
   const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL;
   const redis = redisUrl ? new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }) : undefined;
-  const worker = await startWorker(stack);
+  const worker = opts.activitySlots ? await startWideWorker(stack, opts.activitySlots) : await startWorker(stack);
   const api = await startApi(stack, { redis });
   await stack.services.repos.profiles.ensure({ clerkUserId: USER });
   await stack.services.repos.profiles.setSubscription(USER, 'midnights');
@@ -69,6 +91,32 @@ export async function startBenchStack(opts: { latency?: Latency; env?: Record<st
       await stack.close();
       await provider.close();
       await mochaGlobalTeardown(); // the Temporal dev server (and an embedded PostgreSQL) the helpers started
+    },
+  };
+}
+
+/** A worker like the tests' (both queues) with more activity slots. */
+async function startWideWorker(stack: TestStack, slots: number) {
+  const connection = await NativeConnection.connect({ address: stack.env.address });
+  const workers = await Promise.all(
+    [stack.taskQueue, stack.config.temporal.priorityTaskQueue].map((taskQueue) =>
+      createEngineWorker({
+        connection,
+        namespace: stack.config.temporal.namespace,
+        taskQueue,
+        deps: { ...stack.services, ...createProviders(stack.config) },
+        bundleCacheDir: path.join(os.tmpdir(), 'ebook-engine-test-bundles'),
+        maxConcurrentActivityTaskExecutions: slots,
+        shutdownGraceTime: '2 seconds',
+      }),
+    ),
+  );
+  const running = Promise.all(workers.map((w) => w.run()));
+  return {
+    async stop() {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await running;
+      await connection.close();
     },
   };
 }
@@ -132,4 +180,28 @@ export function machine(): string {
     uptime = `load average ${load}`;
   }
   return `${new Date().toISOString()}  ${os.cpus().length} CPUs (${os.cpus()[0]?.model.trim()})  ${uptime}`;
+}
+
+/**
+ * Runs one benchmark: the machine's load before and after, the stack started and
+ * always closed, exit code 0 or 1.
+ */
+export function runBench(opts: BenchOptions, body: (bench: BenchStack) => Promise<void>): void {
+  const main = async () => {
+    console.log(`machine at start: ${machine()}`);
+    const bench = await startBenchStack(opts);
+    try {
+      await body(bench);
+    } finally {
+      await bench.close();
+      console.log(`machine at end: ${machine()}`);
+    }
+  };
+  main().then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
 }
