@@ -55,6 +55,15 @@ runBench({ env: { CHAPTER_CONCURRENCY: String(CHAPTERS) } }, async (bench) => {
       firstWordsOverheadMs: Math.round(firstWords - OUTLINE_MS - FIRST_TOKEN_MS),
       storeAndPublishMs: execMs('storeFiles') + execMs('publishEbook'),
     };
+    if (process.env.BENCH_TIMELINE || run === RUNS) {
+      // One book's steps (the first chapter's only): scheduled (ms from the first step), queue wait, run time.
+      const t0 = Math.min(...acts.map((a) => a.scheduled));
+      const shown = acts.filter((a) => !['writeChapter', 'drawIllustration'].includes(a.type) || acts.find((b) => b.type === a.type) === a);
+      for (const a of shown) {
+        const started = a.started ?? a.scheduled;
+        console.log(`  ${a.type.padEnd(17)} +${a.scheduled - t0} ms, waited ${started - a.scheduled} ms, ran ${(a.completed ?? 0) - started} ms`);
+      }
+    }
     rows.push(row);
     console.log(JSON.stringify(row));
   }
