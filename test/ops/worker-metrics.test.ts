@@ -141,6 +141,9 @@ describe('ops: worker metrics endpoint', function () {
     // Node's own process metrics and the Temporal runtime's worker metrics, on the same endpoint.
     assert.ok(sample(text, 'process_cpu_user_seconds_total') !== undefined, 'process metrics');
     assert.match(text, /^temporal_worker_task_slots_available\{[^}]*task_queue="[^"]+"/m);
+    assert.match(text, /^temporal_worker_task_slots_available\{[^}]*worker_type="ActivityWorker"/m);
+    assert.match(text, /^temporal_activity_schedule_to_start_latency_count\{/m);
+    assert.match(text, /^temporal_workflow_task_schedule_to_start_latency_count\{/m);
     assert.match(text, /^temporal_activity_execution_latency(_seconds)?_count\{[^}]*activity_type="writeChapter"/m);
   });
 });
