@@ -5,7 +5,8 @@
  * OpenAI-protocol server of the tests, whose response times are fixed per run.
  * Built on the test helpers, so a benchmark runs exactly what the tests run.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -35,6 +36,11 @@ export interface BenchOptions {
   env?: Record<string, string>;
   /** The worker's activity slots (default 16, as in production). */
   activitySlots?: number;
+  /**
+   * The worker as its own process (`npm run worker`), as in production, instead
+   * of in the API's process: the API then has its CPU and its database pool to itself.
+   */
+  workerProcess?: boolean;
 }
 
 export async function startBenchStack(opts: BenchOptions = {}): Promise<BenchStack> {
@@ -62,7 +68,18 @@ async function start(provider: OpenAICompatServer, opts: BenchOptions): Promise<
   });
   const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL;
   const redis = redisUrl ? new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }) : undefined;
-  const worker = opts.activitySlots ? await startWideWorker(stack, opts.activitySlots) : await startWorker(stack);
+  const worker = opts.workerProcess
+    ? await startWorkerProcess(stack, {
+        ...providerEnv({ openai: provider }),
+        TEXT_PROVIDERS: 'openai',
+        IMAGE_PROVIDERS: 'openai',
+        PROVIDER_TIMEOUT_MS: '600000',
+        ...opts.env,
+        ...(opts.activitySlots ? { WORKER_ACTIVITY_SLOTS: String(opts.activitySlots) } : {}),
+      })
+    : opts.activitySlots
+      ? await startWideWorker(stack, opts.activitySlots)
+      : await startWorker(stack);
   const api = await startApi(stack, { redis });
   await stack.services.repos.profiles.ensure({ clerkUserId: USER });
   await stack.services.repos.profiles.setSubscription(USER, 'midnights');
@@ -117,6 +134,51 @@ async function startWideWorker(stack: TestStack, slots: number) {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
       await running;
       await connection.close();
+    },
+  };
+}
+
+/** `workers/main.ts` as a child process on the stack's services; resolves once it polls. */
+async function startWorkerProcess(stack: TestStack, env: Record<string, string>) {
+  const base: NodeJS.ProcessEnv = { ...process.env };
+  for (const k of Object.keys(base)) if (/^(TEMPORAL_|DATABASE_URL|S3_|REDIS_URL|GROQ_|OPENAI_|RUNWARE_)/.test(k)) delete base[k];
+  const logFile = path.join(os.tmpdir(), `ebook-bench-worker-${process.pid}.log`);
+  const log = fs.openSync(logFile, 'w');
+  console.log(`worker process output: ${logFile}`);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+    cwd: path.resolve(__dirname, '..'),
+    env: {
+      ...base,
+      DATA_DIR: stack.dataDir,
+      DATABASE_URL: stack.databaseUrl,
+      TEMPORAL_ADDRESS: stack.env.address,
+      TEMPORAL_TASK_QUEUE: stack.taskQueue,
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', log, log],
+  });
+  fs.closeSync(log);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the worker process exited with ${child.exitCode}`);
+    const res = await stack.client.workflowService
+      .describeTaskQueue({ namespace: 'default', taskQueue: { name: stack.taskQueue }, taskQueueType: 2 })
+      .catch(() => undefined);
+    if (res?.pollers?.length) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('the worker process did not poll within 2 minutes');
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return {
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
     },
   };
 }

@@ -50,6 +50,8 @@ const options = {
   // A chapter streams for 5 minutes: every book keeps sending progress while we measure.
   latency: { outline: 500, firstToken: 1000, chapter: 300_000, image: 1000 },
   activitySlots: BOOKS * 4 + 50,
+  // As in production: the API's process and database pool are its own (BENCH_IN_PROCESS=1: one process).
+  workerProcess: !process.env.BENCH_IN_PROCESS,
 };
 
 runBench(options, async (bench) => {

@@ -41,9 +41,24 @@ async function startMetrics(): Promise<WorkerMetricsServer | undefined> {
   return startWorkerMetricsServer({ port, temporalMetricsUrl: `http://127.0.0.1:${corePort}/metrics` });
 }
 
+/**
+ * WORKER_ACTIVITY_SLOTS: activities one worker runs at once per task queue
+ * (default 16). Provider calls mostly wait on the network, so more slots help
+ * until the CPU (rendering) or the providers' rate limits say otherwise.
+ */
+function parseActivitySlots(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || n < 1 || n > 10_000) {
+    throw new Error(`WORKER_ACTIVITY_SLOTS: expected a whole number 1-10000, got "${raw}"`);
+  }
+  return n;
+}
+
 async function main() {
   const config = loadConfig();
   const log = createLogger('worker', config.logLevel);
+  const activitySlots = parseActivitySlots(process.env.WORKER_ACTIVITY_SLOTS);
   const metrics = await startMetrics();
   if (metrics) log.info({ port: metrics.port }, 'worker metrics on /metrics');
   const services = await createServices(config);
@@ -62,6 +77,7 @@ async function main() {
         taskQueue,
         deps: { ...services, ...providers },
         bundleCacheDir: path.join(config.dataDir, 'cache'),
+        maxConcurrentActivityTaskExecutions: activitySlots,
       }),
     );
   }
