@@ -10,6 +10,10 @@
  * Ctrl-C stops starting books and stops waiting; workflows already started keep
  * running in Temporal. Exit codes: 0 all good, 1 some book failed, 2 bad flags
  * or configuration, 130 interrupted.
+ *
+ * `--schedule "<cron>" --schedule-id <id>` instead creates (or updates) a Temporal
+ * Schedule whose runs do the same on the workers (workflows/batch.ts);
+ * `--unschedule <id>` and `--list-schedules` manage them.
  */
 import { parseArgs } from 'node:util';
 import {
