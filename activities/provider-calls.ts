@@ -9,6 +9,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
 import { cachedProviderOrder, createLedger } from '../db/ledger';
 import { moderateText, type ModerationResult } from './moderation';
+import { recordProviderSpend, timeProviderCall } from '../lib/worker-metrics';
 import type { Usage } from './providers/types';
 import { ErrorTypes } from '../workflows/shared';
 import type { ActivityDeps } from './index';
@@ -62,6 +63,7 @@ export function createProviderCalls(deps: ActivityDeps) {
    */
   const recordCall = async (ebookId: string, step: string, provider: string, model: string, usage: Usage, index?: number) => {
     const event = { step, index, provider, model, usage };
+    recordProviderSpend(step, provider, model, usage);
     if (!ledger || !deps.knex) {
       await events.publish(ebookId, 'provider.call', event);
       return;
@@ -76,6 +78,7 @@ export function createProviderCalls(deps: ActivityDeps) {
 
   /** A call that belongs to no book goes into the ledger under the user (and story). */
   const recordOwnedCall = async (owner: CallOwner, step: string, provider: string, model: string, usage: Usage, index?: number) => {
+    recordProviderSpend(step, provider, model, usage);
     if (!ledger) return;
     await ledger.recordUnbooked({
       userId: owner.profileId,
@@ -101,7 +104,7 @@ export function createProviderCalls(deps: ActivityDeps) {
   const tracked = async <T>(ebookId: string | undefined, step: string, fallback: string, fn: () => Promise<T>): Promise<T> => {
     await applyProviderOrder();
     try {
-      return await fn();
+      return await timeProviderCall(step, fallback, fn);
     } catch (err) {
       if (ledger && err instanceof ApplicationFailure) {
         const provider = (err.details?.[0] as { provider?: string } | undefined)?.provider ?? fallback;

@@ -10,11 +10,18 @@
  * Ctrl-C stops starting books and stops waiting; workflows already started keep
  * running in Temporal. Exit codes: 0 all good, 1 some book failed, 2 bad flags
  * or configuration, 130 interrupted.
+ *
+ * `--schedule "<cron>" --schedule-id <id>` instead creates (or updates) a Temporal
+ * Schedule whose runs do the same on the workers (workflows/batch.ts);
+ * `--unschedule <id>` and `--list-schedules` manage them.
  */
 import { parseArgs } from 'node:util';
 import {
   Client,
   Connection,
+  ScheduleAlreadyRunning,
+  ScheduleNotFoundError,
+  ScheduleOverlapPolicy,
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdConflictPolicy,
   WorkflowIdReusePolicy,
@@ -26,13 +33,18 @@ import { loadConfig, ConfigError, type Config } from '../lib/config';
 import { createServices, type Services } from '../lib/services';
 import { describeTemporalConnection, temporalConnectionOptions } from '../lib/temporal-connection';
 import {
-  EBOOK_ID_ATTRIBUTE,
   EBOOK_WORKFLOW_TYPE,
-  STAGE_ATTRIBUTE,
-  USER_ID_ATTRIBUTE,
   type EbookWorkflowInput,
 } from '../workflows/shared';
 import type { ebookWorkflow, EbookWorkflowResult } from '../workflows/ebook';
+import {
+  BATCH_REGENERATE_WORKFLOW_TYPE,
+  batchWorkflowId,
+  regenerationSearchAttributes,
+  regenWorkflowId,
+  type BatchRegenerateInput,
+  type BatchSelection,
+} from '../workflows/batch-shared';
 import type { BookBrief } from '../activities/providers/types';
 
 // ---------------------------------------------------------------- flags
@@ -55,7 +67,19 @@ export interface Flags {
   run: string;
   concurrency: number;
   dryRun: boolean;
+  /** Create or update a Temporal Schedule that runs this selection on a cron instead of now. */
+  schedule?: { cron: string; id: string };
+  /** Delete this schedule. */
+  unschedule?: string;
+  /** List the re-generation schedules. */
+  listSchedules?: boolean;
 }
+
+/** The selection part of the flags: what a scheduled batch run carries (dates as ISO strings in its input). */
+export type Selection = Pick<Flags, 'statuses' | 'since' | 'until' | 'user' | 'style' | 'era' | 'provider' | 'limit'> & {
+  /** Only these books (a scheduled run re-reads each book just before starting it). */
+  ids?: string[];
+};
 
 export class FlagError extends Error {
   constructor(
@@ -86,6 +110,14 @@ Run:
                        The same label again skips books already started under it.
   --concurrency <n>    books in flight at once (default 4)
   --dry-run            list what would run; start nothing
+
+Recurring runs (a Temporal Schedule starting a batch workflow on the workers):
+  --schedule <cron> --schedule-id <id>
+                       create the schedule, or update it when the id exists, with the selection
+                       and --concurrency above (e.g. --schedule "0 3 * * *" --status failed);
+                       each run's label is <id>-<scheduled time>, so no run re-runs a book twice
+  --unschedule <id>    delete the schedule (runs already started finish)
+  --list-schedules     the re-generation schedules with their next run times
   --help
 `;
 
@@ -140,6 +172,9 @@ export function parseFlags(argv: string[], now = new Date()): Flags | 'help' {
         concurrency: { type: 'string' },
         'dry-run': { type: 'boolean' },
         schedule: { type: 'string' },
+        'schedule-id': { type: 'string' },
+        unschedule: { type: 'string' },
+        'list-schedules': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -157,12 +192,6 @@ export function parseFlags(argv: string[], now = new Date()): Flags | 'help' {
   }
   const v = parsed.values;
   if (v.help) return 'help';
-  if (v.schedule !== undefined) {
-    throw new FlagError(
-      '--schedule',
-      'not supported yet; run this command from cron or a Kubernetes CronJob with a --run label per run',
-    );
-  }
   const statuses = (v.status ?? []).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
   for (const s of statuses) {
     if (!(REGENERABLE as readonly string[]).includes(s)) {
@@ -186,7 +215,36 @@ export function parseFlags(argv: string[], now = new Date()): Flags | 'help' {
     run,
     concurrency: intFlag('--concurrency', v.concurrency, 1, 256) ?? 4,
     dryRun: v['dry-run'] ?? false,
+    ...scheduleFlags(v),
   };
+}
+
+const CRON = /^(@\w+|\S+(\s+\S+){4,6})$/;
+
+/** --schedule/--schedule-id, --unschedule and --list-schedules, which exclude each other. */
+function scheduleFlags(v: {
+  schedule?: string;
+  'schedule-id'?: string;
+  unschedule?: string;
+  'list-schedules'?: boolean;
+  run?: string;
+}): Pick<Flags, 'schedule' | 'unschedule' | 'listSchedules'> {
+  const given = [v.schedule !== undefined && '--schedule', v.unschedule !== undefined && '--unschedule', v['list-schedules'] && '--list-schedules'].filter(Boolean);
+  if (given.length > 1) throw new FlagError(String(given[1]), `cannot be combined with ${given[0]}`);
+  const id = (flag: string, raw: string | undefined) => {
+    if (raw === undefined) throw new FlagError(flag, 'a schedule id is needed');
+    if (!LABEL.test(raw)) throw new FlagError(flag, `expected 1-64 letters, digits, ".", "_" or "-", got "${raw}"`);
+    return raw;
+  };
+  if (v.schedule !== undefined) {
+    const cron = v.schedule.trim();
+    if (!CRON.test(cron)) throw new FlagError('--schedule', `expected a cron expression such as "0 3 * * *" or "@daily", got "${v.schedule}"`);
+    if (v.run !== undefined) throw new FlagError('--run', 'a schedule labels each run by its scheduled time; leave --run out');
+    return { schedule: { cron, id: id('--schedule-id', v['schedule-id']) } };
+  }
+  if (v['schedule-id'] !== undefined) throw new FlagError('--schedule-id', 'only with --schedule');
+  if (v.unschedule !== undefined) return { unschedule: id('--unschedule', v.unschedule) };
+  return v['list-schedules'] ? { listSchedules: true } : {};
 }
 
 // ---------------------------------------------------------------- selection
@@ -209,7 +267,7 @@ export interface BookRow {
   createdAt: string;
 }
 
-export async function selectBooks(knex: Knex, flags: Flags): Promise<BookRow[]> {
+export async function selectBooks(knex: Knex, flags: Selection): Promise<BookRow[]> {
   const q = knex('memory_books as b')
     .join('profiles as p', 'p.id', 'b.user_id')
     .select(
@@ -234,6 +292,7 @@ export async function selectBooks(knex: Knex, flags: Flags): Promise<BookRow[]> 
       { column: 'b.created_at', order: 'asc' },
       { column: 'b.id', order: 'asc' },
     ]);
+  if (flags.ids) q.whereIn('b.id', flags.ids);
   if (flags.since) q.where('b.created_at', '>=', flags.since);
   if (flags.until) q.where('b.created_at', '<', flags.until);
   if (flags.user) q.where('p.clerk_user_id', flags.user);
@@ -269,9 +328,7 @@ export async function selectBooks(knex: Knex, flags: Flags): Promise<BookRow[]> 
   }));
 }
 
-export function regenWorkflowId(run: string, ebookId: string): string {
-  return `regen-${run}-${ebookId}`;
-}
+export { regenWorkflowId };
 
 /** The original request, from the row: the API stores the validated brief as generation_settings. */
 export function briefOf(book: BookRow): BookBrief | undefined {
@@ -293,13 +350,26 @@ export function briefOf(book: BookRow): BookBrief | undefined {
   };
 }
 
+/** The ebook workflow's input for re-running `book`. */
+export function regenerationInput(book: BookRow, brief: BookBrief, chapterConcurrency: number): EbookWorkflowInput {
+  return {
+    ebookId: book.id,
+    profileId: book.profileId,
+    userId: book.clerkUserId,
+    brief,
+    concurrency: chapterConcurrency,
+    // The same rule as the API: the owner's plan decides the watermark.
+    watermark: book.subscriptionTier === 'free' || !book.subscriptionTier ? 'Made with the free plan' : undefined,
+  };
+}
+
 /**
  * Puts a finished book back to queued, pointing at the new workflow, so the
  * workflow's activities may move it again (updateStatus leaves terminal rows
  * alone). Guarded on the status, so a book that went into flight since the
  * selection is left alone. Returns whether the row was reset.
  */
-async function resetForRegeneration(knex: Knex, book: BookRow, workflowId: string): Promise<boolean> {
+export async function resetForRegeneration(knex: Knex, book: BookRow, workflowId: string): Promise<boolean> {
   const result = await knex.raw(
     `UPDATE memory_books
      SET status = 'queued', stage = 'queued', error = NULL, progress = 0, workflow_id = ?, updated_at = now()
@@ -446,15 +516,7 @@ async function regenerateOne(ctx: RunContext, book: BookRow): Promise<Outcome> {
   if (!(await resetForRegeneration(services.knex, book, workflowId))) {
     return { kind: 'skipped', reason: 'no longer finished (it is in flight)' };
   }
-  const input: EbookWorkflowInput = {
-    ebookId: book.id,
-    profileId: book.profileId,
-    userId: book.clerkUserId,
-    brief,
-    concurrency: config.chapterConcurrency,
-    // The same rule as the API: the owner's plan decides the watermark.
-    watermark: book.subscriptionTier === 'free' || !book.subscriptionTier ? 'Made with the free plan' : undefined,
-  };
+  const input = regenerationInput(book, brief, config.chapterConcurrency);
   let handle: WorkflowHandle<typeof ebookWorkflow>;
   try {
     handle = await client.workflow.start<typeof ebookWorkflow>(EBOOK_WORKFLOW_TYPE, {
@@ -463,11 +525,7 @@ async function regenerateOne(ctx: RunContext, book: BookRow): Promise<Outcome> {
       args: [input],
       workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
       workflowIdConflictPolicy: WorkflowIdConflictPolicy.FAIL,
-      typedSearchAttributes: [
-        { key: EBOOK_ID_ATTRIBUTE, value: book.id },
-        { key: USER_ID_ATTRIBUTE, value: book.clerkUserId },
-        { key: STAGE_ATTRIBUTE, value: 'queued' },
-      ],
+      typedSearchAttributes: regenerationSearchAttributes(book),
       memo: { title: book.title, regeneration: flags.run },
     });
   } catch (err) {
@@ -493,6 +551,105 @@ async function regenerateOne(ctx: RunContext, book: BookRow): Promise<Outcome> {
   }
 }
 
+// ---------------------------------------------------------------- schedules
+
+/** Schedules this command made carry this memo key, so the listing shows only them. */
+const SCHEDULE_MEMO_KEY = 'ebookRegenerate';
+
+/** The batch workflow's input for a schedule: the flags' selection, dates as ISO strings. */
+export function batchInputOf(flags: Flags, config: Config, scheduleId: string): BatchRegenerateInput {
+  const { statuses, since, until, user, style, era, provider, limit } = flags;
+  // Only the flags given: undefined would not survive the trip through JSON anyway.
+  const selection = JSON.parse(
+    JSON.stringify({ statuses, since: since?.toISOString(), until: until?.toISOString(), user, style, era, provider, limit }),
+  ) as BatchSelection;
+  return {
+    selection,
+    labelPrefix: scheduleId,
+    concurrency: flags.concurrency,
+    chapterConcurrency: config.chapterConcurrency,
+    taskQueue: config.temporal.taskQueue,
+  };
+}
+
+function describeSelection(s: BatchSelection): string {
+  return Object.entries(s)
+    .map(([k, v]) => `${k}=${Array.isArray(v) ? v.join(',') : v}`)
+    .join(' ');
+}
+
+/** --schedule (create or update), --unschedule, --list-schedules. */
+async function manageSchedules(client: Client, flags: Flags, config: Config): Promise<number> {
+  const out = (line: string) => process.stdout.write(`${line}\n`);
+  if (flags.listSchedules) {
+    let n = 0;
+    for await (const s of client.schedule.list()) {
+      if (!s.memo || !(SCHEDULE_MEMO_KEY in s.memo)) continue;
+      n++;
+      const next = s.info.nextActionTimes[0]?.toISOString() ?? 'none';
+      const last = s.info.recentActions.at(-1);
+      out(
+        `${s.scheduleId}  ${s.state.paused ? 'paused' : 'active'}  next ${next}` +
+          `${last ? `  last ${last.takenAt.toISOString()}` : ''}  ${s.state.note ?? ''}`,
+      );
+    }
+    out(`${n} re-generation schedule(s)`);
+    return 0;
+  }
+  if (flags.unschedule) {
+    try {
+      await client.schedule.getHandle(flags.unschedule).delete();
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) {
+        process.stderr.write(`regenerate: --unschedule: no schedule "${flags.unschedule}"\n`);
+        return 1;
+      }
+      throw err;
+    }
+    out(`schedule ${flags.unschedule} deleted (runs already started finish)`);
+    return 0;
+  }
+  const { cron, id } = flags.schedule!;
+  const input = batchInputOf(flags, config, id);
+  const note = `cron "${cron}": ${describeSelection(input.selection)} concurrency=${flags.concurrency}`;
+  const action = {
+    type: 'startWorkflow' as const,
+    workflowType: BATCH_REGENERATE_WORKFLOW_TYPE,
+    workflowId: batchWorkflowId(id),
+    taskQueue: config.temporal.taskQueue,
+    args: [input],
+  };
+  if (flags.dryRun) {
+    out(`dry run: would create or update schedule ${id}: ${note}; changed nothing`);
+    return 0;
+  }
+  let verb = 'created';
+  try {
+    await client.schedule.create({
+      scheduleId: id,
+      spec: { cronExpressions: [cron] },
+      action,
+      // A run still going when the next is due: the next one is skipped, never stacked.
+      policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
+      state: { note },
+      memo: { [SCHEDULE_MEMO_KEY]: 1 },
+    });
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+    verb = 'updated';
+    await client.schedule.getHandle(id).update((prev) => ({
+      ...prev,
+      spec: { cronExpressions: [cron] },
+      action,
+      state: { ...prev.state, note },
+    }));
+  }
+  const described = await client.schedule.getHandle(id).describe();
+  const next = described.info.nextActionTimes.slice(0, 3).map((d) => d.toISOString());
+  out(`schedule ${id} ${verb}: ${note}; next runs ${next.join(', ') || 'none'}`);
+  return 0;
+}
+
 async function main(): Promise<number> {
   let flags: Flags | 'help';
   let config: Config;
@@ -512,6 +669,16 @@ async function main(): Promise<number> {
       return 2;
     }
     throw err;
+  }
+
+  if (flags.schedule || flags.unschedule || flags.listSchedules) {
+    const connection = await Connection.connect(connectionOptions);
+    try {
+      const client = new Client({ connection, namespace: config.temporal.namespace });
+      return await manageSchedules(client, flags, config);
+    } finally {
+      await connection.close();
+    }
   }
 
   const services = await createServices(config, { migrate: false });

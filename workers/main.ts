@@ -3,18 +3,64 @@
  * TEMPORAL_ADDRESS (or the embedded dev server). Run as many as the load needs.
  */
 import path from 'node:path';
-import { NativeConnection } from '@temporalio/worker';
+import net from 'node:net';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { loadConfig, temporalAddress } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createProviders } from '../lib/providers';
 import { createServices } from '../lib/services';
 import { ensureSearchAttributes } from '../lib/temporal';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
+import { parseMetricsPort, startWorkerMetricsServer, type WorkerMetricsServer } from '../lib/worker-metrics';
 import { createEngineWorker } from './worker';
+
+/** A free loopback port for the Temporal runtime's own exporter (only our endpoint reads it). */
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * With WORKER_METRICS_PORT set: installs the Temporal runtime with a Prometheus
+ * exporter on a private loopback port (before any connection exists, as the
+ * runtime requires) and serves it with the engine's metrics on that port.
+ */
+async function startMetrics(): Promise<WorkerMetricsServer | undefined> {
+  const port = parseMetricsPort(process.env.WORKER_METRICS_PORT);
+  if (port === undefined) return undefined;
+  const corePort = await freeLoopbackPort();
+  Runtime.install({
+    telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${corePort}`, useSecondsForDurations: true } } },
+  });
+  return startWorkerMetricsServer({ port, temporalMetricsUrl: `http://127.0.0.1:${corePort}/metrics` });
+}
+
+/**
+ * WORKER_ACTIVITY_SLOTS: activities one worker runs at once per task queue
+ * (default 16). Provider calls mostly wait on the network, so more slots help
+ * until the CPU (rendering) or the providers' rate limits say otherwise.
+ */
+function parseActivitySlots(raw: string | undefined): number | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const n = Number(raw.trim());
+  if (!/^\d+$/.test(raw.trim()) || n < 1 || n > 10_000) {
+    throw new Error(`WORKER_ACTIVITY_SLOTS: expected a whole number 1-10000, got "${raw}"`);
+  }
+  return n;
+}
 
 async function main() {
   const config = loadConfig();
   const log = createLogger('worker', config.logLevel);
+  const activitySlots = parseActivitySlots(process.env.WORKER_ACTIVITY_SLOTS);
+  const metrics = await startMetrics();
+  if (metrics) log.info({ port: metrics.port }, 'worker metrics on /metrics');
   const services = await createServices(config);
   const connection = await NativeConnection.connect({ ...temporalConnectionOptions(), address: temporalAddress(config) });
   await ensureSearchAttributes(connection, config.temporal.namespace);
@@ -31,6 +77,7 @@ async function main() {
         taskQueue,
         deps: { ...services, ...providers },
         bundleCacheDir: path.join(config.dataDir, 'cache'),
+        maxConcurrentActivityTaskExecutions: activitySlots,
       }),
     );
   }
@@ -47,6 +94,7 @@ async function main() {
   await Promise.all(workers.map((w) => w.run()));
   await connection.close();
   await services.close();
+  await metrics?.close();
   log.info('worker stopped');
 }
 

@@ -1,6 +1,8 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import { createBatchActivities } from '../activities/batch';
 import { loadWorkflowBundle } from './bundle';
+import { metricsInterceptor } from './metrics';
 
 export interface EngineWorkerOptions {
   connection: NativeConnection;
@@ -21,7 +23,12 @@ export async function createEngineWorker(opts: EngineWorkerOptions): Promise<Wor
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     workflowBundle: await loadWorkflowBundle(opts.bundleCacheDir),
-    activities: createActivities(opts.deps),
+    activities: {
+      ...createActivities(opts.deps),
+      // Scheduled batch re-generation needs the database; a worker without one does not offer it.
+      ...(opts.deps.knex ? createBatchActivities({ knex: opts.deps.knex }) : {}),
+    },
+    interceptors: { activity: [metricsInterceptor] },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 16,
     shutdownGraceTime: (opts.shutdownGraceTime ?? '20 seconds') as `${number} seconds`,
   });

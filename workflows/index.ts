@@ -4,3 +4,4 @@ export { regenerateChapterWorkflow } from './regenerate-chapter';
 export { reviseEbookWorkflow } from './revise-ebook';
 export { storyWorkflow } from './story';
 export { enhancePromptWorkflow, drawPictureWorkflow } from './ai';
+export { batchRegenerateWorkflow } from './batch';

@@ -150,8 +150,25 @@ async function png(width: number, height: number, format: 'png' | 'jpeg' = 'png'
 // ---------------------------------------------------------------------------
 // OpenAI-compatible HTTP server
 
+/**
+ * Fixed response times (ms) for the OpenAI-compatible server, for benchmarks:
+ * an outline (structured chat) answers after `outline`; a streamed chapter sends
+ * its first token after `firstToken` and its last at `chapter`, the rest spread
+ * evenly between; an image answers after `image`. Unset: answer at once.
+ */
+export interface Latency {
+  outline?: number;
+  chapter?: number;
+  firstToken?: number;
+  image?: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+
 export class OpenAICompatServer extends Script {
   url = '';
+  /** Response times; change at any time (applies to requests that arrive afterwards). */
+  latency: Latency = {};
   private server?: http.Server;
 
   async start(): Promise<this> {
@@ -179,7 +196,8 @@ export class OpenAICompatServer extends Script {
     const route: Route | undefined =
       path === '/v1/chat/completions' ? 'chat' : path === '/v1/images/generations' ? 'images' : path === '/v1/moderations' ? 'moderations' : undefined;
     if (!route || req.method !== 'POST') return this.json(res, 404, { error: { message: 'not found', type: 'invalid_request_error' } });
-    const call: Call = { route, path: req.url ?? '', body, at: Date.now() };
+    const arrived = Date.now();
+    const call: Call = { route, path: req.url ?? '', body, at: arrived };
     this.calls.push(call);
     res.on('finish', () => {
       call.endAt = Date.now();
@@ -188,6 +206,7 @@ export class OpenAICompatServer extends Script {
       if (!res.writableFinished) call.abandoned = true;
     });
     const fault = this.next(route);
+    const latency = { ...this.latency };
     if (fault?.kind === 'hang') return; // never answers; closed by close()
     if (fault?.kind === 'drop') return req.socket.destroy();
     if (fault?.kind === 'garbage') {
@@ -209,6 +228,7 @@ export class OpenAICompatServer extends Script {
     if (route === 'images') {
       const [w, h] = String(body?.size ?? '1024x1024').split('x').map(Number);
       const data = await png(Math.round(w / 8), Math.round(h / 8)); // small but the right shape
+      if (latency.image) await sleep(arrived + latency.image - Date.now());
       return this.json(res, 200, { created: Math.floor(Date.now() / 1000), data: [{ b64_json: data.toString('base64') }] });
     }
     // chat
@@ -217,6 +237,7 @@ export class OpenAICompatServer extends Script {
     if (!body?.stream) {
       const content = fault?.kind === 'content' ? fault.content : body?.response_format?.type === 'json_schema' ? outlineFor(body) : prose(model, 40);
       usage.completion_tokens = Math.ceil(content.length / 4);
+      if (latency.outline) await sleep(arrived + latency.outline - Date.now());
       return this.json(res, 200, {
         id: 'chatcmpl-1',
         object: 'chat.completion',
@@ -239,7 +260,14 @@ export class OpenAICompatServer extends Script {
     const base = { id: 'chatcmpl-2', object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model };
     send({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
     const pieces = text.match(/\S+\s*/g) ?? [];
+    const deltas = Math.ceil(pieces.length / 3);
     for (let i = 0, n = 0; i < pieces.length; i += 3, n++) {
+      if (latency.chapter || latency.firstToken) {
+        // Chunk n leaves at its own fixed moment, so timer slack never accumulates.
+        const first = latency.firstToken ?? 0;
+        const last = Math.max(latency.chapter ?? first, first);
+        await sleep(arrived + first + (deltas > 1 ? ((last - first) * n) / (deltas - 1) : 0) - Date.now());
+      }
       // Mid-stream faults: go silent (connection kept open) or cut the connection.
       if (fault?.kind === 'chapter' && fault.stallAfter === n) return;
       if (fault?.kind === 'chapter' && fault.dropAfter === n) return req.socket.destroy();
@@ -335,8 +363,10 @@ export class RunwareServerStub extends Script {
   }
 }
 
-export async function startOpenAICompatServer(): Promise<OpenAICompatServer> {
-  return new OpenAICompatServer().start();
+export async function startOpenAICompatServer(latency: Latency = {}): Promise<OpenAICompatServer> {
+  const server = new OpenAICompatServer();
+  server.latency = latency;
+  return server.start();
 }
 
 export async function startRunwareServer(): Promise<RunwareServerStub> {

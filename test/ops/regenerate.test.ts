@@ -2,13 +2,16 @@
  * scripts/regenerate.ts against the real stack: two finished books, then the
  * script as a child process (as an operator runs it): a dry run starts nothing,
  * a run regenerates both (file version 2), the same run again starts nothing,
- * and bad flags exit 2 naming the flag.
+ * and bad flags exit 2 naming the flag. Then the recurring form: a Temporal
+ * Schedule created (and updated) by the script, triggered, its batch run
+ * re-running both books as child workflows, the same label again starting
+ * nothing, and the schedule deleted.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { ScheduleNotFoundError, WorkflowNotFoundError } from '@temporalio/client';
 import {
   EBOOK_ID_ATTRIBUTE,
   EBOOK_WORKFLOW_TYPE,
@@ -19,6 +22,11 @@ import {
 } from '../../workflows/shared';
 import type { ebookWorkflow } from '../../workflows/ebook';
 import { parseFlags, FlagError, regenWorkflowId, defaultRunLabel } from '../../scripts/regenerate';
+import {
+  BATCH_REGENERATE_WORKFLOW_TYPE,
+  type BatchRegenerateInput,
+  type BatchRegenerateResult,
+} from '../../workflows/batch-shared';
 import { createTestStack, startWorker, type TestStack } from '../helpers/stack';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -208,5 +216,103 @@ describe('ops: npm run regenerate', function () {
     }
     const dry = await runScript(stack, ['--user', user, '--run', 't1', '--dry-run']);
     assert.match(dry.stdout, /would start 0, skip 2/);
+  });
+
+  describe('--schedule', () => {
+    const scheduleId = `nightly-${Date.now()}`;
+
+    it('checks the schedule flags', () => {
+      const flagOf = (argv: string[]) => {
+        try {
+          parseFlags(argv);
+        } catch (err) {
+          assert.ok(err instanceof FlagError, String(err));
+          return err.flag;
+        }
+        return undefined;
+      };
+      assert.equal(flagOf(['--schedule', '0 3 * * *']), '--schedule-id');
+      assert.equal(flagOf(['--schedule', 'every night', '--schedule-id', 'x']), '--schedule');
+      assert.equal(flagOf(['--schedule', '0 3 * * *', '--schedule-id', 'x', '--run', 'r']), '--run');
+      assert.equal(flagOf(['--schedule-id', 'x']), '--schedule-id');
+      assert.equal(flagOf(['--schedule', '@daily', '--schedule-id', 'x', '--unschedule', 'x']), '--unschedule');
+      const f = parseFlags(['--schedule', '0 3 * * *', '--schedule-id', 'nightly', '--status', 'failed']);
+      assert.ok(f !== 'help');
+      assert.deepEqual(f.schedule, { cron: '0 3 * * *', id: 'nightly' });
+      assert.deepEqual(f.statuses, ['failed']);
+    });
+
+    it('creates, updates and lists a schedule', async () => {
+      const created = await runScript(stack, ['--schedule', '0 3 * * *', '--schedule-id', scheduleId, '--user', user, '--concurrency', '2']);
+      assert.equal(created.code, 0, created.stderr + created.stdout);
+      assert.match(created.stdout, new RegExp(`schedule ${scheduleId} created: cron "0 3 \\* \\* \\*"`));
+      const updated = await runScript(stack, ['--schedule', '30 4 * * *', '--schedule-id', scheduleId, '--user', user, '--concurrency', '2']);
+      assert.equal(updated.code, 0, updated.stderr + updated.stdout);
+      assert.match(updated.stdout, new RegExp(`schedule ${scheduleId} updated: cron "30 4 \\* \\* \\*"`));
+      const d = await stack.client.schedule.getHandle(scheduleId).describe();
+      assert.equal(d.action.type, 'startWorkflow');
+      assert.equal(d.action.type === 'startWorkflow' && d.action.workflowType, BATCH_REGENERATE_WORKFLOW_TYPE);
+      assert.ok(d.info.nextActionTimes.every((t) => t.getUTCHours() === 4 && t.getUTCMinutes() === 30), 'the updated cron');
+      const listed = await runScript(stack, ['--list-schedules']);
+      assert.equal(listed.code, 0, listed.stderr);
+      assert.match(listed.stdout, new RegExp(`^${scheduleId}  active  next \\S+T04:30:00`, 'm'));
+    });
+
+    it('a triggered run re-runs the selection as child workflows, and its label never runs a book twice', async () => {
+      const handle = stack.client.schedule.getHandle(scheduleId);
+      await handle.trigger();
+      let batchId: string | undefined;
+      const deadline = Date.now() + 60_000;
+      while (!batchId && Date.now() < deadline) {
+        batchId = (await handle.describe()).info.recentActions.at(-1)?.action.workflow.workflowId;
+        if (!batchId) await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.ok(batchId, 'the schedule started a batch run');
+      const batch = stack.client.workflow.getHandle(batchId);
+      const result = (await batch.result()) as BatchRegenerateResult;
+      assert.match(result.run, new RegExp(`^${scheduleId}-\\d{8}T\\d{6}Z$`));
+      assert.deepEqual(
+        { selected: result.selected, completed: result.completed, failed: result.failed, skipped: result.skipped },
+        { selected: 2, completed: 2, failed: 0, skipped: 0 },
+        result.failures.join('\n'),
+      );
+      for (const id of ids) {
+        const child = await stack.client.workflow.getHandle(regenWorkflowId(result.run, id)).describe();
+        assert.equal(child.status.name, 'COMPLETED');
+        assert.equal(child.parentExecution?.workflowId, batchId, 'a child of the batch run');
+        const book = await stack.services.repos.ebooks.get(id);
+        assert.equal(book?.status, 'completed');
+        assert.equal(book?.fileVersion, 3);
+        assert.equal(book?.workflowId, regenWorkflowId(result.run, id));
+      }
+      const other = await stack.services.repos.ebooks.get(otherId);
+      assert.equal(other?.fileVersion, 1, 'the unselected book is untouched');
+
+      // The same label again (a retried or repeated run): nothing starts.
+      const action = (await handle.describe()).action;
+      assert.equal(action.type, 'startWorkflow');
+      const input = (action.type === 'startWorkflow' ? action.args?.[0] : undefined) as BatchRegenerateInput;
+      assert.equal(input.labelPrefix, scheduleId);
+      const again = (await stack.client.workflow.execute(BATCH_REGENERATE_WORKFLOW_TYPE, {
+        workflowId: `${batchId}-again`,
+        taskQueue: stack.taskQueue,
+        args: [{ ...input, run: result.run }],
+      })) as BatchRegenerateResult;
+      assert.deepEqual(
+        { selected: again.selected, completed: again.completed, skipped: again.skipped },
+        { selected: 2, completed: 0, skipped: 2 },
+      );
+      for (const id of ids) assert.equal((await stack.services.repos.ebooks.get(id))?.fileVersion, 3);
+    });
+
+    it('--unschedule deletes it', async () => {
+      const r = await runScript(stack, ['--unschedule', scheduleId]);
+      assert.equal(r.code, 0, r.stderr + r.stdout);
+      assert.match(r.stdout, new RegExp(`schedule ${scheduleId} deleted`));
+      await assert.rejects(stack.client.schedule.getHandle(scheduleId).describe(), ScheduleNotFoundError);
+      const again = await runScript(stack, ['--unschedule', scheduleId]);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /no schedule/);
+    });
   });
 });
