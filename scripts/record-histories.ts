@@ -22,6 +22,7 @@ import { api, waitFor } from '../test/helpers/http';
 import { providerEnv, startOpenAICompatServer } from '../test/helpers/provider-servers';
 import { mochaGlobalTeardown } from '../test/helpers/global';
 import { signSessionToken } from '../lib/tokens';
+import { BATCH_REGENERATE_WORKFLOW_TYPE, type BatchRegenerateInput } from '../workflows/batch-shared';
 
 const FIXTURES = path.resolve(__dirname, '..', 'test', 'fixtures');
 
@@ -73,6 +74,23 @@ async function main(): Promise<void> {
     const pdf = await call('POST', `/v1/ebooks/${book.id}/pdf`, {});
     await save(stack.client, pdf.workflowId, 'revise-ebook-pdf.history.json');
     await version(book.id, 4);
+
+    // A batch re-generation run (what a Temporal Schedule starts), selecting this user's books.
+    const batchId = 'regen-batch-record';
+    await stack.client.workflow.execute(BATCH_REGENERATE_WORKFLOW_TYPE, {
+      workflowId: batchId,
+      taskQueue: stack.taskQueue,
+      args: [
+        {
+          selection: { statuses: ['completed'], user: 'alice' },
+          labelPrefix: 'record',
+          run: 'record',
+          concurrency: 2,
+          chapterConcurrency: 2,
+        } satisfies BatchRegenerateInput,
+      ],
+    });
+    await save(stack.client, batchId, 'batch-regenerate.history.json');
 
     const story = await call('POST', '/v1/stories/generate', { prompt: 'Two lighthouses trade letters', chapterCount: 2 });
     await save(stack.client, story.workflowId, 'story-2-sections.history.json');
