@@ -246,7 +246,7 @@ export function createActivities(deps: ActivityDeps) {
       const providerSignal = activitySignal ? AbortSignal.any([activitySignal, stop.signal]) : stop.signal;
       const moderated = new ModeratedStream({
         moderate: (text) => moderate(text, activitySignal),
-        publish: (delta) => events.publish(ebookId, 'chapter.text', { index, delta }).then(() => undefined),
+        publish: (piece) => events.publish(ebookId, 'chapter.text', { index, delta: piece }).then(() => undefined),
         onRefused: (verdict, err) => stop.abort(verdict ? refusal(verdict, what) : err),
       });
       const onText = (delta: string) => {

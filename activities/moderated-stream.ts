@@ -4,25 +4,29 @@
  * The provider's deltas are held back and gathered into pieces that end at a
  * paragraph break; each piece is moderated (with the end of the text already let
  * through in front of it, so a phrase split across two pieces is still seen
- * whole) and only then handed on, delta by delta, in order. A refused piece is
+ * whole) and only then handed on as one piece, in order: one event per piece
+ * rather than per delta, since an approved piece reaches readers at once anyway. A refused piece is
  * never handed on: `onRefused` runs at once (the activity aborts the provider's
  * stream there, so nothing more is spent) and `finish()` throws the refusal.
  *
- * Pieces grow as the chapter does (at least `minChars`, and at least as long as
- * everything checked before them), so the first text reaches readers after one
- * short check and a chapter of n characters costs about log2(n / minChars) + 1
+ * The first piece is the opening sentence or two (`firstChars`), so the first
+ * words reach readers soon after the model starts; after it pieces grow as the
+ * chapter does (at least `minChars`, and at least as long as everything checked
+ * before them), so a chapter of n characters costs about log2(n / minChars) + 2
  * moderation calls, not one per paragraph.
  */
 import type { ModerationResult } from './moderation';
 
 export interface ModeratedStreamOptions {
   moderate: (text: string) => Promise<ModerationResult>;
-  /** Receives the deltas of approved pieces, in order; may be async (awaited in order). */
-  publish: (delta: string) => Promise<void> | void;
+  /** Receives each approved piece, in order; may be async (awaited in order). */
+  publish: (piece: string) => Promise<void> | void;
   /** Called once, as soon as a piece is refused (or moderation fails). */
   onRefused?: (verdict: ModerationResult | undefined, err?: unknown) => void;
   /** The smallest piece worth a moderation call (default 600 characters). */
   minChars?: number;
+  /** The first piece ends at the first sentence end past this many characters (default 160). */
+  firstChars?: number;
   /** Characters of approved text put in front of each piece as context (default 200). */
   contextChars?: number;
 }
@@ -45,10 +49,12 @@ export class ModeratedStream {
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown;
   private readonly minChars: number;
+  private readonly firstChars: number;
   private readonly contextChars: number;
 
   constructor(private readonly opts: ModeratedStreamOptions) {
     this.minChars = opts.minChars ?? 600;
+    this.firstChars = Math.min(opts.firstChars ?? 160, this.minChars);
     this.contextChars = opts.contextChars ?? 200;
   }
 
@@ -72,9 +78,12 @@ export class ModeratedStream {
     }
     this.pending.push(delta);
     this.pendingChars += delta.length;
+    const endsSentence = /[.!?…]['"”’)\]]*\s*$/.test(delta);
+    // The opening: a sentence or two is enough for readers to see the chapter start.
+    if (this.queuedChars === 0 && this.pendingChars >= this.firstChars && endsSentence) return this.cut();
     // Prose without paragraph breaks is cut after a sentence once it is twice
     // the size due, so it still reaches readers before the chapter ends.
-    if (this.pendingChars >= 2 * threshold && /[.!?…]['"”’)\]]*\s*$/.test(delta)) this.cut();
+    if (this.pendingChars >= 2 * threshold && endsSentence) this.cut();
   }
 
   /**
@@ -100,8 +109,7 @@ export class ModeratedStream {
 
   private cut(): void {
     if (this.pending.length === 0 || this.stopped) return;
-    const deltas = this.pending;
-    const piece = deltas.join('');
+    const piece = this.pending.join('');
     this.pending = [];
     this.pendingChars = 0;
     this.queuedChars += piece.length;
@@ -118,7 +126,7 @@ export class ModeratedStream {
         this.fail(verdict);
         return;
       }
-      for (const d of deltas) await this.opts.publish(d);
+      await this.opts.publish(piece);
       this.approved += piece;
     });
   }

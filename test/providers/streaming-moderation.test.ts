@@ -78,10 +78,10 @@ describe('streamed chapter text is moderated before it reaches clients', functio
     assert.equal(status.body.status, 'failed');
     assert.equal(status.body.error.type, 'ContentRefused');
 
-    // What the client received: a beginning of the chapter, up to a paragraph
-    // break before the refused sentence; nothing of it or after it.
+    // What the client received: a beginning of the chapter (at least the opening
+    // sentences, checked on their own), nothing of the refused sentence or after it.
     const streamed = events.filter((e) => e.event === 'chapter.text').map((e) => e.data.delta as string).join('');
-    assert.ok(streamed.length >= 600, `the first approved piece was streamed (${streamed.length} chars)`);
+    assert.ok(streamed.length >= 160, `the approved opening was streamed (${streamed.length} chars)`);
     assert.ok(squash(opening).startsWith(squash(streamed)), 'the streamed text is the chapter\'s beginning, in order');
     assert.ok(!/bomb/.test(streamed) && !streamed.includes('LAST-PARAGRAPH-MARKER'));
     assert.equal(events.filter((e) => e.event === 'chapter.written').length, 0);
