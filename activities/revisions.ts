@@ -4,7 +4,7 @@
  * book row and to event streams, and reading the current version's files.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import type { Repositories } from '../db/repositories';
+import { printFile, type Repositories } from '../db/repositories';
 import type { EventBus } from '../db/events';
 import { ErrorTypes } from '../workflows/shared';
 import type { RevisionStage, RevisionState, RevisionStep } from '../workflows/revision-shared';
@@ -51,12 +51,13 @@ export function createRevisionActivities(deps: { repos: Repositories; events: Ev
     },
 
     /** The storage keys of the published version's files. */
-    async currentFiles({ ebookId }: { ebookId: string }): Promise<{ pdfKey: string; epubKey: string; coverKey: string }> {
+    async currentFiles({ ebookId }: { ebookId: string }): Promise<{ pdfKey: string; epubKey: string; coverKey: string; printKey?: string }> {
       const book = await repos.ebooks.get(ebookId);
       if (!book?.pdfKey || !book.epubKey || !book.coverImageKey) {
         throw ApplicationFailure.nonRetryable(`ebook ${ebookId} has no published files`, ErrorTypes.BadInput);
       }
-      return { pdfKey: book.pdfKey, epubKey: book.epubKey, coverKey: book.coverImageKey };
+      const printKey = printFile(book)?.key;
+      return { pdfKey: book.pdfKey, epubKey: book.epubKey, coverKey: book.coverImageKey, ...(printKey ? { printKey } : {}) };
     },
   };
 }

@@ -4,7 +4,9 @@
  */
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import type { Ebook } from '../db/repositories';
+import { printFile, type Ebook } from '../db/repositories';
+
+export { printFile };
 import type { Storage } from '../activities/storage/types';
 import type { Logger } from '../lib/logger';
 import { HttpProblem, notFound } from './problem';
@@ -48,12 +50,6 @@ export async function sendStoredFile(
   await pipeline(await storage.stream(key), res).catch((err: unknown) => {
     if (!res.headersSent || !res.writableEnded) opts.log.warn({ err, key, requestId: req.id }, 'file stream ended early');
   });
-}
-
-/** The print-ready PDF's stored reference (premium plans), kept in the book's metadata at publish. */
-export function printFile(book: { metadata?: Record<string, unknown> }): { key: string } | undefined {
-  const files = book.metadata?.files as { print?: { key?: unknown } } | undefined;
-  return typeof files?.print?.key === 'string' ? { key: files.print.key } : undefined;
 }
 
 /**

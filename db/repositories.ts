@@ -597,3 +597,9 @@ export function createRepositories(knex: Knex) {
 }
 
 export type Repositories = ReturnType<typeof createRepositories>;
+
+/** The print-ready PDF's stored reference (premium plans), kept in the book's metadata at publish. */
+export function printFile(book: { metadata?: Record<string, unknown> }): { key: string } | undefined {
+  const files = book.metadata?.files as { print?: { key?: unknown } } | undefined;
+  return typeof files?.print?.key === 'string' ? { key: files.print.key } : undefined;
+}

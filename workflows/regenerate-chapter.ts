@@ -1,8 +1,10 @@
 /**
  * Rewrites one chapter of a published book (optionally following the reader's
- * feedback), draws its picture again, re-renders both files and publishes them
+ * feedback), draws its picture again, re-renders the files (with the print-ready
+ * PDF when the owner's plan includes it) and publishes them
  * as a new version. The other chapters and the previous version's files stay.
  */
+import { patched } from '@temporalio/workflow';
 import { image, render, store, text } from './proxies';
 import type { ChapterRewriteInput } from './shared';
 
@@ -12,8 +14,16 @@ export async function regenerateChapterWorkflow(input: ChapterRewriteInput): Pro
   await image.drawIllustration({ ebookId, index, revision });
   const manifest = await store.loadManifest({ ebookId, watermark: input.watermark });
   const pdf = await render.renderPdf(manifest);
+  // Older inputs carry no printReady, so their histories never reach the patch.
+  const print = input.printReady && patched('print-pdf-v1') ? await render.renderPrintPdf(manifest) : undefined;
   const epub = await render.renderEpub(manifest);
-  const files = await store.storeFiles({ ebookId, pdfKey: pdf.key, epubKey: epub.key, coverKey: manifest.coverKey });
+  const files = await store.storeFiles({
+    ebookId,
+    pdfKey: pdf.key,
+    epubKey: epub.key,
+    coverKey: manifest.coverKey,
+    ...(print ? { printKey: print.key } : {}),
+  });
   await store.publishEbook({ ebookId, files, providers: {} });
   return { fileVersion: files.version };
 }

@@ -5,7 +5,7 @@
  * re-renders; `pdf` / `epub` re-render that one file from the current manifest and
  * carry the other file over. The previous version's files stay stored.
  */
-import { CancellationScope, isCancellation, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import { image, render, store, text } from './proxies';
 import { describeFailure, runBounded } from './ebook';
 import type { RevisionInput, RevisionStage } from './revision-shared';
@@ -41,16 +41,27 @@ export async function reviseEbookWorkflow(input: RevisionInput): Promise<{ fileV
     const current = step === 'pdf' || step === 'epub' ? await store.currentFiles({ ebookId }) : undefined;
     let pdfKey = current?.pdfKey;
     let epubKey = current?.epubKey;
+    // The print-ready PDF follows the screen PDF: re-rendered with it, carried over with it.
+    // Older inputs carry no printReady, so their histories never reach the patch.
+    const withPrint = input.printReady === true && patched('print-pdf-v1');
+    let printKey = withPrint ? current?.printKey : undefined;
     if (step !== 'epub') {
       await report('pdf');
       pdfKey = (await render.renderPdf(manifest)).key;
+      if (withPrint) printKey = (await render.renderPrintPdf(manifest)).key;
     }
     if (step !== 'pdf') {
       await report('epub');
       epubKey = (await render.renderEpub(manifest)).key;
     }
     await report('storing');
-    const files = await store.storeFiles({ ebookId, pdfKey: pdfKey!, epubKey: epubKey!, coverKey: manifest.coverKey });
+    const files = await store.storeFiles({
+      ebookId,
+      pdfKey: pdfKey!,
+      epubKey: epubKey!,
+      coverKey: manifest.coverKey,
+      ...(printKey ? { printKey } : {}),
+    });
     await report('publishing');
     await store.publishEbook({ ebookId, files, providers: {} });
     await report('completed', { toVersion: files.version });

@@ -38,6 +38,8 @@ export interface RevisionInput {
   /** For `chapters`: what the reader wants changed, applied to every chapter. */
   feedback?: string;
   watermark?: string;
+  /** The owner's plan includes a print-ready PDF: every new version gets one too. */
+  printReady?: boolean;
   /** Chapters rewritten or redrawn at once. */
   concurrency?: number;
 }

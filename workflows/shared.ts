@@ -27,6 +27,8 @@ export interface ChapterRewriteInput {
   revision: number;
   feedback?: string;
   watermark?: string;
+  /** The owner's plan includes a print-ready PDF: the new version gets one too. */
+  printReady?: boolean;
 }
 
 /** The workflow id names the book, so a double start of one book is impossible. */

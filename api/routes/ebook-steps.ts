@@ -55,6 +55,7 @@ export function ebookStepsRouter(deps: EbookRouterDeps): Router {
         chapterCount: book.chapters.length,
         feedback: body.data.feedback,
         watermark: rules.watermark ? `Made with the ${rules.name} plan` : undefined,
+        printReady: rules.printReady || undefined,
         concurrency: deps.chapterConcurrency,
       };
       let runId: string;

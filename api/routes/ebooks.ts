@@ -308,6 +308,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
       revision: book.fileVersion + 1,
       feedback: body.data.feedback,
       watermark: rules.watermark ? `Made with the ${rules.name} plan` : undefined,
+      printReady: rules.printReady || undefined,
     };
     try {
       await temporal.workflow.start<typeof regenerateChapterWorkflow>(CHAPTER_REWRITE_WORKFLOW_TYPE, {

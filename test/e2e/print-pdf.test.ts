@@ -106,6 +106,39 @@ describe('print-ready PDF for the premium plans (HTTP → Temporal → files)', 
     assert.equal(other.headers.get('content-type'), 'application/problem+json; charset=utf-8');
   });
 
+  it('keeps a print PDF in every later version: a chapter rewrite renders it again, an EPUB re-run carries it over', async () => {
+    const { id, token } = await bookFor('maya', 'midnights', 'A bell founder casts a bell that rings only for the lost');
+    const printOf = async () => {
+      const row = await stack.services.repos.ebooks.get(id);
+      return { version: row!.fileVersion, status: row!.status, revision: row!.revision, print: (row!.metadata as { files: Record<string, { key: string; sha256: string }> }).files.print };
+    };
+    const atVersion = (v: number) =>
+      waitFor(`version ${v}`, async () => {
+        const r = await printOf();
+        return r.version === v && r.status === 'completed' && (v < 3 || r.revision?.status === 'completed');
+      });
+
+    const rewrite = await api(apiUrl, 'POST', `/v1/ebooks/${id}/chapters/1/regenerate`, { token, body: { feedback: 'More bells.' } });
+    assert.equal(rewrite.status, 202, JSON.stringify(rewrite.body));
+    await atVersion(2);
+    const v2 = await printOf();
+    assert.equal(v2.print?.key, `ebooks/${id}/v2/book-print.pdf`, 'the rewrite rendered a new print PDF');
+    const book2 = (await api(apiUrl, 'GET', `/v1/ebooks/${id}`, { token })).body;
+    assert.equal(book2.printPdfUrl, `/v1/ebooks/${id}/files/print?v=2`);
+    const rewritten = await download(book2.printPdfUrl, token, 'print-v2.pdf');
+    await exec('qpdf', ['--check', rewritten]);
+    const words = (await exec('pdftotext', ['-enc', 'UTF-8', rewritten, '-'])).stdout.replace(/\s+/g, ' ');
+    const firstParagraph = book2.chapters[0].paragraphs[0].replace(/\s+/g, ' ');
+    assert.ok(words.includes(firstParagraph.slice(0, 40)), 'the print PDF has the rewritten chapter');
+
+    const epub = await api(apiUrl, 'POST', `/v1/ebooks/${id}/epub`, { token, body: {} });
+    assert.equal(epub.status, 202, JSON.stringify(epub.body));
+    await atVersion(3);
+    const v3 = await printOf();
+    assert.equal(v3.print?.key, `ebooks/${id}/v3/book-print.pdf`);
+    assert.equal(v3.print?.sha256, v2.print?.sha256, 'carried over unchanged with the screen PDF');
+  });
+
   it("has no print PDF for a Debut user's book: printPdfUrl null, files/print a 404 problem", async () => {
     const { id, token, book } = await bookFor('dara', 'free', 'A baker teaches a dragon to make bread');
     assert.equal(book.printPdfUrl, null);
