@@ -9,7 +9,7 @@
  * never handed on: `onRefused` runs at once (the activity aborts the provider's
  * stream there, so nothing more is spent) and `finish()` throws the refusal.
  *
- * The first piece is the opening sentence or two (`firstChars`), so the first
+ * The first piece is the opening sentence (`firstChars`), so the first
  * words reach readers soon after the model starts; after it pieces grow as the
  * chapter does (at least `minChars`, and at least as long as everything checked
  * before them), so a chapter of n characters costs about log2(n / minChars) + 2
@@ -25,7 +25,7 @@ export interface ModeratedStreamOptions {
   onRefused?: (verdict: ModerationResult | undefined, err?: unknown) => void;
   /** The smallest piece worth a moderation call (default 600 characters). */
   minChars?: number;
-  /** The first piece ends at the first sentence end past this many characters (default 160). */
+  /** The first piece ends at the first sentence end past this many characters (default 60). */
   firstChars?: number;
   /** Characters of approved text put in front of each piece as context (default 200). */
   contextChars?: number;
@@ -54,7 +54,7 @@ export class ModeratedStream {
 
   constructor(private readonly opts: ModeratedStreamOptions) {
     this.minChars = opts.minChars ?? 600;
-    this.firstChars = Math.min(opts.firstChars ?? 160, this.minChars);
+    this.firstChars = Math.min(opts.firstChars ?? 60, this.minChars);
     this.contextChars = opts.contextChars ?? 200;
   }
 

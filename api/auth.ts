@@ -26,10 +26,20 @@ export interface AuthSettings {
   authorizedParties?: string[];
 }
 
+/** Verified tokens kept at most this long (and never past their own expiry). */
+const VERIFIED_TTL_MS = 60_000;
+const VERIFIED_MAX = 10_000;
+
 /**
  * Verifies the bearer session token with Clerk's middleware, networklessly
  * against the instance's PEM key, and answers 401 itself (an API does not redirect
  * to a sign-in page). The role comes only from the verified claims.
+ *
+ * A token that verified is remembered until its own expiry (at most a minute):
+ * a session token is a signed, self-contained claim, so a second check of the
+ * same string can only give the same answer, and a page polling its book's
+ * status sends the same token many times a minute. Anything not remembered
+ * (new, expired, forged) goes through Clerk's full verification.
  */
 export function requireUser(settings: AuthSettings): RequestHandler[] {
   const clerk = clerkMiddleware({
@@ -38,7 +48,20 @@ export function requireUser(settings: AuthSettings): RequestHandler[] {
     publishableKey: settings.publishableKey,
     authorizedParties: settings.authorizedParties,
   });
+  const verified = new Map<string, { user: AuthUser; until: number }>();
+  const remembered: RequestHandler = (req, res, next) => {
+    const header = req.headers.authorization;
+    const hit = header ? verified.get(header) : undefined;
+    if (hit && hit.until > Date.now()) {
+      req.user = hit.user;
+      next();
+      return;
+    }
+    if (hit) verified.delete(header!);
+    clerk(req, res, next);
+  };
   const check: RequestHandler = (req, _res, next) => {
+    if (req.user) return next(); // remembered above
     const auth = getAuth(req);
     if (!auth.userId) {
       next(
@@ -48,14 +71,20 @@ export function requireUser(settings: AuthSettings): RequestHandler[] {
       );
       return;
     }
-    const claims = (auth.sessionClaims ?? {}) as { metadata?: { role?: unknown }; role?: unknown };
+    const claims = (auth.sessionClaims ?? {}) as { metadata?: { role?: unknown }; role?: unknown; exp?: unknown };
     const role = claims.metadata?.role ?? claims.role;
     req.user = {
       userId: auth.userId,
       role: role === 'admin' ? 'admin' : 'user',
       sessionId: auth.sessionId ?? undefined,
     };
+    const header = req.headers.authorization;
+    if (header && typeof claims.exp === 'number') {
+      const until = Math.min(claims.exp * 1000, Date.now() + VERIFIED_TTL_MS);
+      if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value!);
+      verified.set(header, { user: req.user, until });
+    }
     next();
   };
-  return [clerk, check];
+  return [remembered, check];
 }

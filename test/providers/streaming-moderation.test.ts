@@ -81,7 +81,7 @@ describe('streamed chapter text is moderated before it reaches clients', functio
     // What the client received: a beginning of the chapter (at least the opening
     // sentences, checked on their own), nothing of the refused sentence or after it.
     const streamed = events.filter((e) => e.event === 'chapter.text').map((e) => e.data.delta as string).join('');
-    assert.ok(streamed.length >= 160, `the approved opening was streamed (${streamed.length} chars)`);
+    assert.ok(streamed.length >= 60, `the approved opening was streamed (${streamed.length} chars)`);
     assert.ok(squash(opening).startsWith(squash(streamed)), 'the streamed text is the chapter\'s beginning, in order');
     assert.ok(!/bomb/.test(streamed) && !streamed.includes('LAST-PARAGRAPH-MARKER'));
     assert.equal(events.filter((e) => e.event === 'chapter.written').length, 0);
@@ -165,8 +165,9 @@ describe('streamed chapter text with OpenAI moderation (local server): few calls
       assert.equal(squash(streamed), squash(chapter.paragraphs.join(' ')), `chapter ${chapter.index} streamed whole`);
     }
     const paragraphs = full.chapters.reduce((n: number, c: { paragraphs: string[] }) => n + c.paragraphs.length, 0);
-    // About 2,200 characters a chapter: pieces of ≥600, ≥600, ≥1200 characters → at most 3 checks each.
-    assert.ok(chapterChecks.length >= 2 && chapterChecks.length <= 6, `${chapterChecks.length} moderation calls for 2 chapters`);
+    // About 2,200 characters a chapter: the opening sentence, then pieces of ≥600, ≥660, ≥1320
+    // characters → at most 4 checks each.
+    assert.ok(chapterChecks.length >= 2 && chapterChecks.length <= 8, `${chapterChecks.length} moderation calls for 2 chapters`);
     assert.ok(chapterChecks.length < paragraphs, `fewer checks (${chapterChecks.length}) than paragraphs (${paragraphs})`);
   });
 
@@ -186,6 +187,6 @@ describe('streamed chapter text with OpenAI moderation (local server): few calls
     const streamed = events.filter((e) => e.event === 'chapter.text').map((e) => e.data.delta).join('');
     assert.ok(!streamed.includes('forbidden'));
     assert.ok(chapterChecks.some((c) => String(c.body.input).includes('forbidden')));
-    assert.ok(chapterChecks.length <= 6, `${chapterChecks.length} moderation calls`);
+    assert.ok(chapterChecks.length <= 8, `${chapterChecks.length} moderation calls`);
   });
 });
