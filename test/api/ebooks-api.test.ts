@@ -62,6 +62,18 @@ describe('ebook API', function () {
       assert.equal(r.status, 401);
     });
 
+    it('stops accepting a token that verified once when it expires (verified tokens are remembered only until then)', async function () {
+      this.timeout(30_000);
+      const token = await signSessionToken(stack.devKeys, { userId: 'carol', ttlSeconds: 2 });
+      assert.equal((await api(url, 'GET', '/v1/auth/session', { token })).status, 200);
+      assert.equal((await api(url, 'GET', '/v1/auth/session', { token })).status, 200, 'the remembered token');
+      // Past its expiry and Clerk's clock-skew allowance (5 s).
+      await new Promise((r) => setTimeout(r, 8_500));
+      const late = await api(url, 'GET', '/v1/auth/session', { token });
+      assert.equal(late.status, 401);
+      assert.equal(late.body.reason, 'invalid_token');
+    });
+
     it('answers 401 to garbage in the Authorization header', async () => {
       const r = await api(url, 'GET', '/v1/ebooks/x', { headers: { authorization: 'Bearer not.a.jwt' } });
       assert.equal(r.status, 401);
