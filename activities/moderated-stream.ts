@@ -9,8 +9,8 @@
  * never handed on: `onRefused` runs at once (the activity aborts the provider's
  * stream there, so nothing more is spent) and `finish()` throws the refusal.
  *
- * The first piece is the opening sentence (`firstChars`), so the first
- * words reach readers soon after the model starts; after it pieces grow as the
+ * The first piece is the opening few words (`firstChars`), so the first
+ * words reach readers as soon as the model starts; after it pieces grow as the
  * chapter does (at least `minChars`, and at least as long as everything checked
  * before them), so a chapter of n characters costs about log2(n / minChars) + 2
  * moderation calls, not one per paragraph.
@@ -25,7 +25,7 @@ export interface ModeratedStreamOptions {
   onRefused?: (verdict: ModerationResult | undefined, err?: unknown) => void;
   /** The smallest piece worth a moderation call (default 600 characters). */
   minChars?: number;
-  /** The first piece ends at the first sentence end past this many characters (default 60). */
+  /** The first piece is cut as soon as this many characters came (default 24: a few words). */
   firstChars?: number;
   /** Characters of approved text put in front of each piece as context (default 200). */
   contextChars?: number;
@@ -54,7 +54,7 @@ export class ModeratedStream {
 
   constructor(private readonly opts: ModeratedStreamOptions) {
     this.minChars = opts.minChars ?? 600;
-    this.firstChars = Math.min(opts.firstChars ?? 60, this.minChars);
+    this.firstChars = Math.min(opts.firstChars ?? 24, this.minChars);
     this.contextChars = opts.contextChars ?? 200;
   }
 
@@ -79,8 +79,9 @@ export class ModeratedStream {
     this.pending.push(delta);
     this.pendingChars += delta.length;
     const endsSentence = /[.!?…]['"”’)\]]*\s*$/.test(delta);
-    // The opening: a sentence or two is enough for readers to see the chapter start.
-    if (this.queuedChars === 0 && this.pendingChars >= this.firstChars && endsSentence) return this.cut();
+    // The opening: a few words, checked on their own, so readers see the chapter start at once.
+    // Whatever they begin is checked again, whole, with the next piece (it carries them as context).
+    if (this.queuedChars === 0 && this.pendingChars >= this.firstChars) return this.cut();
     // Prose without paragraph breaks is cut after a sentence once it is twice
     // the size due, so it still reaches readers before the chapter ends.
     if (this.pendingChars >= 2 * threshold && endsSentence) this.cut();

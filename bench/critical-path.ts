@@ -43,6 +43,12 @@ runBench({ env: { CHAPTER_CONCURRENCY: String(CHAPTERS) } }, async (bench) => {
     const critical = OUTLINE_MS + CHAPTER_MS + IMAGE_MS + render;
     const sequential = OUTLINE_MS + CHAPTERS * (CHAPTER_MS + IMAGE_MS) + IMAGE_MS + render;
     const firstWords = (await firstText) - book.postedAt;
+    // Where the first-words time goes, from when the provider server saw each request.
+    const postedWall = performance.timeOrigin + book.postedAt;
+    const chats = bench.provider.calls.filter((c) => c.route === 'chat' && c.at >= postedWall);
+    const outlineAt = chats[0]?.at ?? NaN;
+    const chapterAt = chats.find((c) => (c.body as { stream?: boolean }).stream === true)?.at ?? NaN;
+    const firstTextWall = performance.timeOrigin + (await firstText);
     const row = {
       run,
       e2eMs: Math.round(e2e),
@@ -53,6 +59,11 @@ runBench({ env: { CHAPTER_CONCURRENCY: String(CHAPTERS) } }, async (bench) => {
       ofSequential: e2e / sequential,
       firstWordsMs: Math.round(firstWords),
       firstWordsOverheadMs: Math.round(firstWords - OUTLINE_MS - FIRST_TOKEN_MS),
+      // The overhead in three parts: POST → outline request; outline answer → first chapter
+      // request; the chapter's first token → the client.
+      postToOutlineMs: Math.round(outlineAt - postedWall),
+      outlineToChapterMs: Math.round(chapterAt - outlineAt - OUTLINE_MS),
+      tokenToClientMs: Math.round(firstTextWall - chapterAt - FIRST_TOKEN_MS),
       storeAndPublishMs: execMs('storeFiles') + execMs('publishEbook'),
     };
     if (process.env.BENCH_TIMELINE || run === RUNS) {
