@@ -62,6 +62,8 @@ async function main(): Promise<void> {
 
     const book = await call('POST', '/v1/ebooks', { prompt: 'A tide clock that runs backwards', chapterCount: 2 });
     await version(book.id, 1);
+    // The book itself, as today's code runs it (ebook-3-chapters is an older run, kept as recorded).
+    await save(stack.client, book.workflowId, 'ebook-2-chapters.history.json');
 
     const rewrite = await call('POST', `/v1/ebooks/${book.id}/chapters/2/regenerate`, { feedback: 'More salt wind.' });
     await save(stack.client, rewrite.workflowId, 'regenerate-chapter.history.json');

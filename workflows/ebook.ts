@@ -13,7 +13,7 @@ import {
   upsertSearchAttributes,
   log,
 } from '@temporalio/workflow';
-import { image, render, store, text } from './proxies';
+import { image, local, render, store, text } from './proxies';
 import {
   computeProgress,
   STAGE_ATTRIBUTE,
@@ -54,11 +54,21 @@ export async function ebookWorkflow(input: EbookWorkflowInput): Promise<EbookWor
 
   try {
     setStage('outline');
-    // Moderation came after books were already running: the patch keeps their histories replayable.
-    if (patched('moderation-v1')) {
-      await text.moderatePrompt({ ebookId, brief: input.brief });
+    if (patched('local-start-v1')) {
+      // Both quick, both needed before the outline: at once, in this worker. Both settle
+      // before a failure is handled, so a late "running" can't overwrite the "failed".
+      const settled = await Promise.allSettled([
+        local.moderatePrompt({ ebookId, brief: input.brief }),
+        local.startEbook({ ebookId }),
+      ]);
+      for (const r of settled) if (r.status === 'rejected') throw r.reason;
+    } else {
+      // Moderation came after books were already running: the patch keeps their histories replayable.
+      if (patched('moderation-v1')) {
+        await text.moderatePrompt({ ebookId, brief: input.brief });
+      }
+      await store.startEbook({ ebookId });
     }
-    await store.startEbook({ ebookId });
     const outline = await text.writeOutline({ ebookId, brief: input.brief });
     state.title = outline.title;
     state.providers.text = outline.provider;

@@ -3,7 +3,7 @@
  * off longer (rate limits); rendering is CPU work that rarely benefits from many
  * attempts; bookkeeping against the database and storage retries quickly and long.
  */
-import { proxyActivities } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { createActivities } from '../activities';
 import { ErrorTypes } from './shared';
 
@@ -35,6 +35,23 @@ export const render = proxyActivities<Activities>({
     backoffCoefficient: 2,
     maximumInterval: '30 seconds',
     maximumAttempts: 5,
+    nonRetryableErrorTypes: NON_RETRYABLE,
+  },
+});
+
+/**
+ * The quick checks before a book's first provider call (its prompt's moderation,
+ * marking it running) run as local activities: in the worker that runs the
+ * workflow task, without two round trips through the server before the outline.
+ */
+export const local = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  localRetryThreshold: '10 seconds',
+  retry: {
+    initialInterval: '500 milliseconds',
+    backoffCoefficient: 2,
+    maximumInterval: '20 seconds',
+    maximumAttempts: 10,
     nonRetryableErrorTypes: NON_RETRYABLE,
   },
 });
