@@ -5,8 +5,6 @@
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { printFile, type Ebook } from '../db/repositories';
-
-export { printFile };
 import type { Storage } from '../activities/storage/types';
 import type { Logger } from '../lib/logger';
 import { HttpProblem, notFound } from './problem';

@@ -18,6 +18,7 @@ import type { Logger } from '../../lib/logger';
 import type { Ebook } from '../../db/repositories';
 import type { Storage } from '../../activities/storage/types';
 import { HttpProblem, notFound, zodProblem } from '../problem';
+import { findOwnBook } from './ebooks';
 
 export const chapterParamsSchema = z.object({
   id: z.string(),
@@ -32,9 +33,7 @@ export function ebookImageRouter(deps: { services: Services; log: Logger }): Rou
     const params = chapterParamsSchema.safeParse(req.params);
     if (!params.success) throw zodProblem(params.error, 'params');
     // Ownership as everywhere: another user's book (or a malformed id) does not exist for the caller.
-    const profile = await repos.profiles.getByClerkId(req.user!.userId);
-    const book = profile ? await repos.ebooks.getForUser(params.data.id, profile.id) : undefined;
-    if (!book) throw notFound('Ebook');
+    const book = await findOwnBook(repos, req);
     await sendChapterImage(req, res, { storage, log: deps.log, cacheControl: 'private, max-age=0, must-revalidate' }, book, params.data.n);
   });
 

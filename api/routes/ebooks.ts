@@ -30,9 +30,9 @@ import { idempotency } from '../idempotency';
 import { parseStrict } from './stories';
 import { briefFromStory } from './story-brief';
 import { allowancePeriod, tierRules } from '../../lib/tiers';
-import type { Ebook, Repositories } from '../../db/repositories';
+import { printFile, type Ebook, type Repositories } from '../../db/repositories';
 import { chapterParagraphs, createBookCache, type BookCache } from '../book-cache';
-import { printFile, sendBookFile } from '../files';
+import { sendBookFile } from '../files';
 import { refuseWhileRevising } from '../revision-guard';
 import { revisionProgress } from '../../workflows/revision-shared';
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { startEngine, type RunningEngine, type TestStack } from '../helpers/stack';
 import { api, exec, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 
@@ -15,15 +15,13 @@ describe('re-run one step of a book', function () {
   this.timeout(600_000);
   let stack: TestStack;
   let url: string;
-  let stopApi: () => Promise<void>;
-  let stopWorker: () => Promise<void>;
+  let engine: RunningEngine;
   let token: string;
   let id: string;
 
   before(async () => {
-    stack = await createTestStack();
-    ({ url, stop: stopApi } = await startApi(stack));
-    ({ stop: stopWorker } = await startWorker(stack));
+    engine = await startEngine();
+    ({ stack, url } = engine);
     token = await signSessionToken(stack.devKeys, { userId: 'stella' });
     await stack.services.repos.profiles.ensure({ clerkUserId: 'stella' });
     await stack.services.repos.profiles.setSubscription('stella', 'midnights');
@@ -36,9 +34,7 @@ describe('re-run one step of a book', function () {
     await waitFor('the first version', async () => (await book()).status === 'completed');
   });
   after(async () => {
-    await stopApi?.();
-    await stopWorker?.();
-    await stack?.close();
+    await engine?.close();
   });
 
   const book = async () => (await api(url, 'GET', `/v1/ebooks/${id}`, { token })).body;

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { createTestStack, startApi, startEngine, type RunningEngine, type TestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 
@@ -14,24 +14,20 @@ describe('publish and share a book', function () {
   this.timeout(600_000);
   let stack: TestStack;
   let url: string;
-  let stopApi: () => Promise<void>;
-  let stopWorker: () => Promise<void>;
+  let engine: RunningEngine;
   let token: string;
   let other: string;
 
   before(async () => {
-    stack = await createTestStack();
-    ({ url, stop: stopApi } = await startApi(stack));
-    ({ stop: stopWorker } = await startWorker(stack));
+    engine = await startEngine();
+    ({ stack, url } = engine);
     token = await signSessionToken(stack.devKeys, { userId: 'penny' });
     other = await signSessionToken(stack.devKeys, { userId: 'quinn' });
     await stack.services.repos.profiles.ensure({ clerkUserId: 'penny' });
     await stack.services.repos.profiles.setSubscription('penny', 'eras_tour');
   });
   after(async () => {
-    await stopApi?.();
-    await stopWorker?.();
-    await stack?.close();
+    await engine?.close();
   });
 
   const create = async (body: Record<string, unknown>) => {

@@ -6,29 +6,25 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { startEngine, type RunningEngine, type TestStack } from '../helpers/stack';
 import { api, exec, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 
 describe('rewrite one chapter', function () {
   let stack: TestStack;
   let url: string;
-  let stopApi: () => Promise<void>;
-  let stopWorker: () => Promise<void>;
+  let engine: RunningEngine;
   let token: string;
 
   before(async () => {
-    stack = await createTestStack();
-    ({ url, stop: stopApi } = await startApi(stack));
-    ({ stop: stopWorker } = await startWorker(stack));
+    engine = await startEngine();
+    ({ stack, url } = engine);
     token = await signSessionToken(stack.devKeys, { userId: 'rita' });
     await stack.services.repos.profiles.ensure({ clerkUserId: 'rita' });
     await stack.services.repos.profiles.setSubscription('rita', 'midnights');
   });
   after(async () => {
-    await stopApi?.();
-    await stopWorker?.();
-    await stack?.close();
+    await engine?.close();
   });
 
   const bookOf = async (id: string) => (await api(url, 'GET', `/v1/ebooks/${id}`, { token })).body;

@@ -160,3 +160,31 @@ export async function startApi(
     },
   };
 }
+
+export interface RunningEngine {
+  stack: TestStack;
+  /** The API's base URL. */
+  url: string;
+  /** Stops the API and the worker, then the stack. */
+  close(): Promise<void>;
+}
+
+/** A stack with the API and a worker running: the usual setup of an end-to-end test. */
+export async function startEngine(extraEnv: Record<string, string> = {}): Promise<RunningEngine> {
+  const stack = await createTestStack(extraEnv);
+  const stops: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const stop of stops.reverse()) await stop();
+    await stack.close();
+  };
+  try {
+    const api = await startApi(stack);
+    stops.push(api.stop);
+    const worker = await startWorker(stack);
+    stops.push(worker.stop);
+    return { stack, url: api.url, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
