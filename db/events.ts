@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import pg from 'pg';
-import Redis from 'ioredis';
+import Redis, { type RedisOptions } from 'ioredis';
 import { pgTypes } from './knex';
 
 /** One progress event of one book. Ids grow; per book they are delivered in id order. */
@@ -401,8 +401,9 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
   /** Per book, the SUBSCRIBE every local subscriber waits for before its first read. */
   const channels = new Map<string, Promise<unknown>>();
 
-  const connection = (name: string) =>
+  const connection = (name: string, extra: RedisOptions = {}) =>
     new Redis(redisUrl, {
+      ...extra,
       connectionName: name,
       // A publish must not wait for a Redis outage: the row is committed, and the
       // subscribers find it in the table on their next gap or poll.
@@ -432,7 +433,11 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
 
   function ensureSubscriber(): Redis {
     if (subscriber) return subscriber;
-    const s = connection(`${clientName}-subscriber`);
+    // No ready check (INFO) on this one: a SUBSCRIBE may go out as soon as the socket
+    // connects, which puts the connection in subscriber mode, where INFO is refused;
+    // with the check, that failed the connection and started it over, again and
+    // again while subscriptions kept coming.
+    const s = connection(`${clientName}-subscriber`, { enableReadyCheck: false });
     s.on('message', onMessage);
     s.on('error', (err) => onError(err));
     s.on('close', () => {

@@ -373,4 +373,29 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
       await bus.close();
     }
   });
+  it('subscriptions that arrive while its connection is still starting up all take effect, with no error', async () => {
+    // A SUBSCRIBE sent after the socket connects but before the connection is ready
+    // put it in subscriber mode under its own ready check, which then failed and
+    // reconnected, again and again while subscriptions kept coming (the start of an
+    // API process that many streams reach at once).
+    const books = await Promise.all(Array.from({ length: 40 }, () => newBook()));
+    const errors: unknown[] = [];
+    const bus = createRedisEventBus(apiKnex, redisUrl!, { pollIntervalMs: 0, onError: (e) => errors.push(e) });
+    try {
+      const got = new Map<string, EbookEvent[]>(books.map((b) => [b, []]));
+      // One new book every turn of the event loop, from before the connection exists until after it is ready.
+      const subscribed: Array<Promise<unknown>> = [];
+      for (const book of books) {
+        subscribed.push(bus.subscribe(book, 0, (e) => got.get(book)!.push(e)));
+        await new Promise((r) => setImmediate(r));
+      }
+      await Promise.all(subscribed);
+      const published = await Promise.all(books.map((b) => worker.publish(b, 'progress', { b })));
+      await waitFor('one event on every book', () => books.every((b) => got.get(b)!.length === 1));
+      assert.deepEqual(books.map((b) => got.get(b)![0].id), published);
+      assert.deepEqual(errors.map(String), []);
+    } finally {
+      await bus.close();
+    }
+  });
 });
