@@ -87,12 +87,37 @@ function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
 
   const all = (): Subscriber[] => [...byBook.values()].flatMap((set) => [...set]);
 
-  const pollTimer =
-    opts.pollIntervalMs > 0
-      ? setInterval(() => {
-          for (const sub of all()) pumpInBackground(sub);
-        }, opts.pollIntervalMs).unref()
-      : undefined;
+  const pollTimer = opts.pollIntervalMs > 0 ? setInterval(() => void safetyNet(), opts.pollIntervalMs).unref() : undefined;
+  let netRunning = false;
+
+  /**
+   * The periodic safety net: one query for every book subscribed here (its newest
+   * event id), then a read only for the subscribers behind it. Reading for every
+   * subscriber instead sent a thousand queries at once through the pool every
+   * interval, and status reads queued behind them for hundreds of milliseconds.
+   */
+  async function safetyNet(): Promise<void> {
+    if (netRunning || closed || byBook.size === 0) return;
+    netRunning = true;
+    try {
+      const books = [...byBook.keys()];
+      for (let i = 0; i < books.length; i += 1000) {
+        const { rows } = await knex.raw(
+          `SELECT b.id AS ebook_id, (SELECT max(e.id) FROM ebook_events e WHERE e.ebook_id = b.id) AS last_id
+             FROM unnest(?::uuid[]) AS b(id)`,
+          [books.slice(i, i + 1000)],
+        );
+        for (const r of rows as Array<{ ebook_id: string; last_id: string | null }>) {
+          const last = Number(r.last_id ?? 0);
+          for (const sub of byBook.get(r.ebook_id) ?? []) if (sub.lastId < last) pumpInBackground(sub);
+        }
+      }
+    } catch (err) {
+      opts.onError(err); // the next interval tries again
+    } finally {
+      netRunning = false;
+    }
+  }
 
   async function fetchAfter(ebookId: string, afterId: number): Promise<EbookEvent[]> {
     const rows: EventRow[] = await knex('ebook_events')

@@ -398,4 +398,33 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
       await bus.close();
     }
   });
+  it('the periodic safety net: one query per interval for all books, a read only for a subscriber behind the table', async () => {
+    const books = await Promise.all(Array.from({ length: 4 }, () => newBook()));
+    const bus = createRedisEventBus(apiKnex, redisUrl!, { pollIntervalMs: 100 });
+    const queries: string[] = [];
+    const onQuery = (q: { sql: string }) => queries.push(q.sql);
+    try {
+      const got = new Map<string, EbookEvent[]>(books.map((b) => [b, []]));
+      // Five subscribers per book, as five readers of one book would open.
+      for (const book of books) for (let i = 0; i < 5; i++) await bus.subscribe(book, 0, (e) => got.get(book)!.push(e));
+      apiKnex.on('query', onQuery);
+      await new Promise((r) => setTimeout(r, 550));
+      const reads = queries.filter((q) => /from "ebook_events"/i.test(q) && !/max\(e\.id\)/.test(q));
+      const checks = queries.filter((q) => /max\(e\.id\)/.test(q));
+      assert.equal(reads.length, 0, 'nothing was missed, so no subscriber read the table');
+      assert.ok(checks.length >= 3 && checks.length <= 6, `one check per interval, not one per subscriber: ${checks.length}`);
+
+      // An event that never went over Redis (as if its message were lost): only the safety net can find it.
+      queries.length = 0;
+      const [row] = await db.knex('ebook_events').insert({ ebook_id: books[2], type: 'progress', data: JSON.stringify({ lost: true }) }).returning('id');
+      await waitFor('the lost event, at its book’s five subscribers', () => got.get(books[2])!.length === 5);
+      assert.deepEqual(got.get(books[2])!.map((e) => e.id), Array(5).fill(Number(row.id)));
+      for (const b of [books[0], books[1], books[3]]) assert.equal(got.get(b)!.length, 0);
+      const readBooks = queries.filter((q) => /from "ebook_events"/i.test(q) && !/max\(e\.id\)/.test(q)).length;
+      assert.ok(readBooks <= 5, `only the five subscribers behind read the table (${readBooks} reads)`);
+    } finally {
+      apiKnex.off('query', onQuery);
+      await bus.close();
+    }
+  });
 });
