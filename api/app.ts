@@ -10,7 +10,7 @@ import type Redis from 'ioredis';
 import type { Client } from '@temporalio/client';
 import type { Services } from '../lib/services';
 import type { Logger } from '../lib/logger';
-import { requireUser, type AuthSettings } from './auth';
+import { createAuth, type AuthSettings } from './auth';
 import { errorHandler, HttpProblem, sendProblem } from './problem';
 import { ebookRouter } from './routes/ebooks';
 import { ebookImageRouter } from './routes/ebook-images';
@@ -22,6 +22,7 @@ import { clerkWebhookRouter } from './routes/webhooks';
 import { ebookStepsRouter } from './routes/ebook-steps';
 import { publishRouter, sharedRouter } from './routes/sharing';
 import { createBookCache } from './book-cache';
+import { createStatusCache } from './status-cache';
 import { storyGenerationRouter } from './routes/story-generation';
 import { aiGenerateRouter } from './routes/ai-generate';
 
@@ -45,6 +46,8 @@ export interface AppDeps {
   web?: { dataDir: string; clerkPublishableKey?: string };
   /** How long the AI routes wait for their workflow's answer (default 60 s). */
   aiWaitMs?: number;
+  /** How long a status answer is reused (default 1,000 ms; 0: every poll reads the database). */
+  statusCacheMs?: number;
 }
 
 /** The Express app; only the entry point listens, so tests mount it on any port. */
@@ -109,7 +112,16 @@ export function createApp(deps: AppDeps): express.Express {
     redis: deps.redis,
     knex: deps.services.knex,
   });
-  app.use('/v1', limits.perIp);
+  const auth = createAuth(deps.auth);
+  // A token that verified before names its user already: both limits in one round trip.
+  // Anything else is limited per address before its token is verified.
+  app.use('/v1', (req, res, next) => {
+    const user = auth.remembered(req);
+    if (!user) return limits.perIp(req, res, next);
+    req.user = user;
+    res.locals.userLimitTaken = true;
+    return limits.both(req, res, next);
+  });
 
   // The only /v1 route without a bearer token: Clerk calls it, signed by Svix.
   app.use('/v1', clerkWebhookRouter({ services: deps.services, signingSecret: deps.webhookSigningSecret, log: deps.log }));
@@ -120,11 +132,14 @@ export function createApp(deps: AppDeps): express.Express {
   app.use('/shared', limits.perIp);
   app.use(sharedRouter({ services: deps.services, bookCache, log: deps.log }));
 
+  // Status polls read a book's row once per second per process, whatever the number of pollers.
+  const statusCache = createStatusCache({ ttlMs: deps.statusCacheMs });
   const v1 = express.Router();
-  v1.use(...requireUser(deps.auth));
-  v1.use(limits.perUser);
+  v1.use(...auth.handlers);
+  v1.use((req, res, next) => (res.locals.userLimitTaken ? next() : limits.perUser(req, res, next)));
   v1.use(express.json({ limit: '64kb' }));
-  v1.use(ebookRouter({ ...deps, bookCache }));
+  v1.use(statusCache.invalidateOnChange);
+  v1.use(ebookRouter({ ...deps, bookCache, statusCache }));
   v1.use(ebookStepsRouter(deps));
   v1.use(publishRouter(deps));
   v1.use(ebookImageRouter(deps));

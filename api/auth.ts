@@ -41,7 +41,14 @@ const VERIFIED_MAX = 10_000;
  * status sends the same token many times a minute. Anything not remembered
  * (new, expired, forged) goes through Clerk's full verification.
  */
-export function requireUser(settings: AuthSettings): RequestHandler[] {
+export interface Auth {
+  /** Verify (or recall) the token, then 401 or `req.user`. */
+  handlers: RequestHandler[];
+  /** The user of a token that verified before and has not expired; no verification here. */
+  remembered(req: { headers: { authorization?: string } }): AuthUser | undefined;
+}
+
+export function createAuth(settings: AuthSettings): Auth {
   const clerk = clerkMiddleware({
     jwtKey: settings.jwtKey,
     secretKey: settings.secretKey,
@@ -49,15 +56,19 @@ export function requireUser(settings: AuthSettings): RequestHandler[] {
     authorizedParties: settings.authorizedParties,
   });
   const verified = new Map<string, { user: AuthUser; until: number }>();
-  const remembered: RequestHandler = (req, res, next) => {
-    const header = req.headers.authorization;
+  const recall = (header: string | undefined): AuthUser | undefined => {
     const hit = header ? verified.get(header) : undefined;
-    if (hit && hit.until > Date.now()) {
-      req.user = hit.user;
+    if (hit && hit.until > Date.now()) return hit.user;
+    if (hit) verified.delete(header!);
+    return undefined;
+  };
+  const remembered: RequestHandler = (req, res, next) => {
+    const user = recall(req.headers.authorization);
+    if (user) {
+      req.user = user;
       next();
       return;
     }
-    if (hit) verified.delete(header!);
     clerk(req, res, next);
   };
   const check: RequestHandler = (req, _res, next) => {
@@ -86,5 +97,5 @@ export function requireUser(settings: AuthSettings): RequestHandler[] {
     }
     next();
   };
-  return [remembered, check];
+  return { handlers: [remembered, check], remembered: (req) => recall(req.headers.authorization) };
 }

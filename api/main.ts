@@ -17,7 +17,12 @@ async function main() {
   const services = await createServices(config);
   const temporal = await connectClient(config);
   const clerk = clerkSettings(config);
-  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: false }) : undefined;
+  // Auto-pipelining: the rate limiters' commands of requests arriving together go out in
+  // one write, not one socket write each (a syscall per command was a tenth of the
+  // API's CPU under load).
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: false, enableAutoPipelining: true })
+    : undefined;
   const app = createApp({
     services,
     temporal,

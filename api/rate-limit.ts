@@ -37,28 +37,45 @@ function limiter(opts: RateLimitOptions, keyPrefix: string, points: number): Rat
   });
 }
 
-/** Per-address limits before authentication and per-user limits after it; 429 with Retry-After. */
-export function createRateLimits(opts: RateLimitOptions): { perIp: RequestHandler; perUser: RequestHandler } {
+type Req = Parameters<RequestHandler>[0];
+
+/**
+ * Per-address limits before authentication and per-user limits after it; 429 with Retry-After.
+ * `both` takes the two at once, for a request whose user is already known (a token
+ * that verified before): one round trip to the store instead of two in a row.
+ */
+export function createRateLimits(opts: RateLimitOptions): {
+  perIp: RequestHandler;
+  perUser: RequestHandler;
+  both: RequestHandler;
+} {
   const ip = limiter(opts, 'rl-ip', opts.ipPerMinute);
   const user = limiter(opts, 'rl-user', opts.userPerMinute);
+  const limits = [
+    { l: ip, keyOf: (req: Req) => req.ip ?? 'unknown', who: 'address' },
+    { l: user, keyOf: (req: Req) => req.user!.userId, who: 'user' },
+  ];
   const consume =
-    (l: RateLimiterAbstract, keyOf: (req: Parameters<RequestHandler>[0]) => string, who: string): RequestHandler =>
+    (which: typeof limits): RequestHandler =>
     async (req, res, next) => {
-      try {
-        const r = await l.consume(keyOf(req));
-        res.setHeader('RateLimit-Remaining', String(r.remainingPoints));
-      } catch (err) {
+      // Started together: with Redis auto-pipelining they leave in one write.
+      const results = await Promise.allSettled(which.map(({ l, keyOf }) => l.consume(keyOf(req))));
+      let remaining = Infinity;
+      for (const [i, r] of results.entries()) {
+        if (r.status === 'fulfilled') {
+          remaining = Math.min(remaining, r.value.remainingPoints);
+          continue;
+        }
+        const err: unknown = r.reason;
         if (!(err instanceof RateLimiterRes)) throw err;
         const seconds = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
         res.setHeader('Retry-After', String(seconds));
-        throw new HttpProblem(429, 'Too Many Requests', `Too many requests from this ${who}; retry in ${seconds} s.`, {
+        throw new HttpProblem(429, 'Too Many Requests', `Too many requests from this ${which[i].who}; retry in ${seconds} s.`, {
           retryAfterSeconds: seconds,
         });
       }
+      res.setHeader('RateLimit-Remaining', String(remaining));
       next();
     };
-  return {
-    perIp: consume(ip, (req) => req.ip ?? 'unknown', 'address'),
-    perUser: consume(user, (req) => req.user!.userId, 'user'),
-  };
+  return { perIp: consume([limits[0]]), perUser: consume([limits[1]]), both: consume(limits) };
 }

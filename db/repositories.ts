@@ -465,6 +465,16 @@ export function createRepositories(knex: Knex) {
       return row ? toEbook(row) : undefined;
     },
 
+    /** The book if the user signed in as `clerkUserId` owns it: one query, the ownership check in it. */
+    async getForClerkUser(id: string, clerkUserId: string): Promise<Ebook | undefined> {
+      if (!UUID_RE.test(id)) return undefined;
+      const row = await knex('memory_books as b')
+        .join('profiles as p', 'p.id', 'b.user_id')
+        .where({ 'b.id': id, 'p.clerk_user_id': clerkUserId })
+        .first('b.*');
+      return row ? toEbook(row) : undefined;
+    },
+
     /** Newest first, keyset-paginated. Throws InvalidCursorError for a cursor it did not make. */
     async listForUser(profileId: string, options: ListOptions = {}): Promise<EbookPage> {
       return keysetPage(knex, 'memory_books', profileId, options, toEbook);

@@ -32,6 +32,7 @@ import { briefFromStory } from './story-brief';
 import { allowancePeriod, tierRules } from '../../lib/tiers';
 import { printFile, type Ebook, type Repositories } from '../../db/repositories';
 import { chapterParagraphs, createBookCache, type BookCache } from '../book-cache';
+import type { StatusCache } from '../status-cache';
 import { sendBookFile } from '../files';
 import { refuseWhileRevising } from '../revision-guard';
 import { revisionProgress } from '../../workflows/revision-shared';
@@ -93,6 +94,8 @@ export interface EbookRouterDeps {
   log: Logger;
   /** Chapter text read by GET /ebooks/{id}; a process-local one when not given. */
   bookCache?: BookCache;
+  /** Recent status answers (api/status-cache.ts); none when not given. */
+  statusCache?: StatusCache;
 }
 
 /**
@@ -120,9 +123,7 @@ export function placement(
 export async function findOwnBook(repos: Repositories, req: Request): Promise<Ebook> {
   const id = idSchema.safeParse(req.params.id);
   if (!id.success) throw notFound('Ebook');
-  const profile = await repos.profiles.getByClerkId(req.user!.userId);
-  if (!profile) throw notFound('Ebook');
-  const book = await repos.ebooks.getForUser(id.data, profile.id);
+  const book = await repos.ebooks.getForClerkUser(id.data, req.user!.userId);
   if (!book) throw notFound('Ebook');
   return book;
 }
@@ -256,8 +257,20 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
   });
 
   router.get('/ebooks/:id/status', async (req, res) => {
-    const book = await ownBook(req);
-    res.json(statusOf(book));
+    if (!deps.statusCache) {
+      res.json(statusOf(await ownBook(req)));
+      return;
+    }
+    const answer = await deps.statusCache.load(String(req.params.id), req.user!.userId, async () => {
+      const book = await ownBook(req);
+      return { id: book.id, doc: statusOf(book) };
+    });
+    res.setHeader('ETag', answer.etag);
+    if (req.fresh) {
+      res.status(304).end();
+      return;
+    }
+    res.type('application/json').send(answer.body);
   });
 
   router.post('/ebooks/:id/cancel', idempotency(services.knex), async (req, res) => {

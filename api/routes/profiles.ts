@@ -223,7 +223,7 @@ export function profileRouter(services: Services): Router {
   });
 
   router.get('/auth/session', (req, res) => {
-    // requireUser has already verified the bearer token; this echoes what it established.
+    // the auth handlers have already verified the bearer token; this echoes what it established.
     const u = req.user!;
     res.json({ userId: u.userId, role: u.role, sessionId: u.sessionId ?? null });
   });

@@ -96,6 +96,11 @@ describe('db repositories', () => {
       assert.equal(await repos.ebooks.get(randomUUID()), undefined);
       assert.equal(await repos.ebooks.get('not-a-uuid'), undefined);
       assert.equal(await repos.ebooks.getForUser('not-a-uuid', owner.id), undefined);
+      // By the signed-in user's Clerk id: the same row for its owner, nothing for anyone else.
+      assert.deepEqual(await repos.ebooks.getForClerkUser(book.id, owner.clerkUserId), book);
+      assert.equal(await repos.ebooks.getForClerkUser(book.id, other.clerkUserId), undefined);
+      assert.equal(await repos.ebooks.getForClerkUser(book.id, 'user_nobody'), undefined);
+      assert.equal(await repos.ebooks.getForClerkUser('not-a-uuid', owner.clerkUserId), undefined);
     });
 
     it('create is idempotent on id, and refuses the id for another owner', async () => {
