@@ -17,6 +17,7 @@ import Redis from 'ioredis';
 import { signSessionToken } from '../lib/tokens';
 import { createTestStack, startApi, startWorker, type TestStack } from '../test/helpers/stack';
 import { mochaGlobalTeardown } from '../test/helpers/global';
+import { freePort } from '../test/helpers/postgres';
 import { providerEnv, startOpenAICompatServer, type Latency, type OpenAICompatServer } from '../test/helpers/provider-servers';
 
 export const USER = 'bench-user';
@@ -41,6 +42,13 @@ export interface BenchOptions {
    * of in the API's process: the API then has its CPU and its database pool to itself.
    */
   workerProcess?: boolean;
+  /**
+   * The API as its own process too (`npm run api`), as in production: the
+   * benchmark's own clients and the provider server then do not share its event
+   * loop. Both processes get REDIS_URL (events, rate limits and caches on Redis,
+   * as in the compose stack). Implies `workerProcess`.
+   */
+  apiProcess?: boolean;
 }
 
 export async function startBenchStack(opts: BenchOptions = {}): Promise<BenchStack> {
@@ -68,19 +76,31 @@ async function start(provider: OpenAICompatServer, opts: BenchOptions): Promise<
   });
   const redisUrl = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL;
   const redis = redisUrl ? new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 2 }) : undefined;
-  const worker = opts.workerProcess
-    ? await startWorkerProcess(stack, {
-        ...providerEnv({ openai: provider }),
-        TEXT_PROVIDERS: 'openai',
-        IMAGE_PROVIDERS: 'openai',
-        PROVIDER_TIMEOUT_MS: '600000',
-        ...opts.env,
-        ...(opts.activitySlots ? { WORKER_ACTIVITY_SLOTS: String(opts.activitySlots) } : {}),
+  if (opts.apiProcess && !redisUrl) throw new Error('apiProcess needs TEST_REDIS_URL (or BENCH_REDIS_URL)');
+  const processEnv = {
+    ...providerEnv({ openai: provider }),
+    TEXT_PROVIDERS: 'openai',
+    IMAGE_PROVIDERS: 'openai',
+    PROVIDER_TIMEOUT_MS: '600000',
+    ...(opts.apiProcess ? { REDIS_URL: redisUrl! } : {}),
+    ...opts.env,
+  };
+  const worker =
+    opts.workerProcess || opts.apiProcess
+      ? await startWorkerProcess(stack, {
+          ...processEnv,
+          ...(opts.activitySlots ? { WORKER_ACTIVITY_SLOTS: String(opts.activitySlots) } : {}),
+        })
+      : opts.activitySlots
+        ? await startWideWorker(stack, opts.activitySlots)
+        : await startWorker(stack);
+  const api = opts.apiProcess
+    ? await startApiProcess(stack, {
+        ...processEnv,
+        RATE_LIMIT_USER_PER_MINUTE: '1000000',
+        RATE_LIMIT_IP_PER_MINUTE: '1000000',
       })
-    : opts.activitySlots
-      ? await startWideWorker(stack, opts.activitySlots)
-      : await startWorker(stack);
-  const api = await startApi(stack, { redis });
+    : await startApi(stack, { redis });
   await stack.services.repos.profiles.ensure({ clerkUserId: USER });
   await stack.services.repos.profiles.setSubscription(USER, 'midnights');
   const token = await signSessionToken(stack.devKeys, { userId: USER, ttlSeconds: 6 * 3600 });
@@ -138,14 +158,16 @@ async function startWideWorker(stack: TestStack, slots: number) {
   };
 }
 
-/** `workers/main.ts` as a child process on the stack's services; resolves once it polls. */
-async function startWorkerProcess(stack: TestStack, env: Record<string, string>) {
+/** One of the engine's entry points as a child process on the stack's services. */
+function spawnEntryPoint(stack: TestStack, name: string, script: string, env: Record<string, string>) {
   const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(base)) if (/^(TEMPORAL_|DATABASE_URL|S3_|REDIS_URL|GROQ_|OPENAI_|RUNWARE_)/.test(k)) delete base[k];
-  const logFile = path.join(os.tmpdir(), `ebook-bench-worker-${process.pid}.log`);
+  for (const k of Object.keys(base)) if (/^(TEMPORAL_|DATABASE_URL|S3_|REDIS_URL|GROQ_|OPENAI_|RUNWARE_|PORT$)/.test(k)) delete base[k];
+  const logFile = path.join(os.tmpdir(), `ebook-bench-${name}-${process.pid}.log`);
   const log = fs.openSync(logFile, 'w');
-  console.log(`worker process output: ${logFile}`);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], {
+  console.log(`${name} process output: ${logFile}`);
+  // e.g. BENCH_API_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the API process.
+  const nodeArgs = (process.env[`BENCH_${name.toUpperCase()}_NODE_ARGS`] ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
     cwd: path.resolve(__dirname, '..'),
     env: {
       ...base,
@@ -160,20 +182,20 @@ async function startWorkerProcess(stack: TestStack, env: Record<string, string>)
   });
   fs.closeSync(log);
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the worker process exited with ${child.exitCode}`);
-    const res = await stack.client.workflowService
-      .describeTaskQueue({ namespace: 'default', taskQueue: { name: stack.taskQueue }, taskQueueType: 2 })
-      .catch(() => undefined);
-    if (res?.pollers?.length) break;
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error('the worker process did not poll within 2 minutes');
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
   return {
+    child,
+    /** Polls `ready` every 250 ms for up to 2 minutes; fails if the process exits first. */
+    async waitUntil(ready: () => Promise<boolean>) {
+      const deadline = Date.now() + 120_000;
+      while (!(await ready())) {
+        if (child.exitCode !== null) throw new Error(`the ${name} process exited with ${child.exitCode} (see ${logFile})`);
+        if (Date.now() > deadline) {
+          child.kill('SIGKILL');
+          throw new Error(`the ${name} process was not ready within 2 minutes (see ${logFile})`);
+        }
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -181,6 +203,27 @@ async function startWorkerProcess(stack: TestStack, env: Record<string, string>)
       clearTimeout(timer);
     },
   };
+}
+
+/** `workers/main.ts` as a child process; resolves once it polls. */
+async function startWorkerProcess(stack: TestStack, env: Record<string, string>) {
+  const proc = spawnEntryPoint(stack, 'worker', 'workers/main.ts', env);
+  await proc.waitUntil(async () => {
+    const res = await stack.client.workflowService
+      .describeTaskQueue({ namespace: 'default', taskQueue: { name: stack.taskQueue }, taskQueueType: 2 })
+      .catch(() => undefined);
+    return Boolean(res?.pollers?.length);
+  });
+  return proc;
+}
+
+/** `api/main.ts` as a child process on a free port; resolves once /readyz says ready. */
+async function startApiProcess(stack: TestStack, env: Record<string, string>) {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = spawnEntryPoint(stack, 'api', 'api/main.ts', { ...env, PORT: String(port) });
+  await proc.waitUntil(async () => (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200);
+  return { url, stop: proc.stop };
 }
 
 /** A workflow's activities by type: [scheduled, started, completed] event times (ms). */

@@ -4,17 +4,18 @@
  * making progress), BENCH_SSE subscribers (default 1,000) on their event
  * streams, then `wrk` at about BENCH_RATE (default 1,000) req/s against
  * GET /v1/ebooks/{id}/status for BENCH_SECONDS, and the same load against a bare
- * Express endpoint on the same process. Targets: p99 under 50 ms, no errors.
- * The status route reads the book's database row (no Temporal call per request);
- * the subscribers share one LISTEN connection.
+ * Express endpoint in a process of its own. Targets: p99 under 50 ms, no errors.
+ * The API and the worker run as their own processes, as in production (with
+ * REDIS_URL: events, rate limits and caches on Redis); BENCH_IN_PROCESS=1 runs
+ * the API in this process, beside the provider server and the subscribers.
+ * The status route reads the book's database row (no Temporal call per request).
  *
  *   apt-get install -y wrk
  *   npx tsx bench/status-load.ts          # BENCH_BOOKS=100 BENCH_SSE=1000 BENCH_RATE=1000 BENCH_SECONDS=30
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
+import path from 'node:path';
 import { machine, runBench } from './harness';
 
 const BOOKS = Number(process.env.BENCH_BOOKS ?? 100);
@@ -23,12 +24,16 @@ const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const CONNECTIONS = 50;
 
-function wrk(url: string, env: Record<string, string>): Promise<Record<string, number>> {
+function wrk(
+  url: string,
+  env: Record<string, string>,
+  { connections = CONNECTIONS, rate = RATE, threads = 2 } = {},
+): Promise<Record<string, number>> {
   return new Promise((resolve, reject) => {
     execFile(
       'wrk',
-      ['-t2', `-c${CONNECTIONS}`, `-d${SECONDS}s`, '--timeout', '5s', '-s', `${__dirname}/wrk-status.lua`, url],
-      { env: { ...process.env, ...env, BENCH_DELAY_MS: String(Math.round((CONNECTIONS * 1000) / RATE)) } },
+      [`-t${threads}`, `-c${connections}`, `-d${SECONDS}s`, '--timeout', '5s', '-s', `${__dirname}/wrk-status.lua`, url],
+      { env: { ...process.env, ...env, BENCH_DELAY_MS: String(Math.round((connections * 1000) / rate)) } },
       (err, stdout, stderr) => {
         if (err) return reject(new Error(`wrk: ${err.message}\n${stderr}`));
         const line = /^RESULT (.*)$/m.exec(stdout)?.[1];
@@ -38,6 +43,35 @@ function wrk(url: string, env: Record<string, string>): Promise<Record<string, n
     );
   });
 }
+
+/** The API's own view of a window: event-loop lag (prom-client resets it at each scrape) and GC time. */
+async function apiMetrics(url: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith(name))
+      .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0);
+  // The status route's own latency histogram: how many answers took over 25 / 50 ms inside the API.
+  const bucket = (le: string) =>
+    value(`http_request_duration_seconds_bucket{le="${le}",method="GET",route="/v1/ebooks/:id/status"}`);
+  return {
+    served: value('http_request_duration_seconds_count{method="GET",route="/v1/ebooks/:id/status"}'),
+    within25: bucket('0.025'),
+    within50: bucket('0.05'),
+    within100: bucket('0.1'),
+    within250: bucket('0.25'),
+    lagMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000,
+    lagP99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000,
+    gcMs: value('nodejs_gc_duration_seconds_sum') * 1000,
+    cpuS: value('process_cpu_seconds_total'),
+  };
+}
+
+const pct = (m0: Record<string, number>, m1: Record<string, number>, within: string) => {
+  const served = m1.served - m0.served;
+  return `${(served ? (100 * (served - (m1[within] - m0[within]))) / served : 0).toFixed(2)}%`;
+};
 
 interface Subscriber {
   events: number;
@@ -50,20 +84,29 @@ const options = {
   // A chapter streams for 5 minutes: every book keeps sending progress while we measure.
   latency: { outline: 500, firstToken: 1000, chapter: 300_000, image: 1000 },
   activitySlots: BOOKS * 4 + 50,
-  // As in production: the API's process and database pool are its own (BENCH_IN_PROCESS=1: one process).
-  workerProcess: !process.env.BENCH_IN_PROCESS,
+  // As in production: the API and the worker each in a process of their own (BENCH_IN_PROCESS=1: the API in this one).
+  workerProcess: true,
+  apiProcess: !process.env.BENCH_IN_PROCESS,
 };
+
+/** bench/bare-status-server.ts as a child process; resolves to its URL. */
+function startBareServer(): Promise<{ url: string; stop(): void }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(__dirname, 'bare-status-server.ts')], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    child.once('exit', (code) => reject(new Error(`the bare server exited with ${code}`)));
+    child.stdout!.setEncoding('utf8').on('data', (line: string) => {
+      const port = /listening (\d+)/.exec(line)?.[1];
+      if (port) resolve({ url: `http://127.0.0.1:${port}`, stop: () => child.kill('SIGTERM') });
+    });
+  });
+}
 
 runBench(options, async (bench) => {
   const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
   const requests: http.ClientRequest[] = [];
-  const bare = express();
-  bare.get('/v1/ebooks/:id/status', (req, res) => {
-    res.json({ id: req.params.id, status: 'running', stage: 'chapters', progress: 0.5, chapters: [] });
-  });
-  const bareServer = await new Promise<http.Server>((resolve) => {
-    const s = bare.listen(0, '127.0.0.1', () => resolve(s));
-  });
+  const bareServer = await startBareServer();
   try {
     const books = await Promise.all(Array.from({ length: BOOKS }, () => bench.createBook(4)));
     // Running: every book past its outline and into its chapters.
@@ -112,13 +155,18 @@ runBench(options, async (bench) => {
 
     windowOpen = true;
     const env = { BENCH_IDS: books.map((b) => b.id).join(','), BENCH_TOKEN: bench.token };
-    const status = await wrk(bench.url, env);
+    const m0 = await apiMetrics(bench.url);
+    // Alongside, a light load (100 req/s) on the bare endpoint: the machine's own latency at the same moments.
+    const [status, bareDuring] = await Promise.all([
+      wrk(bench.url, env),
+      wrk(bareServer.url, env, { connections: 5, rate: 100, threads: 1 }),
+    ]);
+    const m1 = await apiMetrics(bench.url);
     windowOpen = false;
     const receiving = subs.filter((s) => s.live > 0).length;
     const liveEvents = subs.reduce((n, s) => n + s.live, 0);
     console.log(`machine after the status run: ${machine()}`);
-    const bareUrl = `http://127.0.0.1:${(bareServer.address() as AddressInfo).port}`;
-    const baseline = await wrk(bareUrl, env);
+    const baseline = await wrk(bareServer.url, env);
 
     const line = (name: string, r: Record<string, number>) =>
       `| ${name} | ${r.rate.toFixed(0)} | ${r.p50_ms.toFixed(1)} | ${r.p90_ms.toFixed(1)} | ${r.p99_ms.toFixed(1)} | ${r.max_ms.toFixed(1)} | ${r.non2xx + r.connect_err + r.read_err + r.write_err + r.timeouts} |`;
@@ -126,13 +174,19 @@ runBench(options, async (bench) => {
     console.log('| endpoint | req/s | p50 ms | p90 ms | p99 ms | max ms | errors |');
     console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     console.log(line('GET /v1/ebooks/{id}/status', status));
-    console.log(line('bare Express endpoint (same process)', baseline));
+    console.log(line('bare Express endpoint (a process of its own)', baseline));
+    console.log(line('bare endpoint at 100 req/s, at the same time as the status run', bareDuring));
+    console.log(
+      `API process during the window: CPU ${(((m1.cpuS - m0.cpuS) / SECONDS) * 100).toFixed(0)}% of a core, ` +
+        `GC ${(m1.gcMs - m0.gcMs).toFixed(0)} ms, event-loop lag p99 ${m1.lagP99Ms.toFixed(1)} ms, max ${m1.lagMaxMs.toFixed(1)} ms; ` +
+        `status answers taking over 25 ms inside the API ${pct(m0, m1, 'within25')}, over 50 ms ${pct(m0, m1, 'within50')}, ` +
+        `over 100 ms ${pct(m0, m1, 'within100')}, over 250 ms ${pct(m0, m1, 'within250')}`,
+    );
     const errors = status.non2xx + status.connect_err + status.read_err + status.write_err + status.timeouts;
     console.log(`status p99 ${status.p99_ms.toFixed(1)} ms (target < 50 ms) ${status.p99_ms < 50 ? 'PASS' : 'MISS'}; errors ${errors} ${errors === 0 ? 'PASS' : 'MISS'}`);
     console.log(`SSE: ${receiving}/${SSE} subscribers received progress during the ${SECONDS} s window (${liveEvents} events, ${(liveEvents / SECONDS).toFixed(0)}/s in all) ${receiving === SSE ? 'PASS' : 'MISS'}`);
   } finally {
     for (const r of requests) r.destroy();
-    bareServer.closeAllConnections();
-    bareServer.close();
+    bareServer.stop();
   }
 });
