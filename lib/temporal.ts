@@ -44,6 +44,10 @@ export function devServerArgs(opts: {
     opts.namespace,
     '--log-level',
     'warn',
+    // A workflow task that schedules activities gets them back in its completion's
+    // answer when this worker has free slots, instead of through another poll.
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
   ];
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort), '--ui-disable-news-fetch');
   else args.push('--headless');

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { devServerArgs } from '../../lib/temporal';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FILE = path.join(ROOT, 'docker-compose.yml');
@@ -92,6 +93,19 @@ describe('ops: docker-compose.yml', function () {
     assert.ok(env.DB_PORT && env.POSTGRES_USER && env.POSTGRES_PWD);
     assert.equal(services.temporal.depends_on?.postgresql?.condition, 'service_healthy');
     assert.equal(services['temporal-ui'].environment!.TEMPORAL_ADDRESS, 'temporal:7233');
+  });
+
+  it('Temporal hands activities out eagerly, as the dev server of npm start and the tests does', () => {
+    const env = services.temporal.environment!;
+    const mount = (services.temporal.volumes ?? [])
+      .map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v))
+      .find((v) => v.target === `/etc/temporal/${env.DYNAMIC_CONFIG_FILE_PATH}`);
+    assert.ok(mount, 'the dynamic config file the server is told to read is mounted there');
+    const config = fs.readFileSync(path.resolve(ROOT, mount.source ?? ''), 'utf8');
+    assert.match(config, /^system\.enableActivityEagerExecution:\n\s+- value: true$/m);
+    assert.ok(
+      devServerArgs({ port: 7233, namespace: 'default' }).join(' ').includes('--dynamic-config-value system.enableActivityEagerExecution=true'),
+    );
   });
 
   it('api and worker: one image, their npm commands, started after healthy dependencies', () => {
