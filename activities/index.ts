@@ -169,6 +169,7 @@ export function createActivities(deps: ActivityDeps) {
       const provider = deps.text;
       let outline: Outline;
       let producer: string;
+      let spent: Promise<unknown> = Promise.resolve();
       if (brief.storyId) {
         // A book from a story: its own text, split into chapters; no text provider call.
         ({ outline, provider: producer } = await fromStory.outline(ebookId, { ...brief, storyId: brief.storyId }));
@@ -183,20 +184,24 @@ export function createActivities(deps: ActivityDeps) {
             `${producer} wrote ${outline.chapters.length} chapters, ${brief.chapterCount} were asked for`,
           );
         }
-        await recordCall(ebookId, 'outline', producer, written.model, written.usage);
+        spent = recordCall(ebookId, 'outline', producer, written.model, written.usage);
       }
-      const stored = await storage.put(keys.outline(ebookId), Buffer.from(JSON.stringify(outline)));
-      await repos.ebooks.saveOutline(ebookId, {
-        title: outline.title,
-        description: outline.logline,
-        chapters: outline.chapters.map((c) => ({
-          index: c.index,
-          title: c.title,
-          summary: c.summary,
-          status: 'pending',
-        })),
-      });
-      await repos.ebooks.updateStatus(ebookId, { stage: 'chapters' });
+      // The first chapters start as soon as this step ends: its writes go out together.
+      const [stored] = await Promise.all([
+        storage.put(keys.outline(ebookId), Buffer.from(JSON.stringify(outline))),
+        spent,
+        repos.ebooks.saveOutline(ebookId, {
+          title: outline.title,
+          description: outline.logline,
+          chapters: outline.chapters.map((c) => ({
+            index: c.index,
+            title: c.title,
+            summary: c.summary,
+            status: 'pending',
+          })),
+        }),
+        repos.ebooks.updateStatus(ebookId, { stage: 'chapters' }),
+      ]);
       await events.publish(ebookId, 'outline', {
         title: outline.title,
         logline: outline.logline,
@@ -224,8 +229,12 @@ export function createActivities(deps: ActivityDeps) {
       revision?: { number: number; feedback?: string };
     }): Promise<ChapterRef> {
       void warmUpRenderers();
-      const book = await loadBook(ebookId);
-      const outline = await loadOutline(ebookId);
+      // Both reads at once; a missing book is the error that counts (it is not retried).
+      const [bookRead, outlineRead] = await Promise.allSettled([loadBook(ebookId), loadOutline(ebookId)]);
+      if (bookRead.status === 'rejected') throw bookRead.reason;
+      if (outlineRead.status === 'rejected') throw outlineRead.reason;
+      const book = bookRead.value;
+      const outline = outlineRead.value;
       const chapter = outline.chapters.find((c) => c.index === index);
       if (!chapter) {
         throw ApplicationFailure.nonRetryable(`chapter ${index} is not in the outline`, ErrorTypes.BadInput);
@@ -233,7 +242,10 @@ export function createActivities(deps: ActivityDeps) {
       if (revision?.feedback) await refuseIfFlagged(revision.feedback, `the feedback on chapter ${index}`);
       const storyId = (book.generationSettings as BookBrief | null)?.storyId;
       if (storyId && !revision) return chapterFromStory(ebookId, index);
-      await repos.ebooks.setChapter(ebookId, index, { status: 'writing' });
+      // Marked "writing" while the provider request goes out, not before it; settled before the
+      // chapter is stored, so "written" always lands last.
+      const markedWriting = repos.ebooks.setChapter(ebookId, index, { status: 'writing' });
+      markedWriting.catch(() => undefined); // awaited below; not unhandled if the call fails first
       const provider = deps.text;
       const brief = book.generationSettings as BookBrief;
       // Sequential books continue from what the previous chapter actually says, not only its plan.
@@ -249,8 +261,15 @@ export function createActivities(deps: ActivityDeps) {
         publish: (piece) => events.publish(ebookId, 'chapter.text', { index, delta: piece }).then(() => undefined),
         onRefused: (verdict, err) => stop.abort(verdict ? refusal(verdict, what) : err),
       });
+      // A heartbeat per delta cost a call into the SDK (and a payload conversion) each time;
+      // Temporal sends them at its own pace anyway, so once a second is plenty.
+      let beatAt = 0;
       const onText = (delta: string) => {
-        heartbeat({ index });
+        const now = Date.now();
+        if (now - beatAt >= 1000) {
+          beatAt = now;
+          heartbeat({ index });
+        }
         moderated.push(delta);
       };
       let result;
@@ -285,6 +304,7 @@ export function createActivities(deps: ActivityDeps) {
       } catch (err) {
         throw err instanceof ContentRefusedError ? refusal(err.verdict, what) : err;
       }
+      await markedWriting;
       const stored: StoredChapter = { index, title: chapter.title, paragraphs: result.paragraphs };
       const key = keys.chapter(ebookId, index, revision?.number);
       await storage.put(key, Buffer.from(JSON.stringify(stored)));
