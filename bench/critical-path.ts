@@ -23,7 +23,10 @@ const CHAPTER_MS = 2000;
 const FIRST_TOKEN_MS = Number(process.env.FIRST_TOKEN_MS ?? 300);
 const IMAGE_MS = 1500;
 
-runBench({ env: { CHAPTER_CONCURRENCY: String(CHAPTERS) } }, async (bench) => {
+// As in production, the API and the worker each run as a process of their own, with
+// REDIS_URL (BENCH_IN_PROCESS=1: both in this process, PostgreSQL carrying events).
+const separate = !process.env.BENCH_IN_PROCESS;
+runBench({ env: { CHAPTER_CONCURRENCY: String(CHAPTERS) }, apiProcess: separate }, async (bench) => {
   // Warm-up with instant providers: the workflow bundle, connections and code paths are loaded.
   const warm = await bench.createBook(2);
   await bench.stack.client.workflow.getHandle(warm.workflowId).result();
@@ -49,6 +52,12 @@ runBench({ env: { CHAPTER_CONCURRENCY: String(CHAPTERS) } }, async (bench) => {
     const outlineAt = chats[0]?.at ?? NaN;
     const chapterAt = chats.find((c) => (c.body as { stream?: boolean }).stream === true)?.at ?? NaN;
     const firstTextWall = performance.timeOrigin + (await firstText);
+    // Chapter text reaches readers a whole sentence at a time (a stream cut short never
+    // shows words that are then taken back): the provider's own time from its first token
+    // to the end of its first sentence is waited for, whatever the engine does.
+    const streams = chats.filter((c) => (c.body as { stream?: boolean }).stream === true);
+    const firstSentenceAt = Math.min(...streams.map((c) => c.firstSentenceAt ?? Infinity));
+    const firstTokenAt = Math.min(...streams.map((c) => c.firstTokenAt ?? Infinity));
     const row = {
       run,
       e2eMs: Math.round(e2e),
@@ -64,6 +73,10 @@ runBench({ env: { CHAPTER_CONCURRENCY: String(CHAPTERS) } }, async (bench) => {
       postToOutlineMs: Math.round(outlineAt - postedWall),
       outlineToChapterMs: Math.round(chapterAt - outlineAt - OUTLINE_MS),
       tokenToClientMs: Math.round(firstTextWall - chapterAt - FIRST_TOKEN_MS),
+      // Of which: the provider finishing its first sentence, and the engine after that.
+      firstSentenceWaitMs: Math.round(firstSentenceAt - firstTokenAt),
+      sentenceToClientMs: Math.round(firstTextWall - firstSentenceAt),
+      engineOverheadMs: Math.round(firstWords - OUTLINE_MS - FIRST_TOKEN_MS - (firstSentenceAt - firstTokenAt)),
       storeAndPublishMs: execMs('storeFiles') + execMs('publishEbook'),
     };
     if (process.env.BENCH_TIMELINE || run === RUNS) {
@@ -84,5 +97,10 @@ runBench({ env: { CHAPTER_CONCURRENCY: String(CHAPTERS) } }, async (bench) => {
   console.log(`1. end to end ${m('e2eMs')} ms; critical path ${m('criticalMs')} ms (rendering ${m('renderMs')} ms); sequential ${m('sequentialMs')} ms`);
   console.log(`   over the critical path: ${pct(m('overCritical'))} (target ≤ 15%) ${m('overCritical') <= 0.15 ? 'PASS' : 'MISS'}`);
   console.log(`   of the sequential time: ${pct(m('ofSequential'))} (target ≤ 25%) ${m('ofSequential') <= 0.25 ? 'PASS' : 'MISS'}`);
-  console.log(`4. first chapter token at the SSE client ${m('firstWordsMs')} ms after POST; engine overhead ${m('firstWordsOverheadMs')} ms (target < 150 ms) ${m('firstWordsOverheadMs') < 150 ? 'PASS' : 'MISS'}`);
+  console.log(`4. first chapter token at the SSE client ${m('firstWordsMs')} ms after POST; minus outline and first token ${m('firstWordsOverheadMs')} ms (target < 150 ms) ${m('firstWordsOverheadMs') < 150 ? 'PASS' : 'MISS'}`);
+  console.log(
+    `   of which the provider finishing its first sentence ${m('firstSentenceWaitMs')} ms (text is shown a sentence at a time), ` +
+      `the engine's own ${m('engineOverheadMs')} ms: POST → outline request ${m('postToOutlineMs')}, outline → chapter request ${m('outlineToChapterMs')}, ` +
+      `end of the first sentence → client ${m('sentenceToClientMs')}`,
+  );
 });

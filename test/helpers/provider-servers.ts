@@ -45,6 +45,9 @@ export interface Call {
   at: number;
   /** When the answer (or the stream) ended; unset while it runs or when it never ended. */
   endAt?: number;
+  /** A streamed chapter: when its first content, and the end of its first sentence, went out. */
+  firstTokenAt?: number;
+  firstSentenceAt?: number;
   /** The client closed the connection before the answer was complete (e.g. aborted a stream). */
   abandoned?: boolean;
 }
@@ -275,7 +278,10 @@ export class OpenAICompatServer extends Script {
         await new Promise((r) => setTimeout(r, fault.chunkDelayMs));
         if (call.abandoned) return; // the client went away (aborted the stream)
       }
-      send({ ...base, choices: [{ index: 0, delta: { content: pieces.slice(i, i + 3).join('') }, finish_reason: null }] });
+      const content = pieces.slice(i, i + 3).join('');
+      send({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }] });
+      call.firstTokenAt ??= Date.now();
+      if (call.firstSentenceAt === undefined && /[.!?]/.test(content)) call.firstSentenceAt = Date.now();
     }
     const groq = (req.url ?? '').startsWith('/openai/');
     send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish }], ...(groq ? { x_groq: { usage } } : {}) });
