@@ -275,6 +275,36 @@ export const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/**
+ * CPU seconds used so far by every process on the machine, summed by process
+ * name (node, temporal, postgres, redis-server, ...): the difference of two
+ * snapshots says where a benchmark phase's CPU went.
+ */
+export function cpuByProcess(): Map<string, number> {
+  const hz = 100; // USER_HZ on Linux
+  const out = new Map<string, number>();
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / hz);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** `after - before` per process name, largest first, only those over 0.1 s. */
+export function cpuSpent(before: Map<string, number>, after: Map<string, number>): Array<[string, number]> {
+  return [...after]
+    .map(([name, s]): [string, number] => [name, s - (before.get(name) ?? 0)])
+    .filter(([, s]) => s > 0.1)
+    .sort((a, b) => b[1] - a[1]);
+}
+
 /** The machine, its load and the date, for the results. */
 export function machine(): string {
   const load = os.loadavg().map((l) => l.toFixed(2)).join(' ');

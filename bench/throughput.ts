@@ -10,7 +10,7 @@
  */
 import path from 'node:path';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { activityTimes, machine, runBench } from './harness';
+import { activityTimes, cpuByProcess, cpuSpent, machine, runBench } from './harness';
 
 const BOOKS = Number(process.env.BENCH_BOOKS ?? 100);
 const CHAPTERS = 3;
@@ -33,6 +33,7 @@ runBench({}, async (bench) => {
   });
   const bareRun = bare.run();
   await stack.client.workflow.execute('bareBookWorkflow', { workflowId: `bare-warm-${Date.now()}`, taskQueue, args: [CHAPTERS] });
+  const bareCpu0 = cpuByProcess();
   const b0 = performance.now();
   await Promise.all(
     Array.from({ length: BOOKS }, (_, i) =>
@@ -40,17 +41,20 @@ runBench({}, async (bench) => {
     ),
   );
   const bareMs = performance.now() - b0;
+  const bareCpu = cpuSpent(bareCpu0, cpuByProcess());
   bare.shutdown();
   await bareRun;
   await connection.close();
   console.log(`machine after bare: ${machine()}`);
 
   // The engine: books through the API, the real workflow and activities (rendering included).
+  const engineCpu0 = cpuByProcess();
   const e0 = performance.now();
   const books = await Promise.all(Array.from({ length: BOOKS }, () => bench.createBook(CHAPTERS)));
   const posted = performance.now() - e0;
   await Promise.all(books.map((b) => stack.client.workflow.getHandle(b.workflowId).result()));
   const engineMs = performance.now() - e0;
+  const engineCpu = cpuSpent(engineCpu0, cpuByProcess());
   const statuses = await stack.services.knex('memory_books').whereIn('id', books.map((b) => b.id)).select('status');
   const completed = statuses.filter((s) => s.status === 'completed').length;
 
@@ -69,5 +73,12 @@ runBench({}, async (bench) => {
   console.log(
     `engine activity time summed over books (s): ${[...byType].sort((a, b) => b[1] - a[1]).map(([t, ms]) => `${t} ${(ms / 1000).toFixed(1)}`).join(', ')}`,
   );
+  // Where the CPU went: 'node' is this process (the engine's API and worker, and the local
+  // provider server; during the bare run, the bare worker), 'temporal' the dev server.
+  const perBook = (spent: Array<[string, number]>) =>
+    spent.map(([name, s]) => `${name} ${Math.round((s * 1000) / BOOKS)}`).join(', ') +
+    ` (all ${Math.round((spent.reduce((n, [, s]) => n + s, 0) * 1000) / BOOKS)})`;
+  console.log(`CPU ms per book, bare:   ${perBook(bareCpu)}`);
+  console.log(`CPU ms per book, engine: ${perBook(engineCpu)}`);
   console.log(`engine / bare: ${(ratio * 100).toFixed(1)}% (target ≥ 70%) ${ratio >= 0.7 ? 'PASS' : 'MISS'}`);
 });
