@@ -378,6 +378,8 @@ export interface RedisEventBusOptions {
   onError?: (err: unknown) => void;
   /** CLIENT SETNAME prefix of the bus's connections (`<name>-publisher`, `<name>-subscriber`); default `ebook-events`. */
   clientName?: string;
+  /** How long a message that came before its predecessor waits for it before the table is read (default 25 ms). */
+  reorderWaitMs?: number;
 }
 
 /** The Redis pub/sub channel of one book's live events. */
@@ -425,6 +427,10 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
   let lostSinceReady = false;
   /** Per book, the SUBSCRIBE every local subscriber waits for before its first read. */
   const channels = new Map<string, Promise<unknown>>();
+  /** Messages that came before their predecessor, per subscriber, by predecessor id. */
+  const early = new Map<Subscriber, { byPrev: Map<number, RedisEventMessage>; timer?: NodeJS.Timeout }>();
+  const reorderWaitMs = options.reorderWaitMs ?? 25;
+  const MAX_HELD = 64;
 
   const connection = (name: string, extra: RedisOptions = {}) =>
     new Redis(redisUrl, {
@@ -447,13 +453,52 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
     if (channel !== redisEventChannel(msg.ebookId)) return;
     for (const sub of subs.byBook.get(msg.ebookId) ?? []) {
       if (msg.id <= sub.lastId) continue;
-      if (!sub.running && msg.prevId === sub.lastId) {
-        const { prevId: _prev, ...event } = msg;
-        subs.deliver(sub, event);
-      } else {
-        subs.pumpInBackground(sub);
-      }
+      if (!sub.running && msg.prevId === sub.lastId) deliverChain(sub, msg);
+      else if (!sub.running && msg.prevId > sub.lastId) holdEarly(sub, msg);
+      else subs.pumpInBackground(sub);
     }
+  }
+
+  const withoutPrev = ({ prevId: _prev, ...event }: RedisEventMessage): EbookEvent => event;
+
+  /** Delivers `msg`, then any held messages that now continue the chain. */
+  function deliverChain(sub: Subscriber, msg: RedisEventMessage): void {
+    subs.deliver(sub, withoutPrev(msg));
+    const held = early.get(sub);
+    if (!held) return;
+    for (let next = held.byPrev.get(sub.lastId); next && sub.active; next = held.byPrev.get(sub.lastId)) {
+      held.byPrev.delete(next.prevId);
+      subs.deliver(sub, withoutPrev(next));
+    }
+    for (const prev of held.byPrev.keys()) if (prev < sub.lastId) held.byPrev.delete(prev);
+    if (held.byPrev.size === 0) dropHeld(sub);
+  }
+
+  /**
+   * A message whose predecessor has not come yet: two publishers' messages crossed
+   * on the way (a book's chapters publish at once). The predecessor is usually a
+   * millisecond behind, so the message waits a moment for it instead of sending
+   * every subscriber of the book to the table; only if it does not come (lost) is
+   * the table read.
+   */
+  function holdEarly(sub: Subscriber, msg: RedisEventMessage): void {
+    let held = early.get(sub);
+    if (!held) early.set(sub, (held = { byPrev: new Map() }));
+    held.byPrev.set(msg.prevId, msg);
+    if (held.byPrev.size > MAX_HELD) {
+      dropHeld(sub);
+      subs.pumpInBackground(sub);
+      return;
+    }
+    held.timer ??= setTimeout(() => {
+      early.delete(sub);
+      if (sub.active) subs.pumpInBackground(sub);
+    }, reorderWaitMs).unref();
+  }
+
+  function dropHeld(sub: Subscriber): void {
+    clearTimeout(early.get(sub)?.timer);
+    early.delete(sub);
   }
 
   function ensureSubscriber(): Redis {
@@ -519,6 +564,7 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
   }
 
   async function leave(sub: Subscriber): Promise<void> {
+    dropHeld(sub);
     if (!subs.remove(sub)) return;
     channels.delete(sub.ebookId);
     await subscriber?.unsubscribe(redisEventChannel(sub.ebookId)).catch(onError);
@@ -556,6 +602,7 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
 
     async close() {
       subs.close();
+      for (const sub of [...early.keys()]) dropHeld(sub);
       await Promise.all(
         [publisher, subscriber].map((c) => c?.quit().catch(() => c.disconnect())),
       );

@@ -427,4 +427,49 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
       await bus.close();
     }
   });
+  it('messages that cross on the way are put back in order without reading the table; a lost one is read after a moment', async () => {
+    const book = await newBook();
+    const bus = createRedisEventBus(apiKnex, redisUrl!, { pollIntervalMs: 0, reorderWaitMs: 200 });
+    const publisher = new Redis(redisUrl!);
+    const reads: string[] = [];
+    const onQuery = (q: { sql: string }) => {
+      if (/from "ebook_events"/i.test(q.sql)) reads.push(q.sql);
+    };
+    try {
+      const got: EbookEvent[] = [];
+      await bus.subscribe(book, 0, (e) => got.push(e));
+      apiKnex.on('query', onQuery);
+      // Three committed events whose messages arrive in the order 2, 3, 1 (as two publishers' may).
+      const rows: Array<{ id: string; created_at: Date }> = await db
+        .knex('ebook_events')
+        .insert([1, 2, 3].map((n) => ({ ebook_id: book, type: 'progress', data: JSON.stringify({ n }) })))
+        .returning(['id', 'created_at']);
+      const ids = rows.map((r) => Number(r.id));
+      const message = (i: number) =>
+        JSON.stringify({ id: ids[i], prevId: i === 0 ? 0 : ids[i - 1], ebookId: book, type: 'progress', data: { n: i + 1 }, createdAt: rows[i].created_at });
+      for (const i of [1, 2, 0]) await publisher.publish(redisEventChannel(book), message(i));
+      await waitFor('the three events', () => got.length === 3);
+      assert.deepEqual(got.map((e) => e.id), ids, 'in id order');
+      assert.deepEqual(reads, [], 'without a read of the table');
+
+      // A message whose predecessor never comes: after the wait, the table fills the gap.
+      const [lost, next] = await db
+        .knex('ebook_events')
+        .insert([4, 5].map((n) => ({ ebook_id: book, type: 'progress', data: JSON.stringify({ n }) })))
+        .returning(['id', 'created_at']);
+      await publisher.publish(
+        redisEventChannel(book),
+        JSON.stringify({ id: Number(next.id), prevId: Number(lost.id), ebookId: book, type: 'progress', data: { n: 5 }, createdAt: next.created_at }),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(got.length, 3, 'held, not delivered out of order');
+      await waitFor('the lost event and the held one', () => got.length === 5);
+      assert.deepEqual(got.slice(3).map((e) => e.id), [Number(lost.id), Number(next.id)]);
+      assert.ok(reads.length >= 1, 'read from the table');
+    } finally {
+      apiKnex.off('query', onQuery);
+      publisher.disconnect();
+      await bus.close();
+    }
+  });
 });
