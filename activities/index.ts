@@ -243,9 +243,9 @@ export function createActivities(deps: ActivityDeps) {
       const storyId = (book.generationSettings as BookBrief | null)?.storyId;
       if (storyId && !revision) return chapterFromStory(ebookId, index);
       // Marked "writing" while the provider request goes out, not before it; settled before the
-      // chapter is stored, so "written" always lands last.
-      const markedWriting = repos.ebooks.setChapter(ebookId, index, { status: 'writing' });
-      markedWriting.catch(() => undefined); // awaited below; not unhandled if the call fails first
+      // chapter is stored, so "written" always lands last. Only a progress mark: if it fails
+      // (the database is restarting), the chapter goes on rather than being paid for twice.
+      const markedWriting = repos.ebooks.setChapter(ebookId, index, { status: 'writing' }).catch(() => false);
       const provider = deps.text;
       const brief = book.generationSettings as BookBrief;
       // Sequential books continue from what the previous chapter actually says, not only its plan.
