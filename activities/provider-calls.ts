@@ -25,7 +25,9 @@ export function createProviderCalls(deps: ActivityDeps) {
 
   const heartbeat = (details?: unknown) => {
     try {
-      Context.current().heartbeat(details);
+      const ctx = Context.current();
+      // A local activity (the prompt's moderation) has no heartbeats: the server knows no such task.
+      if (!ctx.info.isLocal) ctx.heartbeat(details);
     } catch {
       // Outside an activity (plain function calls in scripts) there is nothing to beat.
     }
