@@ -46,8 +46,6 @@ export interface AppDeps {
   web?: { dataDir: string; clerkPublishableKey?: string };
   /** How long the AI routes wait for their workflow's answer (default 60 s). */
   aiWaitMs?: number;
-  /** How long a status answer is reused (default 1,000 ms; 0: every poll reads the database). */
-  statusCacheMs?: number;
 }
 
 /** The Express app; only the entry point listens, so tests mount it on any port. */
@@ -133,7 +131,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(sharedRouter({ services: deps.services, bookCache, log: deps.log }));
 
   // Status polls read a book's row once per second per process, whatever the number of pollers.
-  const statusCache = createStatusCache({ ttlMs: deps.statusCacheMs });
+  const statusCache = createStatusCache();
   const v1 = express.Router();
   v1.use(...auth.handlers);
   v1.use((req, res, next) => (res.locals.userLimitTaken ? next() : limits.perUser(req, res, next)));

@@ -32,7 +32,7 @@ import { briefFromStory } from './story-brief';
 import { allowancePeriod, tierRules } from '../../lib/tiers';
 import { printFile, type Ebook, type Repositories } from '../../db/repositories';
 import { chapterParagraphs, createBookCache, type BookCache } from '../book-cache';
-import type { StatusCache } from '../status-cache';
+import { createStatusCache, type StatusCache } from '../status-cache';
 import { sendBookFile } from '../files';
 import { refuseWhileRevising } from '../revision-guard';
 import { revisionProgress } from '../../workflows/revision-shared';
@@ -94,7 +94,7 @@ export interface EbookRouterDeps {
   log: Logger;
   /** Chapter text read by GET /ebooks/{id}; a process-local one when not given. */
   bookCache?: BookCache;
-  /** Recent status answers (api/status-cache.ts); none when not given. */
+  /** Recent status answers (api/status-cache.ts); a process-local one when not given. */
   statusCache?: StatusCache;
 }
 
@@ -135,6 +135,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
 
   const ownBook = (req: Request) => findOwnBook(repos, req);
   const bookCache = deps.bookCache ?? createBookCache();
+  const statusCache = deps.statusCache ?? createStatusCache();
 
   router.post('/ebooks', idempotency(services.knex), async (req, res) => {
     if (!req.is('application/json')) {
@@ -257,11 +258,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
   });
 
   router.get('/ebooks/:id/status', async (req, res) => {
-    if (!deps.statusCache) {
-      res.json(statusOf(await ownBook(req)));
-      return;
-    }
-    const answer = await deps.statusCache.load(String(req.params.id), req.user!.userId, async () => {
+    const answer = await statusCache.load(String(req.params.id), req.user!.userId, async () => {
       const book = await ownBook(req);
       return { id: book.id, doc: statusOf(book) };
     });
