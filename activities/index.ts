@@ -5,7 +5,7 @@
  * Each activity stores what it produces and returns a reference; anything long
  * heartbeats; failures no retry can fix are non-retryable with a named type.
  */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import { createRevisionActivities } from './revisions';
 import { publishedActivity } from '../db/sharing';
@@ -75,6 +75,15 @@ export function createActivities(deps: ActivityDeps) {
   const calls = createProviderCalls(deps);
   const { heartbeat, signal, recordCall, tracked, refuseIfFlagged, refusal, moderate } = calls;
   const fromStory = createStoryBookSteps(deps);
+
+  /** This activity's attempt (1 outside an activity: plain calls from scripts and tests). */
+  const attemptNumber = (): number => {
+    try {
+      return Context.current().info.attempt || 1;
+    } catch {
+      return 1;
+    }
+  };
 
   /** A story-book's chapter: the story's text stored at outline time, moderated like any chapter. */
   const chapterFromStory = async (ebookId: string, index: number): Promise<ChapterRef> => {
@@ -240,6 +249,10 @@ export function createActivities(deps: ActivityDeps) {
         throw ApplicationFailure.nonRetryable(`chapter ${index} is not in the outline`, ErrorTypes.BadInput);
       }
       if (revision?.feedback) await refuseIfFlagged(revision.feedback, `the feedback on chapter ${index}`);
+      // A retry writes the chapter afresh: clients drop the text an earlier attempt streamed
+      // (a stream cut mid-way, a worker that died) before the new text arrives.
+      const attempt = attemptNumber();
+      if (attempt > 1) await events.publish(ebookId, 'chapter.restart', { index, attempt });
       const storyId = (book.generationSettings as BookBrief | null)?.storyId;
       if (storyId && !revision) return chapterFromStory(ebookId, index);
       // Marked "writing" while the provider request goes out, not before it; settled before the

@@ -36,7 +36,8 @@ export type Fault =
   /** Runware: an `errors` reply with this code. */
   | { kind: 'ws-error'; code: string; message?: string };
 
-export type Route = 'chat' | 'images' | 'moderations' | 'runware';
+/** 'chapter' queues a fault for the next streamed chat request only (an outline request passes it by). */
+export type Route = 'chat' | 'chapter' | 'images' | 'moderations' | 'runware';
 
 export interface Call {
   route: Route;
@@ -45,9 +46,12 @@ export interface Call {
   at: number;
   /** When the answer (or the stream) ended; unset while it runs or when it never ended. */
   endAt?: number;
-  /** A streamed chapter: when its first content, and the end of its first sentence, went out. */
+  /**
+   * A streamed chapter: when its first content went out, and when its first `FIRST_WORDS_CHARS`
+   * characters of whole words had (the engine's first moderated piece).
+   */
   firstTokenAt?: number;
-  firstSentenceAt?: number;
+  firstWordsAt?: number;
   /** The client closed the connection before the answer was complete (e.g. aborted a stream). */
   abandoned?: boolean;
 }
@@ -160,6 +164,9 @@ async function png(width: number, height: number, format: 'png' | 'jpeg' = 'png'
   return format === 'png' ? img.png().toBuffer() : img.jpeg().toBuffer();
 }
 
+/** Characters of whole words a streamed chapter's first moderated piece needs (ModeratedStream's `firstChars`). */
+export const FIRST_WORDS_CHARS = 24;
+
 // ---------------------------------------------------------------------------
 // OpenAI-compatible HTTP server
 
@@ -218,7 +225,7 @@ export class OpenAICompatServer extends Script {
     res.on('close', () => {
       if (!res.writableFinished) call.abandoned = true;
     });
-    const fault = this.next(route);
+    const fault = (route === 'chat' && body?.stream ? this.next('chapter') : undefined) ?? this.next(route);
     const latency = { ...this.latency };
     if (fault?.kind === 'hang') return; // never answers; closed by close()
     if (fault?.kind === 'drop') return req.socket.destroy();
@@ -274,6 +281,7 @@ export class OpenAICompatServer extends Script {
     send({ ...base, choices: [{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }] });
     const pieces = text.match(/\S+\s*/g) ?? [];
     const deltas = Math.ceil(pieces.length / 3);
+    let sent = '';
     for (let i = 0, n = 0; i < pieces.length; i += 3, n++) {
       if (latency.chapter || latency.firstToken) {
         // Chunk n leaves at its own fixed moment, so timer slack never accumulates.
@@ -291,7 +299,8 @@ export class OpenAICompatServer extends Script {
       const content = pieces.slice(i, i + 3).join('');
       send({ ...base, choices: [{ index: 0, delta: { content }, finish_reason: null }] });
       call.firstTokenAt ??= Date.now();
-      if (call.firstSentenceAt === undefined && /[.!?]/.test(content)) call.firstSentenceAt = Date.now();
+      sent += content;
+      if (call.firstWordsAt === undefined && /\s/.test(sent.slice(FIRST_WORDS_CHARS - 1))) call.firstWordsAt = Date.now();
     }
     const groq = (req.url ?? '').startsWith('/openai/');
     send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish }], ...(groq ? { x_groq: { usage } } : {}) });

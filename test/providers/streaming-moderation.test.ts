@@ -171,6 +171,35 @@ describe('streamed chapter text with OpenAI moderation (local server): few calls
     assert.ok(chapterChecks.length < paragraphs, `fewer checks (${chapterChecks.length}) than paragraphs (${paragraphs})`);
   });
 
+  it('a chapter whose stream is cut mid-way is written again: clients are told to drop the first attempt', async () => {
+    openai.reset();
+    openai.setAlways('chat', { kind: 'chapter', words: 400 });
+    // The first chapter stream is cut after ~180 words, once some of it has reached clients.
+    openai.queue('chapter', { kind: 'chapter', words: 400, dropAfter: 60, chunkDelayMs: 5 });
+    const { id, token, events } = await book('olga-3');
+    assert.ok(events.some((e) => e.event === 'completed'), events.map((e) => e.event).join(', '));
+
+    const restarts = events.filter((e) => e.event === 'chapter.restart');
+    assert.equal(restarts.length, 1, 'one chapter was retried');
+    const { index, attempt } = restarts[0].data;
+    assert.equal(attempt, 2);
+    const ofChapter = events.filter((e) => (e.event === 'chapter.text' || e.event === 'chapter.restart') && e.data.index === index);
+    const at = ofChapter.indexOf(restarts[0]);
+    const before = ofChapter.slice(0, at).map((e) => e.data.delta).join('');
+    assert.ok(before.length >= 24, `the cut attempt had streamed text (${before.length} chars)`);
+
+    // What a client shows: the text since the chapter's last restart, which is the stored chapter.
+    const full = (await api(apiUrl, 'GET', `/v1/ebooks/${id}`, { token })).body;
+    const stored = full.chapters.find((c: { index: number }) => c.index === index);
+    const after = ofChapter.slice(at + 1).map((e) => e.data.delta).join('');
+    assert.equal(squash(after), squash(stored.paragraphs.join(' ')));
+    assert.notEqual(squash(before + after), squash(stored.paragraphs.join(' ')), 'without the restart the text would be wrong');
+    // The other chapter was not retried and streamed whole.
+    const other = full.chapters.find((c: { index: number }) => c.index !== index);
+    const otherText = events.filter((e) => e.event === 'chapter.text' && e.data.index === other.index).map((e) => e.data.delta).join('');
+    assert.equal(squash(otherText), squash(other.paragraphs.join(' ')));
+  });
+
   it('a chapter turning to flagged text: refused by OpenAI moderation, never streamed', async () => {
     openai.reset();
     const flagged = 'Then Mara opened the forbidden door.';

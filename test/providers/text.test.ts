@@ -9,6 +9,7 @@ import { startOpenAICompatServer, type OpenAICompatServer } from '../helpers/pro
 import { createOpenAITextProvider } from '../../activities/providers/openai-text';
 import { createGroqTextProvider } from '../../activities/providers/groq-text';
 import { createFailoverTextProvider } from '../../activities/providers/failover';
+import { WordGate } from '../../activities/providers/chat-text';
 import type { BookBrief, ChapterRequest, Outline } from '../../activities/providers/types';
 
 /** A mock activity context at `attempt`, without the worker's failure logging. */
@@ -102,18 +103,53 @@ describe('text providers (openai / groq SDKs against a local server)', function 
     assert.match(call.body.messages[1].content, /Something happens in part 1/, 'previous summaries are sent');
   });
 
-  it('continues a chapter that stopped short, and never ends mid-sentence', async () => {
+  it('continues a chapter that stopped short from its last whole word, and never ends mid-sentence', async () => {
     server.queue('chat', { kind: 'chapter', words: 60, finish: 'length' });
     const deltas: string[] = [];
     const res = await openai().writeChapter(chapterReq(), (d) => deltas.push(d));
     const calls = server.callsTo('chat');
     assert.equal(calls.length, 2, 'one continuation');
-    assert.match(calls[1].body.messages.at(-1).content, /Continue the chapter/);
+    assert.match(calls[1].body.messages.at(-1).content, /Continue the chapter from exactly where it stops/);
+    // The cut text ends "… turned toward the": "the" may be a cut word, so it is dropped;
+    // the continuation is asked for from "turned toward" and joins that sentence.
+    const sofar = calls[1].body.messages.at(-2);
+    assert.equal(sofar.role, 'assistant');
+    assert.match(sofar.content, /And then the keeper turned toward$/);
     const text = res.paragraphs.join(' ');
-    assert.doesNotMatch(text, /turned toward the/, 'the cut sentence is dropped');
+    assert.match(text, /turned toward \S/, 'the continuation joins the cut sentence after one space');
+    assert.doesNotMatch(text, /turned toward the /);
     assert.match(text, /[.!?"”]$/, 'ends on a complete sentence');
-    assert.equal(deltas.join('').replace(/\s+/g, ' ').trim(), text);
+    assert.equal(deltas.join('').replace(/\s+/g, ' ').trim(), text, 'what was streamed is exactly the result');
     assert.ok(text.split(/\s+/).length >= 0.8 * 300);
+  });
+
+  it('passes text on a whole word at a time, holding back only the word still being written', async () => {
+    const seen: string[] = [];
+    const gate = new WordGate((d) => seen.push(d));
+    gate.push('Once');
+    assert.deepEqual(seen, [], 'a word without whitespace after it may not be finished');
+    gate.push(' upon a ti');
+    assert.deepEqual(seen, ['Once upon a ']);
+    gate.push('me, there');
+    assert.deepEqual(seen, ['Once upon a ', 'time, ']);
+    gate.flush();
+    assert.equal(gate.emitted, 'Once upon a time, there');
+    // A continuation after a complete sentence starts a new paragraph; its own leading space is dropped.
+    const g2 = new WordGate();
+    g2.push('It ended. ');
+    g2.continueWith();
+    g2.push('  Then');
+    g2.push(' more.');
+    g2.flush();
+    assert.equal(g2.emitted, 'It ended. \n\nThen more.');
+    // Mid-sentence (after a cut), it continues the sentence.
+    const g3 = new WordGate();
+    g3.push('She turned toward th');
+    g3.dropTail();
+    g3.continueWith();
+    g3.push(' the sea.');
+    g3.flush();
+    assert.equal(g3.emitted, 'She turned toward the sea.');
   });
 
   it('continues a chapter that finished well short of its target', async () => {

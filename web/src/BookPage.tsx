@@ -107,6 +107,10 @@ export function BookPage({ id, session, onUnauthorized }: Props) {
                 setTexts((t) => ({ ...t, [d.index]: (t[d.index] ?? '') + String(d.delta ?? '') }));
                 setEvStatus((m) => ({ ...m, [d.index]: later(m[d.index], 'writing')! }));
                 break;
+              case 'chapter.restart':
+                // A retry writes the chapter afresh: what the earlier attempt streamed is gone.
+                setTexts((t) => ({ ...t, [d.index]: '' }));
+                break;
               case 'chapter.written':
                 setEvStatus((m) => ({ ...m, [d.index]: later(m[d.index], 'written')! }));
                 refreshStatus();
