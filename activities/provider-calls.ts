@@ -23,14 +23,24 @@ export interface CallOwner {
 export function createProviderCalls(deps: ActivityDeps) {
   const { events } = deps;
 
+  // When each running activity first asked to beat: the first `quietMs` after it pass without
+  // a heartbeat, so a step that ends within them sends none (see ActivityDeps.heartbeatQuietMs).
+  const quietMs = deps.heartbeatQuietMs ?? 1000;
+  const firstAsked = new WeakMap<Context, number>();
   const heartbeat = (details?: unknown) => {
+    let ctx: Context;
     try {
-      const ctx = Context.current();
-      // A local activity (the prompt's moderation) has no heartbeats: the server knows no such task.
-      if (!ctx.info.isLocal) ctx.heartbeat(details);
+      ctx = Context.current();
     } catch {
-      // Outside an activity (plain function calls in scripts) there is nothing to beat.
+      return; // Outside an activity (plain function calls in scripts) there is nothing to beat.
     }
+    // A local activity (the prompt's moderation) has no heartbeats: the server knows no such task.
+    if (ctx.info.isLocal) return;
+    const now = Date.now();
+    const first = firstAsked.get(ctx);
+    if (first === undefined) firstAsked.set(ctx, now);
+    if (now - (first ?? now) < quietMs) return;
+    ctx.heartbeat(details);
   };
   const signal = (): AbortSignal | undefined => {
     try {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { ApplicationFailure } from '@temporalio/common';
 import { createActivities } from '../../activities';
+import { createProviderCalls } from '../../activities/provider-calls';
 import { createLocalStorage } from '../../activities/storage/local';
 import { createRepositories } from '../../db/repositories';
 import { createPgEventBus } from '../../db/events';
@@ -42,6 +43,8 @@ describe('activities', function () {
       events: bus,
       text: createOfflineTextProvider(),
       image: createOfflineImageProvider(),
+      // The offline providers answer at once: no quiet start, so their heartbeats can be counted.
+      heartbeatQuietMs: 0,
     });
   });
   after(async () => {
@@ -78,6 +81,36 @@ describe('activities', function () {
     assert.equal(row!.title, ref.title);
     assert.equal(row!.chapters.length, 2);
     assert.equal(row!.stage, 'chapters');
+  });
+
+  it('an activity stays quiet for its first moments: a quick step sends no heartbeat, a longer one does', async () => {
+    const calls = createProviderCalls({
+      repos,
+      storage: createLocalStorage(dir),
+      events: bus,
+      text: createOfflineTextProvider(),
+      image: createOfflineImageProvider(),
+      heartbeatQuietMs: 150,
+    });
+    const quick = new MockActivityEnvironment();
+    const quickBeats: unknown[] = [];
+    quick.on('heartbeat', (d: unknown) => quickBeats.push(d));
+    await quick.run(async () => {
+      calls.heartbeat('start');
+      calls.heartbeat('middle');
+    });
+    assert.deepEqual(quickBeats, [], 'a step that ended within the quiet time sent nothing');
+    const long = new MockActivityEnvironment();
+    const longBeats: unknown[] = [];
+    long.on('heartbeat', (d: unknown) => longBeats.push(d));
+    await long.run(async () => {
+      calls.heartbeat('start');
+      await new Promise((r) => setTimeout(r, 200));
+      calls.heartbeat('later');
+    });
+    assert.deepEqual(longBeats, ['later'], 'after the quiet time it beats');
+    // Outside an activity there is nothing to beat, and no error.
+    calls.heartbeat('outside');
   });
 
   it('writeChapter heartbeats while it writes and stores the text by key', async () => {
