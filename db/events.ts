@@ -73,6 +73,8 @@ interface CatchUpOptions {
   pollIntervalMs: number;
   retryMs: number;
   batchSize: number;
+  /** Table reads for subscribers in flight at once (default 3), so request handlers keep pool connections. */
+  maxConcurrentReads?: number;
   onError: (err: unknown) => void;
 }
 
@@ -119,20 +121,83 @@ function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
     }
   }
 
-  async function fetchAfter(ebookId: string, afterId: number): Promise<EbookEvent[]> {
-    const rows: EventRow[] = await knex('ebook_events')
-      .select('id', 'ebook_id', 'type', 'data', 'created_at')
-      .where('ebook_id', ebookId)
-      .andWhere('id', '>', afterId)
-      .orderBy('id')
-      .limit(opts.batchSize);
-    return rows.map((r) => ({
+  /**
+   * Table reads for subscribers, coalesced per book: every subscriber of a book that
+   * asks while no read of it is running shares the next one (from the lowest id they
+   * need), and a subscriber that asks while one runs waits for the one after, which
+   * starts after it asked and so sees what had committed by then. A burst of events
+   * (a book's chapters publishing at once, ten readers of each book) costs one query
+   * per book instead of one per reader, and at most `maxConcurrentReads` queries hold
+   * pool connections at once: requests (status reads) never queue behind the bus.
+   */
+  const reads = new Map<string, { running: boolean; waiting: Array<{ afterId: number; done: (r: Read | Error) => void }> }>();
+  type Read = { events: EbookEvent[]; more: boolean };
+  const maxReads = Math.max(1, opts.maxConcurrentReads ?? 3);
+  let readsInFlight = 0;
+  const readSlots: Array<() => void> = [];
+
+  async function withReadSlot<T>(fn: () => Promise<T>): Promise<T> {
+    if (readsInFlight >= maxReads) await new Promise<void>((r) => readSlots.push(r));
+    readsInFlight++;
+    try {
+      return await fn();
+    } finally {
+      readsInFlight--;
+      readSlots.shift()?.();
+    }
+  }
+
+  async function queryAfter(ebookId: string, afterId: number): Promise<Read> {
+    const rows: EventRow[] = await withReadSlot(() =>
+      knex('ebook_events')
+        .select('id', 'ebook_id', 'type', 'data', 'created_at')
+        .where('ebook_id', ebookId)
+        .andWhere('id', '>', afterId)
+        .orderBy('id')
+        .limit(opts.batchSize),
+    );
+    const events = rows.map((r) => ({
       id: Number(r.id),
       ebookId: r.ebook_id,
       type: r.type,
       data: r.data,
       createdAt: new Date(r.created_at).toISOString(),
     }));
+    return { events, more: rows.length === opts.batchSize };
+  }
+
+  async function runReads(ebookId: string): Promise<void> {
+    const book = reads.get(ebookId)!;
+    while (book.waiting.length > 0) {
+      const batch = book.waiting.splice(0);
+      const from = Math.min(...batch.map((w) => w.afterId));
+      let read: Read | Error;
+      try {
+        read = await queryAfter(ebookId, from);
+      } catch (err) {
+        read = err instanceof Error ? err : new Error(String(err));
+      }
+      for (const w of batch) w.done(read);
+    }
+    reads.delete(ebookId);
+  }
+
+  /** The events after `afterId` (at most a batch; `more` when the batch was full). */
+  function fetchAfter(ebookId: string, afterId: number): Promise<Read> {
+    return new Promise<Read>((resolve, reject) => {
+      let book = reads.get(ebookId);
+      if (!book) reads.set(ebookId, (book = { running: false, waiting: [] }));
+      book.waiting.push({
+        afterId,
+        done: (r) => (r instanceof Error ? reject(r) : resolve({ events: r.events.filter((e) => e.id > afterId), more: r.more })),
+      });
+      // Started a microtask later, so the subscribers that ask in the same turn (one Redis
+      // message, one safety-net pass) share the read.
+      if (!book.running) {
+        book.running = true;
+        queueMicrotask(() => void runReads(ebookId));
+      }
+    });
   }
 
   /** Hands one event to a subscriber whose last delivered id is below it. */
@@ -148,13 +213,13 @@ function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
   async function drain(sub: Subscriber): Promise<void> {
     while (sub.dirty && sub.active) {
       sub.dirty = false;
-      const events = await fetchAfter(sub.ebookId, sub.lastId);
+      const { events, more } = await fetchAfter(sub.ebookId, sub.lastId);
       for (const event of events) {
         if (!sub.active) return;
         if (event.id <= sub.lastId) continue;
         deliver(sub, event);
       }
-      if (events.length === opts.batchSize) sub.dirty = true;
+      if (more) sub.dirty = true;
     }
   }
 

@@ -421,12 +421,48 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
       assert.deepEqual(got.get(books[2])!.map((e) => e.id), Array(5).fill(Number(row.id)));
       for (const b of [books[0], books[1], books[3]]) assert.equal(got.get(b)!.length, 0);
       const readBooks = queries.filter((q) => /from "ebook_events"/i.test(q) && !/max\(e\.id\)/.test(q)).length;
-      assert.ok(readBooks <= 5, `only the five subscribers behind read the table (${readBooks} reads)`);
+      assert.equal(readBooks, 1, `the five subscribers behind share one read of their book (${readBooks} reads)`);
     } finally {
       apiKnex.off('query', onQuery);
       await bus.close();
     }
   });
+  it('readers of one book share their table reads, and at most a few reads hold pool connections at once', async () => {
+    const books = await Promise.all(Array.from({ length: 8 }, () => newBook()));
+    for (const book of books) {
+      await db.knex('ebook_events').insert(Array.from({ length: 30 }, (_, n) => ({ ebook_id: book, type: 'progress', data: JSON.stringify({ n }) })));
+    }
+    const bus = createRedisEventBus(apiKnex, redisUrl!, { pollIntervalMs: 0 });
+    let inFlight = 0;
+    let maxInFlight = 0;
+    let reads = 0;
+    const uids = new Set<string>();
+    const onQuery = (q: { sql: string; __knexQueryUid: string }) => {
+      if (!/from "ebook_events"/i.test(q.sql)) return;
+      reads++;
+      uids.add(q.__knexQueryUid);
+      maxInFlight = Math.max(maxInFlight, ++inFlight);
+    };
+    const onDone = (_r: unknown, q: { __knexQueryUid: string }) => {
+      if (uids.delete(q.__knexQueryUid)) inFlight--;
+    };
+    apiKnex.on('query', onQuery).on('query-response', onDone).on('query-error', onDone);
+    try {
+      // Twelve readers of each book open their streams at the same moment, from the start.
+      const got = new Map<string, number[][]>(books.map((b) => [b, Array.from({ length: 12 }, () => [])]));
+      await Promise.all(
+        books.flatMap((book) => got.get(book)!.map((ids) => bus.subscribe(book, 0, (e) => ids.push(e.id)))),
+      );
+      await waitFor('every reader has its book’s 30 events', () => [...got.values()].every((rs) => rs.every((ids) => ids.length === 30)));
+      for (const rs of got.values()) for (const ids of rs) assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+      assert.ok(reads <= 2 * books.length, `${reads} reads for ${books.length} books and ${12 * books.length} readers`);
+      assert.ok(maxInFlight <= 3, `at most three reads at once (${maxInFlight})`);
+    } finally {
+      apiKnex.off('query', onQuery).off('query-response', onDone).off('query-error', onDone);
+      await bus.close();
+    }
+  });
+
   it('messages that cross on the way are put back in order without reading the table; a lost one is read after a moment', async () => {
     const book = await newBook();
     const bus = createRedisEventBus(apiKnex, redisUrl!, { pollIntervalMs: 0, reorderWaitMs: 200 });
