@@ -147,7 +147,8 @@ const estimateTokens = (text: string) => Math.ceil(text.length / 4);
 
 /**
  * Passes streamed text on a whole word at a time: everything up to the last
- * whitespace goes on at once, the word still being written is held back. A stream
+ * whitespace (in Chinese and Japanese, the last character) goes on at once, the
+ * word still being written is held back. A stream
  * cut short loses only that unfinished word, so nothing the listener saw has to be
  * taken back, and what was passed on is exactly the result. (Holding whole
  * sentences back instead kept readers waiting for the model to finish each one:
@@ -188,7 +189,13 @@ export class WordGate {
   continueWith() {
     const text = this.emitted.trimEnd();
     if (!text) return;
-    this.joining = lastSentenceEnd(`${text} `) === text.length ? '\n\n' : /\s$/.test(this.emitted) ? '' : ' ';
+    const last = text.at(-1)!;
+    this.joining =
+      lastSentenceEnd(`${text} `) === text.length || /[。！？]/.test(last)
+        ? '\n\n'
+        : /\s$/.test(this.emitted) || UNSPACED.test(last)
+          ? ''
+          : ' ';
   }
   private emit(n: number) {
     const out = this.held.slice(0, n);
@@ -199,10 +206,17 @@ export class WordGate {
   }
 }
 
-/** The index just past the last run of whitespace in `text`, or -1 when there is none. */
+/**
+ * Scripts written without spaces between words (Chinese, Japanese): each character is a
+ * place where text may stop, as a space is elsewhere. CJK punctuation, kana, ideographs
+ * and fullwidth forms; Korean puts spaces between words.
+ */
+const UNSPACED = /[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]/;
+
+/** The index just past the last whitespace (or unspaced-script character) in `text`, or -1. */
 function lastWhitespaceEnd(text: string): number {
   for (let i = text.length - 1; i >= 0; i--) {
-    if (/\s/.test(text[i])) return i + 1;
+    if (/\s/.test(text[i]) || UNSPACED.test(text[i])) return i + 1;
   }
   return -1;
 }

@@ -150,6 +150,23 @@ describe('text providers (openai / groq SDKs against a local server)', function 
     g3.push(' the sea.');
     g3.flush();
     assert.equal(g3.emitted, 'She turned toward the sea.');
+    // Chinese and Japanese put no spaces between words: each character may end a piece.
+    const cjk: string[] = [];
+    const g4 = new WordGate((d) => cjk.push(d));
+    g4.push('灯台守は');
+    g4.push('海を見た');
+    assert.deepEqual(cjk, ['灯台守は', '海を見た']);
+    g4.push('。');
+    g4.continueWith();
+    g4.push(' 次の朝');
+    g4.flush();
+    assert.equal(g4.emitted, '灯台守は海を見た。\n\n次の朝', 'after a full stop, a new paragraph; no space is added');
+    const g5 = new WordGate();
+    g5.push('灯台守は海を');
+    g5.continueWith();
+    g5.push('見た。');
+    g5.flush();
+    assert.equal(g5.emitted, '灯台守は海を見た。', 'mid-sentence, joined without a space');
   });
 
   it('continues a chapter that finished well short of its target', async () => {
