@@ -9,10 +9,11 @@ import { loadConfig, temporalAddress } from '../lib/config';
 import { createLogger } from '../lib/logger';
 import { createProviders } from '../lib/providers';
 import { createServices } from '../lib/services';
-import { ensureSearchAttributes } from '../lib/temporal';
+import { connectClient, ensureSearchAttributes } from '../lib/temporal';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
 import { parseMetricsPort, startWorkerMetricsServer, type WorkerMetricsServer } from '../lib/worker-metrics';
 import { createEngineWorker } from './worker';
+import { startReconciler } from './reconcile';
 
 /** A free loopback port for the Temporal runtime's own exporter (only our endpoint reads it). */
 function freeLoopbackPort(): Promise<number> {
@@ -90,8 +91,13 @@ async function main() {
     },
     'worker polling',
   );
+  // Books whose workflow was terminated or timed out (no workflow code runs then) are marked failed.
+  const client = await connectClient(config);
+  const reconciler = startReconciler({ ...services, temporal: client, log });
   // Worker.run returns after SIGINT/SIGTERM once running activities drained (or the grace time passed).
   await Promise.all(workers.map((w) => w.run()));
+  await reconciler.stop();
+  await client.connection.close();
   await connection.close();
   await services.close();
   await metrics?.close();

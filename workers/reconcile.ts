@@ -1,0 +1,155 @@
+/**
+ * Books whose workflow ended without saying so on their row. A workflow writes its
+ * own end (completed, failed, cancelled) as its last steps, but one that is
+ * terminated (an operator's button in the Web UI, `temporal workflow terminate`)
+ * or that times out runs no more code: its book stayed "running" for ever, its
+ * allowance reserved, its SSE readers waiting. The workers sweep for them: Temporal
+ * visibility lists the engine's workflows that closed that way, and each book whose
+ * row still points at such a run, with no newer run of the same workflow id going,
+ * is marked failed (its allowance given back, a `failed` event sent); a revision is
+ * marked failed on the book's `revision` column. One worker process sweeps at a time
+ * (a PostgreSQL advisory lock); the others skip that round.
+ */
+import type { Knex } from 'knex';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import type { Repositories } from '../db/repositories';
+import type { EventBus } from '../db/events';
+import type { Logger } from '../lib/logger';
+import { REVISION_WORKFLOW_TYPE, type RevisionState } from '../workflows/revision-shared';
+
+/** Arbitrary, fixed: the advisory lock that makes one process the sweeper of a round. */
+const SWEEP_LOCK = 0x7e5c_0b01;
+
+export interface ReconcileDeps {
+  knex: Knex;
+  repos: Repositories;
+  events: EventBus;
+  temporal: Client;
+  log?: Logger;
+}
+
+export interface Reconciled {
+  ebookId: string;
+  workflowId: string;
+  runId: string;
+  /** How the run ended in Temporal: TERMINATED, TIMED_OUT or FAILED. */
+  closedAs: string;
+  what: 'book' | 'revision';
+}
+
+/** How Temporal's closing status reads to the book's owner. */
+function errorFor(status: string): { type: string; message: string } {
+  switch (status) {
+    case 'TERMINATED':
+      return { type: 'Terminated', message: 'The generation was stopped by an operator' };
+    case 'TIMED_OUT':
+      return { type: 'TimedOut', message: 'The generation ran out of time' };
+    default:
+      return { type: 'WorkflowFailed', message: 'The generation failed before it could record why' };
+  }
+}
+
+/** True while the newest run of `workflowId` is still going (a reset or a new start after the closed one). */
+async function stillRunning(temporal: Client, workflowId: string): Promise<boolean> {
+  try {
+    return (await temporal.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
+  }
+}
+
+/**
+ * One sweep: the engine's book and revision workflows that closed as terminated,
+ * timed out or failed after `since`, matched against their rows. Returns what it fixed.
+ */
+export async function reconcileClosedWorkflows(deps: ReconcileDeps, since: Date): Promise<Reconciled[]> {
+  const { knex, repos, events, temporal } = deps;
+  const fixed: Reconciled[] = [];
+  const query =
+    `WorkflowType IN ('ebookWorkflow', '${REVISION_WORKFLOW_TYPE}') ` +
+    `AND ExecutionStatus IN ('Terminated', 'TimedOut', 'Failed') AND CloseTime > '${since.toISOString()}'`;
+  const closed: WorkflowExecutionInfo[] = [];
+  for await (const wf of temporal.workflow.list({ query })) closed.push(wf);
+
+  for (const wf of closed) {
+    const closedAs = wf.status.name;
+    if (wf.type === 'ebookWorkflow') {
+      const row = await knex('memory_books')
+        .where({ workflow_id: wf.workflowId })
+        .whereIn('status', ['queued', 'running'])
+        .first('id');
+      if (!row || (await stillRunning(temporal, wf.workflowId))) continue;
+      const error = errorFor(closedAs);
+      // As the workflow's own last step would have: the allowance first, then the status.
+      await repos.usage.release(row.id);
+      if (await repos.ebooks.updateStatus(row.id, { status: 'failed', stage: 'failed', error })) {
+        await events.publish(row.id, 'failed', { error });
+        fixed.push({ ebookId: row.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'book' });
+      }
+    } else {
+      const row = await knex('memory_books')
+        .whereRaw(`revision->>'runId' = ? AND revision->>'status' = 'running'`, [wf.runId])
+        .first('id', 'revision');
+      if (!row || (await stillRunning(temporal, wf.workflowId))) continue;
+      const revision = row.revision as RevisionState;
+      const error = errorFor(closedAs);
+      const state: RevisionState = { ...revision, status: 'failed', stage: 'failed', error, finishedAt: new Date().toISOString() };
+      // The chapters being redone are done again: the published version is what the book shows.
+      if (await repos.sharing.reportRevision(row.id, state, 'done')) {
+        await events.publish(row.id, 'revision', {
+          step: state.step,
+          stage: state.stage,
+          status: state.status,
+          fromVersion: state.fromVersion,
+          error,
+        });
+        fixed.push({ ebookId: row.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'revision' });
+      }
+    }
+  }
+  return fixed;
+}
+
+export interface ReconcilerOptions {
+  /** Between sweeps (default 60 s). */
+  intervalMs?: number;
+  /** How far back a sweep looks for closed runs (default 7 days: workers down for a while miss nothing). */
+  lookbackMs?: number;
+}
+
+/** Sweeps every `intervalMs` in the background, one process at a time; `stop()` waits for a running sweep. */
+export function startReconciler(deps: ReconcileDeps, opts: ReconcilerOptions = {}): { stop(): Promise<void> } {
+  const intervalMs = opts.intervalMs ?? 60_000;
+  const lookbackMs = opts.lookbackMs ?? 7 * 24 * 3600_000;
+  let running: Promise<void> | undefined;
+  let stopped = false;
+
+  const sweep = async () => {
+    // The lock lives as long as this transaction: held through the sweep, released however it ends.
+    await deps.knex.transaction(async (trx) => {
+      const { rows } = await trx.raw('SELECT pg_try_advisory_xact_lock(?) AS ok', [SWEEP_LOCK]);
+      if (!rows[0]?.ok) return;
+      const fixed = await reconcileClosedWorkflows(deps, new Date(Date.now() - lookbackMs));
+      for (const f of fixed) deps.log?.warn(f, 'marked failed: its workflow ended without recording it');
+    });
+  };
+  const tick = () => {
+    if (stopped || running) return;
+    running = sweep()
+      .catch((err) => deps.log?.warn({ err }, 'reconcile sweep failed; the next one tries again'))
+      .finally(() => {
+        running = undefined;
+      });
+  };
+  const timer = setInterval(tick, intervalMs);
+  timer.unref();
+  setTimeout(tick, Math.min(intervalMs, 5_000)).unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
