@@ -7,7 +7,9 @@
  * visibility lists the engine's workflows that closed that way, and each book whose
  * row still points at such a run, with no newer run of the same workflow id going,
  * is marked failed (its allowance given back, a `failed` event sent); a revision is
- * marked failed on the book's `revision` column. One worker process sweeps at a time
+ * marked failed on the book's `revision` column; a story run is failed as its own
+ * last step would have (a rewrite puts the story back as it was), so the story can
+ * be generated again instead of answering 409 for ever. One worker process sweeps at a time
  * (a PostgreSQL advisory lock); the others skip that round.
  */
 import type { Knex } from 'knex';
@@ -16,6 +18,8 @@ import type { Repositories } from '../db/repositories';
 import type { EventBus } from '../db/events';
 import type { Logger } from '../lib/logger';
 import { REVISION_WORKFLOW_TYPE, type RevisionState } from '../workflows/revision-shared';
+import { STORY_WORKFLOW_TYPE } from '../workflows/story-ai-shared';
+import { createStoryGenerationRepository } from '../db/story-generation';
 
 /** Arbitrary, fixed: the advisory lock that makes one process the sweeper of a round. */
 const SWEEP_LOCK = 0x7e5c_0b01;
@@ -34,7 +38,9 @@ export interface Reconciled {
   runId: string;
   /** How the run ended in Temporal: TERMINATED, TIMED_OUT or FAILED. */
   closedAs: string;
-  what: 'book' | 'revision';
+  what: 'book' | 'revision' | 'story';
+  /** The story's id when `what` is 'story' (ebookId is then empty). */
+  storyId?: string;
 }
 
 /** How Temporal's closing status reads to the book's owner. */
@@ -65,9 +71,10 @@ async function stillRunning(temporal: Client, workflowId: string): Promise<boole
  */
 export async function reconcileClosedWorkflows(deps: ReconcileDeps, since: Date): Promise<Reconciled[]> {
   const { knex, repos, events, temporal } = deps;
+  const runs = createStoryGenerationRepository(knex);
   const fixed: Reconciled[] = [];
   const query =
-    `WorkflowType IN ('ebookWorkflow', '${REVISION_WORKFLOW_TYPE}') ` +
+    `WorkflowType IN ('ebookWorkflow', '${REVISION_WORKFLOW_TYPE}', '${STORY_WORKFLOW_TYPE}') ` +
     `AND ExecutionStatus IN ('Terminated', 'TimedOut', 'Failed') AND CloseTime > '${since.toISOString()}'`;
   const closed: WorkflowExecutionInfo[] = [];
   for await (const wf of temporal.workflow.list({ query })) closed.push(wf);
@@ -86,6 +93,19 @@ export async function reconcileClosedWorkflows(deps: ReconcileDeps, since: Date)
       if (await repos.ebooks.updateStatus(row.id, { status: 'failed', stage: 'failed', error })) {
         await events.publish(row.id, 'failed', { error });
         fixed.push({ ebookId: row.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'book' });
+      }
+    } else if (wf.type === STORY_WORKFLOW_TYPE) {
+      const story = await knex('stories')
+        .where({ status: 'generating' })
+        .andWhereRaw(`metadata->'generation'->>'workflowId' = ?`, [wf.workflowId])
+        .first('id', 'metadata');
+      if (!story || (await stillRunning(temporal, wf.workflowId))) continue;
+      const generation = (story.metadata?.generation ?? {}) as { revision?: number; previousStatus?: string };
+      const revision = Number(generation.revision ?? 1);
+      // As the workflow's failStory would: a failed rewrite leaves the story as it was before it.
+      const status = revision > 1 && generation.previousStatus ? generation.previousStatus : 'failed';
+      if (await runs.fail(story.id, revision, status, { stage: 'failed', error: errorFor(closedAs) })) {
+        fixed.push({ ebookId: '', storyId: story.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'story' });
       }
     } else {
       const row = await knex('memory_books')

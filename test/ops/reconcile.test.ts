@@ -1,7 +1,8 @@
 /**
  * A book whose workflow an operator terminates (no workflow code runs then) is
  * marked failed by the workers' sweep: its row, its allowance, a `failed` event;
- * a revision's likewise on the book's `revision` column. Real Temporal dev server,
+ * a revision's likewise on the book's `revision` column, and a story's run so the
+ * story can be generated again. Real Temporal dev server,
  * API, worker and PostgreSQL; the local provider server holds chapters open so the
  * runs are in flight when they are terminated.
  */
@@ -12,7 +13,7 @@ import { signSessionToken } from '../../lib/tokens';
 import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 import { reconcileClosedWorkflows, startReconciler, type Reconciled } from '../../workers/reconcile';
 
-describe('ops: books whose workflow was terminated', function () {
+describe('ops: books, revisions and stories whose workflow was terminated', function () {
   this.timeout(180_000);
   let stack: TestStack;
   let provider: OpenAICompatServer;
@@ -137,5 +138,27 @@ describe('ops: books whose workflow was terminated', function () {
     assert.ok(after!.chapters.every((c) => c.status === 'done'), JSON.stringify(after!.chapters.map((c) => c.status)));
     const events = await stack.services.knex('ebook_events').where({ ebook_id: book.id, type: 'revision' }).orderBy('id');
     assert.equal(events.at(-1).data.status, 'failed');
+  });
+
+  it('a terminated story run: failed, and the story can be generated again instead of answering 409', async () => {
+    provider.reset();
+    provider.setAlways('chapter', { kind: 'hang' });
+    const created = await api(apiUrl, 'POST', '/v1/stories/generate', { token, body: { prompt: 'A cartographer of moving streets', chapterCount: 2 } });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const { id, workflowId } = created.body;
+    await waitFor('the story to be writing', async () => (await api(apiUrl, 'GET', `/v1/stories/${id}`, { token })).body.generation?.stage === 'writing', 30_000);
+    const blocked = await api(apiUrl, 'POST', `/v1/stories/${id}/regenerate`, { token, body: {} });
+    assert.equal(blocked.status, 409, 'a story being generated cannot be rewritten');
+
+    await stack.client.workflow.getHandle(workflowId).terminate('stopped by an operator in the test');
+    const fixed = await sweepUntilFixed(workflowId);
+    assert.deepEqual(fixed.map((f) => [f.storyId, f.what, f.closedAs]), [[id, 'story', 'TERMINATED']]);
+    const story = (await api(apiUrl, 'GET', `/v1/stories/${id}`, { token })).body;
+    assert.equal(story.status, 'failed');
+    assert.equal(story.generation.error.type, 'Terminated');
+
+    provider.reset();
+    const again = await api(apiUrl, 'POST', `/v1/stories/${id}/regenerate`, { token, body: {} });
+    assert.equal(again.status, 202, JSON.stringify(again.body));
   });
 });
