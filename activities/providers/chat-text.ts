@@ -190,8 +190,9 @@ export class WordGate {
     const text = this.emitted.trimEnd();
     if (!text) return;
     const last = text.at(-1)!;
-    this.joining =
-      lastSentenceEnd(`${text} `) === text.length || /[。！？]/.test(last)
+    this.joining = /\n\s*\n\s*$/.test(this.emitted)
+      ? '' // already at a paragraph break
+      : lastSentenceEnd(`${text} `) === text.length || /[。！？]/.test(last)
         ? '\n\n'
         : /\s$/.test(this.emitted) || UNSPACED.test(last)
           ? ''

@@ -167,6 +167,14 @@ describe('text providers (openai / groq SDKs against a local server)', function 
     g5.push('見た。');
     g5.flush();
     assert.equal(g5.emitted, '灯台守は海を見た。', 'mid-sentence, joined without a space');
+    // Cut right after a paragraph break: no second break.
+    const g6 = new WordGate();
+    g6.push('It ended.\n\nThen');
+    g6.dropTail();
+    g6.continueWith();
+    g6.push('Then it began.');
+    g6.flush();
+    assert.equal(g6.emitted, 'It ended.\n\nThen it began.');
   });
 
   it('continues a chapter that finished well short of its target', async () => {
