@@ -30,6 +30,11 @@ export async function createEngineWorker(opts: EngineWorkerOptions): Promise<Wor
     },
     interceptors: { activity: [metricsInterceptor] },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 16,
+    // A running activity hears of its cancellation (the book cancelled, its workflow failed or
+    // gone) only in the answer to a heartbeat, and Temporal throttles heartbeats to 80% of the
+    // heartbeat timeout (48 s for a provider call): a cancelled book's chapters kept streaming,
+    // and being paid for, that long. Every 5 s at most is a handful of calls per chapter.
+    maxHeartbeatThrottleInterval: '5 seconds',
     shutdownGraceTime: (opts.shutdownGraceTime ?? '20 seconds') as `${number} seconds`,
   });
 }

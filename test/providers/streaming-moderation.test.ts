@@ -200,6 +200,28 @@ describe('streamed chapter text with OpenAI moderation (local server): few calls
     assert.equal(squash(otherText), squash(other.paragraphs.join(' ')));
   });
 
+  it('cancelling a book stops its chapter streams within seconds, not when they would have ended', async () => {
+    openai.reset();
+    // Two chapters that would stream for about 40 s each.
+    openai.setAlways('chat', { kind: 'chapter', words: 4000, chunkDelayMs: 30 });
+    const token = await signSessionToken(stack.devKeys, { userId: 'olga-4' });
+    const created = await api(apiUrl, 'POST', '/v1/ebooks', { token, body: { prompt: 'A lighthouse keeper befriends a clockwork gull', chapterCount: 2 } });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const { id } = created.body;
+    await waitFor('both chapters streaming', async () => openai.callsTo('chat').filter((c) => c.body.stream && c.firstTokenAt).length === 2, 30_000);
+    // Past the activities' quiet first second, so cancellation reaches them through a heartbeat.
+    await new Promise((r) => setTimeout(r, 1500));
+    const cancelledAt = Date.now();
+    assert.equal((await api(apiUrl, 'POST', `/v1/ebooks/${id}/cancel`, { token })).status, 202);
+    const streams = openai.callsTo('chat').filter((c) => c.body.stream);
+    await waitFor('both streams closed by the engine', async () => streams.every((c) => c.abandoned), 20_000);
+    const stoppedAfter = Date.now() - cancelledAt;
+    assert.ok(stoppedAfter < 15_000, `streams closed ${stoppedAfter} ms after the cancel`);
+    assert.ok(streams.every((c) => c.endAt === undefined || c.endAt - c.at < 30_000), 'no stream ran to its end');
+    const status = await api(apiUrl, 'GET', `/v1/ebooks/${id}/status`, { token });
+    assert.equal(status.body.status, 'cancelled');
+  });
+
   it('a chapter turning to flagged text: refused by OpenAI moderation, never streamed', async () => {
     openai.reset();
     const flagged = 'Then Mara opened the forbidden door.';
