@@ -22,6 +22,12 @@ const BOOKS = Number(process.env.BENCH_BOOKS ?? 100);
 const SSE = Number(process.env.BENCH_SSE ?? 1000);
 const RATE = Number(process.env.BENCH_RATE ?? 1000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
+/**
+ * Between two books' POSTs (default 200 ms: 100 books over 20 s). Books started in the same
+ * millisecond with the provider's fixed latencies write in lockstep, so every chapter's
+ * next piece of text, and its fan-out to ten readers, would land in the same second.
+ */
+const STAGGER_MS = Number(process.env.BENCH_STAGGER_MS ?? 200);
 const CONNECTIONS = 50;
 
 function wrk(
@@ -110,7 +116,12 @@ runBench(options, async (bench) => {
   const requests: http.ClientRequest[] = [];
   const bareServer = await startBareServer();
   try {
-    const books = await Promise.all(Array.from({ length: BOOKS }, () => bench.createBook(4)));
+    const books = await Promise.all(
+      Array.from({ length: BOOKS }, async (_, i) => {
+        await new Promise((r) => setTimeout(r, i * STAGGER_MS));
+        return bench.createBook(4);
+      }),
+    );
     // Running: every book past its outline and into its chapters.
     const deadline = Date.now() + 180_000;
     for (;;) {
