@@ -113,6 +113,12 @@ export const OPERATIONS: Operation[] = [
   },
   {
     method: 'post',
+    path: '/v1/stories/{id}/cancel',
+    summary: 'Stop the story run in progress; the story ends failed with error Cancelled, or a rewrite leaves it as it was',
+    responses: { '202': 'Cancelling: {id, workflowId, revision, status}', '404': 'No such story for this user', '409': 'No run of this story is in progress' },
+  },
+  {
+    method: 'post',
     path: '/v1/ai/enhance/prompt',
     summary: 'An improved prompt, written through the text providers while the caller waits (honours Idempotency-Key)',
     body: enhancePromptSchema,

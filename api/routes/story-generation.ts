@@ -1,12 +1,13 @@
 /**
  * Stories written by the engine: POST /stories/generate starts a story's first
- * run, POST /stories/{id}/regenerate the next revision's. Both answer 202 at
- * once; GET /stories/{id} shows the run's stage and progress. Stories are free
+ * run, POST /stories/{id}/regenerate the next revision's, POST /stories/{id}/cancel
+ * stops the one running. All answer 202 at once; GET /stories/{id} shows the run's
+ * stage and progress. Stories are free
  * (no allowance), but rate limits apply as everywhere.
  */
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Services } from '../../lib/services';
 import type { Logger } from '../../lib/logger';
 import type { BookBrief } from '../../activities/providers/types';
@@ -113,6 +114,31 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
       throw new HttpProblem(503, 'Service Unavailable', 'The workflow engine is unreachable; try again shortly.');
     }
     res.status(202).location(`/v1/stories/${story.id}`).json({ id: story.id, workflowId, revision, status: 'generating' });
+  });
+
+  router.post('/stories/:id/cancel', idempotency(knex), async (req, res) => {
+    const user = req.user!;
+    const profile = await repos.profiles.getByClerkId(user.userId);
+    const story = await stories.get(String(req.params.id));
+    if (!story || !profile || story.userId !== profile.id) throw notFound('Story');
+    const generation = story.metadata.generation as Partial<StoryGeneration> | undefined;
+    if (story.status !== 'generating' || !generation?.workflowId) {
+      throw new HttpProblem(409, 'Conflict', 'No run of this story is in progress.', { status: story.status });
+    }
+    try {
+      // The run records its own end (a rewrite leaves the story as it was before it).
+      await temporal.workflow.getHandle(generation.workflowId).cancel();
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      // The run is gone (its history expired): record the end directly, as the run would have.
+      const revision = revisionOf(story);
+      const previous = generation.previousStatus;
+      await runs.fail(story.id, revision, revision > 1 && previous ? previous : 'failed', {
+        stage: 'failed',
+        error: { type: 'Cancelled', message: 'Cancelled by request' },
+      });
+    }
+    res.status(202).json({ id: story.id, workflowId: generation.workflowId, revision: revisionOf(story), status: 'cancelling' });
   });
 
   return router;

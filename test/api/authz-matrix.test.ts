@@ -56,6 +56,7 @@ const RULES: Record<string, Rule> = {
   'PUT /v1/stories/{id}': { owner: 'story', body: { title: 'Taken' } },
   'DELETE /v1/stories/{id}': { owner: 'story' },
   'GET /v1/stories/{id}/analytics': { owner: 'story' },
+  'POST /v1/stories/{id}/cancel': { owner: 'story' },
   'POST /v1/stories/{id}/views': { owner: 'story' },
   'GET /v1/users/{userId}/stories': { owner: 'user' },
   'GET /v1/users/{userId}/profile': { owner: 'user' },

@@ -353,4 +353,37 @@ describe('story generation, books from stories, AI routes', function () {
       await new Promise((r) => lonely.close(r));
     }
   });
+
+  it('a story run can be cancelled by its owner: the story ends failed (Cancelled) and can be generated again', async () => {
+    server.setAlways('chapter', { kind: 'hang' }); // sections never answer: the run stays in progress
+    try {
+      const created = await api(url, 'POST', '/v1/stories/generate', { token: alice, body: { prompt: 'A bell that rings once a century', chapterCount: 2 } });
+      assert.equal(created.status, 202, JSON.stringify(created.body));
+      const { id, workflowId } = created.body;
+      await waitFor('the story to be writing', async () => (await story(id)).body.generation?.stage === 'writing', 30_000);
+
+      assert.equal((await api(url, 'POST', `/v1/stories/${id}/cancel`, { token: bob })).status, 404, 'not bob\'s story');
+      const cancelled = await api(url, 'POST', `/v1/stories/${id}/cancel`, { token: alice });
+      assert.equal(cancelled.status, 202, JSON.stringify(cancelled.body));
+      assert.deepEqual(cancelled.body, { id, workflowId, revision: 1, status: 'cancelling' });
+
+      const ended = await waitFor('the run to end', async () => {
+        const s = (await story(id)).body;
+        return s.status !== 'generating' ? s : undefined;
+      }, 30_000);
+      assert.equal(ended.status, 'failed');
+      assert.equal(ended.generation.error.type, 'Cancelled');
+      assert.equal((await stack.client.workflow.getHandle(workflowId).describe()).status.name, 'CANCELLED');
+      const again = await api(url, 'POST', `/v1/stories/${id}/cancel`, { token: alice });
+      assert.equal(again.status, 409);
+      assert.match(again.headers.get('content-type') ?? '', /problem\+json/);
+
+      server.setAlways('chapter', undefined);
+      const rewrite = await api(url, 'POST', `/v1/stories/${id}/regenerate`, { token: alice, body: {} });
+      assert.equal(rewrite.status, 202, JSON.stringify(rewrite.body));
+      assert.equal((await settled(id, 2)).status, 'completed');
+    } finally {
+      server.setAlways('chapter', undefined);
+    }
+  });
 });
