@@ -5,7 +5,7 @@
  * Each activity stores what it produces and returns a reference; anything long
  * heartbeats; failures no retry can fix are non-retryable with a named type.
  */
-import { ApplicationFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Knex } from 'knex';
 import { createRevisionActivities } from './revisions';
 import { publishedActivity } from '../db/sharing';
@@ -16,6 +16,7 @@ import { createStoryActivities } from './stories';
 import { createAiActivities } from './ai';
 import { ContentRefusedError, ModeratedStream } from './moderated-stream';
 import { partialSpendOf } from './providers/errors';
+import { currentAttempt } from './providers/failover';
 import type { Repositories } from '../db/repositories';
 import type { EventBus } from '../db/events';
 import type {
@@ -61,6 +62,25 @@ export interface ActivityDeps {
   heartbeatQuietMs?: number;
 }
 
+/**
+ * Records the end of a book that did not come out: its allowance back (once, however often
+ * this runs), before its status says so, so whoever sees the status sees the allowance too;
+ * then the event for its readers. True when this call changed the status.
+ */
+export async function finishBook(
+  deps: { repos: Repositories; events: EventBus },
+  input: { ebookId: string; status: 'failed' | 'cancelled'; error: EbookError },
+): Promise<boolean> {
+  await deps.repos.usage.release(input.ebookId);
+  const changed = await deps.repos.ebooks.updateStatus(input.ebookId, {
+    status: input.status,
+    stage: input.status,
+    error: { ...input.error },
+  });
+  await deps.events.publish(input.ebookId, input.status, { error: input.error });
+  return changed;
+}
+
 /** A chapter as stored: the text itself never enters workflow history. */
 export interface StoredChapter {
   index: number;
@@ -82,15 +102,6 @@ export function createActivities(deps: ActivityDeps) {
   const calls = createProviderCalls(deps);
   const { heartbeat, signal, recordCall, tracked, refuseIfFlagged, refusal, moderate } = calls;
   const fromStory = createStoryBookSteps(deps);
-
-  /** This activity's attempt (1 outside an activity: plain calls from scripts and tests). */
-  const attemptNumber = (): number => {
-    try {
-      return Context.current().info.attempt || 1;
-    } catch {
-      return 1;
-    }
-  };
 
   /** A story-book's chapter: the story's text stored at outline time, moderated like any chapter. */
   const chapterFromStory = async (ebookId: string, index: number): Promise<ChapterRef> => {
@@ -258,7 +269,7 @@ export function createActivities(deps: ActivityDeps) {
       if (revision?.feedback) await refuseIfFlagged(revision.feedback, `the feedback on chapter ${index}`);
       // A retry writes the chapter afresh: clients drop the text an earlier attempt streamed
       // (a stream cut mid-way, a worker that died) before the new text arrives.
-      const attempt = attemptNumber();
+      const attempt = currentAttempt();
       if (attempt > 1) await events.publish(ebookId, 'chapter.restart', { index, attempt });
       const storyId = (book.generationSettings as BookBrief | null)?.storyId;
       if (storyId && !revision) return chapterFromStory(ebookId, index);
@@ -281,15 +292,8 @@ export function createActivities(deps: ActivityDeps) {
         publish: (piece) => events.publish(ebookId, 'chapter.text', { index, delta: piece }).then(() => undefined),
         onRefused: (verdict, err) => stop.abort(verdict ? refusal(verdict, what) : err),
       });
-      // A heartbeat per delta cost a call into the SDK (and a payload conversion) each time;
-      // Temporal sends them at its own pace anyway, so once a second is plenty.
-      let beatAt = 0;
       const onText = (delta: string) => {
-        const now = Date.now();
-        if (now - beatAt >= 1000) {
-          beatAt = now;
-          heartbeat({ index });
-        }
+        heartbeat({ index });
         moderated.push(delta);
       };
       let result;
@@ -539,20 +543,8 @@ export function createActivities(deps: ActivityDeps) {
       await events.publish(ebookId, 'completed', { version: files.version });
     },
 
-    async finishEbook(input: {
-      ebookId: string;
-      status: 'failed' | 'cancelled';
-      error: EbookError;
-    }): Promise<void> {
-      // A book that did not come out gives its allowance back (once, however often this
-      // runs), before its status says so, so whoever sees the status sees the allowance too.
-      await repos.usage.release(input.ebookId);
-      await repos.ebooks.updateStatus(input.ebookId, {
-        status: input.status,
-        stage: input.status,
-        error: { ...input.error },
-      });
-      await events.publish(input.ebookId, input.status, { error: input.error });
+    async finishEbook(input: { ebookId: string; status: 'failed' | 'cancelled'; error: EbookError }): Promise<void> {
+      await finishBook(deps, input);
     },
   };
 

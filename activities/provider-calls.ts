@@ -23,10 +23,12 @@ export interface CallOwner {
 export function createProviderCalls(deps: ActivityDeps) {
   const { events } = deps;
 
-  // When each running activity first asked to beat: the first `quietMs` after it pass without
-  // a heartbeat, so a step that ends within them sends none (see ActivityDeps.heartbeatQuietMs).
+  // Per running activity, when it first asked to beat and when a beat last went out. The first
+  // `quietMs` pass without a heartbeat, so a step that ends within them sends none (see
+  // ActivityDeps.heartbeatQuietMs); after that at most one a second goes into the SDK: a call
+  // per streamed delta cost a payload conversion each, and Temporal throttles them anyway.
   const quietMs = deps.heartbeatQuietMs ?? 1000;
-  const firstAsked = new WeakMap<Context, number>();
+  const beats = new WeakMap<Context, { first: number; last?: number }>();
   const heartbeat = (details?: unknown) => {
     let ctx: Context;
     try {
@@ -37,9 +39,11 @@ export function createProviderCalls(deps: ActivityDeps) {
     // A local activity (the prompt's moderation) has no heartbeats: the server knows no such task.
     if (ctx.info.isLocal) return;
     const now = Date.now();
-    const first = firstAsked.get(ctx);
-    if (first === undefined) firstAsked.set(ctx, now);
-    if (now - (first ?? now) < quietMs) return;
+    let b = beats.get(ctx);
+    if (!b) beats.set(ctx, (b = { first: now }));
+    if (now - b.first < quietMs) return;
+    if (b.last !== undefined && now - b.last < 1000) return;
+    b.last = now;
     ctx.heartbeat(details);
   };
   const signal = (): AbortSignal | undefined => {

@@ -157,8 +157,7 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
       const story = await repos().stories.get(input.storyId);
       if (!story) return;
       const generation = (story.metadata.generation ?? {}) as { previousStatus?: string };
-      const status = input.revision > 1 && generation.previousStatus ? generation.previousStatus : 'failed';
-      await repos().runs.fail(input.storyId, input.revision, status, { stage: 'failed', error: { ...input.error } });
+      await repos().runs.failRun(input.storyId, input.revision, generation.previousStatus, input.error);
     },
   };
 }

@@ -10,6 +10,18 @@ import type { StoryGeneration } from '../workflows/story-ai-shared';
 const REVISION = `(metadata->'generation'->>'revision')::int`;
 
 export function createStoryGenerationRepository(knex: Knex) {
+  async function fail(id: string, revision: number, status: string, generation: Partial<StoryGeneration>): Promise<boolean> {
+    const n = await knex('stories')
+      .where({ id })
+      .andWhereRaw(`${REVISION} = ?`, [revision])
+      .update({
+        status,
+        metadata: knex.raw(`jsonb_set(metadata, '{generation}', (metadata->'generation') || ?::jsonb)`, [JSON.stringify(generation)]),
+        updated_at: knex.fn.now(),
+      });
+    return n > 0;
+  }
+
   return {
     /** A new story in `generating`, owned by `userId` (profile id), with its brief. */
     async create(input: { id: string; userId: string; promptData: JsonObject; generation: StoryGeneration }): Promise<void> {
@@ -103,16 +115,14 @@ export function createStoryGenerationRepository(knex: Knex) {
     },
 
     /** Ends the run with `status` (failed, or the status before a failed rewrite) and the error. */
-    async fail(id: string, revision: number, status: string, generation: Partial<StoryGeneration>): Promise<boolean> {
-      const n = await knex('stories')
-        .where({ id })
-        .andWhereRaw(`${REVISION} = ?`, [revision])
-        .update({
-          status,
-          metadata: knex.raw(`jsonb_set(metadata, '{generation}', (metadata->'generation') || ?::jsonb)`, [JSON.stringify(generation)]),
-          updated_at: knex.fn.now(),
-        });
-      return n > 0;
+    fail,
+
+    /**
+     * Ends a run that failed or was cancelled: a rewrite (revision > 1) puts the story
+     * back to the status it had before it (`previousStatus`), a first run leaves it failed.
+     */
+    failRun(id: string, revision: number, previousStatus: string | undefined, error: { type: string; message: string }): Promise<boolean> {
+      return fail(id, revision, revision > 1 && previousStatus ? previousStatus : 'failed', { stage: 'failed', error: { ...error } });
     },
   };
 }

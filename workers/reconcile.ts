@@ -20,6 +20,8 @@ import type { Logger } from '../lib/logger';
 import { REVISION_WORKFLOW_TYPE, type RevisionState } from '../workflows/revision-shared';
 import { STORY_WORKFLOW_TYPE } from '../workflows/story-ai-shared';
 import { createStoryGenerationRepository } from '../db/story-generation';
+import { finishBook } from '../activities';
+import { createRevisionActivities } from '../activities/revisions';
 
 /** Arbitrary, fixed: the advisory lock that makes one process the sweeper of a round. */
 const SWEEP_LOCK = 0x7e5c_0b01;
@@ -66,12 +68,13 @@ async function stillRunning(temporal: Client, workflowId: string): Promise<boole
 }
 
 /**
- * One sweep: the engine's book and revision workflows that closed as terminated,
+ * One sweep: the engine's book, revision and story workflows that closed as terminated,
  * timed out or failed after `since`, matched against their rows. Returns what it fixed.
  */
 export async function reconcileClosedWorkflows(deps: ReconcileDeps, since: Date): Promise<Reconciled[]> {
   const { knex, repos, events, temporal } = deps;
   const runs = createStoryGenerationRepository(knex);
+  const revisions = createRevisionActivities({ repos, events });
   const fixed: Reconciled[] = [];
   const query =
     `WorkflowType IN ('ebookWorkflow', '${REVISION_WORKFLOW_TYPE}', '${STORY_WORKFLOW_TYPE}') ` +
@@ -87,11 +90,8 @@ export async function reconcileClosedWorkflows(deps: ReconcileDeps, since: Date)
         .whereIn('status', ['queued', 'running'])
         .first('id');
       if (!row || (await stillRunning(temporal, wf.workflowId))) continue;
-      const error = errorFor(closedAs);
-      // As the workflow's own last step would have: the allowance first, then the status.
-      await repos.usage.release(row.id);
-      if (await repos.ebooks.updateStatus(row.id, { status: 'failed', stage: 'failed', error })) {
-        await events.publish(row.id, 'failed', { error });
+      // What the workflow's own last step (finishEbook) would have done.
+      if (await finishBook({ repos, events }, { ebookId: row.id, status: 'failed', error: errorFor(closedAs) })) {
         fixed.push({ ebookId: row.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'book' });
       }
     } else if (wf.type === STORY_WORKFLOW_TYPE) {
@@ -101,10 +101,8 @@ export async function reconcileClosedWorkflows(deps: ReconcileDeps, since: Date)
         .first('id', 'metadata');
       if (!story || (await stillRunning(temporal, wf.workflowId))) continue;
       const generation = (story.metadata?.generation ?? {}) as { revision?: number; previousStatus?: string };
-      const revision = Number(generation.revision ?? 1);
       // As the workflow's failStory would: a failed rewrite leaves the story as it was before it.
-      const status = revision > 1 && generation.previousStatus ? generation.previousStatus : 'failed';
-      if (await runs.fail(story.id, revision, status, { stage: 'failed', error: errorFor(closedAs) })) {
+      if (await runs.failRun(story.id, Number(generation.revision ?? 1), generation.previousStatus, errorFor(closedAs))) {
         fixed.push({ ebookId: '', storyId: story.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'story' });
       }
     } else {
@@ -113,19 +111,17 @@ export async function reconcileClosedWorkflows(deps: ReconcileDeps, since: Date)
         .first('id', 'revision');
       if (!row || (await stillRunning(temporal, wf.workflowId))) continue;
       const revision = row.revision as RevisionState;
-      const error = errorFor(closedAs);
-      const state: RevisionState = { ...revision, status: 'failed', stage: 'failed', error, finishedAt: new Date().toISOString() };
-      // The chapters being redone are done again: the published version is what the book shows.
-      if (await repos.sharing.reportRevision(row.id, state, 'done')) {
-        await events.publish(row.id, 'revision', {
-          step: state.step,
-          stage: state.stage,
-          status: state.status,
-          fromVersion: state.fromVersion,
-          error,
-        });
-        fixed.push({ ebookId: row.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'revision' });
-      }
+      // What the revision's own last step (recordRevision) would have done: its chapters done again.
+      await revisions.recordRevision({
+        ebookId: row.id,
+        workflowId: revision.workflowId,
+        runId: revision.runId,
+        step: revision.step,
+        stage: 'failed',
+        fromVersion: revision.fromVersion,
+        error: errorFor(closedAs),
+      });
+      fixed.push({ ebookId: row.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'revision' });
     }
   }
   return fixed;

@@ -131,12 +131,7 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
       // The run is gone (its history expired): record the end directly, as the run would have.
-      const revision = revisionOf(story);
-      const previous = generation.previousStatus;
-      await runs.fail(story.id, revision, revision > 1 && previous ? previous : 'failed', {
-        stage: 'failed',
-        error: { type: 'Cancelled', message: 'Cancelled by request' },
-      });
+      await runs.failRun(story.id, revisionOf(story), generation.previousStatus, { type: 'Cancelled', message: 'Cancelled by request' });
     }
     res.status(202).json({ id: story.id, workflowId: generation.workflowId, revision: revisionOf(story), status: 'cancelling' });
   });
