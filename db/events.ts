@@ -3,14 +3,47 @@ import pg from 'pg';
 import Redis, { type RedisOptions } from 'ioredis';
 import { pgTypes } from './knex';
 
-/** One progress event of one book. Ids grow; per book they are delivered in id order. */
-export interface EbookEvent {
+/**
+ * One progress event of one book (or story: its owner). Ids grow; per owner they
+ * are delivered in id order.
+ */
+export interface BusEvent {
   id: number;
-  ebookId: string;
+  /** The book or story the event belongs to. */
+  ownerId: string;
   type: string;
   data: unknown;
   createdAt: string;
 }
+
+/**
+ * What a bus carries: a book's events or a story's. Each kind has its own table
+ * (its rows go with their owner's), NOTIFY channel and Redis channels; the
+ * delivery rules are the same.
+ */
+export interface EventStream {
+  table: string;
+  /** The table's column naming the owner (a uuid referencing the book or story). */
+  ownerColumn: string;
+  /** The PostgreSQL NOTIFY channel. */
+  channel: string;
+  /** Prefix of the Redis channels (`<prefix>:<ownerId>`) and connection names. */
+  redisPrefix: string;
+}
+
+export const EBOOK_EVENTS: EventStream = {
+  table: 'ebook_events',
+  ownerColumn: 'ebook_id',
+  channel: 'ebook_events',
+  redisPrefix: 'ebook-events',
+};
+
+export const STORY_EVENTS: EventStream = {
+  table: 'story_events',
+  ownerColumn: 'story_id',
+  channel: 'story_events',
+  redisPrefix: 'story-events',
+};
 
 export type Unsubscribe = () => Promise<void>;
 
@@ -23,21 +56,24 @@ export type Unsubscribe = () => Promise<void>;
 export interface EventBus {
   /** Stores the event and wakes subscribers in every process; resolves to its id. */
   /** With `trx`, the event (and its notification) commits with that transaction. */
-  publish(ebookId: string, type: string, data: unknown, trx?: Knex.Transaction): Promise<number>;
+  publish(ownerId: string, type: string, data: unknown, trx?: Knex.Transaction): Promise<number>;
   /**
-   * Delivers the book's events with id > `afterId` (stored ones first, then new
+   * Delivers the owner's events with id > `afterId` (stored ones first, then new
    * ones as they come), each once and in id order. Resolves after the stored
    * ones were delivered.
    */
-  subscribe(ebookId: string, afterId: number, onEvent: (event: EbookEvent) => void): Promise<Unsubscribe>;
+  subscribe(ownerId: string, afterId: number, onEvent: (event: BusEvent) => void): Promise<Unsubscribe>;
   close(): Promise<void>;
 }
 
-export const EVENTS_CHANNEL = 'ebook_events';
+export const EVENTS_CHANNEL = EBOOK_EVENTS.channel;
 /** The LISTEN connection's application_name (how operators and tests find it). */
-export const LISTENER_APPLICATION_NAME = 'ebook-events-listener';
+export const listenerApplicationName = (stream: EventStream = EBOOK_EVENTS) => `${stream.redisPrefix}-listener`;
+export const LISTENER_APPLICATION_NAME = listenerApplicationName(EBOOK_EVENTS);
 
 export interface PgEventBusOptions {
+  /** Books' events (the default) or stories'. */
+  stream?: EventStream;
   /**
    * Re-reads every subscription this often, a safety net against a connection
    * that died without telling us. 0 turns it off. Default 10 s.
@@ -53,9 +89,9 @@ export interface PgEventBusOptions {
 }
 
 interface Subscriber {
-  ebookId: string;
+  ownerId: string;
   lastId: number;
-  onEvent: (event: EbookEvent) => void;
+  onEvent: (event: BusEvent) => void;
   active: boolean;
   dirty: boolean;
   running?: Promise<void>;
@@ -63,13 +99,14 @@ interface Subscriber {
 
 interface EventRow {
   id: number | string;
-  ebook_id: string;
+  owner_id: string;
   type: string;
   data: unknown;
   created_at: Date | string;
 }
 
 interface CatchUpOptions {
+  stream: EventStream;
   pollIntervalMs: number;
   retryMs: number;
   batchSize: number;
@@ -84,10 +121,11 @@ interface CatchUpOptions {
  * only grows and every event is delivered once, in id order.
  */
 function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
-  const byBook = new Map<string, Set<Subscriber>>();
+  const { table, ownerColumn } = opts.stream;
+  const byOwner = new Map<string, Set<Subscriber>>();
   let closed = false;
 
-  const all = (): Subscriber[] => [...byBook.values()].flatMap((set) => [...set]);
+  const all = (): Subscriber[] => [...byOwner.values()].flatMap((set) => [...set]);
 
   const pollTimer = opts.pollIntervalMs > 0 ? setInterval(() => void safetyNet(), opts.pollIntervalMs).unref() : undefined;
   let netRunning = false;
@@ -99,19 +137,19 @@ function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
    * interval, and status reads queued behind them for hundreds of milliseconds.
    */
   async function safetyNet(): Promise<void> {
-    if (netRunning || closed || byBook.size === 0) return;
+    if (netRunning || closed || byOwner.size === 0) return;
     netRunning = true;
     try {
-      const books = [...byBook.keys()];
+      const books = [...byOwner.keys()];
       for (let i = 0; i < books.length; i += 1000) {
         const { rows } = await knex.raw(
-          `SELECT b.id AS ebook_id, (SELECT max(e.id) FROM ebook_events e WHERE e.ebook_id = b.id) AS last_id
+          `SELECT b.id AS owner_id, (SELECT max(e.id) FROM ?? e WHERE e.?? = b.id) AS last_id
              FROM unnest(?::uuid[]) AS b(id)`,
-          [books.slice(i, i + 1000)],
+          [table, ownerColumn, books.slice(i, i + 1000)],
         );
-        for (const r of rows as Array<{ ebook_id: string; last_id: string | null }>) {
+        for (const r of rows as Array<{ owner_id: string; last_id: string | null }>) {
           const last = Number(r.last_id ?? 0);
-          for (const sub of byBook.get(r.ebook_id) ?? []) if (sub.lastId < last) pumpInBackground(sub);
+          for (const sub of byOwner.get(r.owner_id) ?? []) if (sub.lastId < last) pumpInBackground(sub);
         }
       }
     } catch (err) {
@@ -131,7 +169,7 @@ function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
    * pool connections at once: requests (status reads) never queue behind the bus.
    */
   const reads = new Map<string, { running: boolean; waiting: Array<{ afterId: number; done: (r: Read | Error) => void }> }>();
-  type Read = { events: EbookEvent[]; more: boolean };
+  type Read = { events: BusEvent[]; more: boolean };
   const maxReads = Math.max(1, opts.maxConcurrentReads ?? 3);
   let readsInFlight = 0;
   const readSlots: Array<() => void> = [];
@@ -147,18 +185,18 @@ function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
     }
   }
 
-  async function queryAfter(ebookId: string, afterId: number): Promise<Read> {
+  async function queryAfter(ownerId: string, afterId: number): Promise<Read> {
     const rows: EventRow[] = await withReadSlot(() =>
-      knex('ebook_events')
-        .select('id', 'ebook_id', 'type', 'data', 'created_at')
-        .where('ebook_id', ebookId)
+      knex(table)
+        .select('id', `${ownerColumn} as owner_id`, 'type', 'data', 'created_at')
+        .where(ownerColumn, ownerId)
         .andWhere('id', '>', afterId)
         .orderBy('id')
         .limit(opts.batchSize),
     );
     const events = rows.map((r) => ({
       id: Number(r.id),
-      ebookId: r.ebook_id,
+      ownerId: r.owner_id,
       type: r.type,
       data: r.data,
       createdAt: new Date(r.created_at).toISOString(),
@@ -166,27 +204,27 @@ function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
     return { events, more: rows.length === opts.batchSize };
   }
 
-  async function runReads(ebookId: string): Promise<void> {
-    const book = reads.get(ebookId)!;
+  async function runReads(ownerId: string): Promise<void> {
+    const book = reads.get(ownerId)!;
     while (book.waiting.length > 0) {
       const batch = book.waiting.splice(0);
       const from = Math.min(...batch.map((w) => w.afterId));
       let read: Read | Error;
       try {
-        read = await queryAfter(ebookId, from);
+        read = await queryAfter(ownerId, from);
       } catch (err) {
         read = err instanceof Error ? err : new Error(String(err));
       }
       for (const w of batch) w.done(read);
     }
-    reads.delete(ebookId);
+    reads.delete(ownerId);
   }
 
   /** The events after `afterId` (at most a batch; `more` when the batch was full). */
-  function fetchAfter(ebookId: string, afterId: number): Promise<Read> {
+  function fetchAfter(ownerId: string, afterId: number): Promise<Read> {
     return new Promise<Read>((resolve, reject) => {
-      let book = reads.get(ebookId);
-      if (!book) reads.set(ebookId, (book = { running: false, waiting: [] }));
+      let book = reads.get(ownerId);
+      if (!book) reads.set(ownerId, (book = { running: false, waiting: [] }));
       book.waiting.push({
         afterId,
         done: (r) => (r instanceof Error ? reject(r) : resolve({ events: r.events.filter((e) => e.id > afterId), more: r.more })),
@@ -195,13 +233,13 @@ function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
       // message, one safety-net pass) share the read.
       if (!book.running) {
         book.running = true;
-        queueMicrotask(() => void runReads(ebookId));
+        queueMicrotask(() => void runReads(ownerId));
       }
     });
   }
 
   /** Hands one event to a subscriber whose last delivered id is below it. */
-  function deliver(sub: Subscriber, event: EbookEvent): void {
+  function deliver(sub: Subscriber, event: BusEvent): void {
     sub.lastId = event.id;
     try {
       sub.onEvent(event);
@@ -213,7 +251,7 @@ function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
   async function drain(sub: Subscriber): Promise<void> {
     while (sub.dirty && sub.active) {
       sub.dirty = false;
-      const { events, more } = await fetchAfter(sub.ebookId, sub.lastId);
+      const { events, more } = await fetchAfter(sub.ownerId, sub.lastId);
       for (const event of events) {
         if (!sub.active) return;
         if (event.id <= sub.lastId) continue;
@@ -250,7 +288,7 @@ function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
   }
 
   return {
-    byBook,
+    byOwner,
     all,
     deliver,
     pump,
@@ -259,42 +297,44 @@ function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
       return closed;
     },
     /** Adds a subscriber; `isFirst` tells whether it is its book's first here. */
-    add(ebookId: string, afterId: number, onEvent: (event: EbookEvent) => void): { sub: Subscriber; isFirst: boolean } {
+    add(ownerId: string, afterId: number, onEvent: (event: BusEvent) => void): { sub: Subscriber; isFirst: boolean } {
       if (closed) throw new Error('event bus is closed');
-      const sub: Subscriber = { ebookId, lastId: afterId, onEvent, active: true, dirty: false };
-      let set = byBook.get(ebookId);
+      const sub: Subscriber = { ownerId, lastId: afterId, onEvent, active: true, dirty: false };
+      let set = byOwner.get(ownerId);
       const isFirst = !set;
-      if (!set) byBook.set(ebookId, (set = new Set()));
+      if (!set) byOwner.set(ownerId, (set = new Set()));
       set.add(sub);
       return { sub, isFirst };
     },
     /** Removes a subscriber; true when it was its book's last here. */
     remove(sub: Subscriber): boolean {
       sub.active = false;
-      const set = byBook.get(sub.ebookId);
+      const set = byOwner.get(sub.ownerId);
       if (!set || !set.delete(sub)) return false;
       if (set.size > 0) return false;
-      byBook.delete(sub.ebookId);
+      byOwner.delete(sub.ownerId);
       return true;
     },
     close(): void {
       closed = true;
       if (pollTimer) clearInterval(pollTimer);
       for (const sub of all()) sub.active = false;
-      byBook.clear();
+      byOwner.clear();
     },
   };
 }
 
-/** One book's advisory-lock key: its events commit in id order. */
-const bookLockKey = (ebookId: string) => `ebook_events:${ebookId}`;
+/** One owner's advisory-lock key: its events commit in id order. */
+const ownerLockKey = (stream: EventStream, ownerId: string) => `${stream.table}:${ownerId}`;
 const jsonData = (data: unknown) => (data === undefined ? null : JSON.stringify(data));
 
 export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOptions = {}): EventBus {
   const reconnectMinMs = options.reconnectMinMs ?? 100;
   const reconnectMaxMs = options.reconnectMaxMs ?? 5_000;
   const onError = options.onError ?? ((err: unknown) => console.error('[event-bus]', err));
+  const stream = options.stream ?? EBOOK_EVENTS;
   const subs = createSubscriptions(knex, {
+    stream,
     pollIntervalMs: options.pollIntervalMs ?? 10_000,
     retryMs: reconnectMaxMs,
     batchSize: options.batchSize ?? 500,
@@ -307,16 +347,16 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
   let reconnectAttempt = 0;
 
   function onNotification(msg: pg.Notification): void {
-    if (msg.channel !== EVENTS_CHANNEL) return;
-    let note: { id?: unknown; ebookId?: unknown };
+    if (msg.channel !== stream.channel) return;
+    let note: { id?: unknown; ownerId?: unknown };
     try {
       note = JSON.parse(msg.payload ?? '');
     } catch {
       return;
     }
-    if (typeof note.ebookId !== 'string') return;
+    if (typeof note.ownerId !== 'string') return;
     const id = Number(note.id);
-    for (const sub of subs.byBook.get(note.ebookId) ?? []) {
+    for (const sub of subs.byOwner.get(note.ownerId) ?? []) {
       if (!(id <= sub.lastId)) subs.pumpInBackground(sub);
     }
   }
@@ -337,7 +377,7 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined;
       if (subs.closed) return;
-      if (subs.byBook.size === 0) {
+      if (subs.byOwner.size === 0) {
         reconnectAttempt = 0; // idle: the next subscribe connects
         return;
       }
@@ -352,7 +392,7 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
     const c = new pg.Client({
       connectionString: url,
       types: pgTypes,
-      application_name: LISTENER_APPLICATION_NAME,
+      application_name: listenerApplicationName(stream),
       keepAlive: true,
     });
     c.on('notification', onNotification);
@@ -360,7 +400,7 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
     c.on('end', () => lost(c));
     try {
       await c.connect();
-      await c.query(`LISTEN ${EVENTS_CHANNEL}`);
+      await c.query(`LISTEN ${stream.channel}`);
     } catch (err) {
       await c.end().catch(() => undefined);
       throw err;
@@ -385,28 +425,37 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
   }
 
   return {
-    async publish(ebookId, type, data, trx) {
+    async publish(ownerId, type, data, trx) {
       // One statement (one implicit transaction). The advisory lock, taken before
-      // the id is drawn, makes a book's events commit in id order: a reader that
-      // saw id N never later finds a smaller id committing for the same book.
+      // the id is drawn, makes an owner's events commit in id order: a reader that
+      // saw id N never later finds a smaller id committing for the same owner.
       // The notification carries ids only (payloads are capped near 8000 bytes).
       const result = await (trx ?? knex).raw(
-        `WITH book_lock AS (
+        `WITH owner_lock AS (
            SELECT pg_advisory_xact_lock(hashtextextended(?, 0))
          ), inserted AS (
-           INSERT INTO ebook_events (ebook_id, type, data)
-           SELECT ?::uuid, ?, ?::jsonb FROM book_lock
-           RETURNING id, ebook_id
+           INSERT INTO ?? (??, type, data)
+           SELECT ?::uuid, ?, ?::jsonb FROM owner_lock
+           RETURNING id, ?? AS owner_id
          )
-         SELECT id, pg_notify(?, json_build_object('id', id, 'ebookId', ebook_id)::text)
+         SELECT id, pg_notify(?, json_build_object('id', id, 'ownerId', owner_id)::text)
          FROM inserted`,
-        [bookLockKey(ebookId), ebookId, type, jsonData(data), EVENTS_CHANNEL],
+        [
+          ownerLockKey(stream, ownerId),
+          stream.table,
+          stream.ownerColumn,
+          ownerId,
+          type,
+          jsonData(data),
+          stream.ownerColumn,
+          stream.channel,
+        ],
       );
       return Number(result.rows[0].id);
     },
 
-    async subscribe(ebookId, afterId, onEvent) {
-      const { sub } = subs.add(ebookId, afterId, onEvent);
+    async subscribe(ownerId, afterId, onEvent) {
+      const { sub } = subs.add(ownerId, afterId, onEvent);
       try {
         // LISTEN before the first read, so nothing falls between the two. While
         // a lost connection is being re-made, the reconnect re-reads for us.
@@ -434,6 +483,8 @@ export function createPgEventBus(knex: Knex, url: string, options: PgEventBusOpt
 }
 
 export interface RedisEventBusOptions {
+  /** Books' events (the default) or stories'. */
+  stream?: EventStream;
   /** Re-reads every subscription this often (safety net, as for PostgreSQL). 0 turns it off. Default 10 s. */
   pollIntervalMs?: number;
   /** Rows read per query while catching up. */
@@ -441,17 +492,17 @@ export interface RedisEventBusOptions {
   /** Delay before a failed catch-up read is tried again. */
   retryMs?: number;
   onError?: (err: unknown) => void;
-  /** CLIENT SETNAME prefix of the bus's connections (`<name>-publisher`, `<name>-subscriber`); default `ebook-events`. */
+  /** CLIENT SETNAME prefix of the bus's connections (`<name>-publisher`, `<name>-subscriber`); default the stream's Redis prefix. */
   clientName?: string;
   /** How long a message that came before its predecessor waits for it before the table is read (default 25 ms). */
   reorderWaitMs?: number;
 }
 
-/** The Redis pub/sub channel of one book's live events. */
-export const redisEventChannel = (ebookId: string) => `ebook-events:${ebookId}`;
+/** The Redis pub/sub channel of one book's (or story's) live events. */
+export const redisEventChannel = (ownerId: string, stream: EventStream = EBOOK_EVENTS) => `${stream.redisPrefix}:${ownerId}`;
 
-/** What goes over Redis: the whole event, plus the id of the book's event before it. */
-interface RedisEventMessage extends EbookEvent {
+/** What goes over Redis: the whole event, plus the id of the owner's event before it. */
+interface RedisEventMessage extends BusEvent {
   prevId: number;
 }
 
@@ -477,8 +528,11 @@ interface RedisEventMessage extends EbookEvent {
  */
 export function createRedisEventBus(knex: Knex, redisUrl: string, options: RedisEventBusOptions = {}): EventBus {
   const onError = options.onError ?? ((err: unknown) => console.error('[event-bus]', err));
-  const clientName = options.clientName ?? 'ebook-events';
+  const stream = options.stream ?? EBOOK_EVENTS;
+  const clientName = options.clientName ?? stream.redisPrefix;
+  const channelOf = (ownerId: string) => redisEventChannel(ownerId, stream);
   const subs = createSubscriptions(knex, {
+    stream,
     pollIntervalMs: options.pollIntervalMs ?? 10_000,
     retryMs: options.retryMs ?? 2_000,
     batchSize: options.batchSize ?? 500,
@@ -515,8 +569,8 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
       onError(err);
       return;
     }
-    if (channel !== redisEventChannel(msg.ebookId)) return;
-    for (const sub of subs.byBook.get(msg.ebookId) ?? []) {
+    if (channel !== channelOf(msg.ownerId)) return;
+    for (const sub of subs.byOwner.get(msg.ownerId) ?? []) {
       if (msg.id <= sub.lastId) continue;
       if (!sub.running && msg.prevId === sub.lastId) deliverChain(sub, msg);
       else if (!sub.running && msg.prevId > sub.lastId) holdEarly(sub, msg);
@@ -524,7 +578,7 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
     }
   }
 
-  const withoutPrev = ({ prevId: _prev, ...event }: RedisEventMessage): EbookEvent => event;
+  const withoutPrev = ({ prevId: _prev, ...event }: RedisEventMessage): BusEvent => event;
 
   /** Delivers `msg`, then any held messages that now continue the chain. */
   function deliverChain(sub: Subscriber, msg: RedisEventMessage): void {
@@ -601,27 +655,27 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
     if (subs.closed) return;
     publisher ??= connection(`${clientName}-publisher`).on('error', (err) => onError(err));
     try {
-      await publisher.publish(redisEventChannel(msg.ebookId), JSON.stringify(msg));
+      await publisher.publish(channelOf(msg.ownerId), JSON.stringify(msg));
     } catch (err) {
       onError(err);
     }
   }
 
-  /** Inserts under the book's lock (held until `trx` ends) and returns the event with its predecessor's id. */
-  async function insert(trx: Knex.Transaction, ebookId: string, type: string, data: unknown): Promise<RedisEventMessage> {
-    await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [bookLockKey(ebookId)]);
+  /** Inserts under the owner's lock (held until `trx` ends) and returns the event with its predecessor's id. */
+  async function insert(trx: Knex.Transaction, ownerId: string, type: string, data: unknown): Promise<RedisEventMessage> {
+    await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [ownerLockKey(stream, ownerId)]);
     // A statement of its own, after the lock: its snapshot sees every event committed before ours.
     const { rows } = await trx.raw(
-      `INSERT INTO ebook_events (ebook_id, type, data)
+      `INSERT INTO ?? (??, type, data)
        VALUES (?::uuid, ?, ?::jsonb)
        RETURNING id, created_at,
-         (SELECT coalesce(max(id), 0) FROM ebook_events WHERE ebook_id = ?::uuid) AS prev_id`,
-      [ebookId, type, jsonData(data), ebookId],
+         (SELECT coalesce(max(id), 0) FROM ?? WHERE ?? = ?::uuid) AS prev_id`,
+      [stream.table, stream.ownerColumn, ownerId, type, jsonData(data), stream.table, stream.ownerColumn, ownerId],
     );
     return {
       id: Number(rows[0].id),
       prevId: Number(rows[0].prev_id),
-      ebookId,
+      ownerId,
       type,
       data: data === undefined ? null : data,
       createdAt: new Date(rows[0].created_at).toISOString(),
@@ -631,14 +685,14 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
   async function leave(sub: Subscriber): Promise<void> {
     dropHeld(sub);
     if (!subs.remove(sub)) return;
-    channels.delete(sub.ebookId);
-    await subscriber?.unsubscribe(redisEventChannel(sub.ebookId)).catch(onError);
+    channels.delete(sub.ownerId);
+    await subscriber?.unsubscribe(channelOf(sub.ownerId)).catch(onError);
   }
 
   return {
-    async publish(ebookId, type, data, trx) {
+    async publish(ownerId, type, data, trx) {
       if (trx) {
-        const msg = await insert(trx, ebookId, type, data);
+        const msg = await insert(trx, ownerId, type, data);
         // Told to Redis only once the caller's transaction has committed (never for a rollback).
         trx.executionPromise.then(
           () => sendToRedis(msg),
@@ -646,17 +700,17 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
         );
         return msg.id;
       }
-      const msg = await knex.transaction((t) => insert(t, ebookId, type, data));
+      const msg = await knex.transaction((t) => insert(t, ownerId, type, data));
       await sendToRedis(msg);
       return msg.id;
     },
 
-    async subscribe(ebookId, afterId, onEvent) {
-      const { sub, isFirst } = subs.add(ebookId, afterId, onEvent);
+    async subscribe(ownerId, afterId, onEvent) {
+      const { sub, isFirst } = subs.add(ownerId, afterId, onEvent);
       try {
         // Subscribed before the first read, so nothing falls between the two.
-        if (isFirst) channels.set(ebookId, ensureSubscriber().subscribe(redisEventChannel(ebookId)));
-        await channels.get(ebookId);
+        if (isFirst) channels.set(ownerId, ensureSubscriber().subscribe(channelOf(ownerId)));
+        await channels.get(ownerId);
         await subs.pump(sub);
       } catch (err) {
         await leave(sub);
@@ -676,7 +730,10 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
   };
 }
 
-/** The bus of a deployment: Redis pub/sub for the live fan-out when `redisUrl` is set, else PostgreSQL alone. */
-export function createEventBus(knex: Knex, databaseUrl: string, redisUrl?: string): EventBus {
-  return redisUrl ? createRedisEventBus(knex, redisUrl) : createPgEventBus(knex, databaseUrl);
+/**
+ * The bus of a deployment for one kind of events (books' by default): Redis pub/sub
+ * for the live fan-out when `redisUrl` is set, else PostgreSQL alone.
+ */
+export function createEventBus(knex: Knex, databaseUrl: string, redisUrl?: string, stream: EventStream = EBOOK_EVENTS): EventBus {
+  return redisUrl ? createRedisEventBus(knex, redisUrl, { stream }) : createPgEventBus(knex, databaseUrl, { stream });
 }

@@ -6,6 +6,7 @@ import * as storiesViews from './migrations/20251127030000_stories_views';
 import * as costLedger from './migrations/20251127040000_cost_ledger';
 import * as sharingRevisions from './migrations/20251127050000_sharing_revisions';
 import * as ledgerBeyondBooks from './migrations/20251127051000_ledger_beyond_books';
+import * as storyEvents from './migrations/20251127060000_story_events';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -25,6 +26,7 @@ const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20251127040000_cost_ledger', costLedger],
   ['20251127050000_sharing_revisions', sharingRevisions],
   ['20251127051000_ledger_beyond_books', ledgerBeyondBooks],
+  ['20251127060000_story_events', storyEvents],
 ];
 
 /** Names of every migration, in the order they apply. */

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { createDb } from '../db/knex';
 import { migrate } from '../db/migrate';
 import { createRepositories, type Repositories } from '../db/repositories';
-import { createEventBus, type EventBus } from '../db/events';
+import { createEventBus, STORY_EVENTS, type EventBus } from '../db/events';
 import { createStorage } from '../activities/storage';
 import type { Storage } from '../activities/storage/types';
 import { databaseUrl, type Config } from './config';
@@ -12,7 +12,10 @@ export interface Services {
   knex: Knex;
   repos: Repositories;
   storage: Storage;
+  /** Books' progress events. */
   events: EventBus;
+  /** Stories' progress events (a story being written). */
+  storyEvents: EventBus;
   close(): Promise<void>;
 }
 
@@ -24,13 +27,15 @@ export async function createServices(config: Config, opts: { migrate?: boolean }
   const repos = createRepositories(knex);
   const storage = createStorage(config);
   const events = createEventBus(knex, url, config.redisUrl);
+  const storyEvents = createEventBus(knex, url, config.redisUrl, STORY_EVENTS);
   return {
     knex,
     repos,
     storage,
     events,
+    storyEvents,
     async close() {
-      await events.close();
+      await Promise.all([events.close(), storyEvents.close()]);
       await knex.destroy();
     },
   };

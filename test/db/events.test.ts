@@ -9,11 +9,13 @@ import {
   EVENTS_CHANNEL,
   LISTENER_APPLICATION_NAME,
   redisEventChannel,
-  type EbookEvent,
+  STORY_EVENTS,
+  type BusEvent,
   type EventBus,
 } from '../../db/events';
 import { createDb } from '../../db/knex';
 import { createRepositories } from '../../db/repositories';
+import { createStoryRepository } from '../../db/stories';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
 
 async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): Promise<void> {
@@ -24,7 +26,7 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 10_000): 
   }
 }
 
-function assertInOrderWithoutDuplicates(events: EbookEvent[]): void {
+function assertInOrderWithoutDuplicates(events: BusEvent[]): void {
   for (let i = 1; i < events.length; i++) {
     assert.ok(events[i].id > events[i - 1].id, `ids must grow: ${events[i - 1].id} then ${events[i].id}`);
   }
@@ -32,7 +34,7 @@ function assertInOrderWithoutDuplicates(events: EbookEvent[]): void {
 
 /** 60 events published at once, alternately by `publishers`: each subscription gets all of them once, in id order. */
 async function concurrentPublishersReachEverySubscriber(book: string, publishers: EventBus[], subscribers: EventBus[]): Promise<void> {
-  const got: EbookEvent[][] = subscribers.map(() => []);
+  const got: BusEvent[][] = subscribers.map(() => []);
   for (const [i, bus] of subscribers.entries()) await bus.subscribe(book, 0, (e) => got[i].push(e));
   const published = await Promise.all(
     Array.from({ length: 60 }, (_, i) => publishers[i % publishers.length].publish(book, 'progress', { i })),
@@ -44,6 +46,41 @@ async function concurrentPublishersReachEverySubscriber(book: string, publishers
     assertInOrderWithoutDuplicates(events);
     assert.deepEqual(events.map((e) => e.id), expected);
   }
+}
+
+/**
+ * A story's bus beside a book's: each owner's events in its own table, delivered to
+ * its own subscribers only, and gone with their story.
+ */
+async function storiesApartFromBooks(
+  knex: Knex,
+  profileId: string,
+  book: string,
+  books: { publisher: EventBus; subscriber: EventBus },
+  stories: { publisher: EventBus; subscriber: EventBus },
+): Promise<void> {
+  const story = (await createStoryRepository(knex).create({ userId: profileId, title: 'A ferry', content: '' })).id;
+  const bookGot: BusEvent[] = [];
+  const storyGot: BusEvent[] = [];
+  await books.subscriber.subscribe(book, 0, (e) => bookGot.push(e));
+  await stories.subscriber.subscribe(story, 0, (e) => storyGot.push(e));
+  const s1 = await stories.publisher.publish(story, 'outline', { revision: 1 });
+  const b1 = await books.publisher.publish(book, 'stage', { stage: 'outline' });
+  const s2 = await stories.publisher.publish(story, 'section.text', { revision: 1, index: 1, delta: 'Night fell.' });
+  await waitFor('the story and book events', () => storyGot.length === 2 && bookGot.length === 1);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(
+    storyGot.map((e) => [e.id, e.ownerId, e.type]),
+    [
+      [s1, story, 'outline'],
+      [s2, story, 'section.text'],
+    ],
+  );
+  assert.deepEqual(bookGot.map((e) => [e.id, e.ownerId]), [[b1, book]]);
+  assert.equal((await knex('story_events').where({ story_id: story })).length, 2);
+  assert.equal((await knex('ebook_events').where({ ebook_id: book })).length, 1);
+  await knex('stories').where({ id: story }).delete();
+  assert.equal((await knex('story_events').where({ story_id: story })).length, 0, "a story's events go with it");
 }
 
 describe('db events (PostgreSQL event bus)', () => {
@@ -85,12 +122,12 @@ describe('db events (PostgreSQL event bus)', () => {
     for (let i = 0; i < 3; i++) stored.push(await worker.publish(book, 'progress', { step: i }));
     assert.deepEqual([...stored].sort((a, b) => a - b), stored);
 
-    const got: EbookEvent[] = [];
+    const got: BusEvent[] = [];
     const unsubscribe = await api.subscribe(book, 0, (e) => got.push(e));
     // subscribe resolves once the stored events were delivered.
     assert.deepEqual(got.map((e) => e.id), stored);
     assert.deepEqual(got.map((e) => e.data), [{ step: 0 }, { step: 1 }, { step: 2 }]);
-    assert.equal(got[0].ebookId, book);
+    assert.equal(got[0].ownerId, book);
     assert.equal(got[0].type, 'progress');
     assert.ok(!Number.isNaN(Date.parse(got[0].createdAt)));
 
@@ -114,7 +151,7 @@ describe('db events (PostgreSQL event bus)', () => {
       ids.push(await worker.publish(book, 'progress', { i }));
       await worker.publish(otherBook, 'progress', { i });
     }
-    const got: EbookEvent[] = [];
+    const got: BusEvent[] = [];
     await api.subscribe(book, ids[1], (e) => got.push(e));
     assert.deepEqual(got.map((e) => e.id), ids.slice(2));
     const next = await worker.publish(book, 'done', null);
@@ -122,7 +159,7 @@ describe('db events (PostgreSQL event bus)', () => {
     await waitFor('the next event', () => got.length === 4);
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(got.map((e) => e.id), [...ids.slice(2), next]);
-    assert.ok(got.every((e) => e.ebookId === book));
+    assert.ok(got.every((e) => e.ownerId === book));
   });
 
   it('many concurrent publishers: every event once, in id order, for every subscriber', async () => {
@@ -141,7 +178,7 @@ describe('db events (PostgreSQL event bus)', () => {
       onError: (e) => errors.push(e),
     });
     try {
-      const got: EbookEvent[] = [];
+      const got: BusEvent[] = [];
       await bus.subscribe(book, 0, (e) => got.push(e));
       const first = await worker.publish(book, 'progress', { n: 0 });
       await waitFor('the first event', () => got.length === 1);
@@ -175,6 +212,16 @@ describe('db events (PostgreSQL event bus)', () => {
       assert.ok(errors.some((e) => (e as { code?: string }).code === '57P01'), 'the lost connection was reported');
     } finally {
       await bus.close();
+    }
+  });
+
+  it("carries a story's events in their own table and channel, apart from books'", async () => {
+    const storyWorker = createPgEventBus(db.knex, db.url, { pollIntervalMs: 0, stream: STORY_EVENTS });
+    const storyApi = createPgEventBus(otherKnex, db.url, { pollIntervalMs: 0, stream: STORY_EVENTS });
+    try {
+      await storiesApartFromBooks(db.knex, profileId, await newBook(), { publisher: worker, subscriber: api }, { publisher: storyWorker, subscriber: storyApi });
+    } finally {
+      await Promise.all([storyWorker.close(), storyApi.close()]);
     }
   });
 
@@ -257,10 +304,20 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
     return id;
   }
 
+  it("carries a story's events on their own channels, apart from books'", async () => {
+    const storyWorker = createRedisEventBus(db.knex, redisUrl!, { pollIntervalMs: 0, stream: STORY_EVENTS });
+    const storyApi = createRedisEventBus(apiKnex, redisUrl!, { pollIntervalMs: 0, stream: STORY_EVENTS });
+    try {
+      await storiesApartFromBooks(db.knex, profileId, await newBook(), { publisher: worker, subscriber: api }, { publisher: storyWorker, subscriber: storyApi });
+    } finally {
+      await Promise.all([storyWorker.close(), storyApi.close()]);
+    }
+  });
+
   it('stored events first, then live ones over Redis (seen on the channel), none over NOTIFY', async () => {
     const book = await newBook();
     const stored = [await worker.publish(book, 'stage', { stage: 'outline' }), await worker.publish(book, 'outline', { title: 'T' })];
-    const got: EbookEvent[] = [];
+    const got: BusEvent[] = [];
     await api.subscribe(book, 0, (e) => got.push(e));
     assert.deepEqual(got.map((e) => e.id), stored, 'stored events come from the table at once');
 
@@ -283,7 +340,7 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
   it('chapter text deltas: in order, no gap, no repeat across a reconnect with Last-Event-ID to another API process', async () => {
     const book = await newBook();
     const words = Array.from({ length: 300 }, (_, i) => `w${i} `);
-    const first: EbookEvent[] = [];
+    const first: BusEvent[] = [];
     const unsubscribe = await api.subscribe(book, 0, (e) => first.push(e));
     // The activity publishes its deltas as a chain, one after the other; a second
     // worker publishes progress of another chapter at the same time.
@@ -297,7 +354,7 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
     // The client drops; the next connection goes to another API process.
     await unsubscribe();
     const lastEventId = first.at(-1)!.id;
-    const second: EbookEvent[] = [];
+    const second: BusEvent[] = [];
     await otherApi.subscribe(book, lastEventId, (e) => second.push(e));
     await Promise.all([publishing, other]);
     await waitFor('the rest', () => first.length + second.length === 330);
@@ -317,7 +374,7 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
 
   it('an event in a transaction goes out once it commits, and never when it rolls back', async () => {
     const book = await newBook();
-    const got: EbookEvent[] = [];
+    const got: BusEvent[] = [];
     await api.subscribe(book, 0, (e) => got.push(e));
     await assert.rejects(
       db.knex.transaction(async (trx) => {
@@ -346,7 +403,7 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
     const clientName = `events-test-${randomUUID()}`;
     const bus = createRedisEventBus(apiKnex, redisUrl!, { pollIntervalMs: 0, onError: (e) => errors.push(e), clientName });
     try {
-      const got: EbookEvent[] = [];
+      const got: BusEvent[] = [];
       await bus.subscribe(book, 0, (e) => got.push(e));
       const first = await worker.publish(book, 'progress', { n: 0 });
       await waitFor('the first event', () => got.length === 1);
@@ -382,7 +439,7 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
     const errors: unknown[] = [];
     const bus = createRedisEventBus(apiKnex, redisUrl!, { pollIntervalMs: 0, onError: (e) => errors.push(e) });
     try {
-      const got = new Map<string, EbookEvent[]>(books.map((b) => [b, []]));
+      const got = new Map<string, BusEvent[]>(books.map((b) => [b, []]));
       // One new book every turn of the event loop, from before the connection exists until after it is ready.
       const subscribed: Array<Promise<unknown>> = [];
       for (const book of books) {
@@ -404,7 +461,7 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
     const queries: string[] = [];
     const onQuery = (q: { sql: string }) => queries.push(q.sql);
     try {
-      const got = new Map<string, EbookEvent[]>(books.map((b) => [b, []]));
+      const got = new Map<string, BusEvent[]>(books.map((b) => [b, []]));
       // Five subscribers per book, as five readers of one book would open.
       for (const book of books) for (let i = 0; i < 5; i++) await bus.subscribe(book, 0, (e) => got.get(book)!.push(e));
       apiKnex.on('query', onQuery);
@@ -472,7 +529,7 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
       if (/from "ebook_events"/i.test(q.sql)) reads.push(q.sql);
     };
     try {
-      const got: EbookEvent[] = [];
+      const got: BusEvent[] = [];
       await bus.subscribe(book, 0, (e) => got.push(e));
       apiKnex.on('query', onQuery);
       // Three committed events whose messages arrive in the order 2, 3, 1 (as two publishers' may).
@@ -482,7 +539,7 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
         .returning(['id', 'created_at']);
       const ids = rows.map((r) => Number(r.id));
       const message = (i: number) =>
-        JSON.stringify({ id: ids[i], prevId: i === 0 ? 0 : ids[i - 1], ebookId: book, type: 'progress', data: { n: i + 1 }, createdAt: rows[i].created_at });
+        JSON.stringify({ id: ids[i], prevId: i === 0 ? 0 : ids[i - 1], ownerId: book, type: 'progress', data: { n: i + 1 }, createdAt: rows[i].created_at });
       for (const i of [1, 2, 0]) await publisher.publish(redisEventChannel(book), message(i));
       await waitFor('the three events', () => got.length === 3);
       assert.deepEqual(got.map((e) => e.id), ids, 'in id order');
@@ -495,7 +552,7 @@ describe('db events (Redis pub/sub fan-out, PostgreSQL rows as the record)', fun
         .returning(['id', 'created_at']);
       await publisher.publish(
         redisEventChannel(book),
-        JSON.stringify({ id: Number(next.id), prevId: Number(lost.id), ebookId: book, type: 'progress', data: { n: 5 }, createdAt: next.created_at }),
+        JSON.stringify({ id: Number(next.id), prevId: Number(lost.id), ownerId: book, type: 'progress', data: { n: 5 }, createdAt: next.created_at }),
       );
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(got.length, 3, 'held, not delivered out of order');

@@ -14,6 +14,7 @@ const TABLES = [
   'provider_settings',
   'rate_limits',
   'stories',
+  'story_events',
   'story_views',
   'user_activities',
   'webhook_events',
