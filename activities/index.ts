@@ -45,6 +45,8 @@ export interface ActivityDeps {
   repos: Repositories;
   storage: Storage;
   events: EventBus;
+  /** Stories' progress events; without it, a story's run is only seen in its row. */
+  storyEvents?: EventBus;
   text: TextProvider;
   image: ImageProvider;
   /** With it, every provider call goes into the cost ledger and the persisted provider order applies. */
@@ -100,7 +102,7 @@ export function createActivities(deps: ActivityDeps) {
   const { repos, storage, events } = deps;
 
   const calls = createProviderCalls(deps);
-  const { heartbeat, signal, recordCall, tracked, refuseIfFlagged, refusal, moderate } = calls;
+  const { heartbeat, signal, recordCall, tracked, refuseIfFlagged, writeModerated } = calls;
   const fromStory = createStoryBookSteps(deps);
 
   /** A story-book's chapter: the story's text stored at outline time, moderated like any chapter. */
@@ -281,53 +283,31 @@ export function createActivities(deps: ActivityDeps) {
       const brief = book.generationSettings as BookBrief;
       // Sequential books continue from what the previous chapter actually says, not only its plan.
       const ending = brief.chapterMode === 'sequential' ? await previousEnding(book, index) : undefined;
-      const what = `chapter ${index}`;
-      // The text reaches clients only after moderation passed it, piece by piece, in
-      // order; a refused piece aborts the provider's stream, so nothing more is spent.
-      const stop = new AbortController();
-      const activitySignal = signal();
-      const providerSignal = activitySignal ? AbortSignal.any([activitySignal, stop.signal]) : stop.signal;
-      const moderated = new ModeratedStream({
-        moderate: (text) => moderate(text, activitySignal),
-        publish: (piece) => events.publish(ebookId, 'chapter.text', { index, delta: piece }).then(() => undefined),
-        onRefused: (verdict, err) => stop.abort(verdict ? refusal(verdict, what) : err),
+      // The text reaches clients only after moderation passed it, piece by piece; a refused
+      // chapter never becomes part of the book.
+      const result = await writeModerated({
+        ebookId,
+        step: 'chapter',
+        provider: provider.name,
+        what: `chapter ${index}`,
+        heartbeatDetails: { index },
+        publish: (piece) => events.publish(ebookId, 'chapter.text', { index, delta: piece }),
+        record: (producer, model, usage) => recordCall(ebookId, 'chapter', producer, model, usage, index),
+        call: (onText, providerSignal) =>
+          provider.writeChapter(
+            {
+              brief,
+              outline,
+              chapter,
+              previousSummaries: outline.chapters.filter((c) => c.index < index).map((c) => c.summary),
+              previousEnding: ending,
+              revision,
+            },
+            onText,
+            providerSignal,
+          ),
       });
-      const onText = (delta: string) => {
-        heartbeat({ index });
-        moderated.push(delta);
-      };
-      let result;
-      try {
-        result = await tracked(ebookId, 'chapter', provider.name, () => provider.writeChapter(
-          {
-            brief,
-            outline,
-            chapter,
-            previousSummaries: outline.chapters.filter((c) => c.index < index).map((c) => c.summary),
-            previousEnding: ending,
-            revision,
-          },
-          onText,
-          providerSignal,
-        ));
-      } catch (err) {
-        if (!providerSignal.aborted) throw err;
-        // Cut short (by moderation, or the activity was cancelled): the tokens
-        // streamed until then were still paid for.
-        const spend = partialSpendOf(providerSignal.reason);
-        if (spend) await recordCall(ebookId, 'chapter', spend.provider, spend.model, spend.usage, index);
-        if (activitySignal?.aborted) throw err;
-        await moderated.settle();
-        throw stop.signal.reason;
-      }
       const producer = result.provider ?? provider.name;
-      await recordCall(ebookId, 'chapter', producer, result.model, result.usage, index);
-      try {
-        // Checked before it is stored: a refused chapter never becomes part of the book.
-        await moderated.finish(result.paragraphs.join('\n\n'));
-      } catch (err) {
-        throw err instanceof ContentRefusedError ? refusal(err.verdict, what) : err;
-      }
       await markedWriting;
       const stored: StoredChapter = { index, title: chapter.title, paragraphs: result.paragraphs };
       const key = keys.chapter(ebookId, index, revision?.number);

@@ -9,6 +9,8 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
 import { cachedProviderOrder, createLedger } from '../db/ledger';
 import { moderateText, type ModerationResult } from './moderation';
+import { ContentRefusedError, ModeratedStream } from './moderated-stream';
+import { partialSpendOf } from './providers/errors';
 import { recordProviderSpend, timeProviderCall } from '../lib/worker-metrics';
 import type { Usage } from './providers/types';
 import { ErrorTypes } from '../workflows/shared';
@@ -146,7 +148,70 @@ export function createProviderCalls(deps: ActivityDeps) {
     if (verdict.flagged) throw refusal(verdict, what);
   };
 
-  return { heartbeat, signal, recordCall, recordOwnedCall, tracked, refuseIfFlagged, refusal, moderate };
+  /**
+   * A streamed text call (a chapter, a story's section) whose text reaches readers only
+   * once moderation passed it, piece by piece and in order (see ModeratedStream). A
+   * refused piece aborts the provider's stream there, so nothing more is spent. The spend
+   * goes to `record`, also for a stream cut short: the tokens streamed until then were
+   * paid for. Throws the ContentRefused failure when any of the text is refused, after
+   * recording, so a refused text is never stored.
+   */
+  const writeModerated = async <R extends StreamedText>(opts: {
+    /** The book, for the provider failure log (none for a story). */
+    ebookId?: string;
+    step: string;
+    /** The provider's name when the result names none. */
+    provider: string;
+    /** What is written, for the refusal's message ("chapter 3"). */
+    what: string;
+    heartbeatDetails?: unknown;
+    publish: (piece: string) => Promise<unknown>;
+    record: (provider: string, model: string, usage: Usage) => Promise<void>;
+    call: (onText: (delta: string) => void, signal: AbortSignal) => Promise<R>;
+  }): Promise<R> => {
+    const stop = new AbortController();
+    const activitySignal = signal();
+    const providerSignal = activitySignal ? AbortSignal.any([activitySignal, stop.signal]) : stop.signal;
+    const moderated = new ModeratedStream({
+      moderate: (text) => moderate(text, activitySignal),
+      publish: (piece) => opts.publish(piece).then(() => undefined),
+      onRefused: (verdict, err) => stop.abort(verdict ? refusal(verdict, opts.what) : err),
+    });
+    const onText = (delta: string) => {
+      heartbeat(opts.heartbeatDetails);
+      moderated.push(delta);
+    };
+    let result: R;
+    try {
+      result = await tracked(opts.ebookId, opts.step, opts.provider, () => opts.call(onText, providerSignal));
+    } catch (err) {
+      if (!providerSignal.aborted) throw err;
+      // Cut short (by moderation, or the activity was cancelled).
+      const spend = partialSpendOf(providerSignal.reason);
+      if (spend) await opts.record(spend.provider, spend.model, spend.usage);
+      if (activitySignal?.aborted) throw err;
+      await moderated.settle();
+      throw stop.signal.reason;
+    }
+    await opts.record(result.provider ?? opts.provider, result.model, result.usage);
+    try {
+      await moderated.finish(result.paragraphs.join('\n\n'));
+    } catch (err) {
+      throw err instanceof ContentRefusedError ? refusal(err.verdict, opts.what) : err;
+    }
+    return result;
+  };
+
+  return { heartbeat, signal, recordCall, recordOwnedCall, tracked, refuseIfFlagged, refusal, moderate, writeModerated };
+}
+
+/** What a streamed text call returns. */
+interface StreamedText {
+  paragraphs: string[];
+  /** Behind a failover, the provider that actually wrote it. */
+  provider?: string;
+  model: string;
+  usage: Usage;
 }
 
 export type ProviderCalls = ReturnType<typeof createProviderCalls>;
