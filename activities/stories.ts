@@ -3,8 +3,14 @@
  * and the story's sections (its chapter writer), through the same provider
  * failover, cost ledger and moderation as books. Sections are stored, and the
  * story's text replaces the previous one only when every section is there.
+ *
+ * Readers follow a run on `GET /v1/stories/{id}/events`: `stage`, `outline`, each
+ * section's moderated text as it is written (`section.text`, after a
+ * `section.restart` when an attempt is retried), `section.written`, then
+ * `completed`, `failed` or `cancelled`. Every event names the run's `revision`.
  */
 import { ApplicationFailure } from '@temporalio/activity';
+import { currentAttempt } from './providers/failover';
 import type { ActivityDeps, StoredChapter } from './index';
 import type { ProviderCalls } from './provider-calls';
 import type { BookBrief, Outline } from './providers/types';
@@ -31,7 +37,11 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
     if (!deps.knex) throw ApplicationFailure.nonRetryable('story activities need the database', ErrorTypes.BadInput);
     return (db ??= { runs: createStoryGenerationRepository(deps.knex), stories: createStoryRepository(deps.knex) });
   };
-  const { heartbeat, signal, tracked, recordOwnedCall, refuseIfFlagged } = calls;
+  const { heartbeat, signal, tracked, recordOwnedCall, refuseIfFlagged, writeModerated } = calls;
+  /** One event of a story's run for its readers (a wiring without the story bus has none). */
+  const publish = async (storyId: string, revision: number, type: string, data: Record<string, unknown> = {}) => {
+    await deps.storyEvents?.publish(storyId, type, { revision, ...data });
+  };
 
   const loadStory = async (storyId: string) => {
     const story = await repos().stories.get(storyId);
@@ -60,6 +70,7 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
       const { storyId, revision, brief } = input;
       await loadStory(storyId);
       await repos().runs.progress(storyId, revision, { stage: 'outline', progress: 0.05 });
+      await publish(storyId, revision, 'stage', { stage: 'outline', progress: 0.05 });
       const provider = deps.text;
       const written = await tracked(undefined, 'story.outline', provider.name, () =>
         provider.writeOutline(withFeedback(brief, input.feedback), signal()),
@@ -78,6 +89,13 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
         sections: { done: 0, total: brief.chapterCount },
         providers: { text: producer },
       });
+      await publish(storyId, revision, 'outline', {
+        title: written.outline.title,
+        logline: written.outline.logline,
+        sections: written.outline.chapters.map((c) => ({ index: c.index, title: c.title })),
+        provider: producer,
+        progress: 0.15,
+      });
       return { outlineKey: key, title: written.outline.title, sections: written.outline.chapters.length, provider: producer };
     },
 
@@ -94,23 +112,33 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
       const chapter = outline.chapters.find((c) => c.index === index);
       if (!chapter) throw ApplicationFailure.nonRetryable(`section ${index} is not in the storyline`, ErrorTypes.BadInput);
       const provider = deps.text;
-      const result = await tracked(undefined, 'story.section', provider.name, () =>
-        provider.writeChapter(
-          {
-            brief: withFeedback(input.brief, input.feedback),
-            outline,
-            chapter,
-            previousSummaries: outline.chapters.filter((c) => c.index < index).map((c) => c.summary),
-            revision: input.feedback ? { number: revision, feedback: input.feedback } : undefined,
-          },
-          () => heartbeat({ index }),
-          signal(),
-        ),
-      );
+      // A retry writes the section afresh: readers drop what an earlier attempt streamed.
+      const attempt = currentAttempt();
+      if (attempt > 1) await publish(storyId, revision, 'section.restart', { index, attempt });
+      // Readers get the text once moderation passed it, piece by piece; refused text
+      // never becomes part of the story.
+      const result = await writeModerated({
+        step: 'story.section',
+        provider: provider.name,
+        what: `section ${index} of story ${storyId}`,
+        heartbeatDetails: { index },
+        publish: (piece) => publish(storyId, revision, 'section.text', { index, delta: piece }),
+        record: (producer, model, usage) =>
+          recordOwnedCall({ profileId: input.profileId, storyId }, 'story.section', producer, model, usage, index),
+        call: (onText, providerSignal) =>
+          provider.writeChapter(
+            {
+              brief: withFeedback(input.brief, input.feedback),
+              outline,
+              chapter,
+              previousSummaries: outline.chapters.filter((c) => c.index < index).map((c) => c.summary),
+              revision: input.feedback ? { number: revision, feedback: input.feedback } : undefined,
+            },
+            onText,
+            providerSignal,
+          ),
+      });
       const producer = result.provider ?? provider.name;
-      await recordOwnedCall({ profileId: input.profileId, storyId }, 'story.section', producer, result.model, result.usage, index);
-      // Checked before it is stored: refused text never becomes part of the story.
-      await refuseIfFlagged(result.paragraphs.join('\n\n'), `section ${index} of story ${storyId}`);
       const stored: StoredChapter = { index, title: chapter.title, paragraphs: result.paragraphs };
       const key = storyKeys.section(storyId, revision, index);
       await storage.put(key, Buffer.from(JSON.stringify(stored)));
@@ -118,8 +146,10 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
       let done = 0;
       for (const c of outline.chapters) if (await storage.head(storyKeys.section(storyId, revision, c.index))) done++;
       const total = outline.chapters.length;
-      await repos().runs.sectionDone(storyId, revision, done, total, Math.round((0.15 + 0.8 * (done / total)) * 1000) / 1000);
+      const progress = Math.round((0.15 + 0.8 * (done / total)) * 1000) / 1000;
+      await repos().runs.sectionDone(storyId, revision, done, total, progress);
       const words = result.paragraphs.join(' ').split(/\s+/).filter(Boolean).length;
+      await publish(storyId, revision, 'section.written', { index, words, provider: producer, sections: { done, total }, progress });
       return { index, key, words, provider: producer };
     },
 
@@ -144,6 +174,7 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
         generation: { stage: 'completed', progress: 1, sections: { done: sections.length, total: sections.length }, error: null },
       });
       if (!stored) return; // a newer run took over (or the story was deleted): nothing of this one is kept
+      await publish(storyId, revision, 'completed', { title: outline.title, status, progress: 1 });
       await deps.repos.activities.record({
         userId: story.userId,
         type: 'story_generated',
@@ -158,6 +189,7 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
       if (!story) return;
       const generation = (story.metadata.generation ?? {}) as { previousStatus?: string };
       await repos().runs.failRun(input.storyId, input.revision, generation.previousStatus, input.error);
+      await publish(input.storyId, input.revision, input.error.type === 'Cancelled' ? 'cancelled' : 'failed', { error: input.error });
     },
   };
 }

@@ -118,6 +118,13 @@ export const OPERATIONS: Operation[] = [
     responses: { '202': 'Cancelling: {id, workflowId, revision, status}', '404': 'No such story for this user', '409': 'No run of this story is in progress' },
   },
   {
+    method: 'get',
+    path: '/v1/stories/{id}/events',
+    summary: "A story's runs as server-sent events: stage, outline, section text as it is written (moderated), section.written, completed / failed / cancelled; each names its revision (Last-Event-ID resumes)",
+    produces: 'text/event-stream',
+    responses: { '200': 'Event stream', '404': 'No such story for this user' },
+  },
+  {
     method: 'post',
     path: '/v1/ai/enhance/prompt',
     summary: 'An improved prompt, written through the text providers while the caller waits (honours Idempotency-Key)',

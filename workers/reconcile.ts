@@ -30,6 +30,8 @@ export interface ReconcileDeps {
   knex: Knex;
   repos: Repositories;
   events: EventBus;
+  /** Stories' events: a story's readers hear that its run failed. */
+  storyEvents?: EventBus;
   temporal: Client;
   log?: Logger;
 }
@@ -102,7 +104,10 @@ export async function reconcileClosedWorkflows(deps: ReconcileDeps, since: Date)
       if (!story || (await stillRunning(temporal, wf.workflowId))) continue;
       const generation = (story.metadata?.generation ?? {}) as { revision?: number; previousStatus?: string };
       // As the workflow's failStory would: a failed rewrite leaves the story as it was before it.
-      if (await runs.failRun(story.id, Number(generation.revision ?? 1), generation.previousStatus, errorFor(closedAs))) {
+      const revision = Number(generation.revision ?? 1);
+      const error = errorFor(closedAs);
+      if (await runs.failRun(story.id, revision, generation.previousStatus, error)) {
+        await deps.storyEvents?.publish(story.id, 'failed', { revision, error });
         fixed.push({ ebookId: '', storyId: story.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'story' });
       }
     } else {

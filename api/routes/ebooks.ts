@@ -26,6 +26,7 @@ import {
 import type { ebookWorkflow } from '../../workflows/ebook';
 import type { regenerateChapterWorkflow } from '../../workflows/regenerate-chapter';
 import { HttpProblem, notFound, zodProblem } from '../problem';
+import { streamEvents } from '../sse';
 import { idempotency } from '../idempotency';
 import { parseStrict } from './stories';
 import { briefFromStory } from './story-brief';
@@ -339,29 +340,7 @@ export function ebookRouter(deps: EbookRouterDeps): Router {
 
   router.get('/ebooks/:id/events', async (req, res) => {
     const book = await ownBook(req);
-    const last = req.get('last-event-id') ?? (req.query.lastEventId as string | undefined);
-    const afterId = last && /^\d+$/.test(last) ? Number(last) : 0;
-    res.writeHead(200, {
-      'Content-Type': 'text/event-stream; charset=utf-8',
-      'Cache-Control': 'no-cache, no-transform',
-      Connection: 'keep-alive',
-      'X-Accel-Buffering': 'no',
-    });
-    res.write(`retry: 2000\n: ebook ${book.id}\n\n`);
-    let closed = false;
-    const unsubscribe = await services.events.subscribe(book.id, afterId, (e) => {
-      if (closed) return;
-      res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data ?? {})}\n\n`);
-    });
-    const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
-    const close = () => {
-      if (closed) return;
-      closed = true;
-      clearInterval(keepAlive);
-      void unsubscribe();
-    };
-    req.on('close', close);
-    res.on('error', close);
+    await streamEvents(req, res, services.events, book.id, 'ebook');
   });
 
   /** The book for changing or deleting: its owner's, or any for an admin; otherwise 404. */

@@ -2,7 +2,8 @@
  * Stories written by the engine: POST /stories/generate starts a story's first
  * run, POST /stories/{id}/regenerate the next revision's, POST /stories/{id}/cancel
  * stops the one running. All answer 202 at once; GET /stories/{id} shows the run's
- * stage and progress. Stories are free
+ * stage and progress, and GET /stories/{id}/events streams it (the text as it is
+ * written). Stories are free
  * (no allowance), but rate limits apply as everywhere.
  */
 import { randomUUID } from 'node:crypto';
@@ -24,6 +25,7 @@ import type { storyWorkflow } from '../../workflows/story';
 import { HttpProblem, notFound } from '../problem';
 import { idempotency } from '../idempotency';
 import { parseStrict } from './stories';
+import { streamEvents } from '../sse';
 import { briefSchema, rewriteSchema } from './ebooks';
 
 /** The brief of a story; `chapterCount` is how many sections it is written in. */
@@ -131,9 +133,25 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
       // The run is gone (its history expired): record the end directly, as the run would have.
-      await runs.failRun(story.id, revisionOf(story), generation.previousStatus, { type: 'Cancelled', message: 'Cancelled by request' });
+      const error = { type: 'Cancelled', message: 'Cancelled by request' };
+      if (await runs.failRun(story.id, revisionOf(story), generation.previousStatus, error)) {
+        await services.storyEvents.publish(story.id, 'cancelled', { revision: revisionOf(story), error });
+      }
     }
     res.status(202).json({ id: story.id, workflowId: generation.workflowId, revision: revisionOf(story), status: 'cancelling' });
+  });
+
+  /**
+   * A run as it happens, for the story's owner: `stage`, `outline`, each section's
+   * moderated text (`section.text`; `section.restart` first when an attempt is
+   * retried), `section.written`, then `completed`, `failed` or `cancelled`; each
+   * event names its run's `revision`. Streams every run of the story, rewrites too.
+   */
+  router.get('/stories/:id/events', async (req, res) => {
+    const profile = await repos.profiles.getByClerkId(req.user!.userId);
+    const story = await stories.get(String(req.params.id));
+    if (!story || !profile || story.userId !== profile.id) throw notFound('Story');
+    await streamEvents(req, res, services.storyEvents, story.id, 'story');
   });
 
   return router;

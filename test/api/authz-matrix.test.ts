@@ -57,6 +57,7 @@ const RULES: Record<string, Rule> = {
   'DELETE /v1/stories/{id}': { owner: 'story' },
   'GET /v1/stories/{id}/analytics': { owner: 'story' },
   'POST /v1/stories/{id}/cancel': { owner: 'story' },
+  'GET /v1/stories/{id}/events': { owner: 'story' },
   'POST /v1/stories/{id}/views': { owner: 'story' },
   'GET /v1/users/{userId}/stories': { owner: 'user' },
   'GET /v1/users/{userId}/profile': { owner: 'user' },

@@ -19,6 +19,10 @@ import { createLogger } from '../../lib/logger';
 import { splitStory, storyParagraphs } from '../../activities/story-books';
 import { createOpenAIModerator } from '../../activities/moderation';
 import { createProviders, type Providers } from '../../lib/providers';
+import { collectSse } from '../providers/sse-client';
+import { storyKeys } from '../../activities/stories';
+
+const squash = (t: string) => t.replace(/\s+/g, ' ').trim();
 
 describe('story generation, books from stories, AI routes', function () {
   this.timeout(180_000);
@@ -94,6 +98,96 @@ describe('story generation, books from stories, AI routes', function () {
     assert.ok(rows.every((r) => Number(r.output_tokens) > 0));
 
     assert.equal((await story(storyId, bob)).status, 404, "another user's story does not exist for them");
+  });
+
+  it('streams a run to its owner: storyline, each section moderated and whole, the end; Last-Event-ID resumes', async () => {
+    const created = await api(url, 'POST', '/v1/stories/generate', {
+      token: alice,
+      body: { prompt: 'A night ferry whose passengers all dream the same dream', chapterCount: 2 },
+    });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const id = created.body.id;
+    const eventsUrl = `${url}/v1/stories/${id}/events`;
+    const ended = (evs: Array<{ event: string }>) => evs.some((e) => ['completed', 'failed', 'cancelled'].includes(e.event));
+    const events = await collectSse(eventsUrl, { authorization: `Bearer ${alice}` }, ended);
+    const types = events.map((e) => e.event);
+    assert.deepEqual(types.slice(0, 2), ['stage', 'outline'], types.join(', '));
+    assert.equal(types.at(-1), 'completed', types.join(', '));
+    assert.ok(events.every((e) => e.data.revision === 1), 'every event names its run');
+    assert.deepEqual(events[1].data.sections.map((s: { index: number }) => s.index), [1, 2]);
+    assert.deepEqual(
+      events.filter((e) => e.event === 'section.written').map((e) => e.data.index).sort(),
+      [1, 2],
+    );
+    // Sections finish concurrently: each counts the ones stored by then, so the last says all.
+    const counts = events.filter((e) => e.event === 'section.written').map((e) => e.data.sections);
+    assert.ok(counts.every((c) => c.total === 2 && c.done >= 1 && c.done <= 2), JSON.stringify(counts));
+    assert.equal(counts.at(-1).done, 2);
+
+    // What a reader saw of each section is the section as stored, whole.
+    for (const index of [1, 2]) {
+      const streamed = events.filter((e) => e.event === 'section.text' && e.data.index === index).map((e) => e.data.delta).join('');
+      const stored = JSON.parse((await stack.services.storage.get(storyKeys.section(id, 1, index))).toString('utf8'));
+      assert.ok(streamed.length > 0, `section ${index} streamed`);
+      assert.equal(squash(streamed), squash(stored.paragraphs.join(' ')), `section ${index} streamed whole`);
+    }
+    const done = (await story(id)).body;
+    assert.equal(done.status, 'completed');
+    assert.equal(events.at(-1)!.data.title, done.title);
+
+    // A reader that reconnects after the storyline gets the rest, nothing twice.
+    const rest = await collectSse(eventsUrl, { authorization: `Bearer ${alice}`, 'last-event-id': String(events[1].id) }, ended);
+    assert.deepEqual(rest.map((e) => e.id), events.slice(2).map((e) => e.id));
+
+    const other = await fetch(eventsUrl, { headers: { authorization: `Bearer ${bob}` } });
+    assert.equal(other.status, 404, "another user's story has no events for them");
+    assert.match(other.headers.get('content-type') ?? '', /problem\+json/);
+  });
+
+  it('a section whose stream is cut is written again: readers are told to drop what the first attempt streamed', async () => {
+    server.queue('chapter', { kind: 'chapter', words: 300, dropAfter: 40, chunkDelayMs: 5 });
+    const created = await api(url, 'POST', '/v1/stories/generate', {
+      token: alice,
+      body: { prompt: 'A lamplighter on a street that is never dark', chapterCount: 1 },
+    });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const id = created.body.id;
+    const events = await collectSse(`${url}/v1/stories/${id}/events`, { authorization: `Bearer ${alice}` }, (evs) =>
+      evs.some((e) => ['completed', 'failed'].includes(e.event)),
+    );
+    assert.equal(events.at(-1)?.event, 'completed', events.map((e) => e.event).join(', '));
+    const of = events.filter((e) => e.event === 'section.text' || e.event === 'section.restart');
+    const at = of.findIndex((e) => e.event === 'section.restart');
+    assert.ok(at > 0, 'the cut attempt streamed text, then the restart came');
+    assert.deepEqual([of[at].data.index, of[at].data.attempt, of[at].data.revision], [1, 2, 1]);
+    const stored = JSON.parse((await stack.services.storage.get(storyKeys.section(id, 1, 1))).toString('utf8'));
+    const after = of.slice(at + 1).map((e) => e.data.delta).join('');
+    assert.equal(squash(after), squash(stored.paragraphs.join(' ')), 'what a reader shows after the restart is the stored section');
+  });
+
+  it('a section turning to flagged text: the run fails ContentRefused and the flagged words never reach a reader', async () => {
+    const clean = Array.from({ length: 120 }, (_, i) => `word${i}`).join(' ');
+    server.queue('chapter', {
+      kind: 'chapter',
+      words: 0,
+      text: `${clean}.\n\nThen the ferry reached the forbidden shore.\n\n${clean}.`,
+      chunkDelayMs: 2,
+    });
+    const created = await api(url, 'POST', '/v1/stories/generate', {
+      token: alice,
+      body: { prompt: 'A night ferry crosses a quiet bay', chapterCount: 1 },
+    });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+    const id = created.body.id;
+    const events = await collectSse(`${url}/v1/stories/${id}/events`, { authorization: `Bearer ${alice}` }, (evs) =>
+      evs.some((e) => ['completed', 'failed'].includes(e.event)),
+    );
+    const failed = events.find((e) => e.event === 'failed');
+    assert.equal(failed?.data.error.type, 'ContentRefused', events.map((e) => e.event).join(', '));
+    const streamed = events.filter((e) => e.event === 'section.text').map((e) => e.data.delta).join('');
+    assert.ok(streamed.includes('word0'), 'the clean opening was streamed');
+    assert.ok(!streamed.includes('forbidden'), 'the flagged sentence was not');
+    assert.equal((await story(id)).body.status, 'failed');
   });
 
   it('refuses bad input by field and starts nothing', async () => {
@@ -374,6 +468,10 @@ describe('story generation, books from stories, AI routes', function () {
       assert.equal(ended.status, 'failed');
       assert.equal(ended.generation.error.type, 'Cancelled');
       assert.equal((await stack.client.workflow.getHandle(workflowId).describe()).status.name, 'CANCELLED');
+      const events = await collectSse(`${url}/v1/stories/${id}/events`, { authorization: `Bearer ${alice}` }, (evs) =>
+        evs.some((e) => e.event === 'cancelled'),
+      10_000);
+      assert.deepEqual(events.at(-1)?.data, { revision: 1, error: { type: 'Cancelled', message: 'Cancelled by request' } });
       const again = await api(url, 'POST', `/v1/stories/${id}/cancel`, { token: alice });
       assert.equal(again.status, 409);
       assert.match(again.headers.get('content-type') ?? '', /problem\+json/);

@@ -40,7 +40,13 @@ describe('ops: books, revisions and stories whose workflow was terminated', func
     await provider?.close();
   });
 
-  const deps = () => ({ knex: stack.services.knex, repos: stack.services.repos, events: stack.services.events, temporal: stack.client });
+  const deps = () => ({
+    knex: stack.services.knex,
+    repos: stack.services.repos,
+    events: stack.services.events,
+    storyEvents: stack.services.storyEvents,
+    temporal: stack.client,
+  });
   const anHourAgo = () => new Date(Date.now() - 3600_000);
 
   /** Sweeps until visibility lists the closed run (it is eventually consistent); returns what was fixed. */
@@ -156,6 +162,10 @@ describe('ops: books, revisions and stories whose workflow was terminated', func
     const story = (await api(apiUrl, 'GET', `/v1/stories/${id}`, { token })).body;
     assert.equal(story.status, 'failed');
     assert.equal(story.generation.error.type, 'Terminated');
+    // Its readers hear of it too: the run's last event says how it ended.
+    const last = await stack.services.knex('story_events').where({ story_id: id }).orderBy('id', 'desc').first();
+    assert.equal(last?.type, 'failed');
+    assert.deepEqual([last.data.revision, last.data.error.type], [1, 'Terminated']);
 
     provider.reset();
     const again = await api(apiUrl, 'POST', `/v1/stories/${id}/regenerate`, { token, body: {} });

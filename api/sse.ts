@@ -1,0 +1,37 @@
+/**
+ * Server-sent events from an event bus: a book's progress (`/v1/ebooks/{id}/events`)
+ * or a story's (`/v1/stories/{id}/events`). A reconnecting client sends the last id
+ * it saw (`Last-Event-ID`, or `?lastEventId=` where it cannot set headers) and gets
+ * what came after it, each event once and in order.
+ */
+import type { Request, Response } from 'express';
+import type { EventBus } from '../db/events';
+
+/** How often a comment line keeps idle proxies from closing the stream. */
+const KEEP_ALIVE_MS = 15_000;
+
+export async function streamEvents(req: Request, res: Response, bus: EventBus, ownerId: string, label: string): Promise<void> {
+  const last = req.get('last-event-id') ?? (req.query.lastEventId as string | undefined);
+  const afterId = last && /^\d+$/.test(last) ? Number(last) : 0;
+  res.writeHead(200, {
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache, no-transform',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no',
+  });
+  res.write(`retry: 2000\n: ${label} ${ownerId}\n\n`);
+  let closed = false;
+  const unsubscribe = await bus.subscribe(ownerId, afterId, (e) => {
+    if (closed) return;
+    res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data ?? {})}\n\n`);
+  });
+  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    clearInterval(keepAlive);
+    void unsubscribe();
+  };
+  req.on('close', close);
+  res.on('error', close);
+}
