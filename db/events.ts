@@ -29,6 +29,8 @@ export interface EventStream {
   channel: string;
   /** Prefix of the Redis channels (`<prefix>:<ownerId>`) and connection names. */
   redisPrefix: string;
+  /** The database function that inserts one event for the Redis bus (migration 20251127061000). */
+  insertFunction: string;
 }
 
 export const EBOOK_EVENTS: EventStream = {
@@ -36,6 +38,7 @@ export const EBOOK_EVENTS: EventStream = {
   ownerColumn: 'ebook_id',
   channel: 'ebook_events',
   redisPrefix: 'ebook-events',
+  insertFunction: 'insert_ebook_event',
 };
 
 export const STORY_EVENTS: EventStream = {
@@ -43,6 +46,7 @@ export const STORY_EVENTS: EventStream = {
   ownerColumn: 'story_id',
   channel: 'story_events',
   redisPrefix: 'story-events',
+  insertFunction: 'insert_story_event',
 };
 
 export type Unsubscribe = () => Promise<void>;
@@ -661,17 +665,19 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
     }
   }
 
-  /** Inserts under the owner's lock (held until `trx` ends) and returns the event with its predecessor's id. */
-  async function insert(trx: Knex.Transaction, ownerId: string, type: string, data: unknown): Promise<RedisEventMessage> {
-    await trx.raw('SELECT pg_advisory_xact_lock(hashtextextended(?, 0))', [ownerLockKey(stream, ownerId)]);
-    // A statement of its own, after the lock: its snapshot sees every event committed before ours.
-    const { rows } = await trx.raw(
-      `INSERT INTO ?? (??, type, data)
-       VALUES (?::uuid, ?, ?::jsonb)
-       RETURNING id, created_at,
-         (SELECT coalesce(max(id), 0) FROM ?? WHERE ?? = ?::uuid) AS prev_id`,
-      [stream.table, stream.ownerColumn, ownerId, type, jsonData(data), stream.table, stream.ownerColumn, ownerId],
-    );
+  /**
+   * Inserts under the owner's lock (held until the transaction ends: `trx`'s, or the
+   * call's own) and returns the event with its predecessor's id, read after the lock.
+   * One round trip: the database function does both steps (see its migration).
+   */
+  async function insert(db: Knex | Knex.Transaction, ownerId: string, type: string, data: unknown): Promise<RedisEventMessage> {
+    const { rows } = await db.raw(`SELECT id, created_at, prev_id FROM ??(?, ?::uuid, ?, ?::jsonb)`, [
+      stream.insertFunction,
+      ownerLockKey(stream, ownerId),
+      ownerId,
+      type,
+      jsonData(data),
+    ]);
     return {
       id: Number(rows[0].id),
       prevId: Number(rows[0].prev_id),
@@ -700,7 +706,7 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
         );
         return msg.id;
       }
-      const msg = await knex.transaction((t) => insert(t, ownerId, type, data));
+      const msg = await insert(knex, ownerId, type, data);
       await sendToRedis(msg);
       return msg.id;
     },

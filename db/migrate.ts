@@ -7,6 +7,7 @@ import * as costLedger from './migrations/20251127040000_cost_ledger';
 import * as sharingRevisions from './migrations/20251127050000_sharing_revisions';
 import * as ledgerBeyondBooks from './migrations/20251127051000_ledger_beyond_books';
 import * as storyEvents from './migrations/20251127060000_story_events';
+import * as eventInsertFunctions from './migrations/20251127061000_event_insert_functions';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -27,6 +28,7 @@ const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20251127050000_sharing_revisions', sharingRevisions],
   ['20251127051000_ledger_beyond_books', ledgerBeyondBooks],
   ['20251127060000_story_events', storyEvents],
+  ['20251127061000_event_insert_functions', eventInsertFunctions],
 ];
 
 /** Names of every migration, in the order they apply. */
