@@ -120,7 +120,7 @@ export const OPERATIONS: Operation[] = [
   {
     method: 'get',
     path: '/v1/stories/{id}/events',
-    summary: "A story's runs as server-sent events: stage, outline, section text as it is written (moderated), section.written, completed / failed / cancelled; each names its revision (Last-Event-ID resumes)",
+    summary: "A story's runs as server-sent events: stage, outline, section text as it is written (moderated), section.written, completed / failed / cancelled; each names its revision; starts at the latest run (Last-Event-ID resumes, 0 for every run)",
     produces: 'text/event-stream',
     responses: { '200': 'Event stream', '404': 'No such story for this user' },
   },

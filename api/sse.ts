@@ -10,9 +10,21 @@ import type { EventBus } from '../db/events';
 /** How often a comment line keeps idle proxies from closing the stream. */
 const KEEP_ALIVE_MS = 15_000;
 
-export async function streamEvents(req: Request, res: Response, bus: EventBus, ownerId: string, label: string): Promise<void> {
+/** The id a reconnecting client last saw (`Last-Event-ID`, or `?lastEventId=`), if it sent one. */
+export function lastEventId(req: Request): number | undefined {
   const last = req.get('last-event-id') ?? (req.query.lastEventId as string | undefined);
-  const afterId = last && /^\d+$/.test(last) ? Number(last) : 0;
+  return last && /^\d+$/.test(last) ? Number(last) : undefined;
+}
+
+/** Streams the owner's events after `afterId` (default: the client's last seen id, else from the start). */
+export async function streamEvents(
+  req: Request,
+  res: Response,
+  bus: EventBus,
+  ownerId: string,
+  label: string,
+  afterId = lastEventId(req) ?? 0,
+): Promise<void> {
   res.writeHead(200, {
     'Content-Type': 'text/event-stream; charset=utf-8',
     'Cache-Control': 'no-cache, no-transform',

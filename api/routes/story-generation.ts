@@ -25,7 +25,7 @@ import type { storyWorkflow } from '../../workflows/story';
 import { HttpProblem, notFound } from '../problem';
 import { idempotency } from '../idempotency';
 import { parseStrict } from './stories';
-import { streamEvents } from '../sse';
+import { lastEventId, streamEvents } from '../sse';
 import { briefSchema, rewriteSchema } from './ebooks';
 
 /** The brief of a story; `chapterCount` is how many sections it is written in. */
@@ -145,13 +145,23 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
    * A run as it happens, for the story's owner: `stage`, `outline`, each section's
    * moderated text (`section.text`; `section.restart` first when an attempt is
    * retried), `section.written`, then `completed`, `failed` or `cancelled`; each
-   * event names its run's `revision`. Streams every run of the story, rewrites too.
+   * event names its run's `revision`. A new stream starts at the latest run (a reader
+   * would otherwise get every earlier rewrite's text first) and goes on through the
+   * runs after it; `Last-Event-ID` resumes exactly where a reader was.
    */
   router.get('/stories/:id/events', async (req, res) => {
     const profile = await repos.profiles.getByClerkId(req.user!.userId);
     const story = await stories.get(String(req.params.id));
     if (!story || !profile || story.userId !== profile.id) throw notFound('Story');
-    await streamEvents(req, res, services.storyEvents, story.id, 'story');
+    let afterId = lastEventId(req);
+    if (afterId === undefined) {
+      const [row] = await knex('story_events')
+        .where('story_id', story.id)
+        .andWhereRaw(`(data->>'revision')::int < ?`, [revisionOf(story)])
+        .max({ last: 'id' });
+      afterId = Number(row?.last ?? 0);
+    }
+    await streamEvents(req, res, services.storyEvents, story.id, 'story', afterId);
   });
 
   return router;

@@ -258,6 +258,17 @@ describe('story generation, books from stories, AI routes', function () {
     const chats = server.callsTo('chat').filter((c) => JSON.stringify(c.body).includes('More rain.'));
     assert.ok(chats.length >= 2, 'the feedback reached the storyline and the sections');
 
+    // A new reader of the events starts at the latest run; Last-Event-ID 0 asks for every run.
+    const eventsUrl = `${url}/v1/stories/${storyId}/events`;
+    const ended = (evs: Array<{ event: string; data: { revision: number } }>) =>
+      evs.some((e) => e.event === 'completed' && e.data.revision === 2);
+    const latest = await collectSse(eventsUrl, { authorization: `Bearer ${alice}` }, ended);
+    assert.deepEqual([...new Set(latest.map((e) => e.data.revision))], [2]);
+    assert.equal(latest[0].event, 'stage');
+    const all = await collectSse(eventsUrl, { authorization: `Bearer ${alice}`, 'last-event-id': '0' }, ended);
+    assert.deepEqual([...new Set(all.map((e) => e.data.revision))], [1, 2]);
+    assert.deepEqual(all.slice(-latest.length).map((e) => e.id), latest.map((e) => e.id));
+
     const handWritten = await api(url, 'POST', '/v1/stories', { token: alice, body: { title: 'Notes', content: 'One.\n\nTwo.' } });
     const refused = await api(url, 'POST', `/v1/stories/${handWritten.body.id}/regenerate`, { token: alice, body: {} });
     assert.equal(refused.status, 409);
