@@ -9,7 +9,11 @@ import { createLogger } from '../lib/logger';
 import { createServices } from '../lib/services';
 import { connectClient } from '../lib/temporal';
 import { createApp } from './app';
+import { endAllStreams } from './sse';
 import Redis from 'ioredis';
+
+/** How long a stopping API lets in-flight requests run before it closes their connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
 
 async function main() {
   const config = loadConfig();
@@ -51,9 +55,13 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'API stopping');
-    // Stop accepting, let in-flight requests finish, then cut long-lived streams.
+    // Stop accepting; end the event streams at once (their clients reconnect to another
+    // process with Last-Event-ID); let in-flight requests finish, cutting what is left
+    // after SHUTDOWN_GRACE_MS (inside compose's 15 s stop_grace_period).
     server.close();
-    setTimeout(() => server.closeAllConnections(), 5000).unref();
+    const streams = endAllStreams();
+    if (streams > 0) log.info({ streams }, 'event streams ended');
+    setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
     server.closeIdleConnections();
     await new Promise((r) => server.once('close', r));
     await temporal.connection.close();

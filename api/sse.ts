@@ -10,6 +10,20 @@ import type { EventBus } from '../db/events';
 /** How often a comment line keeps idle proxies from closing the stream. */
 const KEEP_ALIVE_MS = 15_000;
 
+/** The streams this process serves: a stream never ends on its own, so stopping ends them. */
+const openStreams = new Set<() => void>();
+
+/**
+ * Ends every open stream, cleanly (the client sees the response end, not a reset)
+ * and at once: its client reconnects, to another API process, with Last-Event-ID.
+ * Returns how many there were.
+ */
+export function endAllStreams(): number {
+  const ends = [...openStreams];
+  for (const end of ends) end();
+  return ends.length;
+}
+
 /** The id a reconnecting client last saw (`Last-Event-ID`, or `?lastEventId=`), if it sent one. */
 export function lastEventId(req: Request): number | undefined {
   const last = req.get('last-event-id') ?? (req.query.lastEventId as string | undefined);
@@ -38,12 +52,18 @@ export async function streamEvents(
     res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data ?? {})}\n\n`);
   });
   const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
+  const end = () => {
+    close();
+    res.end();
+  };
   const close = () => {
     if (closed) return;
     closed = true;
+    openStreams.delete(end);
     clearInterval(keepAlive);
     void unsubscribe();
   };
+  openStreams.add(end);
   req.on('close', close);
   res.on('error', close);
 }

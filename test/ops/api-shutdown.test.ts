@@ -1,0 +1,124 @@
+/**
+ * Stopping the API process (`npm run api`, SIGTERM as `docker compose stop` sends):
+ * it stops accepting at once, ends its event streams cleanly so their clients can
+ * reconnect to another process, lets a request already in flight finish, and then
+ * exits 0. The API runs as its own process against the test stack; the worker runs
+ * in this one, with the local OpenAI-protocol server slowed down so that a book and
+ * a prompt request are still in progress when the signal comes.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createTestStack, startWorker, type TestStack } from '../helpers/stack';
+import { freePort } from '../helpers/postgres';
+import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
+import { api, waitFor } from '../helpers/http';
+import { signSessionToken } from '../../lib/tokens';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+/** How long the local provider takes to answer a (non-streamed) chat request here. */
+const SLOW_MS = 2_500;
+
+describe('stopping the API process', function () {
+  this.timeout(240_000);
+  let stack: TestStack;
+  let openai: OpenAICompatServer;
+  let stopWorker: () => Promise<void>;
+  let child: ChildProcess | undefined;
+  let url: string;
+  let logFile: string;
+
+  before(async () => {
+    openai = await startOpenAICompatServer();
+    stack = await createTestStack({ ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' });
+    ({ stop: stopWorker } = await startWorker(stack));
+    const port = await freePort();
+    url = `http://127.0.0.1:${port}`;
+    logFile = path.join(stack.dataDir, 'api.log');
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of Object.keys(env)) if (/^(TEMPORAL_|DATABASE_URL|S3_|REDIS_URL|GROQ_|OPENAI_|RUNWARE_|PORT$)/.test(k)) delete env[k];
+    Object.assign(env, {
+      DATA_DIR: stack.dataDir,
+      DATABASE_URL: stack.databaseUrl,
+      TEMPORAL_ADDRESS: stack.env.address,
+      TEMPORAL_TASK_QUEUE: stack.taskQueue,
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      ...providerEnv({ openai }),
+      TEXT_PROVIDERS: 'openai',
+      IMAGE_PROVIDERS: 'openai',
+    });
+    const log = fs.openSync(logFile, 'a');
+    child = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], { cwd: ROOT, env, stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    await waitFor(
+      'the API process to be ready',
+      async () => {
+        if (child!.exitCode !== null) throw new Error(`api exited ${child!.exitCode}:\n${fs.readFileSync(logFile, 'utf8')}`);
+        return (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200;
+      },
+      120_000,
+    );
+  });
+
+  after(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await stopWorker?.();
+    await stack?.close();
+    await openai?.close();
+  });
+
+  it('stops accepting, ends its event streams cleanly, finishes the request in flight, then exits 0', async () => {
+    const token = await signSessionToken(stack.devKeys, { userId: 'stopping-user' });
+    openai.latency = { outline: SLOW_MS };
+    const created = await api(url, 'POST', '/v1/ebooks', { token, body: { prompt: 'A harbour that moves at night', chapterCount: 1 } });
+    assert.equal(created.status, 202, JSON.stringify(created.body));
+
+    // A reader of the book's events, reading until its response ends.
+    const stream = await fetch(`${url}/v1/ebooks/${created.body.id}/events`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(stream.status, 200);
+    const reader = stream.body!.getReader();
+    const streamEnded = (async () => {
+      for (;;) {
+        const { done } = await reader.read();
+        if (done) return Date.now();
+      }
+    })();
+
+    // A request that takes SLOW_MS: the prompt is improved by a workflow that calls the provider.
+    const inFlight = api(url, 'POST', '/v1/ai/enhance/prompt', { token, body: { prompt: 'a lantern maker' } });
+    await waitFor(
+      'the prompt request to reach the provider',
+      async () => openai.callsTo('chat').some((c) => JSON.stringify(c.body).includes('lantern maker')),
+      30_000,
+      20,
+    );
+
+    const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
+      child!.once('exit', (code) => resolve({ code, at: Date.now() })),
+    );
+    const signalledAt = Date.now();
+    child!.kill('SIGTERM');
+
+    // The stream ends at once, as a response that ended, not one that was cut.
+    const streamEndedAt = await streamEnded;
+    assert.ok(streamEndedAt - signalledAt < 1_500, `the event stream ended ${streamEndedAt - signalledAt} ms after SIGTERM`);
+
+    // No new connection is taken meanwhile.
+    await assert.rejects(fetch(`${url}/healthz`), 'a new request after SIGTERM is refused');
+
+    // The request that was in flight gets its answer.
+    const answered = await inFlight;
+    const answeredAt = Date.now();
+    assert.equal(answered.status, 200, JSON.stringify(answered.body));
+    assert.ok(answered.body.prompt.length > 'a lantern maker'.length);
+    assert.ok(answeredAt - signalledAt > 500, 'the request was still running when the signal came');
+
+    const { code, at } = await exited;
+    assert.equal(code, 0, fs.readFileSync(logFile, 'utf8').slice(-2000));
+    assert.ok(at >= answeredAt - 50, 'the process waited for the request in flight');
+    assert.ok(at - signalledAt < 10_000, `exited ${at - signalledAt} ms after SIGTERM, within the grace period`);
+    assert.match(fs.readFileSync(logFile, 'utf8'), /event streams ended/);
+  });
+});
