@@ -5,7 +5,7 @@
  * OpenAI-protocol server of the tests, whose response times are fixed per run.
  * Built on the test helpers, so a benchmark runs exactly what the tests run.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -16,6 +16,7 @@ import { createEngineWorker } from '../workers/worker';
 import Redis from 'ioredis';
 import { signSessionToken } from '../lib/tokens';
 import { createTestStack, startApi, startWorker, type TestStack } from '../test/helpers/stack';
+import { spawnEngineProcess } from '../test/helpers/process';
 import { mochaGlobalTeardown } from '../test/helpers/global';
 import { freePort } from '../test/helpers/postgres';
 import { providerEnv, startOpenAICompatServer, type Latency, type OpenAICompatServer } from '../test/helpers/provider-servers';
@@ -158,51 +159,14 @@ async function startWideWorker(stack: TestStack, slots: number) {
   };
 }
 
-/** One of the engine's entry points as a child process on the stack's services. */
-function spawnEntryPoint(stack: TestStack, name: string, script: string, env: Record<string, string>) {
-  const base: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(base)) if (/^(TEMPORAL_|DATABASE_URL|S3_|REDIS_URL|GROQ_|OPENAI_|RUNWARE_|PORT$)/.test(k)) delete base[k];
+/** One of the engine's entry points as a child process on the stack's services, its output in a file. */
+function spawnEntryPoint(stack: TestStack, name: string, script: 'api/main.ts' | 'workers/main.ts', env: Record<string, string>) {
   const logFile = path.join(os.tmpdir(), `ebook-bench-${name}-${process.pid}.log`);
-  const log = fs.openSync(logFile, 'w');
   console.log(`${name} process output: ${logFile}`);
   // e.g. BENCH_API_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the API process.
   const nodeArgs = (process.env[`BENCH_${name.toUpperCase()}_NODE_ARGS`] ?? '').split(' ').filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
-    cwd: path.resolve(__dirname, '..'),
-    env: {
-      ...base,
-      DATA_DIR: stack.dataDir,
-      DATABASE_URL: stack.databaseUrl,
-      TEMPORAL_ADDRESS: stack.env.address,
-      TEMPORAL_TASK_QUEUE: stack.taskQueue,
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', log, log],
-  });
-  fs.closeSync(log);
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  return {
-    child,
-    /** Polls `ready` every 250 ms for up to 2 minutes; fails if the process exits first. */
-    async waitUntil(ready: () => Promise<boolean>) {
-      const deadline = Date.now() + 120_000;
-      while (!(await ready())) {
-        if (child.exitCode !== null) throw new Error(`the ${name} process exited with ${child.exitCode} (see ${logFile})`);
-        if (Date.now() > deadline) {
-          child.kill('SIGKILL');
-          throw new Error(`the ${name} process was not ready within 2 minutes (see ${logFile})`);
-        }
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  const proc = spawnEngineProcess(stack, script, { LOG_LEVEL: 'warn', ...env }, { nodeArgs, logFile });
+  return { waitUntil: proc.waitUntil, stop: () => proc.stop(10_000) };
 }
 
 /** `workers/main.ts` as a child process; resolves once it polls. */

@@ -7,16 +7,13 @@
  * a prompt request are still in progress when the signal comes.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { createTestStack, startWorker, type TestStack } from '../helpers/stack';
 import { freePort } from '../helpers/postgres';
 import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 import { api, waitFor } from '../helpers/http';
+import { spawnEngineProcess, type EngineProcess } from '../helpers/process';
 import { signSessionToken } from '../../lib/tokens';
 
-const ROOT = path.resolve(__dirname, '..', '..');
 /** How long the local provider takes to answer a (non-streamed) chat request here. */
 const SLOW_MS = 2_500;
 
@@ -25,45 +22,22 @@ describe('stopping the API process', function () {
   let stack: TestStack;
   let openai: OpenAICompatServer;
   let stopWorker: () => Promise<void>;
-  let child: ChildProcess | undefined;
+  let apiProcess: EngineProcess | undefined;
   let url: string;
-  let logFile: string;
 
   before(async () => {
     openai = await startOpenAICompatServer();
-    stack = await createTestStack({ ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' });
+    const providers = { ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' };
+    stack = await createTestStack(providers);
     ({ stop: stopWorker } = await startWorker(stack));
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    logFile = path.join(stack.dataDir, 'api.log');
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of Object.keys(env)) if (/^(TEMPORAL_|DATABASE_URL|S3_|REDIS_URL|GROQ_|OPENAI_|RUNWARE_|PORT$)/.test(k)) delete env[k];
-    Object.assign(env, {
-      DATA_DIR: stack.dataDir,
-      DATABASE_URL: stack.databaseUrl,
-      TEMPORAL_ADDRESS: stack.env.address,
-      TEMPORAL_TASK_QUEUE: stack.taskQueue,
-      PORT: String(port),
-      LOG_LEVEL: 'info',
-      ...providerEnv({ openai }),
-      TEXT_PROVIDERS: 'openai',
-      IMAGE_PROVIDERS: 'openai',
-    });
-    const log = fs.openSync(logFile, 'a');
-    child = spawn(process.execPath, ['--import', 'tsx', 'api/main.ts'], { cwd: ROOT, env, stdio: ['ignore', log, log] });
-    fs.closeSync(log);
-    await waitFor(
-      'the API process to be ready',
-      async () => {
-        if (child!.exitCode !== null) throw new Error(`api exited ${child!.exitCode}:\n${fs.readFileSync(logFile, 'utf8')}`);
-        return (await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200;
-      },
-      120_000,
-    );
+    apiProcess = spawnEngineProcess(stack, 'api/main.ts', { ...providers, PORT: String(port) });
+    await apiProcess.waitUntil(async () => (await fetch(`${url}/readyz`)).status === 200);
   });
 
   after(async () => {
-    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await apiProcess?.stop(1_000);
     await stopWorker?.();
     await stack?.close();
     await openai?.close();
@@ -95,11 +69,8 @@ describe('stopping the API process', function () {
       20,
     );
 
-    const exited = new Promise<{ code: number | null; at: number }>((resolve) =>
-      child!.once('exit', (code) => resolve({ code, at: Date.now() })),
-    );
     const signalledAt = Date.now();
-    child!.kill('SIGTERM');
+    apiProcess!.child.kill('SIGTERM');
 
     // The stream ends at once, as a response that ended, not one that was cut.
     const streamEndedAt = await streamEnded;
@@ -115,10 +86,10 @@ describe('stopping the API process', function () {
     assert.ok(answered.body.prompt.length > 'a lantern maker'.length);
     assert.ok(answeredAt - signalledAt > 500, 'the request was still running when the signal came');
 
-    const { code, at } = await exited;
-    assert.equal(code, 0, fs.readFileSync(logFile, 'utf8').slice(-2000));
+    const { code, at } = await apiProcess!.exited;
+    assert.equal(code, 0, apiProcess!.output().slice(-2000));
     assert.ok(at >= answeredAt - 50, 'the process waited for the request in flight');
     assert.ok(at - signalledAt < 10_000, `exited ${at - signalledAt} ms after SIGTERM, within the grace period`);
-    assert.match(fs.readFileSync(logFile, 'utf8'), /event streams ended/);
+    assert.match(apiProcess!.output(), /event streams ended/);
   });
 });

@@ -6,18 +6,14 @@
  * own worker metrics.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { EBOOK_ID_ATTRIBUTE, EBOOK_WORKFLOW_TYPE, ebookWorkflowId, USER_ID_ATTRIBUTE } from '../../workflows/shared';
 import type { ebookWorkflow } from '../../workflows/ebook';
 import { parseMetricsPort } from '../../lib/worker-metrics';
 import { createTestStack, type TestStack } from '../helpers/stack';
 import { freePort } from '../helpers/postgres';
 import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
-
-const ROOT = path.resolve(__dirname, '..', '..');
+import { spawnEngineProcess, type EngineProcess } from '../helpers/process';
 
 /** The value of one sample line (`name{labels} value`), summed over every line whose labels include `labels`. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -36,49 +32,25 @@ describe('ops: worker metrics endpoint', function () {
   this.timeout(240_000);
   let stack: TestStack;
   let openai: OpenAICompatServer;
-  let child: ChildProcess | undefined;
+  let worker: EngineProcess | undefined;
   let port: number;
-  let logFile: string;
 
   before(async () => {
     stack = await createTestStack();
     openai = await startOpenAICompatServer();
     port = await freePort();
-    logFile = path.join(stack.dataDir, 'worker.log');
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of Object.keys(env)) if (/^(TEMPORAL_|DATABASE_URL|S3_|REDIS_URL|GROQ_|OPENAI_|RUNWARE_)/.test(k)) delete env[k];
-    Object.assign(env, {
-      DATA_DIR: stack.dataDir,
-      DATABASE_URL: stack.databaseUrl,
-      TEMPORAL_ADDRESS: stack.env.address,
-      TEMPORAL_TASK_QUEUE: stack.taskQueue,
-      LOG_LEVEL: 'info',
+    worker = spawnEngineProcess(stack, 'workers/main.ts', {
       WORKER_METRICS_PORT: String(port),
       ...providerEnv({ openai }),
       TEXT_PROVIDERS: 'openai',
       IMAGE_PROVIDERS: 'openai',
     });
-    const log = fs.openSync(logFile, 'a');
-    child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts'], { cwd: ROOT, env, stdio: ['ignore', log, log] });
-    fs.closeSync(log);
     // Up when the endpoint answers.
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      if (child.exitCode !== null) throw new Error(`worker exited ${child.exitCode}:\n${fs.readFileSync(logFile, 'utf8')}`);
-      const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false);
-      if (ok) break;
-      if (Date.now() > deadline) throw new Error(`no metrics endpoint:\n${fs.readFileSync(logFile, 'utf8')}`);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await worker.waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
   });
 
   after(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once('exit', r));
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 30_000))]);
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
+    await worker?.stop();
     await openai?.close();
     await stack?.close();
   });
