@@ -174,13 +174,14 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
         generation: { stage: 'completed', progress: 1, sections: { done: sections.length, total: sections.length }, error: null },
       });
       if (!stored) return; // a newer run took over (or the story was deleted): nothing of this one is kept
-      await publish(storyId, revision, 'completed', { title: outline.title, status, progress: 1 });
       await deps.repos.activities.record({
         userId: story.userId,
         type: 'story_generated',
         data: { storyId, revision },
         dedupeKey: `story_generated:${storyId}:${revision}`,
       });
+      // Last: readers hear of the end once everything of it is stored.
+      await publish(storyId, revision, 'completed', { title: outline.title, status, progress: 1 });
     },
 
     /** A failed first run marks the story failed; a failed rewrite keeps the previous text and status. */
