@@ -14,7 +14,7 @@ import { currentAttempt } from './providers/failover';
 import type { ActivityDeps, StoredChapter } from './index';
 import type { ProviderCalls } from './provider-calls';
 import type { BookBrief, Outline } from './providers/types';
-import { createStoryGenerationRepository } from '../db/story-generation';
+import { announceRunEnd, createStoryGenerationRepository } from '../db/story-generation';
 import { createStoryRepository } from '../db/stories';
 import { ErrorTypes, type EbookError } from '../workflows/shared';
 import type { StoryOutlineRef, StorySectionRef } from '../workflows/story-ai-shared';
@@ -190,7 +190,7 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
       if (!story) return;
       const generation = (story.metadata.generation ?? {}) as { previousStatus?: string };
       await repos().runs.failRun(input.storyId, input.revision, generation.previousStatus, input.error);
-      await publish(input.storyId, input.revision, input.error.type === 'Cancelled' ? 'cancelled' : 'failed', { error: input.error });
+      await announceRunEnd(deps.storyEvents, input.storyId, input.revision, input.error);
     },
   };
 }

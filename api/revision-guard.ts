@@ -4,19 +4,11 @@
  * while the other runs. Asked of Temporal directly (describe, not the eventually
  * consistent visibility list), so a just-started workflow is seen.
  */
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
+import { isWorkflowRunning } from '../lib/temporal';
 import type { Ebook } from '../db/repositories';
 import { chapterRewriteWorkflowId } from '../workflows/shared';
 import { HttpProblem } from './problem';
-
-async function running(temporal: Client, workflowId: string): Promise<boolean> {
-  try {
-    return (await temporal.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
-    throw err;
-  }
-}
 
 /** Throws 409 when a revision or a chapter rewrite of `book`'s current version is running. */
 export async function refuseWhileRevising(temporal: Client, book: Ebook): Promise<void> {
@@ -24,7 +16,7 @@ export async function refuseWhileRevising(temporal: Client, book: Ebook): Promis
     ...(book.revision?.status === 'running' ? [book.revision.workflowId] : []),
     ...book.chapters.map((c) => chapterRewriteWorkflowId(book.id, c.index, book.fileVersion)),
   ];
-  const states = await Promise.all(candidates.map((id) => running(temporal, id)));
+  const states = await Promise.all(candidates.map((id) => isWorkflowRunning(temporal, id)));
   const busy = candidates.find((_, i) => states[i]);
   if (busy) {
     throw new HttpProblem(409, 'Conflict', 'This book is already being changed; wait for the new version to be published.', {

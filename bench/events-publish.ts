@@ -10,15 +10,14 @@ import { randomUUID } from 'node:crypto';
 import { createRedisEventBus } from '../db/events';
 import { createRepositories } from '../db/repositories';
 import { createTestDatabase } from '../test/helpers/postgres';
-import { machine } from './harness';
+import { runMain } from './harness';
 
 const BOOKS = Number(process.env.BENCH_BOOKS ?? 10);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 300);
 
-async function main() {
+runMain(async () => {
   const redisUrl = process.env.TEST_REDIS_URL;
   if (!redisUrl) throw new Error('TEST_REDIS_URL is not set');
-  console.log(`machine at start: ${machine()}`);
   const db = await createTestDatabase();
   const bus = createRedisEventBus(db.knex, redisUrl, { pollIntervalMs: 0 });
   try {
@@ -51,13 +50,4 @@ async function main() {
     await bus.close();
     await db.drop();
   }
-  console.log(`machine at end: ${machine()}`);
-}
-
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+});

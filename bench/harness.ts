@@ -282,17 +282,15 @@ export function machine(): string {
 }
 
 /**
- * Runs one benchmark: the machine's load before and after, the stack started and
- * always closed, exit code 0 or 1.
+ * Runs a benchmark's body with the machine's load printed before and after; exits
+ * 0, or 1 with the error.
  */
-export function runBench(opts: BenchOptions, body: (bench: BenchStack) => Promise<void>): void {
+export function runMain(body: () => Promise<void>): void {
   const main = async () => {
     console.log(`machine at start: ${machine()}`);
-    const bench = await startBenchStack(opts);
     try {
-      await body(bench);
+      await body();
     } finally {
-      await bench.close();
       console.log(`machine at end: ${machine()}`);
     }
   };
@@ -303,4 +301,16 @@ export function runBench(opts: BenchOptions, body: (bench: BenchStack) => Promis
       process.exit(1);
     },
   );
+}
+
+/** Runs one engine benchmark (see runMain) on a stack started for it and always closed. */
+export function runBench(opts: BenchOptions, body: (bench: BenchStack) => Promise<void>): void {
+  runMain(async () => {
+    const bench = await startBenchStack(opts);
+    try {
+      await body(bench);
+    } finally {
+      await bench.close();
+    }
+  });
 }

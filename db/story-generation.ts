@@ -4,10 +4,24 @@
  * run names its revision, so a stale run can never overwrite a newer one.
  */
 import type { Knex } from 'knex';
+import type { EventBus } from './events';
 import type { JsonObject } from './repositories';
 import type { StoryGeneration } from '../workflows/story-ai-shared';
 
 const REVISION = `(metadata->'generation'->>'revision')::int`;
+
+/**
+ * Tells a story's readers (its event stream) that run `revision` ended without a
+ * new text: `cancelled` for a run cancelled by request, else `failed`.
+ */
+export async function announceRunEnd(
+  events: EventBus | undefined,
+  storyId: string,
+  revision: number,
+  error: { type: string; message: string },
+): Promise<void> {
+  await events?.publish(storyId, error.type === 'Cancelled' ? 'cancelled' : 'failed', { revision, error });
+}
 
 export function createStoryGenerationRepository(knex: Knex) {
   async function fail(id: string, revision: number, status: string, generation: Partial<StoryGeneration>): Promise<boolean> {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_TYPES } from '../workflows/shared';
 import { temporalAddress, type Config } from './config';
 import { temporalConnectionOptions } from './temporal-connection';
@@ -110,6 +110,20 @@ export async function waitForPort(host: string, port: number, timeoutMs: number)
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`${host}:${port} did not open within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * True while the newest run of `workflowId` is running. Asked of Temporal directly
+ * (describe, not the eventually consistent visibility list), so a run started a moment
+ * ago, or a reset, counts; an id Temporal does not know is not running.
+ */
+export async function isWorkflowRunning(temporal: Client, workflowId: string): Promise<boolean> {
+  try {
+    return (await temporal.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return false;
+    throw err;
   }
 }
 

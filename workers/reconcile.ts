@@ -13,13 +13,14 @@
  * (a PostgreSQL advisory lock); the others skip that round.
  */
 import type { Knex } from 'knex';
-import { WorkflowNotFoundError, type Client, type WorkflowExecutionInfo } from '@temporalio/client';
+import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { Repositories } from '../db/repositories';
 import type { EventBus } from '../db/events';
 import type { Logger } from '../lib/logger';
+import { isWorkflowRunning } from '../lib/temporal';
 import { REVISION_WORKFLOW_TYPE, type RevisionState } from '../workflows/revision-shared';
 import { STORY_WORKFLOW_TYPE } from '../workflows/story-ai-shared';
-import { createStoryGenerationRepository } from '../db/story-generation';
+import { announceRunEnd, createStoryGenerationRepository } from '../db/story-generation';
 import { finishBook } from '../activities';
 import { createRevisionActivities } from '../activities/revisions';
 
@@ -59,16 +60,6 @@ function errorFor(status: string): { type: string; message: string } {
   }
 }
 
-/** True while the newest run of `workflowId` is still going (a reset or a new start after the closed one). */
-async function stillRunning(temporal: Client, workflowId: string): Promise<boolean> {
-  try {
-    return (await temporal.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) return false;
-    throw err;
-  }
-}
-
 /**
  * One sweep: the engine's book, revision and story workflows that closed as terminated,
  * timed out or failed after `since`, matched against their rows. Returns what it fixed.
@@ -91,7 +82,7 @@ export async function reconcileClosedWorkflows(deps: ReconcileDeps, since: Date)
         .where({ workflow_id: wf.workflowId })
         .whereIn('status', ['queued', 'running'])
         .first('id');
-      if (!row || (await stillRunning(temporal, wf.workflowId))) continue;
+      if (!row || (await isWorkflowRunning(temporal, wf.workflowId))) continue;
       // What the workflow's own last step (finishEbook) would have done.
       if (await finishBook({ repos, events }, { ebookId: row.id, status: 'failed', error: errorFor(closedAs) })) {
         fixed.push({ ebookId: row.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'book' });
@@ -101,20 +92,20 @@ export async function reconcileClosedWorkflows(deps: ReconcileDeps, since: Date)
         .where({ status: 'generating' })
         .andWhereRaw(`metadata->'generation'->>'workflowId' = ?`, [wf.workflowId])
         .first('id', 'metadata');
-      if (!story || (await stillRunning(temporal, wf.workflowId))) continue;
+      if (!story || (await isWorkflowRunning(temporal, wf.workflowId))) continue;
       const generation = (story.metadata?.generation ?? {}) as { revision?: number; previousStatus?: string };
       // As the workflow's failStory would: a failed rewrite leaves the story as it was before it.
       const revision = Number(generation.revision ?? 1);
       const error = errorFor(closedAs);
       if (await runs.failRun(story.id, revision, generation.previousStatus, error)) {
-        await deps.storyEvents?.publish(story.id, 'failed', { revision, error });
+        await announceRunEnd(deps.storyEvents, story.id, revision, error);
         fixed.push({ ebookId: '', storyId: story.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'story' });
       }
     } else {
       const row = await knex('memory_books')
         .whereRaw(`revision->>'runId' = ? AND revision->>'status' = 'running'`, [wf.runId])
         .first('id', 'revision');
-      if (!row || (await stillRunning(temporal, wf.workflowId))) continue;
+      if (!row || (await isWorkflowRunning(temporal, wf.workflowId))) continue;
       const revision = row.revision as RevisionState;
       // What the revision's own last step (recordRevision) would have done: its chapters done again.
       await revisions.recordRevision({

@@ -13,7 +13,7 @@ import type { Services } from '../../lib/services';
 import type { Logger } from '../../lib/logger';
 import type { BookBrief } from '../../activities/providers/types';
 import { createStoryRepository, type Story } from '../../db/stories';
-import { createStoryGenerationRepository } from '../../db/story-generation';
+import { announceRunEnd, createStoryGenerationRepository } from '../../db/story-generation';
 import { USER_ID_ATTRIBUTE } from '../../workflows/shared';
 import {
   STORY_WORKFLOW_TYPE,
@@ -135,7 +135,7 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
       // The run is gone (its history expired): record the end directly, as the run would have.
       const error = { type: 'Cancelled', message: 'Cancelled by request' };
       if (await runs.failRun(story.id, revisionOf(story), generation.previousStatus, error)) {
-        await services.storyEvents.publish(story.id, 'cancelled', { revision: revisionOf(story), error });
+        await announceRunEnd(services.storyEvents, story.id, revisionOf(story), error);
       }
     }
     res.status(202).json({ id: story.id, workflowId: generation.workflowId, revision: revisionOf(story), status: 'cancelling' });
