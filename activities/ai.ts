@@ -3,11 +3,12 @@
  * the same providers, failover, moderation and cost ledger as books, with the
  * cost booked to the user who asked (there is no book).
  */
+import { briefText } from '../core/brief';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ActivityDeps } from './index';
 import type { ProviderCalls } from './provider-calls';
 import type { Outline } from './providers/types';
-import { getEra } from '../lib/eras';
+import { getEra } from '../core/eras';
 import { ErrorTypes } from '../workflows/shared';
 import {
   pictureKey,
@@ -47,10 +48,7 @@ export function createAiActivities(deps: ActivityDeps, calls: ProviderCalls) {
     async enhancePrompt(input: EnhancePromptInput): Promise<EnhancedPrompt> {
       const b = input.brief;
       heartbeat();
-      await refuseIfFlagged(
-        [b.prompt, b.characterName, b.archetype, b.place, b.style, b.mood].filter(Boolean).join('\n'),
-        'the prompt',
-      );
+      await refuseIfFlagged(briefText(b), 'the prompt');
       const provider = deps.text;
       const written = await tracked(undefined, 'ai.prompt', provider.name, () =>
         provider.writeOutline({ ...b, chapterCount: ENHANCE_SECTIONS }, signal()),

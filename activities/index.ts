@@ -19,12 +19,7 @@ import { partialSpendOf } from './providers/errors';
 import { currentAttempt } from './providers/failover';
 import type { Repositories } from '../db/repositories';
 import type { EventBus } from '../db/events';
-import type {
-  BookBrief,
-  ImageProvider,
-  Outline,
-  TextProvider,
-} from './providers/types';
+import type { ImageProvider, Outline, TextProvider } from './providers/types';
 import type { RenderBook, RenderImage } from './render/types';
 import { renderPdf as renderPdfFile } from './render/pdf';
 import { renderEpub as renderEpubFile } from './render/epub';
@@ -40,6 +35,7 @@ import {
   type OutlineRef,
   type StoredFiles,
 } from '../workflows/shared';
+import { briefText, type BookBrief } from '../core/brief';
 
 export interface ActivityDeps {
   repos: Repositories;
@@ -169,11 +165,8 @@ export function createActivities(deps: ActivityDeps) {
     ...createAiActivities(deps, calls),
     /** The brief's free text, before anything is generated or spent. */
     async moderatePrompt({ ebookId, brief }: { ebookId: string; brief: BookBrief }): Promise<void> {
-      const text = [brief.prompt, brief.characterName, brief.archetype, brief.place, brief.style, brief.mood]
-        .filter((t): t is string => typeof t === 'string' && t.trim() !== '')
-        .join('\n');
       heartbeat();
-      await refuseIfFlagged(text, `the prompt of ebook ${ebookId}`);
+      await refuseIfFlagged(briefText(brief), `the prompt of ebook ${ebookId}`);
     },
 
     async startEbook({ ebookId }: { ebookId: string }): Promise<void> {

@@ -12,9 +12,9 @@ import { moderateText, type ModerationResult } from './moderation';
 import { ContentRefusedError, ModeratedStream } from './moderated-stream';
 import { partialSpendOf } from './providers/errors';
 import { recordProviderSpend, timeProviderCall } from '../lib/worker-metrics';
-import type { Usage } from './providers/types';
 import { ErrorTypes } from '../workflows/shared';
 import type { ActivityDeps } from './index';
+import type { Usage } from '../core/pricing';
 
 /** Who a call that belongs to no book is for: the user's profile, and the story when there is one. */
 export interface CallOwner {

@@ -13,11 +13,12 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { currentAttempt } from './providers/failover';
 import type { ActivityDeps, StoredChapter } from './index';
 import type { ProviderCalls } from './provider-calls';
-import type { BookBrief, Outline } from './providers/types';
+import type { Outline } from './providers/types';
 import { announceRunEnd, createStoryGenerationRepository } from '../db/story-generation';
 import { createStoryRepository } from '../db/stories';
 import { ErrorTypes, type EbookError } from '../workflows/shared';
 import type { StoryOutlineRef, StorySectionRef } from '../workflows/story-ai-shared';
+import { briefText, type BookBrief } from '../core/brief';
 
 export const storyKeys = {
   outline: (storyId: string, revision: number) => `stories/${storyId}/r${revision}/outline.json`,
@@ -52,12 +53,8 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
 
   return {
     async moderateStoryPrompt(input: { storyId: string; brief: BookBrief; feedback?: string }): Promise<void> {
-      const b = input.brief;
-      const text = [b.prompt, b.characterName, b.archetype, b.place, b.style, b.mood, input.feedback]
-        .filter((t): t is string => typeof t === 'string' && t.trim() !== '')
-        .join('\n');
       heartbeat();
-      await refuseIfFlagged(text, `the prompt of story ${input.storyId}`);
+      await refuseIfFlagged(briefText(input.brief, input.feedback), `the prompt of story ${input.storyId}`);
     },
 
     async writeStoryOutline(input: {

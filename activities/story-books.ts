@@ -6,11 +6,12 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ActivityDeps, StoredChapter } from './index';
-import type { BookBrief, Outline, OutlineCharacter } from './providers/types';
+import type { Outline, OutlineCharacter } from './providers/types';
 import { keys } from './storage/types';
 import { createStoryRepository } from '../db/stories';
-import { getEra } from '../lib/eras';
+import { getEra } from '../core/eras';
 import { ErrorTypes } from '../workflows/shared';
+import type { BookBrief } from '../core/brief';
 
 /** The storyline a generated story keeps in `metadata.outline` (chapters carry their paragraph counts). */
 interface StoryOutline extends Partial<Omit<Outline, 'chapters'>> {

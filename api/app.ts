@@ -8,7 +8,7 @@ import { createWebRouter } from './web';
 import { ensureDevKeys } from '../lib/dev-keys';
 import type Redis from 'ioredis';
 import type { Client } from '@temporalio/client';
-import type { Services } from '../lib/services';
+import type { Services } from '../wiring/services';
 import type { Logger } from '../lib/logger';
 import { createAuth, type AuthSettings } from './auth';
 import { errorHandler, HttpProblem, sendProblem } from './problem';

@@ -5,7 +5,7 @@
  * consistent visibility list), so a just-started workflow is seen.
  */
 import type { Client } from '@temporalio/client';
-import { isWorkflowRunning } from '../lib/temporal';
+import { isWorkflowRunning } from '../wiring/temporal';
 import type { Ebook } from '../db/repositories';
 import { chapterRewriteWorkflowId } from '../workflows/shared';
 import { HttpProblem } from './problem';

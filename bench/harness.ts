@@ -11,7 +11,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
-import { createProviders } from '../lib/providers';
+import { createProviders } from '../wiring/providers';
 import { createEngineWorker } from '../workers/worker';
 import Redis from 'ioredis';
 import { signSessionToken } from '../lib/tokens';

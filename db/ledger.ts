@@ -3,8 +3,8 @@
  * the persisted provider order. See migration 20251127040000_cost_ledger.
  */
 import type { Knex } from 'knex';
-import type { Usage } from '../activities/providers/types';
-import { costOf } from '../lib/pricing';
+import { costOf } from '../core/pricing';
+import type { Usage } from '../core/pricing';
 
 export interface LedgerEntry {
   ebookId: string;

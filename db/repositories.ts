@@ -3,7 +3,8 @@ import { createUsageRepository } from './usage';
 import { createSharingRepository, type Visibility } from './sharing';
 import type { RevisionState } from '../workflows/revision-shared';
 
-export type SubscriptionTier = 'free' | 'speak_now' | 'midnights' | 'eras_tour';
+import type { SubscriptionTier } from '../core/tiers';
+export type { SubscriptionTier };
 export type BookStatus = 'draft' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
 
 /** A book in one of these stays there unless an update says `force: true`. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parsePriceOverrides, type PriceTable } from './pricing';
+import { parsePriceOverrides, type PriceTable } from '../core/pricing';
 
 /**
  * The one typed configuration of the engine, read from the environment once and
@@ -56,7 +56,7 @@ export interface Config {
     breakerThreshold: number;
     breakerCooldownMs: number;
     /**
-     * PROVIDER_PRICES: per-model prices laid over lib/pricing.ts's built-in table
+     * PROVIDER_PRICES: per-model prices laid over core/pricing.ts's built-in table
      * (validated here so a typo stops the process at start; the ledger reads the
      * same variable through `activePrices()`).
      */

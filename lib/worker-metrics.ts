@@ -11,8 +11,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Histogram, Registry } from 'prom-client';
-import { costOf } from './pricing';
-import type { Usage } from '../activities/providers/types';
+import { costOf } from '../core/pricing';
+import type { Usage } from '../core/pricing';
 
 export const workerRegistry = new Registry();
 let defaultsCollected = false;
@@ -54,7 +54,7 @@ const providerCallSeconds = new Histogram({
 });
 const providerSpendUsd = new Counter({
   name: 'ebook_provider_spend_usd_total',
-  help: 'Estimated provider spend in USD (lib/pricing.ts), by provider and model',
+  help: 'Estimated provider spend in USD (core/pricing.ts), by provider and model',
   labelNames: ['provider', 'model'] as const,
   registers: [workerRegistry],
 });

@@ -30,7 +30,7 @@ import {
 } from '@temporalio/client';
 import type { Knex } from 'knex';
 import { loadConfig, ConfigError, type Config } from '../lib/config';
-import { createServices, type Services } from '../lib/services';
+import { createServices, type Services } from '../wiring/services';
 import { describeTemporalConnection, temporalConnectionOptions } from '../lib/temporal-connection';
 import {
   EBOOK_WORKFLOW_TYPE,
@@ -45,7 +45,7 @@ import {
   type BatchRegenerateInput,
   type BatchSelection,
 } from '../workflows/batch-shared';
-import type { BookBrief } from '../activities/providers/types';
+import type { BookBrief } from '../core/brief';
 
 // ---------------------------------------------------------------- flags
 

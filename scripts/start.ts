@@ -14,7 +14,7 @@ import { createDb } from '../db/knex';
 import { migrate } from '../db/migrate';
 import { clerkSettings, ensureDevKeys } from '../lib/dev-keys';
 import { issueLocalSignInLink } from '../api/web';
-import { startDevServer, type DevServer } from '../lib/temporal';
+import { startDevServer, type DevServer } from '../wiring/temporal';
 import { Connection } from '@temporalio/client';
 import { temporalConnectionOptions } from '../lib/temporal-connection';
 import { temporal as temporalProto } from '@temporalio/proto';

@@ -17,7 +17,7 @@ export default defineConfig({
     target: 'es2022',
   },
   server: {
-    // lib/eras.json lives outside web/: the one source of the era list.
+    // core/ (eras, limits) lives outside web/: the one source of the era list and the brief's limits.
     fs: { allow: [fileURLToPath(new URL('..', import.meta.url))] },
     proxy: { '/v1': api, '/shared': api, '/signin': api, '/web-config.json': api },
   },

@@ -17,7 +17,7 @@ import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { Repositories } from '../db/repositories';
 import type { EventBus } from '../db/events';
 import type { Logger } from '../lib/logger';
-import { isWorkflowRunning } from '../lib/temporal';
+import { isWorkflowRunning } from '../wiring/temporal';
 import { REVISION_WORKFLOW_TYPE, type RevisionState } from '../workflows/revision-shared';
 import { STORY_WORKFLOW_TYPE } from '../workflows/story-ai-shared';
 import { announceRunEnd, createStoryGenerationRepository } from '../db/story-generation';

@@ -6,7 +6,7 @@
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery } from '@temporalio/workflow';
-import type { BookBrief } from '../activities/providers/types';
+import type { BookBrief } from '../core/brief';
 
 export const DEFAULT_TASK_QUEUE = 'ebooks';
 export const EBOOK_WORKFLOW_TYPE = 'ebookWorkflow';
@@ -83,7 +83,7 @@ export interface EbookWorkflowInput {
   brief: BookBrief;
   /** Free-tier books carry a watermark. */
   watermark?: string;
-  /** The owner's plan includes a print-ready PDF (lib/tiers.ts `printReady`). */
+  /** The owner's plan includes a print-ready PDF (core/tiers.ts `printReady`). */
   printReady?: boolean;
   /** Chapters in flight at once (default 4). */
   concurrency?: number;

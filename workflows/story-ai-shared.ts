@@ -1,9 +1,9 @@
+import type { BookBrief } from '../core/brief';
 /**
  * Names and payload types of the story workflow and the AI routes' workflows,
  * shared by the workflows, the activities, the API and the tests (the book's
  * own names are in ./shared). Workflow code imports this module: no I/O here.
  */
-import type { BookBrief } from '../activities/providers/types';
 
 export const STORY_WORKFLOW_TYPE = 'storyWorkflow';
 export const ENHANCE_PROMPT_WORKFLOW_TYPE = 'enhancePromptWorkflow';

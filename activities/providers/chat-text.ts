@@ -9,16 +9,10 @@
  */
 import { z } from 'zod';
 import { ApplicationFailure } from '@temporalio/common';
-import type {
-  BookBrief,
-  ChapterRequest,
-  ChapterResult,
-  Outline,
-  OutlineResult,
-  TextProvider,
-  Usage,
-} from './types';
+import type { ChapterRequest, ChapterResult, Outline, OutlineResult, TextProvider } from './types';
 import { classified, notePartialSpend, ProviderErrorTypes } from './errors';
+import type { BookBrief } from '../../core/brief';
+import type { Usage } from '../../core/pricing';
 
 /** The part of the openai / groq-sdk clients this provider uses. */
 export interface ChatClient {

@@ -7,17 +7,9 @@
  * titles, people, places and prose. The prompt's own salient words are woven
  * into titles and text so the book is recognisably "about" what was asked.
  */
-import type {
-  BookBrief,
-  ChapterRequest,
-  ChapterResult,
-  Outline,
-  OutlineChapter,
-  OutlineCharacter,
-  OutlineResult,
-  TextProvider,
-} from './types';
-import { findArchetype, getEra, type Era, type EraArchetype } from '../../lib/eras';
+import type { ChapterRequest, ChapterResult, Outline, OutlineChapter, OutlineCharacter, OutlineResult, TextProvider } from './types';
+import { findArchetype, getEra, type Era, type EraArchetype } from '../../core/eras';
+import type { BookBrief } from '../../core/brief';
 
 const MODEL = 'offline-writer-1';
 /** Upper bound on chapters, far above the API's 24, so a bad caller fails fast instead of looping. */

@@ -3,27 +3,8 @@
  * providers (the default with no API keys) and the real SDK-backed ones drop in
  * behind the same shapes.
  */
-
-/** What the person asked for; everything a provider needs to shape the book. */
-export interface BookBrief {
-  prompt: string;
-  chapterCount: number;
-  era?: string;
-  style?: string;
-  mood?: string;
-  characterName?: string;
-  archetype?: string;
-  place?: string;
-  /** BCP 47 language of the book; defaults to 'en'. */
-  language?: string;
-  /** A book made from this story (the caller's own) takes its text from it instead of writing one. */
-  storyId?: string;
-  /**
-   * 'parallel' (default): chapters are written at once from the outline.
-   * 'sequential': one after the other, each given the end of the previous one as written.
-   */
-  chapterMode?: 'parallel' | 'sequential';
-}
+import type { BookBrief } from '../../core/brief';
+import type { Usage } from '../../core/pricing';
 
 export interface OutlineCharacter {
   name: string;
@@ -49,12 +30,6 @@ export interface Outline {
   /** Two CSS hex colours (e.g. '#ff8c42') used by illustrations and covers. */
   palette: [string, string];
   chapters: OutlineChapter[];
-}
-
-export interface Usage {
-  inputTokens?: number;
-  outputTokens?: number;
-  images?: number;
 }
 
 export interface ChapterRequest {

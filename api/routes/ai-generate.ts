@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { ApplicationFailure, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
-import type { Services } from '../../lib/services';
+import type { Services } from '../../wiring/services';
 import type { Logger } from '../../lib/logger';
 import { ErrorTypes, USER_ID_ATTRIBUTE } from '../../workflows/shared';
 import {
@@ -25,7 +25,7 @@ import { HttpProblem, notFound } from '../problem';
 import { idempotency } from '../idempotency';
 import { sendStoredFile } from '../files';
 import { parseStrict } from './stories';
-import { briefSchema } from './ebooks';
+import { briefSchema } from '../../core/brief';
 
 export const enhancePromptSchema = briefSchema.omit({ chapterCount: true }).strict();
 

@@ -9,7 +9,7 @@
  */
 import { Router } from 'express';
 import { z } from 'zod';
-import type { Services } from '../../lib/services';
+import type { Services } from '../../wiring/services';
 import { loadConfig, type Config } from '../../lib/config';
 import { createLedger } from '../../db/ledger';
 import { HttpProblem, zodProblem } from '../problem';

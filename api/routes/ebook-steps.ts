@@ -7,7 +7,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { tierRules } from '../../lib/tiers';
+import { tierRules } from '../../core/tiers';
 import { HttpProblem, zodProblem } from '../problem';
 import { idempotency } from '../idempotency';
 import { refuseWhileRevising } from '../revision-guard';

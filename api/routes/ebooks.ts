@@ -6,9 +6,9 @@ import {
   WorkflowNotFoundError,
   type Client,
 } from '@temporalio/client';
-import type { Services } from '../../lib/services';
+import type { Services } from '../../wiring/services';
 import type { Logger } from '../../lib/logger';
-import { isEraId, ERAS } from '../../lib/eras';
+import { briefSchema, CHAPTER_MODES } from '../../core/brief';
 import {
   computeProgress,
   EBOOK_ID_ATTRIBUTE,
@@ -30,32 +30,13 @@ import { streamEvents } from '../sse';
 import { idempotency } from '../idempotency';
 import { parseStrict } from './stories';
 import { briefFromStory } from './story-brief';
-import { allowancePeriod, tierRules } from '../../lib/tiers';
+import { allowancePeriod, tierRules } from '../../core/tiers';
 import { printFile, type Ebook, type Repositories } from '../../db/repositories';
 import { chapterParagraphs, createBookCache, type BookCache } from '../book-cache';
 import { createStatusCache, type StatusCache } from '../status-cache';
 import { sendBookFile } from '../files';
 import { refuseWhileRevising } from '../revision-guard';
 import { revisionProgress } from '../../workflows/revision-shared';
-
-/** What a generated book or story is asked for (the brief's fields). */
-export const briefSchema = z.object({
-  prompt: z.string().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
-  chapterCount: z.number().int('must be an integer').min(1, 'must be 1-24').max(24, 'must be 1-24').default(3),
-  era: z
-    .string()
-    .refine(isEraId, { message: `must be one of ${ERAS.map((e: { id: string }) => e.id).join(', ')}` })
-    .optional(),
-  style: z.string().trim().max(100, 'must be at most 100 characters').optional(),
-  mood: z.string().trim().max(100, 'must be at most 100 characters').optional(),
-  characterName: z.string().trim().max(50, 'must be at most 50 characters').optional(),
-  archetype: z.string().trim().max(100, 'must be at most 100 characters').optional(),
-  place: z.string().trim().max(100, 'must be at most 100 characters').optional(),
-  language: z
-    .string()
-    .regex(/^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/, 'must be a BCP 47 language tag such as "en"')
-    .optional(),
-});
 
 /** A book from a prompt, or from one of the caller's completed stories (`storyId`): exactly one of the two. */
 export const createEbookSchema = briefSchema
@@ -64,7 +45,7 @@ export const createEbookSchema = briefSchema
     storyId: z.string().uuid('must be a UUID').optional(),
     visibility: z.enum(['private', 'public'], { message: 'must be private or public' }).optional(),
     /** 'sequential' writes the chapters one after the other, each from the end of the one before. */
-  chapterMode: z.enum(['parallel', 'sequential'], { message: 'must be "parallel" or "sequential"' }).default('parallel'),
+    chapterMode: z.enum(CHAPTER_MODES, { message: 'must be "parallel" or "sequential"' }).default('parallel'),
   })
   .superRefine((b, ctx) => {
     if ((b.prompt === undefined) === (b.storyId === undefined)) {

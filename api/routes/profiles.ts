@@ -1,11 +1,12 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import type { Services } from '../../lib/services';
+import type { Services } from '../../wiring/services';
 import type { Profile } from '../../db/repositories';
-import { isEraId, ERAS } from '../../lib/eras';
-import { allowancePeriod, tierRules } from '../../lib/tiers';
+import { isEraId, ERAS } from '../../core/eras';
+import { allowancePeriod, tierRules } from '../../core/tiers';
 import { HttpProblem } from '../problem';
 import { parseStrict, subjectProfile } from './stories';
+import { chapterCountSchema } from '../../core/brief';
 
 const BCP47 = /^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/;
 
@@ -28,7 +29,7 @@ export const preferencesSchema = z.strictObject({
     .nullable()
     .optional(),
   defaultStyle: z.string().trim().max(100, 'must be at most 100 characters').nullable().optional(),
-  defaultChapterCount: z.number().int('must be an integer').min(1, 'must be 1-24').max(24, 'must be 1-24').nullable().optional(),
+  defaultChapterCount: chapterCountSchema.nullable().optional(),
   language: z.string().regex(BCP47, 'must be a BCP 47 language tag such as "en"').nullable().optional(),
   emailNotifications: z.boolean('must be true or false').nullable().optional(),
 });

@@ -8,7 +8,7 @@
  *   deleted books answer 404, exactly like a book that never existed.
  */
 import { Router } from 'express';
-import type { Services } from '../../lib/services';
+import type { Services } from '../../wiring/services';
 import type { Logger } from '../../lib/logger';
 import type { Ebook } from '../../db/repositories';
 import { publishedActivity, type Visibility } from '../../db/sharing';

@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import { z, ZodError, type ZodType } from 'zod';
-import type { Services } from '../../lib/services';
+import type { Services } from '../../wiring/services';
 import { InvalidCursorError, type Profile } from '../../db/repositories';
 import { createStoryRepository, countWords, type Story } from '../../db/stories';
 import { HttpProblem, notFound, zodProblem } from '../problem';

@@ -2,11 +2,11 @@
  * The brief of a book made from one of the caller's stories (POST /ebooks with
  * `storyId`), checked before any allowance is taken.
  */
-import type { Services } from '../../lib/services';
-import type { BookBrief } from '../../activities/providers/types';
+import type { Services } from '../../wiring/services';
 import { createStoryRepository } from '../../db/stories';
 import { storyParagraphs } from '../../activities/story-books';
 import { HttpProblem } from '../problem';
+import type { BookBrief } from '../../core/brief';
 
 const fieldProblem = (status: number, title: string, field: string, message: string) =>
   new HttpProblem(status, title, `${field}: ${message}`, { errors: [{ field, message }] });

@@ -9,9 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Services } from '../../lib/services';
+import type { Services } from '../../wiring/services';
 import type { Logger } from '../../lib/logger';
-import type { BookBrief } from '../../activities/providers/types';
 import { createStoryRepository, type Story } from '../../db/stories';
 import { announceRunEnd, createStoryGenerationRepository } from '../../db/story-generation';
 import { USER_ID_ATTRIBUTE } from '../../workflows/shared';
@@ -26,7 +25,9 @@ import { HttpProblem, notFound } from '../problem';
 import { idempotency } from '../idempotency';
 import { parseStrict } from './stories';
 import { lastEventId, streamEvents } from '../sse';
-import { briefSchema, rewriteSchema } from './ebooks';
+import { rewriteSchema } from './ebooks';
+import { briefSchema } from '../../core/brief';
+import type { BookBrief } from '../../core/brief';
 
 /** The brief of a story; `chapterCount` is how many sections it is written in. */
 export const generateStorySchema = briefSchema.strict();

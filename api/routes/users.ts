@@ -1,7 +1,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import type { Services } from '../../lib/services';
-import { allowancePeriod, tierRules, TIERS } from '../../lib/tiers';
+import type { Services } from '../../wiring/services';
+import { allowancePeriod, tierRules, TIERS } from '../../core/tiers';
 import { InvalidCursorError, type Profile, type SubscriptionTier } from '../../db/repositories';
 import { HttpProblem, notFound, zodProblem } from '../problem';
 import { statusOf } from './ebooks';

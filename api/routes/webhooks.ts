@@ -1,6 +1,6 @@
 import express, { Router } from 'express';
 import { verifyWebhook } from '@clerk/express/webhooks';
-import type { Services } from '../../lib/services';
+import type { Services } from '../../wiring/services';
 import type { Logger } from '../../lib/logger';
 import { HttpProblem } from '../problem';
 

@@ -7,7 +7,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
-import { createProviders } from '../../lib/providers';
+import { createProviders } from '../../wiring/providers';
 
 describe('ebook API', function () {
   let stack: TestStack;

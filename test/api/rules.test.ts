@@ -7,7 +7,7 @@ import http from 'node:http';
 import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
-import { createProviders } from '../../lib/providers';
+import { createProviders } from '../../wiring/providers';
 
 describe('API rules', function () {
   let stack: TestStack;

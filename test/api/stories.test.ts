@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
-import { createProviders } from '../../lib/providers';
+import { createProviders } from '../../wiring/providers';
 
 describe('Stories and ebook edits', function () {
   let stack: TestStack;

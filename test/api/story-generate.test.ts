@@ -18,7 +18,7 @@ import { clerkSettings } from '../../lib/dev-keys';
 import { createLogger } from '../../lib/logger';
 import { splitStory, storyParagraphs } from '../../activities/story-books';
 import { createOpenAIModerator } from '../../activities/moderation';
-import { createProviders, type Providers } from '../../lib/providers';
+import { createProviders, type Providers } from '../../wiring/providers';
 import { collectSse } from '../providers/sse-client';
 import { storyKeys } from '../../activities/stories';
 

@@ -9,7 +9,7 @@ import { createTestStack, startApi, startWorker, type TestStack } from '../helpe
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { createLedger } from '../../db/ledger';
-import { costOf } from '../../lib/pricing';
+import { costOf } from '../../core/pricing';
 import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 
 const round6 = (n: number) => Math.round(n * 1e6) / 1e6;

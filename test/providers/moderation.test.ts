@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
-import { createProviders, type Providers } from '../../lib/providers';
+import { createProviders, type Providers } from '../../wiring/providers';
 import { createActivities } from '../../activities';
 import { createOpenAIModerator, moderateLocally } from '../../activities/moderation';
 import { createOfflineTextProvider } from '../../activities/providers/offline-text';

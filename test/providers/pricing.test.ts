@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ConfigError, loadConfig } from '../../lib/config';
-import { activePrices, costOf, mergePrices, parsePriceOverrides, PRICES } from '../../lib/pricing';
+import { activePrices, costOf, mergePrices, parsePriceOverrides, PRICES } from '../../core/pricing';
 
 describe('provider prices (built-in table, PROVIDER_PRICES overrides)', () => {
   const saved = process.env.PROVIDER_PRICES;

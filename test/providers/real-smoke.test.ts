@@ -13,15 +13,16 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { loadConfig } from '../../lib/config';
 import { createLedger } from '../../db/ledger';
-import { priceOf } from '../../lib/pricing';
+import { priceOf } from '../../core/pricing';
 import { createRepositories } from '../../db/repositories';
 import { buildOutline } from '../../activities/providers/offline-text';
 import { createGroqTextProvider } from '../../activities/providers/groq-text';
 import { createOpenAITextProvider } from '../../activities/providers/openai-text';
 import { createRunwareImageProvider } from '../../activities/providers/runware-image';
 import { createOpenAIModerator } from '../../activities/moderation';
-import type { ChapterRequest, TextProvider, Usage } from '../../activities/providers/types';
+import type { ChapterRequest, TextProvider } from '../../activities/providers/types';
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
+import type { Usage } from '../../core/pricing';
 
 const KEYS = ['GROQ_API_KEY', 'OPENAI_API_KEY', 'RUNWARE_API_KEY'] as const;
 type Key = (typeof KEYS)[number];
@@ -69,7 +70,7 @@ describe('real providers (smoke, only with keys)', function () {
     assert.ok(cost.calls >= 1);
     // A model in the price table gets a cost; an unknown one is recorded at 0, not as an error.
     if (priceOf(provider, model)) assert.ok(Number(row.cost_usd) > 0, `priced: ${row.cost_usd}`);
-    else console.log(`      (model ${provider}/${model} has no price: add it to lib/pricing.ts or PROVIDER_PRICES)`);
+    else console.log(`      (model ${provider}/${model} has no price: add it to core/pricing.ts or PROVIDER_PRICES)`);
     return row;
   }
 

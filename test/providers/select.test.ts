@@ -1,7 +1,7 @@
-/** Which providers a worker gets from the configuration (lib/providers.ts). */
+/** Which providers a worker gets from the configuration (wiring/providers.ts). */
 import assert from 'node:assert/strict';
 import { loadConfig, ConfigError } from '../../lib/config';
-import { createProviders } from '../../lib/providers';
+import { createProviders } from '../../wiring/providers';
 
 const providers = (env: Record<string, string>) => createProviders(loadConfig({ DATA_DIR: '/tmp/x', ...env }));
 

@@ -12,7 +12,7 @@ import { signSessionToken } from '../../lib/tokens';
 import { prose, providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 import { collectSse } from './sse-client';
 import { createOpenAIModerator } from '../../activities/moderation';
-import { createProviders, type Providers } from '../../lib/providers';
+import { createProviders, type Providers } from '../../wiring/providers';
 
 const squash = (t: string) => t.replace(/\s+/g, ' ').trim();
 

@@ -10,7 +10,8 @@ import { createOpenAITextProvider } from '../../activities/providers/openai-text
 import { createGroqTextProvider } from '../../activities/providers/groq-text';
 import { createFailoverTextProvider } from '../../activities/providers/failover';
 import { WordGate } from '../../activities/providers/chat-text';
-import type { BookBrief, ChapterRequest, Outline } from '../../activities/providers/types';
+import type { ChapterRequest, Outline } from '../../activities/providers/types';
+import type { BookBrief } from '../../core/brief';
 
 /** A mock activity context at `attempt`, without the worker's failure logging. */
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };

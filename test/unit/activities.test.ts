@@ -17,7 +17,7 @@ import { createPgEventBus } from '../../db/events';
 import { createOfflineTextProvider } from '../../activities/providers/offline-text';
 import { createOfflineImageProvider } from '../../activities/providers/offline-image';
 import { createTestDatabase } from '../helpers/postgres';
-import type { BookBrief } from '../../activities/providers/types';
+import type { BookBrief } from '../../core/brief';
 
 /** MockActivityEnvironment.run, typed by the activity it runs. */
 function run<A extends unknown[], R>(env: MockActivityEnvironment, fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {

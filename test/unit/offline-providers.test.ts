@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { createOfflineTextProvider, keyWords } from '../../activities/providers/offline-text';
 import { createOfflineImageProvider } from '../../activities/providers/offline-image';
-import type { BookBrief, ImageRequest, Outline } from '../../activities/providers/types';
-import { ERAS, getEra, isEraId, findArchetype } from '../../lib/eras';
+import type { ImageRequest, Outline } from '../../activities/providers/types';
+import { ERAS, getEra, isEraId, findArchetype } from '../../core/eras';
+import type { BookBrief } from '../../core/brief';
 
 const text = createOfflineTextProvider();
 const image = createOfflineImageProvider();

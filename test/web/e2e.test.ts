@@ -16,10 +16,10 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { createTestStack, startWorker, type TestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { issueLocalSignInLink, consumeSignInCode, isLoopback, clerkFrontendHost } from '../../api/web';
-import { createProviders, type Providers } from '../../lib/providers';
+import { createProviders, type Providers } from '../../wiring/providers';
 import { signSessionToken } from '../../lib/tokens';
 import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
-import { costOf } from '../../lib/pricing';
+import { costOf } from '../../core/pricing';
 import { launchChromium, PHONE, prepareWeb, shot, startWebServer, type WebServer } from './harness';
 
 // Locators, not waitForFunction: the app's CSP (kept on in these tests) forbids string eval.

@@ -1,6 +1,7 @@
 import { useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { apiJson, ApiError, explain } from './api';
 import { ERAS } from './eras';
+import { CHAPTER_COUNT } from '../../core/limits';
 import { navigate } from './router';
 import type { Session } from './session';
 
@@ -12,7 +13,7 @@ const advice: Record<Field, string> = {
   era: 'Pick one of the eras in the list, or leave it on “No particular era”.',
   characterName: 'Use a name of at most 50 characters, or leave it empty.',
   archetype: 'Pick a character type from the list, or leave it on “Let the story decide”.',
-  chapterCount: 'Choose a whole number of chapters from 1 to 24.',
+  chapterCount: `Choose a whole number of chapters from ${CHAPTER_COUNT.min} to ${CHAPTER_COUNT.max}.`,
   style: 'Describe the style in at most 100 characters, or leave it empty.',
   mood: 'Describe the mood in at most 100 characters, or leave it empty.',
 };
@@ -32,7 +33,7 @@ export function NewBook({ session, onUnauthorized }: { session: Session; onUnaut
   const [era, setEra] = useState('');
   const [characterName, setCharacterName] = useState('');
   const [archetype, setArchetype] = useState('');
-  const [chapterCount, setChapterCount] = useState('3');
+  const [chapterCount, setChapterCount] = useState(String(CHAPTER_COUNT.default));
   const [style, setStyle] = useState('');
   const [mood, setMood] = useState('');
   const [errors, setErrors] = useState<Partial<Record<Field, string>>>({});
@@ -146,9 +147,9 @@ export function NewBook({ session, onUnauthorized }: { session: Session; onUnaut
           </Row>
         </div>
         <div className="two">
-          <Row label="Chapters" error={errors.chapterCount} hint="From 1 to 24.">
+          <Row label="Chapters" error={errors.chapterCount} hint={`From ${CHAPTER_COUNT.min} to ${CHAPTER_COUNT.max}.`}>
             {(p) => (
-              <input {...p} name="chapterCount" type="number" inputMode="numeric" min={1} max={24} step={1} value={chapterCount} onChange={(e) => setChapterCount(e.target.value)} required />
+              <input {...p} name="chapterCount" type="number" inputMode="numeric" min={CHAPTER_COUNT.min} max={CHAPTER_COUNT.max} step={1} value={chapterCount} onChange={(e) => setChapterCount(e.target.value)} required />
             )}
           </Row>
           <Row label="Illustration style" optional error={errors.style} hint="For example: watercolour, ink, gouache.">

@@ -3,7 +3,7 @@
  * the engine's own price table (the same one the cost ledger uses), so the
  * running figure and the book's final total agree. List prices: an estimate.
  */
-import { costOf } from '../../lib/pricing';
+import { costOf } from '../../core/pricing';
 
 /** The estimated USD of one `provider.call` event's payload; 0 when it carries no usage. */
 export function callCostUsd(data: unknown): number {

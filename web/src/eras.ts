@@ -1,5 +1,5 @@
 // The engine's own era list: one source of truth, bundled at build time.
-import eras from '../../lib/eras.json';
+import eras from '../../core/eras.json';
 
 export interface EraOption {
   id: string;

@@ -5,7 +5,7 @@ import { createRepositories, type Repositories } from '../db/repositories';
 import { createEventBus, STORY_EVENTS, type EventBus } from '../db/events';
 import { createStorage } from '../activities/storage';
 import type { Storage } from '../activities/storage/types';
-import { databaseUrl, type Config } from './config';
+import { databaseUrl, type Config } from '../lib/config';
 
 /** The clients the API and the workers share: database, repositories, storage, events. */
 export interface Services {

@@ -5,8 +5,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { SEARCH_ATTRIBUTE_TYPES } from '../workflows/shared';
-import { temporalAddress, type Config } from './config';
-import { temporalConnectionOptions } from './temporal-connection';
+import { temporalAddress, type Config } from '../lib/config';
+import { temporalConnectionOptions } from '../lib/temporal-connection';
 
 const ROOT = path.resolve(__dirname, '..');
 

@@ -6,7 +6,7 @@ import { createOpenAITextProvider } from '../activities/providers/openai-text';
 import { createRunwareImageProvider } from '../activities/providers/runware-image';
 import { createOpenAIImageProvider } from '../activities/providers/openai-image';
 import { createFailoverImageProvider, createFailoverTextProvider } from '../activities/providers/failover';
-import type { Config } from './config';
+import type { Config } from '../lib/config';
 
 export interface Providers {
   text: TextProvider;

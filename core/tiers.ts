@@ -1,4 +1,5 @@
-import type { SubscriptionTier } from '../db/repositories';
+/** A profile's plan, as stored. */
+export type SubscriptionTier = 'free' | 'speak_now' | 'midnights' | 'eras_tour';
 
 /** The plans (PRODUCT.md): what each allows a month, and its extras. */
 export interface TierRules {

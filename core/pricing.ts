@@ -8,7 +8,12 @@
  * "free" from "unknown price".
  */
 import { z } from 'zod';
-import type { Usage } from '../activities/providers/types';
+/** What one provider call used: tokens for text, pictures for images. */
+export interface Usage {
+  inputTokens?: number;
+  outputTokens?: number;
+  images?: number;
+}
 
 /** When the built-in prices were copied from the providers' price pages. */
 export const PRICES_ENTERED_ON = '2026-11-27';

@@ -29,7 +29,7 @@ export interface Era {
 const HEX = /^#[0-9a-f]{6}$/i;
 
 function fail(where: string, message: string): never {
-  throw new Error(`lib/eras.json: ${where}: ${message}`);
+  throw new Error(`core/eras.json: ${where}: ${message}`);
 }
 
 function nonEmptyString(v: unknown, where: string): string {
