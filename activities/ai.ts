@@ -5,7 +5,7 @@
  */
 import { briefText } from '../core/brief';
 import { ApplicationFailure } from '@temporalio/activity';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import type { ProviderCalls } from './provider-calls';
 import type { Outline } from './providers/types';
 import { getEra } from '../core/eras';

@@ -7,13 +7,13 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
-import { cachedProviderOrder, createLedger } from '../db/ledger';
+import { cachedProviderOrder } from '../db/ledger';
 import { moderateText, type ModerationResult } from './moderation';
 import { ContentRefusedError, ModeratedStream } from './moderated-stream';
 import { partialSpendOf } from './providers/errors';
 import { recordProviderSpend, timeProviderCall } from '../lib/worker-metrics';
 import { ErrorTypes } from '../workflows/shared';
-import type { ActivityDeps } from './index';
+import type { ActivityDeps } from './deps';
 import type { Usage } from '../core/pricing';
 
 /** Who a call that belongs to no book is for: the user's profile, and the story when there is one. */
@@ -56,8 +56,8 @@ export function createProviderCalls(deps: ActivityDeps) {
     }
   };
 
-  const ledger = deps.knex ? createLedger(deps.knex) : undefined;
-  const providerOrder = ledger ? cachedProviderOrder(ledger, deps.providerOrderTtlMs ?? 10_000) : undefined;
+  const { ledger } = deps.repos;
+  const providerOrder = cachedProviderOrder(ledger, deps.providerOrderTtlMs ?? 10_000);
   const moderate = deps.moderate ?? moderateText;
 
   /**
@@ -82,12 +82,8 @@ export function createProviderCalls(deps: ActivityDeps) {
   const recordCall = async (ebookId: string, step: string, provider: string, model: string, usage: Usage, index?: number) => {
     const event = { step, index, provider, model, usage };
     recordProviderSpend(step, provider, model, usage);
-    if (!ledger || !deps.knex) {
-      await events.publish(ebookId, 'provider.call', event);
-      return;
-    }
     const entry = { ebookId, step, chapterIndex: index ?? null, provider, model, usage, idempotencyKey: callKey(ebookId, step, index) };
-    await deps.knex.transaction(async (trx) => {
+    await deps.repos.transaction(async (trx) => {
       const { inserted } = await ledger.record(entry, trx);
       // A second record of the same call (same key) adds neither a row nor an event.
       if (inserted) await events.publish(ebookId, 'provider.call', event, trx);
@@ -97,7 +93,6 @@ export function createProviderCalls(deps: ActivityDeps) {
   /** A call that belongs to no book goes into the ledger under the user (and story). */
   const recordOwnedCall = async (owner: CallOwner, step: string, provider: string, model: string, usage: Usage, index?: number) => {
     recordProviderSpend(step, provider, model, usage);
-    if (!ledger) return;
     await ledger.recordUnbooked({
       userId: owner.profileId,
       storyId: owner.storyId,
@@ -112,7 +107,6 @@ export function createProviderCalls(deps: ActivityDeps) {
 
   /** Applies the admin's persisted order (cached) to the failover providers before a call. */
   const applyProviderOrder = async () => {
-    if (!providerOrder) return;
     const order = await providerOrder();
     (deps.text as { setOrder?: (n?: readonly string[]) => void }).setOrder?.(order.text);
     (deps.image as { setOrder?: (n?: readonly string[]) => void }).setOrder?.(order.image);
@@ -124,7 +118,7 @@ export function createProviderCalls(deps: ActivityDeps) {
     try {
       return await timeProviderCall(step, fallback, fn);
     } catch (err) {
-      if (ledger && err instanceof ApplicationFailure) {
+      if (err instanceof ApplicationFailure) {
         const provider = (err.details?.[0] as { provider?: string } | undefined)?.provider ?? fallback;
         await ledger
           .recordFailure({ provider, ebookId, step, errorType: err.type ?? undefined, message: err.message })

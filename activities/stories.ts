@@ -11,11 +11,10 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { currentAttempt } from './providers/failover';
-import type { ActivityDeps, StoredChapter } from './index';
+import type { ActivityDeps, StoredChapter } from './deps';
 import type { ProviderCalls } from './provider-calls';
 import type { Outline } from './providers/types';
-import { announceRunEnd, createStoryGenerationRepository } from '../db/story-generation';
-import { createStoryRepository } from '../db/stories';
+import { announceRunEnd } from '../db/story-generation';
 import { ErrorTypes, type EbookError } from '../workflows/shared';
 import type { StoryOutlineRef, StorySectionRef } from '../workflows/story-ai-shared';
 import { briefText, type BookBrief } from '../core/brief';
@@ -32,12 +31,7 @@ const withFeedback = (brief: BookBrief, feedback?: string): BookBrief =>
 
 export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) {
   const { storage } = deps;
-  // Built on first use: stories live in the database (test wirings without one never call these).
-  let db: { runs: ReturnType<typeof createStoryGenerationRepository>; stories: ReturnType<typeof createStoryRepository> } | undefined;
-  const repos = () => {
-    if (!deps.knex) throw ApplicationFailure.nonRetryable('story activities need the database', ErrorTypes.BadInput);
-    return (db ??= { runs: createStoryGenerationRepository(deps.knex), stories: createStoryRepository(deps.knex) });
-  };
+  const db = { runs: deps.repos.storyRuns, stories: deps.repos.stories };
   const { heartbeat, signal, tracked, recordOwnedCall, refuseIfFlagged, writeModerated } = calls;
   /** One event of a story's run for its readers (a wiring without the story bus has none). */
   const publish = async (storyId: string, revision: number, type: string, data: Record<string, unknown> = {}) => {
@@ -45,7 +39,7 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
   };
 
   const loadStory = async (storyId: string) => {
-    const story = await repos().stories.get(storyId);
+    const story = await db.stories.get(storyId);
     if (!story) throw ApplicationFailure.nonRetryable(`story ${storyId} does not exist`, ErrorTypes.NotFound);
     return story;
   };
@@ -66,7 +60,7 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
     }): Promise<StoryOutlineRef> {
       const { storyId, revision, brief } = input;
       await loadStory(storyId);
-      await repos().runs.progress(storyId, revision, { stage: 'outline', progress: 0.05 });
+      await db.runs.progress(storyId, revision, { stage: 'outline', progress: 0.05 });
       await publish(storyId, revision, 'stage', { stage: 'outline', progress: 0.05 });
       const provider = deps.text;
       const written = await tracked(undefined, 'story.outline', provider.name, () =>
@@ -80,7 +74,7 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
       await recordOwnedCall({ profileId: input.profileId, storyId }, 'story.outline', producer, written.model, written.usage);
       const key = storyKeys.outline(storyId, revision);
       await storage.put(key, Buffer.from(JSON.stringify(written.outline)));
-      await repos().runs.progress(storyId, revision, {
+      await db.runs.progress(storyId, revision, {
         stage: 'writing',
         progress: 0.15,
         sections: { done: 0, total: brief.chapterCount },
@@ -144,7 +138,7 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
       for (const c of outline.chapters) if (await storage.head(storyKeys.section(storyId, revision, c.index))) done++;
       const total = outline.chapters.length;
       const progress = Math.round((0.15 + 0.8 * (done / total)) * 1000) / 1000;
-      await repos().runs.sectionDone(storyId, revision, done, total, progress);
+      await db.runs.sectionDone(storyId, revision, done, total, progress);
       const words = result.paragraphs.join(' ').split(/\s+/).filter(Boolean).length;
       await publish(storyId, revision, 'section.written', { index, words, provider: producer, sections: { done, total }, progress });
       return { index, key, words, provider: producer };
@@ -160,7 +154,7 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
       const generation = (story.metadata.generation ?? {}) as { previousStatus?: string };
       // A rewrite of a published story is published again; anything else is simply completed.
       const status = generation.previousStatus === 'published' ? 'published' : 'completed';
-      const stored = await repos().runs.complete(storyId, revision, {
+      const stored = await db.runs.complete(storyId, revision, {
         title: outline.title,
         content: sections.map((s) => s.paragraphs.join('\n\n')).join('\n\n'),
         status,
@@ -183,10 +177,10 @@ export function createStoryActivities(deps: ActivityDeps, calls: ProviderCalls) 
 
     /** A failed first run marks the story failed; a failed rewrite keeps the previous text and status. */
     async failStory(input: { storyId: string; revision: number; error: EbookError }): Promise<void> {
-      const story = await repos().stories.get(input.storyId);
+      const story = await db.stories.get(input.storyId);
       if (!story) return;
       const generation = (story.metadata.generation ?? {}) as { previousStatus?: string };
-      await repos().runs.failRun(input.storyId, input.revision, generation.previousStatus, input.error);
+      await db.runs.failRun(input.storyId, input.revision, generation.previousStatus, input.error);
       await announceRunEnd(deps.storyEvents, input.storyId, input.revision, input.error);
     },
   };

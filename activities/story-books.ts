@@ -5,10 +5,9 @@
  * the story's storyline when it has one, else from the text itself.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import type { ActivityDeps, StoredChapter } from './index';
+import type { ActivityDeps, StoredChapter } from './deps';
 import type { Outline, OutlineCharacter } from './providers/types';
 import { keys } from './storage/types';
-import { createStoryRepository } from '../db/stories';
 import { getEra } from '../core/eras';
 import { ErrorTypes } from '../workflows/shared';
 import type { BookBrief } from '../core/brief';
@@ -98,8 +97,7 @@ export function createStoryBookSteps(deps: ActivityDeps) {
      * (a snapshot: rewriting the story later does not change this book).
      */
     async outline(ebookId: string, brief: BookBrief & { storyId: string }): Promise<{ outline: Outline; provider: string }> {
-      if (!deps.knex) throw ApplicationFailure.nonRetryable('books from stories need the database', ErrorTypes.BadInput);
-      const story = await createStoryRepository(deps.knex).get(brief.storyId);
+      const story = await deps.repos.stories.get(brief.storyId);
       const book = await deps.repos.ebooks.get(ebookId);
       if (!story || !book || story.userId !== book.userId) {
         throw ApplicationFailure.nonRetryable(`story ${brief.storyId} does not exist`, ErrorTypes.NotFound);

@@ -72,7 +72,7 @@ const optionalText = z.string().nullish().transform((v) => v ?? undefined);
  * request's length rules, so an older row still reads.
  */
 export const storedBriefSchema = z.object({
-  prompt: z.string().min(1, 'must not be empty'),
+  prompt: z.string().refine((p) => p.trim() !== '', 'must not be empty'),
   chapterCount: chapterCountSchema,
   era: optionalText,
   style: optionalText,

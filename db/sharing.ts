@@ -3,10 +3,10 @@
  * of a book's whole-book revisions, kept on the book row.
  */
 import type { Knex } from 'knex';
-import { toEbook, type Ebook, type RecordActivityInput } from './repositories';
+import { toEbook, type Ebook, type RecordActivityInput, type Visibility } from './rows';
+export type { Visibility };
 import type { RevisionState } from '../workflows/revision-shared';
 
-export type Visibility = 'private' | 'public';
 export const VISIBILITIES: readonly Visibility[] = ['private', 'public'];
 
 /**

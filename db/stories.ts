@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { keysetPage, type JsonObject } from './repositories';
+import { keysetPage, type JsonObject } from './rows';
 
 export type StoryStatus = 'draft' | 'generating' | 'completed' | 'failed' | 'published' | 'archived';
 

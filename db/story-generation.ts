@@ -5,7 +5,7 @@
  */
 import type { Knex } from 'knex';
 import type { EventBus } from './events';
-import type { JsonObject } from './repositories';
+import type { JsonObject } from './rows';
 import type { StoryGeneration } from '../workflows/story-ai-shared';
 
 const REVISION = `(metadata->'generation'->>'revision')::int`;

@@ -28,7 +28,6 @@ import {
   WorkflowNotFoundError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import type { Knex } from 'knex';
 import { loadConfig, ConfigError, type Config } from '../lib/config';
 import { createServices, type Services } from '../wiring/services';
 import { describeTemporalConnection, temporalConnectionOptions } from '../lib/temporal-connection';
@@ -45,25 +44,15 @@ import {
   type BatchRegenerateInput,
   type BatchSelection,
 } from '../workflows/batch-shared';
-import type { BookBrief } from '../core/brief';
+import { REGENERABLE, type BookRow, type BookSelection, type Regenerable } from '../db/regeneration';
+import { briefOf, regenerationInput } from '../activities/batch';
 
 // ---------------------------------------------------------------- flags
 
-/** Only finished books: one in flight already has a workflow writing to its row. */
-const REGENERABLE = ['completed', 'failed', 'cancelled'] as const;
-type Regenerable = (typeof REGENERABLE)[number];
 /** Cancelled books were stopped on purpose; they are regenerated only when asked for. */
 const DEFAULT_STATUSES: Regenerable[] = ['completed', 'failed'];
 
-export interface Flags {
-  statuses: Regenerable[];
-  since?: Date;
-  until?: Date;
-  user?: string;
-  style?: string;
-  era?: string;
-  provider?: string;
-  limit?: number;
+export interface Flags extends Omit<BookSelection, 'ids'> {
   run: string;
   concurrency: number;
   dryRun: boolean;
@@ -76,10 +65,6 @@ export interface Flags {
 }
 
 /** The selection part of the flags: what a scheduled batch run carries (dates as ISO strings in its input). */
-export type Selection = Pick<Flags, 'statuses' | 'since' | 'until' | 'user' | 'style' | 'era' | 'provider' | 'limit'> & {
-  /** Only these books (a scheduled run re-reads each book just before starting it). */
-  ids?: string[];
-};
 
 export class FlagError extends Error {
   constructor(
@@ -247,147 +232,7 @@ function scheduleFlags(v: {
   return v['list-schedules'] ? { listSchedules: true } : {};
 }
 
-// ---------------------------------------------------------------- selection
-
-export interface BookRow {
-  id: string;
-  profileId: string;
-  clerkUserId: string;
-  subscriptionTier: string | null;
-  title: string;
-  prompt: string | null;
-  status: Regenerable;
-  stage: string | null;
-  progress: number;
-  error: unknown;
-  workflowId: string | null;
-  generationSettings: unknown;
-  stylePreferences: unknown;
-  chapterCount: number;
-  createdAt: string;
-}
-
-export async function selectBooks(knex: Knex, flags: Selection): Promise<BookRow[]> {
-  const q = knex('memory_books as b')
-    .join('profiles as p', 'p.id', 'b.user_id')
-    .select(
-      'b.id',
-      'b.user_id',
-      'p.clerk_user_id',
-      'p.subscription_tier',
-      'b.title',
-      'b.prompt',
-      'b.status',
-      'b.stage',
-      'b.progress',
-      'b.error',
-      'b.workflow_id',
-      'b.generation_settings',
-      'b.style_preferences',
-      knex.raw(`CASE WHEN jsonb_typeof(b.chapters) = 'array' THEN jsonb_array_length(b.chapters) ELSE 0 END AS chapter_count`),
-      'b.created_at',
-    )
-    .whereIn('b.status', flags.statuses)
-    .orderBy([
-      { column: 'b.created_at', order: 'asc' },
-      { column: 'b.id', order: 'asc' },
-    ]);
-  if (flags.ids) q.whereIn('b.id', flags.ids);
-  if (flags.since) q.where('b.created_at', '>=', flags.since);
-  if (flags.until) q.where('b.created_at', '<', flags.until);
-  if (flags.user) q.where('p.clerk_user_id', flags.user);
-  // The API keeps style/era in both columns; older rows may have only one.
-  if (flags.style) q.whereRaw(`coalesce(b.generation_settings->>'style', b.style_preferences->>'style') = ?`, [flags.style]);
-  if (flags.era) q.whereRaw(`coalesce(b.generation_settings->>'era', b.style_preferences->>'era') = ?`, [flags.era]);
-  if (flags.provider) {
-    q.whereRaw(
-      `(b.providers->>'text' = ? OR b.providers->>'image' = ? OR EXISTS (
-          SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(b.chapters) = 'array' THEN b.chapters ELSE '[]'::jsonb END) c
-          WHERE c->>'textProvider' = ? OR c->>'imageProvider' = ?))`,
-      [flags.provider, flags.provider, flags.provider, flags.provider],
-    );
-  }
-  if (flags.limit) q.limit(flags.limit);
-  const rows = await q;
-  return rows.map((r: Record<string, any>) => ({
-    id: r.id,
-    profileId: r.user_id,
-    clerkUserId: r.clerk_user_id,
-    subscriptionTier: r.subscription_tier,
-    title: r.title,
-    prompt: r.prompt,
-    status: r.status,
-    stage: r.stage,
-    progress: Number(r.progress),
-    error: r.error,
-    workflowId: r.workflow_id,
-    generationSettings: r.generation_settings,
-    stylePreferences: r.style_preferences,
-    chapterCount: Number(r.chapter_count),
-    createdAt: (r.created_at instanceof Date ? r.created_at : new Date(r.created_at)).toISOString(),
-  }));
-}
-
 export { regenWorkflowId };
-
-/** The original request, from the row: the API stores the validated brief as generation_settings. */
-export function briefOf(book: BookRow): BookBrief | undefined {
-  const s = book.generationSettings;
-  if (s && typeof s === 'object' && typeof (s as BookBrief).prompt === 'string' && (s as BookBrief).prompt.trim()) {
-    const brief = { ...(s as BookBrief) };
-    if (!Number.isInteger(brief.chapterCount)) brief.chapterCount = book.chapterCount || 3;
-    return brief;
-  }
-  // Rows from before the engine kept only the prompt and the style preferences.
-  if (!book.prompt?.trim()) return undefined;
-  const prefs = (book.stylePreferences ?? {}) as { era?: string; style?: string; mood?: string };
-  return {
-    prompt: book.prompt,
-    chapterCount: Math.min(Math.max(book.chapterCount || 3, 1), 24),
-    ...(prefs.era ? { era: prefs.era } : {}),
-    ...(prefs.style ? { style: prefs.style } : {}),
-    ...(prefs.mood ? { mood: prefs.mood } : {}),
-  };
-}
-
-/** The ebook workflow's input for re-running `book`. */
-export function regenerationInput(book: BookRow, brief: BookBrief, chapterConcurrency: number): EbookWorkflowInput {
-  return {
-    ebookId: book.id,
-    profileId: book.profileId,
-    userId: book.clerkUserId,
-    brief,
-    concurrency: chapterConcurrency,
-    // The same rule as the API: the owner's plan decides the watermark.
-    watermark: book.subscriptionTier === 'free' || !book.subscriptionTier ? 'Made with the free plan' : undefined,
-  };
-}
-
-/**
- * Puts a finished book back to queued, pointing at the new workflow, so the
- * workflow's activities may move it again (updateStatus leaves terminal rows
- * alone). Guarded on the status, so a book that went into flight since the
- * selection is left alone. Returns whether the row was reset.
- */
-export async function resetForRegeneration(knex: Knex, book: BookRow, workflowId: string): Promise<boolean> {
-  const result = await knex.raw(
-    `UPDATE memory_books
-     SET status = 'queued', stage = 'queued', error = NULL, progress = 0, workflow_id = ?, updated_at = now()
-     WHERE id = ? AND status IN ('completed', 'failed', 'cancelled')`,
-    [workflowId, book.id],
-  );
-  return (result.rowCount ?? 0) > 0;
-}
-
-/** Undoes the reset when no workflow of ours will run for the row. */
-async function restoreAfterFailedStart(knex: Knex, book: BookRow, workflowId: string): Promise<void> {
-  await knex.raw(
-    `UPDATE memory_books
-     SET status = ?, stage = ?, error = ?::jsonb, progress = ?, workflow_id = ?, updated_at = now()
-     WHERE id = ? AND status = 'queued' AND workflow_id = ?`,
-    [book.status, book.stage, book.error == null ? null : JSON.stringify(book.error), book.progress, book.workflowId, book.id, workflowId],
-  );
-}
 
 // ---------------------------------------------------------------- progress
 
@@ -513,7 +358,7 @@ async function regenerateOne(ctx: RunContext, book: BookRow): Promise<Outcome> {
   }
   const brief = briefOf(book);
   if (!brief) return { kind: 'failed', message: 'the row has no prompt or generation settings to regenerate from' };
-  if (!(await resetForRegeneration(services.knex, book, workflowId))) {
+  if (!(await services.repos.regeneration.reset(book, workflowId))) {
     return { kind: 'skipped', reason: 'no longer finished (it is in flight)' };
   }
   const input = regenerationInput(book, brief, config.chapterConcurrency);
@@ -533,10 +378,10 @@ async function regenerateOne(ctx: RunContext, book: BookRow): Promise<Outcome> {
       // Another regenerate with the same label won the race: its workflow owns the row
       // while it runs; a closed one will not touch it again, so put the row back.
       const d = await client.workflow.getHandle(workflowId).describe().catch(() => undefined);
-      if (d && d.status.name !== 'RUNNING') await restoreAfterFailedStart(services.knex, book, workflowId);
+      if (d && d.status.name !== 'RUNNING') await services.repos.regeneration.restoreAfterFailedStart(book, workflowId);
       return { kind: 'skipped', reason: 'already started by another run' };
     }
-    await restoreAfterFailedStart(services.knex, book, workflowId);
+    await services.repos.regeneration.restoreAfterFailedStart(book, workflowId);
     return { kind: 'failed', message: `could not start: ${causeMessage(err)}` };
   }
   ctx.progress.running++;
@@ -684,7 +529,7 @@ async function main(): Promise<number> {
   const services = await createServices(config, { migrate: false });
   let connection: Connection | undefined;
   try {
-    const books = await selectBooks(services.knex, flags);
+    const books = await services.repos.regeneration.select(flags);
     connection = await Connection.connect(connectionOptions);
     const client = new Client({ connection, namespace: config.temporal.namespace });
     const where = describeTemporalConnection(connectionOptions);

@@ -12,7 +12,6 @@
  * be generated again instead of answering 409 for ever. One worker process sweeps at a time
  * (a PostgreSQL advisory lock); the others skip that round.
  */
-import type { Knex } from 'knex';
 import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
 import type { Repositories } from '../db/repositories';
 import type { EventBus } from '../db/events';
@@ -20,7 +19,7 @@ import type { Logger } from '../lib/logger';
 import { isWorkflowRunning } from '../wiring/temporal';
 import { REVISION_WORKFLOW_TYPE, type RevisionState } from '../workflows/revision-shared';
 import { STORY_WORKFLOW_TYPE } from '../workflows/story-ai-shared';
-import { announceRunEnd, createStoryGenerationRepository } from '../db/story-generation';
+import { announceRunEnd } from '../db/story-generation';
 import { finishBook } from '../activities';
 import { createRevisionActivities } from '../activities/revisions';
 
@@ -28,7 +27,6 @@ import { createRevisionActivities } from '../activities/revisions';
 const SWEEP_LOCK = 0x7e5c_0b01;
 
 export interface ReconcileDeps {
-  knex: Knex;
   repos: Repositories;
   events: EventBus;
   /** Stories' events: a story's readers hear that its run failed. */
@@ -65,8 +63,7 @@ function errorFor(status: string): { type: string; message: string } {
  * timed out or failed after `since`, matched against their rows. Returns what it fixed.
  */
 export async function reconcileClosedWorkflows(deps: ReconcileDeps, since: Date): Promise<Reconciled[]> {
-  const { knex, repos, events, temporal } = deps;
-  const runs = createStoryGenerationRepository(knex);
+  const { repos, events, temporal } = deps;
   const revisions = createRevisionActivities({ repos, events });
   const fixed: Reconciled[] = [];
   const query =
@@ -78,33 +75,25 @@ export async function reconcileClosedWorkflows(deps: ReconcileDeps, since: Date)
   for (const wf of closed) {
     const closedAs = wf.status.name;
     if (wf.type === 'ebookWorkflow') {
-      const row = await knex('memory_books')
-        .where({ workflow_id: wf.workflowId })
-        .whereIn('status', ['queued', 'running'])
-        .first('id');
+      const row = await repos.reconcile.openBookOf(wf.workflowId);
       if (!row || (await isWorkflowRunning(temporal, wf.workflowId))) continue;
       // What the workflow's own last step (finishEbook) would have done.
       if (await finishBook({ repos, events }, { ebookId: row.id, status: 'failed', error: errorFor(closedAs) })) {
         fixed.push({ ebookId: row.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'book' });
       }
     } else if (wf.type === STORY_WORKFLOW_TYPE) {
-      const story = await knex('stories')
-        .where({ status: 'generating' })
-        .andWhereRaw(`metadata->'generation'->>'workflowId' = ?`, [wf.workflowId])
-        .first('id', 'metadata');
+      const story = await repos.reconcile.generatingStoryOf(wf.workflowId);
       if (!story || (await isWorkflowRunning(temporal, wf.workflowId))) continue;
       const generation = (story.metadata?.generation ?? {}) as { revision?: number; previousStatus?: string };
       // As the workflow's failStory would: a failed rewrite leaves the story as it was before it.
       const revision = Number(generation.revision ?? 1);
       const error = errorFor(closedAs);
-      if (await runs.failRun(story.id, revision, generation.previousStatus, error)) {
+      if (await repos.storyRuns.failRun(story.id, revision, generation.previousStatus, error)) {
         await announceRunEnd(deps.storyEvents, story.id, revision, error);
         fixed.push({ ebookId: '', storyId: story.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'story' });
       }
     } else {
-      const row = await knex('memory_books')
-        .whereRaw(`revision->>'runId' = ? AND revision->>'status' = 'running'`, [wf.runId])
-        .first('id', 'revision');
+      const row = await repos.reconcile.runningRevisionOf(wf.runId);
       if (!row || (await isWorkflowRunning(temporal, wf.workflowId))) continue;
       const revision = row.revision as RevisionState;
       // What the revision's own last step (recordRevision) would have done: its chapters done again.
@@ -139,9 +128,7 @@ export function startReconciler(deps: ReconcileDeps, opts: ReconcilerOptions = {
 
   const sweep = async () => {
     // The lock lives as long as this transaction: held through the sweep, released however it ends.
-    await deps.knex.transaction(async (trx) => {
-      const { rows } = await trx.raw('SELECT pg_try_advisory_xact_lock(?) AS ok', [SWEEP_LOCK]);
-      if (!rows[0]?.ok) return;
+    await deps.repos.reconcile.withLock(SWEEP_LOCK, async () => {
       const fixed = await reconcileClosedWorkflows(deps, new Date(Date.now() - lookbackMs));
       for (const f of fixed) deps.log?.warn(f, 'marked failed: its workflow ended without recording it');
     });

@@ -25,8 +25,7 @@ export async function createEngineWorker(opts: EngineWorkerOptions): Promise<Wor
     workflowBundle: await loadWorkflowBundle(opts.bundleCacheDir),
     activities: {
       ...createActivities(opts.deps),
-      // Scheduled batch re-generation needs the database; a worker without one does not offer it.
-      ...(opts.deps.knex ? createBatchActivities({ knex: opts.deps.knex }) : {}),
+      ...createBatchActivities(opts.deps),
     },
     interceptors: { activity: [metricsInterceptor] },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 16,

@@ -100,7 +100,7 @@ describe('moderation', function () {
     after(async () => stack?.close());
 
     it('refuses a flagged chapter before storing it, and a flagged cover prompt before drawing', async () => {
-      const { repos, storage, events, knex } = stack.services;
+      const { repos, storage, events } = stack.services;
       const profile = await repos.profiles.ensure({ clerkUserId: 'mod-2', role: 'user' });
       const id = '3f1c2a4e-0000-4000-8000-000000000001';
       await repos.ebooks.create({ id, userId: profile.id, workflowId: `ebook-${id}`, prompt: 'p', title: 't', generationSettings: { prompt: 'p', chapterCount: 1 } });
@@ -119,7 +119,7 @@ describe('moderation', function () {
       let drawn = 0;
       const image = createOfflineImageProvider();
       const acts = createActivities({
-        repos, storage, events, knex, text,
+        repos, storage, events, text,
         image: { name: image.name, offline: true, generateImage: (r, s) => { drawn++; return image.generateImage(r, s); } },
         moderate: async (t) => moderateLocally(t),
       });

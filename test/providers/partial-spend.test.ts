@@ -44,7 +44,6 @@ describe('partial spend of a chapter stream cut short', function () {
       repos,
       storage: createLocalStorage(dir),
       events: bus,
-      knex: db.knex,
       text: createGroqTextProvider({ apiKey: 'gsk-test', baseURL: groq.url, model: 'llama-3.3-70b-versatile', timeoutMs: 10_000 }),
       image: createOfflineImageProvider(),
       moderate: async (t) => moderateLocally(t),

@@ -1,0 +1,58 @@
+/**
+ * What a book's steps read back: its row, its outline and chapters from storage, and
+ * its brief. The brief is checked here, with the domain's schema, whether it comes
+ * from the workflow's input or from the row: every step gets it one way.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { InvalidBriefError, parseBrief, type BookBrief } from '../core/brief';
+import type { Ebook } from '../db/repositories';
+import { ErrorTypes } from '../workflows/shared';
+import type { ActivityDeps, StoredChapter } from './deps';
+import type { Outline } from './providers/types';
+import { keys } from './storage/types';
+
+/** The brief, checked; a brief that is not one fails the step for good (no retry can mend it). */
+export function checkedBrief(value: unknown, where: string): BookBrief {
+  try {
+    return parseBrief(value, where);
+  } catch (err) {
+    if (err instanceof InvalidBriefError) throw ApplicationFailure.nonRetryable(err.message, ErrorTypes.BadInput);
+    throw err;
+  }
+}
+
+export function createBookReads(deps: Pick<ActivityDeps, 'repos' | 'storage'>) {
+  const { repos, storage } = deps;
+  return {
+    async loadBook(ebookId: string): Promise<Ebook> {
+      const book = await repos.ebooks.get(ebookId);
+      if (!book) {
+        throw ApplicationFailure.nonRetryable(`ebook ${ebookId} does not exist`, ErrorTypes.NotFound);
+      }
+      return book;
+    },
+
+    /** The brief the book was started with, as the API stored it beside the row. */
+    briefOf: (book: Ebook): BookBrief => checkedBrief(book.generationSettings, `ebook ${book.id}'s brief`),
+
+    loadOutline: async (ebookId: string): Promise<Outline> =>
+      JSON.parse((await storage.get(keys.outline(ebookId))).toString('utf8')) as Outline,
+
+    loadChapter: async (key: string): Promise<StoredChapter> =>
+      JSON.parse((await storage.get(key)).toString('utf8')) as StoredChapter,
+  };
+}
+
+export type BookReads = ReturnType<typeof createBookReads>;
+
+/** The book's picture seed: the same book draws the same pictures. */
+export const seedOf = (ebookId: string) => parseInt(ebookId.replace(/-/g, '').slice(0, 8), 16) >>> 0;
+
+/** The character/style bible every image prompt carries, so pictures stay consistent. */
+export const bible = (outline: Outline) =>
+  [
+    `Style: ${outline.style}.`,
+    `Palette: ${outline.palette.join(' and ')}.`,
+    ...outline.characters.map((c) => `${c.name}: ${c.look}.`),
+    `Setting: ${outline.setting}.`,
+  ].join(' ');

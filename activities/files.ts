@@ -1,0 +1,126 @@
+/**
+ * The book's files: its manifest read back from the row, and the PDF, the print PDF
+ * (plans with `printReady`) and the EPUB rendered from the stored parts into drafts
+ * that the publish step copies to a new version.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { ErrorTypes, type BookManifest, type FileRef } from '../workflows/shared';
+import type { BookReads } from './book-reads';
+import type { ActivityDeps } from './deps';
+import type { ProviderCalls } from './provider-calls';
+import { renderEpub as renderEpubFile } from './render/epub';
+import { renderPdf as renderPdfFile } from './render/pdf';
+import type { RenderBook, RenderImage } from './render/types';
+import { keys } from './storage/types';
+
+/** Trim and bleed of the print-ready PDF: US trade 6×9 in, 1/8 in bleed on every side. */
+const PRINT_FORMAT = { trimWidthIn: 6, trimHeightIn: 9, bleedIn: 0.125 };
+export const PRINT_PDF_NAME = 'book-print.pdf';
+
+export function createFileActivities(deps: ActivityDeps, calls: ProviderCalls, reads: BookReads) {
+  const { repos, storage, events } = deps;
+  const { heartbeat } = calls;
+
+  /** Loads a book's parts from storage into what the renderers take. */
+  const assemble = async (manifest: BookManifest): Promise<RenderBook> => {
+    const row = await reads.loadBook(manifest.ebookId);
+    const outline = await reads.loadOutline(manifest.ebookId);
+    const brief = reads.briefOf(row);
+    const image = async (key: string, alt: string): Promise<RenderImage> => ({
+      data: await storage.get(key),
+      mime: key.endsWith('.png') ? 'image/png' : 'image/jpeg',
+      alt,
+    });
+    const chapters = [];
+    for (const c of manifest.chapters) {
+      const stored = await reads.loadChapter(c.textKey);
+      chapters.push({
+        index: c.index,
+        title: c.title,
+        paragraphs: stored.paragraphs,
+        image: c.image ? await image(c.image.key, c.image.alt) : undefined,
+      });
+      heartbeat();
+    }
+    return {
+      id: manifest.ebookId,
+      title: manifest.title,
+      subtitle: outline.logline,
+      author: typeof row.metadata?.author === 'string' ? row.metadata.author : 'Ebook Engine',
+      language: brief.language ?? 'en',
+      description: outline.logline,
+      keywords: [brief.era, brief.style, brief.mood].filter((k): k is string => Boolean(k)),
+      cover: await image(manifest.coverKey, manifest.coverAlt),
+      chapters,
+      watermark: manifest.watermark,
+      credits: [...new Set(manifest.credits.filter(Boolean))],
+      modified: new Date().toISOString(),
+    };
+  };
+
+  const stored = (s: { key: string; bytes: number; sha256: string }): FileRef => ({ key: s.key, bytes: s.bytes, sha256: s.sha256 });
+
+  return {
+    /**
+     * The manifest of a published book as it stands in the database (each
+     * chapter's latest text and picture), for re-rendering after a rewrite.
+     */
+    async loadManifest({ ebookId, watermark }: { ebookId: string; watermark?: string }): Promise<BookManifest> {
+      const book = await reads.loadBook(ebookId);
+      const missing = book.chapters.find((c) => !c.textKey);
+      if (!book.coverImageKey || missing) {
+        throw ApplicationFailure.nonRetryable(
+          `ebook ${ebookId} is not complete (${missing ? `chapter ${missing.index} has no text` : 'no cover'})`,
+          ErrorTypes.BadInput,
+        );
+      }
+      return {
+        ebookId,
+        title: book.title,
+        coverKey: book.coverImageKey,
+        coverAlt: `Cover of “${book.title}”`,
+        watermark,
+        chapters: book.chapters.map((c) => ({
+          index: c.index,
+          title: c.title,
+          textKey: c.textKey!,
+          image: c.imageKey ? { key: c.imageKey, alt: c.imageAlt ?? `Illustration for chapter ${c.index}` } : undefined,
+        })),
+        credits: [
+          ...new Set(book.chapters.flatMap((c) => [c.textProvider ?? '', c.imageProvider ?? ''])),
+        ].filter(Boolean),
+      };
+    },
+
+    async renderPdf(manifest: BookManifest): Promise<FileRef> {
+      await repos.ebooks.updateStatus(manifest.ebookId, { stage: 'pdf' });
+      const book = await assemble(manifest);
+      const pdf = await renderPdfFile(book, { onProgress: (done, total) => heartbeat({ done, total }) });
+      const draft = await storage.put(keys.draft(manifest.ebookId, 'book.pdf'), pdf);
+      await events.publish(manifest.ebookId, 'stage', { stage: 'pdf', bytes: draft.bytes });
+      return stored(draft);
+    },
+
+    /**
+     * The print-ready PDF of the plans that include it: 6×9 in trim with 1/8 in bleed
+     * (MediaBox, TrimBox, BleedBox), images at print resolution, never a watermark.
+     */
+    async renderPrintPdf(manifest: BookManifest): Promise<FileRef> {
+      const book = await assemble({ ...manifest, watermark: undefined });
+      const pdf = await renderPdfFile(book, { print: PRINT_FORMAT, onProgress: (done, total) => heartbeat({ done, total }) });
+      const draft = await storage.put(keys.draft(manifest.ebookId, PRINT_PDF_NAME), pdf);
+      await events.publish(manifest.ebookId, 'stage', { stage: 'pdf', print: true, bytes: draft.bytes });
+      return stored(draft);
+    },
+
+    async renderEpub(manifest: BookManifest): Promise<FileRef> {
+      await repos.ebooks.updateStatus(manifest.ebookId, { stage: 'epub' });
+      const book = await assemble(manifest);
+      heartbeat();
+      const epub = await renderEpubFile(book);
+      const draft = await storage.put(keys.draft(manifest.ebookId, 'book.epub'), epub);
+      await events.publish(manifest.ebookId, 'stage', { stage: 'epub', bytes: draft.bytes });
+      return stored(draft);
+    },
+  };
+}

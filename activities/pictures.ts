@@ -1,0 +1,96 @@
+/**
+ * The book's pictures: one illustration a chapter and the cover, each prompt
+ * carrying the outline's style bible so the pictures agree, moderated before the
+ * image provider is paid.
+ */
+import { ApplicationFailure } from '@temporalio/activity';
+import { ErrorTypes, type ImageRef } from '../workflows/shared';
+import { bible, seedOf, type BookReads } from './book-reads';
+import type { ActivityDeps } from './deps';
+import type { ProviderCalls } from './provider-calls';
+import { keys } from './storage/types';
+
+const ILLUSTRATION_SIZE = 1024;
+const COVER_WIDTH = 1200;
+const COVER_HEIGHT = 1800;
+
+const extensionOf = (mime: string) => (mime === 'image/png' ? 'png' : 'jpg');
+
+export function createPictureActivities(deps: ActivityDeps, calls: ProviderCalls, reads: BookReads) {
+  const { repos, storage, events } = deps;
+  const { heartbeat, signal, recordCall, tracked, refuseIfFlagged } = calls;
+
+  return {
+    async drawIllustration({
+      ebookId,
+      index,
+      revision,
+    }: {
+      ebookId: string;
+      index: number;
+      revision?: number;
+    }): Promise<ImageRef> {
+      const outline = await reads.loadOutline(ebookId);
+      const chapter = outline.chapters.find((c) => c.index === index);
+      if (!chapter) {
+        throw ApplicationFailure.nonRetryable(`chapter ${index} is not in the outline`, ErrorTypes.BadInput);
+      }
+      const provider = deps.image;
+      heartbeat({ index });
+      const prompt = `Illustration for chapter ${index}, "${chapter.title}": ${chapter.summary} ${bible(outline)}`;
+      await refuseIfFlagged(prompt, `the illustration prompt of chapter ${index}`);
+      const result = await tracked(ebookId, 'illustration', provider.name, () => provider.generateImage(
+        {
+          kind: 'illustration',
+          prompt,
+          width: ILLUSTRATION_SIZE,
+          height: ILLUSTRATION_SIZE,
+          seed: seedOf(ebookId),
+          palette: outline.palette,
+          caption: `Chapter ${index}: ${chapter.title}`,
+        },
+        signal(),
+      ));
+      const producer = result.provider ?? provider.name;
+      await recordCall(ebookId, 'illustration', producer, result.model, result.usage, index);
+      const key = keys.illustration(ebookId, index, extensionOf(result.mime), revision);
+      await storage.put(key, result.data, { contentType: result.mime });
+      const alt = `Illustration for chapter ${index}, “${chapter.title}”: ${chapter.summary}`;
+      await repos.ebooks.setChapter(ebookId, index, {
+        status: 'done',
+        imageKey: key,
+        imageAlt: alt,
+        imageProvider: producer,
+      });
+      await events.publish(ebookId, 'chapter.illustrated', { index, provider: producer });
+      return { key, alt, provider: producer };
+    },
+
+    async drawCover({ ebookId, revision }: { ebookId: string; revision?: number }): Promise<ImageRef> {
+      const outline = await reads.loadOutline(ebookId);
+      const provider = deps.image;
+      heartbeat();
+      const prompt = `Book cover for "${outline.title}": ${outline.logline} ${bible(outline)}`;
+      await refuseIfFlagged(prompt, 'the cover prompt');
+      const result = await tracked(ebookId, 'cover', provider.name, () => provider.generateImage(
+        {
+          kind: 'cover',
+          prompt,
+          width: COVER_WIDTH,
+          height: COVER_HEIGHT,
+          seed: seedOf(ebookId),
+          palette: outline.palette,
+          title: outline.title,
+          subtitle: outline.logline,
+        },
+        signal(),
+      ));
+      const producer = result.provider ?? provider.name;
+      await recordCall(ebookId, 'cover', producer, result.model, result.usage);
+      const key = keys.cover(ebookId, extensionOf(result.mime), revision);
+      await storage.put(key, result.data, { contentType: result.mime });
+      await events.publish(ebookId, 'cover', { provider: producer });
+      return { key, alt: `Cover of “${outline.title}”`, provider: producer };
+    },
+  };
+}
