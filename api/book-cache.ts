@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import type Redis from 'ioredis';
+import { LRUCache } from 'lru-cache';
 import type { Ebook } from '../db/repositories';
 import type { Logger } from '../lib/logger';
 import type { Storage } from '../activities/storage/types';
@@ -22,7 +23,7 @@ export interface BookCacheOptions {
   redis?: Redis;
   /** Entries of the process-local LRU (default 500). */
   maxEntries?: number;
-  /** How long Redis keeps an entry (default one hour): old keys are never read again, so they just expire. */
+  /** How long an entry is kept, in Redis or the LRU (default one hour): old keys are never read again, so they just expire. */
   ttlSeconds?: number;
   log?: Logger;
 }
@@ -60,23 +61,16 @@ export function createBookCache(opts: BookCacheOptions = {}): BookCache {
       },
     };
   }
-  const max = opts.maxEntries ?? 500;
-  // A Map iterates in insertion order: re-inserting on a hit makes the first key the least recently used.
-  const entries = new Map<string, string>();
+  // Bounded in entries and in age, like the Redis keys: a changed book is a new key, so
+  // the age bound only frees what nobody reads any more.
+  const entries = new LRUCache<string, string>({ max: opts.maxEntries ?? 500, ttl: (opts.ttlSeconds ?? 3600) * 1000 });
   return {
     kind: 'memory',
     async get(key) {
-      const value = entries.get(key);
-      if (value !== undefined) {
-        entries.delete(key);
-        entries.set(key, value);
-      }
-      return value;
+      return entries.get(key);
     },
     async set(key, value) {
-      entries.delete(key);
       entries.set(key, value);
-      while (entries.size > max) entries.delete(entries.keys().next().value!);
     },
   };
 }

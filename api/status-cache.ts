@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { RequestHandler } from 'express';
+import { LRUCache } from 'lru-cache';
 
 export interface CachedStatus {
   body: string;
@@ -38,7 +39,7 @@ export interface StatusCache {
 export interface StatusCacheOptions {
   /** How long an entry answers (default 1,000 ms; 0 turns the cache off). */
   ttlMs?: number;
-  /** Entries kept at most; the oldest go first (default 10,000). */
+  /** Entries kept at most; the least recently used go first (default 10,000). */
   maxEntries?: number;
   now?: () => number;
 }
@@ -53,8 +54,12 @@ const BOOK_PATH = /^\/ebooks\/([0-9a-fA-F-]{36})(?:\/|$)/;
 export function createStatusCache(opts: StatusCacheOptions = {}): StatusCache {
   const ttlMs = opts.ttlMs ?? 1000;
   const maxEntries = opts.maxEntries ?? 10_000;
-  const now = opts.now ?? Date.now;
-  const entries = new Map<string, CachedStatus & { owner: string; expires: number }>();
+  const entries = new LRUCache<string, CachedStatus & { owner: string }>({
+    max: maxEntries,
+    // Read the clock on every check (no 1 ms reuse of the last reading), so an injected clock is exact.
+    ttlResolution: 0,
+    ...(opts.now ? { perf: { now: opts.now } } : {}),
+  });
   const loading = new Map<string, Promise<CachedStatus>>();
   /** Moves on every drop: a load that started before a change must not cache what it read. */
   let epoch = 0;
@@ -62,24 +67,17 @@ export function createStatusCache(opts: StatusCacheOptions = {}): StatusCache {
   const cache: StatusCache = {
     get(ebookId, clerkUserId) {
       const id = ebookId.toLowerCase();
+      // An expired entry is dropped as it is met.
       const e = entries.get(id);
-      if (!e) return undefined;
-      if (e.expires <= now()) {
-        entries.delete(id);
-        return undefined;
-      }
-      return e.owner === clerkUserId ? e : undefined;
+      return e?.owner === clerkUserId ? { body: e.body, etag: e.etag } : undefined;
     },
     set(ebookId, clerkUserId, doc) {
       const { body, etag } = answerOf(doc);
       if (ttlMs > 0) {
-        const id = ebookId.toLowerCase();
-        entries.delete(id); // re-inserted last: Map order is the eviction order
         // Lives 75-100% of ttlMs: entries made together (a page of books opened at once)
         // do not all expire, and go to the database, in the same instant again and again.
         const life = ttlMs * (0.75 + Math.random() * 0.25);
-        entries.set(id, { body, etag, owner: clerkUserId, expires: now() + life });
-        if (entries.size > maxEntries) entries.delete(entries.keys().next().value!);
+        entries.set(ebookId.toLowerCase(), { body, etag, owner: clerkUserId }, { ttl: life });
       }
       return { body, etag };
     },
