@@ -11,7 +11,6 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Services } from '../../wiring/services';
 import { loadConfig, type Config } from '../../lib/config';
-import { createLedger } from '../../db/ledger';
 import { HttpProblem, zodProblem } from '../problem';
 
 export const TEXT_PROVIDER_NAMES = ['groq', 'openai', 'offline'] as const;
@@ -39,7 +38,7 @@ export interface AiRouterDeps {
 const HOUR_MS = 3600_000;
 
 export function aiRouter(deps: AiRouterDeps): Router {
-  const ledger = createLedger(deps.services.knex);
+  const { ledger } = deps.services.repos;
   const router = Router();
   const config = () => deps.providerConfig ?? loadConfig(process.env).providers;
 

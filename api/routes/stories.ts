@@ -2,7 +2,7 @@ import { Router, type Request } from 'express';
 import { z, ZodError, type ZodType } from 'zod';
 import type { Services } from '../../wiring/services';
 import { InvalidCursorError, type Profile } from '../../db/repositories';
-import { createStoryRepository, countWords, type Story } from '../../db/stories';
+import { countWords, type Story } from '../../db/stories';
 import { HttpProblem, notFound, zodProblem } from '../problem';
 import { listQuerySchema } from './users';
 
@@ -76,7 +76,7 @@ function storyJson(s: Story, ownerClerkId?: string) {
 /** Stories: written text a book can be made from. Owners and admins manage them; published ones anyone signed in may read. */
 export function storyRouter(services: Services): Router {
   const { repos, knex } = services;
-  const stories = createStoryRepository(knex);
+  const stories = repos.stories;
   const router = Router();
 
   const caller = (req: Request) =>

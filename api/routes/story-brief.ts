@@ -3,7 +3,6 @@
  * `storyId`), checked before any allowance is taken.
  */
 import type { Services } from '../../wiring/services';
-import { createStoryRepository } from '../../db/stories';
 import { storyParagraphs } from '../../activities/story-books';
 import { HttpProblem } from '../problem';
 import type { BookBrief } from '../../core/brief';
@@ -17,12 +16,12 @@ const fieldProblem = (status: number, title: string, field: string, message: str
  * paragraphs a 400. Without a chapter count the book has the story's sections.
  */
 export async function briefFromStory(
-  services: Services,
+  services: Pick<Services, 'repos'>,
   profileId: string,
   body: Omit<BookBrief, 'prompt'> & { prompt?: string; storyId?: string },
   chapterCountGiven: boolean,
 ): Promise<BookBrief & { storyId: string }> {
-  const story = await createStoryRepository(services.knex).get(body.storyId!);
+  const story = await services.repos.stories.get(body.storyId!);
   if (!story || story.userId !== profileId) throw fieldProblem(404, 'Not Found', 'body.storyId', 'no such story for this user');
   if (story.status !== 'completed' && story.status !== 'published') {
     throw new HttpProblem(409, 'Conflict', `body.storyId: the story is ${story.status}; a book needs a completed story`, {

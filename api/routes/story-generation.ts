@@ -11,8 +11,8 @@ import { Router } from 'express';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Services } from '../../wiring/services';
 import type { Logger } from '../../lib/logger';
-import { createStoryRepository, type Story } from '../../db/stories';
-import { announceRunEnd, createStoryGenerationRepository } from '../../db/story-generation';
+import type { Story } from '../../db/stories';
+import { announceRunEnd } from '../../db/story-generation';
 import { USER_ID_ATTRIBUTE } from '../../workflows/shared';
 import {
   STORY_WORKFLOW_TYPE,
@@ -43,8 +43,7 @@ export interface StoryGenerationDeps {
 export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
   const { services, temporal } = deps;
   const { repos, knex } = services;
-  const stories = createStoryRepository(knex);
-  const runs = createStoryGenerationRepository(knex);
+  const { stories, storyRuns: runs } = repos;
   const router = Router();
 
   const start = async (input: StoryWorkflowInput, workflowId: string, clerkUserId: string) => {
