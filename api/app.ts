@@ -1,3 +1,8 @@
+/**
+ * The HTTP API as an Express app: request ids and logs, metrics, security headers,
+ * CORS, health, rate limits, auth, the routes by resource and the one
+ * problem+json error handler. Only api/main.ts listens, so tests mount it anywhere.
+ */
 import { randomUUID } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
@@ -12,15 +17,12 @@ import type { Services } from '../wiring/services';
 import type { Logger } from '../lib/logger';
 import { createAuth, type AuthSettings } from './auth';
 import { errorHandler, HttpProblem, sendProblem } from './problem';
-import { ebookRouter } from './routes/ebooks';
-import { ebookImageRouter } from './routes/ebook-images';
+import { ebookRouter, sharedRouter } from './routes/ebooks';
 import { userRouter } from './routes/users';
 import { aiRouter } from './routes/ai';
 import { storyRouter } from './routes/stories';
 import { profileRouter } from './routes/profiles';
 import { clerkWebhookRouter } from './routes/webhooks';
-import { ebookStepsRouter } from './routes/ebook-steps';
-import { publishRouter, sharedRouter } from './routes/sharing';
 import { createBookCache } from './book-cache';
 import { createStatusCache } from './status-cache';
 import { storyGenerationRouter } from './routes/story-generation';
@@ -137,10 +139,8 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use((req, res, next) => (res.locals.userLimitTaken ? next() : limits.perUser(req, res, next)));
   v1.use(express.json({ limit: '64kb' }));
   v1.use(statusCache.invalidateOnChange);
+  // Every /v1/ebooks route: the book, its steps, publishing, illustrations.
   v1.use(ebookRouter({ ...deps, bookCache, statusCache }));
-  v1.use(ebookStepsRouter(deps));
-  v1.use(publishRouter(deps));
-  v1.use(ebookImageRouter(deps));
   v1.use(userRouter(deps.services));
   v1.use(aiRouter(deps));
   v1.use(storyRouter(deps.services));

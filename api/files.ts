@@ -1,7 +1,9 @@
 /**
- * Sends stored objects: a book's files (PDF, EPUB, cover) to its owner and on the
- * public /shared route, and the owner's single generated pictures, with one code path.
+ * Sends stored objects: a book's files (PDF, EPUB, cover) and its chapters'
+ * illustrations to its owner and on the public /shared route, and the owner's
+ * single generated pictures, with one code path.
  */
+import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import { printFile, type Ebook } from '../db/repositories';
@@ -85,4 +87,47 @@ function slug(s: string): string {
     .replace(/^-+|-+$/g, '')
     .toLowerCase()
     .slice(0, 80);
+}
+
+/**
+ * Chapter `n`'s illustration of a book the caller may read (its owner, or anyone
+ * for a public book). Always streamed through the API (never a presigned
+ * redirect): the page fetches illustrations with its bearer token from its own
+ * origin, and its Content-Security-Policy allows no other. An illustration's
+ * storage key changes when a chapter is rewritten, so the ETag (from key and size)
+ * changes with it and a browser's cached copy is revalidated cheaply.
+ */
+export async function sendChapterImage(
+  req: Request,
+  res: Response,
+  deps: { storage: Storage; log: Logger; cacheControl: string },
+  book: Ebook,
+  n: number,
+): Promise<void> {
+  const { storage } = deps;
+  const chapter = book.chapters.find((c) => c.index === n);
+  if (!chapter) throw notFound('Chapter');
+  if (!chapter.imageKey) {
+    throw new HttpProblem(404, 'Not Found', `The illustration of chapter ${chapter.index} is not ready yet`, { status: book.status });
+  }
+  const head = await storage.head(chapter.imageKey);
+  if (!head) throw notFound('Illustration');
+
+  const etag = `"${createHash('sha256').update(`${chapter.imageKey}:${head.bytes}`).digest('base64url').slice(0, 22)}"`;
+  res.setHeader('ETag', etag);
+  res.setHeader('Cache-Control', deps.cacheControl);
+  if (chapter.imageAlt) res.setHeader('X-Image-Alt', encodeURIComponent(chapter.imageAlt));
+  const given = (req.get('if-none-match') ?? '').split(',').map((t) => t.trim().replace(/^W\//, ''));
+  if (given.includes(etag) || given.includes('*')) {
+    res.status(304).end();
+    return;
+  }
+  res.setHeader('Content-Type', head.contentType);
+  res.setHeader('Content-Length', String(head.bytes));
+  res.setHeader('Content-Disposition', 'inline');
+  await pipeline(await storage.stream(chapter.imageKey), res).catch((err: unknown) => {
+    // A page that moves on aborts its picture fetches: that hang-up is normal, anything else is worth a line.
+    if ((err as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    deps.log.warn({ err, key: chapter.imageKey, requestId: req.id }, 'image stream ended early');
+  });
 }

@@ -1,5 +1,12 @@
+/**
+ * The OpenAPI 3.1 description, built from the same zod schemas that validate
+ * requests, so the document and the validation cannot drift apart.
+ */
 import { z } from 'zod';
-import { rewriteSchema, createEbookSchema, updateEbookSchema } from './routes/ebooks';
+import { createEbookSchema } from './routes/ebooks/create';
+import { updateEbookSchema } from './routes/ebooks/manage';
+import { revisionBodySchemas } from './routes/ebooks/steps';
+import { listQuerySchema, rewriteSchema } from './routes/helpers/request';
 import { createStorySchema, updateStorySchema } from './routes/stories';
 import {
   activityQuerySchema,
@@ -8,16 +15,11 @@ import {
   preferencesSchema,
   updateProfileSchema,
 } from './routes/profiles';
-import { listQuerySchema, subscriptionSchema } from './routes/users';
+import { subscriptionSchema } from './routes/users';
 import { switchProvidersSchema } from './routes/ai';
-import { revisionBodySchemas } from './routes/ebook-steps';
 import { generateStorySchema, regenerateStorySchema } from './routes/story-generation';
 import { enhancePromptSchema, generateCoverSchema, generateImageSchema } from './routes/ai-generate';
 
-/**
- * The OpenAPI 3.1 description, built from the same zod schemas that validate
- * requests, so the document and the validation cannot drift apart.
- */
 interface Operation {
   method: 'get' | 'post' | 'put' | 'delete';
   path: string;

@@ -24,7 +24,7 @@ import type { drawPictureWorkflow, enhancePromptWorkflow } from '../../workflows
 import { HttpProblem, notFound } from '../problem';
 import { idempotency } from '../idempotency';
 import { sendStoredFile } from '../files';
-import { parseStrict } from './stories';
+import { parseStrict } from './helpers/request';
 import { briefSchema } from '../../core/brief';
 
 export const enhancePromptSchema = briefSchema.omit({ chapterCount: true }).strict();

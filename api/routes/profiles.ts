@@ -1,3 +1,7 @@
+/**
+ * A user's own details, preferences, activity, analytics and permissions, and the
+ * caller's session: what a profile page and a client's "may I?" checks read.
+ */
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { Services } from '../../wiring/services';
@@ -5,7 +9,8 @@ import type { Profile } from '../../db/repositories';
 import { isEraId, ERAS } from '../../core/eras';
 import { allowancePeriod, tierRules } from '../../core/tiers';
 import { HttpProblem } from '../problem';
-import { parseStrict, subjectProfile } from './stories';
+import { parseStrict } from './helpers/request';
+import { subjectProfile } from './helpers/users';
 import { chapterCountSchema } from '../../core/brief';
 
 const BCP47 = /^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/;

@@ -1,10 +1,15 @@
+/**
+ * Stories: written text a book can be made from (POST /ebooks with `storyId`).
+ * Their owners and admins manage them; published ones anyone signed in may read.
+ */
 import { Router, type Request } from 'express';
-import { z, ZodError, type ZodType } from 'zod';
+import { z } from 'zod';
 import type { Services } from '../../wiring/services';
-import { InvalidCursorError, type Profile } from '../../db/repositories';
+import type { Profile } from '../../db/repositories';
 import { countWords, type Story } from '../../db/stories';
-import { HttpProblem, notFound, zodProblem } from '../problem';
-import { listQuerySchema } from './users';
+import { notFound, zodProblem } from '../problem';
+import { listQuerySchema, pageOrProblem, parseStrict } from './helpers/request';
+import { subjectProfile } from './helpers/users';
 
 const jsonObject = z.record(z.string(), z.unknown());
 
@@ -26,34 +31,6 @@ export const updateStorySchema = z
     metadata: jsonObject.optional(),
   })
   .refine((b) => Object.keys(b).length > 0, { message: 'must change at least one of title, content, status, metadata' });
-
-/**
- * safeParse that turns "unrecognized keys" into one error per key, so the
- * problem names `body.email` rather than just `body`.
- */
-export function parseStrict<T>(schema: ZodType<T>, value: unknown, where: 'body' | 'query'): T {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const issues = r.error.issues.flatMap((i): ZodError['issues'] =>
-    i.code === 'unrecognized_keys'
-      ? i.keys.map((k) => ({ ...i, path: [...i.path, k], message: 'is not a field this request accepts' }))
-      : [i],
-  );
-  throw zodProblem(new ZodError(issues), where);
-}
-
-/** Resolves `me` or a Clerk user id the caller may see (themselves; anyone for an admin), else 404. */
-export async function subjectProfile(services: Services, req: Request): Promise<Profile> {
-  const caller = req.user!;
-  const userId = req.params.userId === 'me' ? caller.userId : String(req.params.userId);
-  if (userId !== caller.userId && caller.role !== 'admin') throw notFound('User');
-  const profile =
-    userId === caller.userId
-      ? await services.repos.profiles.ensure({ clerkUserId: caller.userId, role: caller.role })
-      : await services.repos.profiles.getByClerkId(userId);
-  if (!profile) throw notFound('User');
-  return profile;
-}
 
 function storyJson(s: Story, ownerClerkId?: string) {
   return {
@@ -151,17 +128,7 @@ export function storyRouter(services: Services): Router {
     const q = listQuerySchema.safeParse(req.query);
     if (!q.success) throw zodProblem(q.error, 'query');
     const profile = await subjectProfile(services, req);
-    let page;
-    try {
-      page = await stories.listForUser(profile.id, q.data);
-    } catch (err) {
-      if (err instanceof InvalidCursorError) {
-        throw new HttpProblem(400, 'Invalid request', 'query.cursor: is not a cursor this API gave out', {
-          errors: [{ field: 'query.cursor', message: 'is not a cursor this API gave out' }],
-        });
-      }
-      throw err;
-    }
+    const page = await pageOrProblem(() => stories.listForUser(profile.id, q.data));
     res.json({
       // A list gives the text's size, not the text: a page of 200 kB stories would be huge.
       items: page.items.map((s) => {

@@ -23,9 +23,8 @@ import {
 import type { storyWorkflow } from '../../workflows/story';
 import { HttpProblem, notFound } from '../problem';
 import { idempotency } from '../idempotency';
-import { parseStrict } from './stories';
 import { lastEventId, streamEvents } from '../sse';
-import { rewriteSchema } from './ebooks';
+import { parseStrict, rewriteSchema } from './helpers/request';
 import { briefSchema } from '../../core/brief';
 import type { BookBrief } from '../../core/brief';
 

@@ -1,15 +1,16 @@
-import { Router, type Request } from 'express';
+/**
+ * A user's books and plan: `GET /users/{userId}/ebooks` (their status documents,
+ * a page at a time) and the subscription, which only an admin (or billing) changes.
+ */
+import { Router } from 'express';
 import { z } from 'zod';
 import type { Services } from '../../wiring/services';
 import { allowancePeriod, tierRules, TIERS } from '../../core/tiers';
-import { InvalidCursorError, type Profile, type SubscriptionTier } from '../../db/repositories';
+import type { Profile, SubscriptionTier } from '../../db/repositories';
 import { HttpProblem, notFound, zodProblem } from '../problem';
-import { statusOf } from './ebooks';
-
-export const listQuerySchema = z.object({
-  limit: z.coerce.number().int('must be an integer').min(1, 'must be 1-100').max(100, 'must be 1-100').default(20),
-  cursor: z.string().max(200).optional(),
-});
+import { statusOf } from './helpers/books';
+import { listQuerySchema, pageOrProblem } from './helpers/request';
+import { subjectProfile } from './helpers/users';
 
 export const subscriptionSchema = z.object({
   tier: z.enum(Object.keys(TIERS) as [SubscriptionTier, ...SubscriptionTier[]]),
@@ -21,30 +22,11 @@ export function userRouter(services: Services): Router {
   const { repos } = services;
   const router = Router();
 
-  const subject = async (req: Request): Promise<Profile | undefined> => {
-    const caller = req.user!;
-    const userId = req.params.userId === 'me' ? caller.userId : String(req.params.userId);
-    if (userId !== caller.userId && caller.role !== 'admin') throw notFound('User');
-    if (userId === caller.userId) return repos.profiles.ensure({ clerkUserId: caller.userId, role: caller.role });
-    return repos.profiles.getByClerkId(userId);
-  };
-
   router.get('/users/:userId/ebooks', async (req, res) => {
     const q = listQuerySchema.safeParse(req.query);
     if (!q.success) throw zodProblem(q.error, 'query');
-    const profile = await subject(req);
-    if (!profile) throw notFound('User');
-    let page;
-    try {
-      page = await repos.ebooks.listForUser(profile.id, { limit: q.data.limit, cursor: q.data.cursor });
-    } catch (err) {
-      if (err instanceof InvalidCursorError) {
-        throw new HttpProblem(400, 'Invalid request', 'query.cursor: is not a cursor this API gave out', {
-          errors: [{ field: 'query.cursor', message: 'is not a cursor this API gave out' }],
-        });
-      }
-      throw err;
-    }
+    const profile = await subjectProfile(services, req);
+    const page = await pageOrProblem(() => repos.ebooks.listForUser(profile.id, { limit: q.data.limit, cursor: q.data.cursor }));
     res.json({
       items: page.items.map((b) => ({
         ...statusOf(b),
@@ -57,8 +39,7 @@ export function userRouter(services: Services): Router {
   });
 
   router.get('/users/:userId/subscription', async (req, res) => {
-    const profile = await subject(req);
-    if (!profile) throw notFound('User');
+    const profile = await subjectProfile(services, req);
     res.json(await subscriptionOf(profile));
   });
 

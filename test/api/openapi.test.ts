@@ -6,15 +6,12 @@ import assert from 'node:assert/strict';
 import type { Router } from 'express';
 import { createTestStack, startApi, type TestStack } from '../helpers/stack';
 import { api } from '../helpers/http';
-import { ebookRouter } from '../../api/routes/ebooks';
-import { ebookImageRouter } from '../../api/routes/ebook-images';
+import { ebookRouter, sharedRouter } from '../../api/routes/ebooks';
 import { userRouter } from '../../api/routes/users';
 import { storyRouter } from '../../api/routes/stories';
 import { profileRouter } from '../../api/routes/profiles';
 import { clerkWebhookRouter } from '../../api/routes/webhooks';
 import { aiRouter } from '../../api/routes/ai';
-import { ebookStepsRouter } from '../../api/routes/ebook-steps';
-import { publishRouter, sharedRouter } from '../../api/routes/sharing';
 import { createBookCache } from '../../api/book-cache';
 import { storyGenerationRouter } from '../../api/routes/story-generation';
 import { aiGenerateRouter } from '../../api/routes/ai-generate';
@@ -84,15 +81,13 @@ describe('OpenAPI document', function () {
       log: createLogger('t', 'silent'),
     };
     const served = [
+      // The book, its steps, publishing and illustrations: one router (api/routes/ebooks/).
       ...routesOf(ebookRouter(deps), '/v1'),
-      ...routesOf(ebookImageRouter(deps), '/v1'),
       ...routesOf(userRouter(stack.services), '/v1'),
       ...routesOf(storyRouter(stack.services), '/v1'),
       ...routesOf(profileRouter(stack.services), '/v1'),
       ...routesOf(clerkWebhookRouter({ services: stack.services, log: deps.log }), '/v1'),
       ...routesOf(aiRouter(deps), '/v1'),
-      ...routesOf(ebookStepsRouter(deps), '/v1'),
-      ...routesOf(publishRouter(deps), '/v1'),
       ...routesOf(storyGenerationRouter(deps), '/v1'),
       ...routesOf(aiGenerateRouter(deps), '/v1'),
     ].sort();

@@ -6,22 +6,24 @@
  * - `GET /shared/ebooks/{id}` and `/shared/ebooks/{id}/files/{kind}`: a public book
  *   and its files for anyone, without a token. Private, unfinished, unknown or
  *   deleted books answer 404, exactly like a book that never existed.
+ *
+ * The public routes are a router of their own: app.ts mounts it outside /v1,
+ * without a token and under the per-address rate limit.
  */
 import { Router } from 'express';
-import type { Services } from '../../wiring/services';
-import type { Logger } from '../../lib/logger';
-import type { Ebook } from '../../db/repositories';
-import { publishedActivity, type Visibility } from '../../db/sharing';
-import { HttpProblem, notFound, zodProblem } from '../problem';
-import { idempotency } from '../idempotency';
-import { chapterParagraphs, type BookCache } from '../book-cache';
-import { sendBookFile } from '../files';
-import { chapterParamsSchema, sendChapterImage } from './ebook-images';
-import { findOwnBook, shareUrlOf } from './ebooks';
+import type { Services } from '../../../wiring/services';
+import type { Logger } from '../../../lib/logger';
+import type { Ebook } from '../../../db/repositories';
+import { publishedActivity, type Visibility } from '../../../db/sharing';
+import { HttpProblem, notFound, zodProblem } from '../../problem';
+import { idempotency } from '../../idempotency';
+import { chapterParagraphs, type BookCache } from '../../book-cache';
+import { sendBookFile, sendChapterImage } from '../../files';
+import { chapterParamsSchema, findOwnBook, shareUrlOf } from '../helpers/books';
+import type { EbookRoutes } from './deps';
 
-export function publishRouter(deps: { services: Services }): Router {
+export const publishRoutes: EbookRoutes = (router, deps) => {
   const { repos, knex } = deps.services;
-  const router = Router();
 
   const answer = (book: Ebook) => ({
     id: book.id,
@@ -51,8 +53,7 @@ export function publishRouter(deps: { services: Services }): Router {
     });
   change('public');
   change('private');
-  return router;
-}
+};
 
 export function sharedRouter(deps: { services: Services; bookCache: BookCache; log: Logger }): Router {
   const { repos, storage } = deps.services;

@@ -2,13 +2,11 @@
  * The brief of a book made from one of the caller's stories (POST /ebooks with
  * `storyId`), checked before any allowance is taken.
  */
-import type { Services } from '../../wiring/services';
-import { storyParagraphs } from '../../activities/story-books';
-import { HttpProblem } from '../problem';
-import type { BookBrief } from '../../core/brief';
-
-const fieldProblem = (status: number, title: string, field: string, message: string) =>
-  new HttpProblem(status, title, `${field}: ${message}`, { errors: [{ field, message }] });
+import type { Services } from '../../../wiring/services';
+import { storyParagraphs } from '../../../activities/story-books';
+import { HttpProblem } from '../../problem';
+import { fieldProblem } from '../helpers/request';
+import type { BookBrief } from '../../../core/brief';
 
 /**
  * The brief of a book made from the caller's story: another user's story is a

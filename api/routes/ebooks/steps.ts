@@ -1,25 +1,36 @@
 /**
- * Re-running one step of a completed book: POST /ebooks/{id}/{chapters,
- * illustrations, pdf, epub} starts a revision workflow that publishes the result
- * as the next file version (workflows/revise-ebook.ts). The workflow id names the
- * book and the version it starts from, so only one revision of a book runs at a time.
+ * Changing part of a completed book, published as its next file version:
+ *
+ * - POST /ebooks/{id}/chapters/{n}/regenerate rewrites one chapter
+ *   (workflows/regenerate-chapter.ts);
+ * - POST /ebooks/{id}/{chapters, illustrations, pdf, epub} runs one step again for
+ *   the whole book (workflows/revise-ebook.ts). The workflow id names the book and
+ *   the version it starts from, so only one revision of a book runs at a time.
  */
-import { Router } from 'express';
 import { z } from 'zod';
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
-import { tierRules } from '../../core/tiers';
-import { HttpProblem, zodProblem } from '../problem';
-import { idempotency } from '../idempotency';
-import { refuseWhileRevising } from '../revision-guard';
-import { findOwnBook, placement, rewriteSchema, type EbookRouterDeps } from './ebooks';
+import { tierRules } from '../../../core/tiers';
+import {
+  CHAPTER_REWRITE_WORKFLOW_TYPE,
+  chapterRewriteWorkflowId,
+  type ChapterRewriteInput,
+} from '../../../workflows/shared';
 import {
   REVISION_STEPS,
   REVISION_WORKFLOW_TYPE,
   revisionWorkflowId,
   type RevisionInput,
   type RevisionStep,
-} from '../../workflows/revision-shared';
-import type { reviseEbookWorkflow } from '../../workflows/revise-ebook';
+} from '../../../workflows/revision-shared';
+import type { regenerateChapterWorkflow } from '../../../workflows/regenerate-chapter';
+import type { reviseEbookWorkflow } from '../../../workflows/revise-ebook';
+import { HttpProblem, notFound, zodProblem } from '../../problem';
+import { idempotency } from '../../idempotency';
+import { refuseWhileRevising } from '../../revision-guard';
+import { placement, planMarks } from '../../services/placement';
+import { findOwnBook } from '../helpers/books';
+import { rewriteSchema } from '../helpers/request';
+import type { EbookRoutes } from './deps';
 
 /** Bodies of the steps: feedback for the chapters; nothing (or `{}`) for the others. */
 export const revisionBodySchemas: Record<RevisionStep, z.ZodType<{ feedback?: string }>> = {
@@ -29,10 +40,48 @@ export const revisionBodySchemas: Record<RevisionStep, z.ZodType<{ feedback?: st
   epub: z.object({}).strict(),
 };
 
-export function ebookStepsRouter(deps: EbookRouterDeps): Router {
+export const stepRoutes: EbookRoutes = (router, deps) => {
   const { services, temporal } = deps;
   const { repos } = services;
-  const router = Router();
+
+  router.post('/ebooks/:id/chapters/:n/regenerate', idempotency(services.knex), async (req, res) => {
+    const book = await findOwnBook(repos, req);
+    const body = rewriteSchema.safeParse(req.body ?? {});
+    if (!body.success) throw zodProblem(body.error, 'body');
+    if (book.status !== 'completed') {
+      throw new HttpProblem(409, 'Conflict', `Chapters can be rewritten once the book is completed; it is ${book.status}.`, {
+        status: book.status,
+      });
+    }
+    const n = Number(req.params.n);
+    if (!Number.isInteger(n) || n < 1 || n > book.chapters.length) throw notFound('Chapter');
+    if (book.revision?.status === 'running') await refuseWhileRevising(temporal, book);
+    const profile = await repos.profiles.getByClerkId(req.user!.userId);
+    const rules = tierRules(profile?.subscriptionTier);
+    const workflowId = chapterRewriteWorkflowId(book.id, n, book.fileVersion);
+    const input: ChapterRewriteInput = {
+      ebookId: book.id,
+      index: n,
+      revision: book.fileVersion + 1,
+      feedback: body.data.feedback,
+      ...planMarks(rules),
+    };
+    try {
+      await temporal.workflow.start<typeof regenerateChapterWorkflow>(CHAPTER_REWRITE_WORKFLOW_TYPE, {
+        workflowId,
+        args: [input],
+        ...placement(deps, rules, book.id, req.user!.userId, 'rewriting'),
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new HttpProblem(409, 'Conflict', 'This chapter is already being rewritten for the current version.', {
+          workflowId,
+        });
+      }
+      throw err;
+    }
+    res.status(202).json({ id: book.id, chapter: n, workflowId, fromVersion: book.fileVersion });
+  });
 
   for (const step of REVISION_STEPS) {
     router.post(`/ebooks/:id/${step}`, idempotency(services.knex), async (req, res) => {
@@ -54,8 +103,7 @@ export function ebookStepsRouter(deps: EbookRouterDeps): Router {
         fromVersion: book.fileVersion,
         chapterCount: book.chapters.length,
         feedback: body.data.feedback,
-        watermark: rules.watermark ? `Made with the ${rules.name} plan` : undefined,
-        printReady: rules.printReady || undefined,
+        ...planMarks(rules),
         concurrency: deps.chapterConcurrency,
       };
       let runId: string;
@@ -99,5 +147,4 @@ export function ebookStepsRouter(deps: EbookRouterDeps): Router {
         .json({ id: book.id, step, workflowId, fromVersion: book.fileVersion, status: 'running' });
     });
   }
-  return router;
-}
+};

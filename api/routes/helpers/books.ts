@@ -1,0 +1,67 @@
+/**
+ * How every route finds and shows a book: the caller's own book (or a 404), the
+ * status document (read from the row, so status polls never load Temporal), a
+ * public book's address, and the `:id/chapters/:n` parameters.
+ */
+import type { Request } from 'express';
+import { z } from 'zod';
+import type { Ebook, Repositories } from '../../../db/repositories';
+import { computeProgress, type EbookStatus, type Stage } from '../../../workflows/shared';
+import { revisionProgress } from '../../../workflows/revision-shared';
+import { notFound } from '../../problem';
+
+const idSchema = z.string().uuid('must be a UUID');
+
+export const chapterParamsSchema = z.object({
+  id: z.string(),
+  n: z.coerce.number().int('must be a whole number').min(1, 'must be 1 or more'),
+});
+
+/** The caller's book, or 404: another user's book does not exist for them. */
+export async function findOwnBook(repos: Pick<Repositories, 'ebooks'>, req: Request): Promise<Ebook> {
+  const id = idSchema.safeParse(req.params.id);
+  if (!id.success) throw notFound('Ebook');
+  const book = await repos.ebooks.getForClerkUser(id.data, req.user!.userId);
+  if (!book) throw notFound('Ebook');
+  return book;
+}
+
+/** The status document: read from the database row, so status polls never load Temporal. */
+export function statusOf(book: Ebook) {
+  const stage = (book.stage ?? 'queued') as Stage;
+  const status: EbookStatus = book.status === 'draft' ? 'queued' : book.status;
+  const progress =
+    status === 'failed' || status === 'cancelled' ? (book.progress ?? 0) : computeProgress(stage, book.chapters);
+  const providers = (book.providers ?? {}) as { text?: string; image?: string };
+  const used = [
+    ...new Set(book.chapters.flatMap((c) => [c.textProvider, c.imageProvider]).filter(Boolean)),
+  ] as string[];
+  return {
+    id: book.id,
+    workflowId: book.workflowId,
+    status,
+    stage,
+    progress,
+    title: book.title,
+    chapters: book.chapters.map((c) => ({
+      index: c.index,
+      title: c.title,
+      status: c.status,
+      words: c.words,
+      textProvider: c.textProvider,
+      imageProvider: c.imageProvider,
+    })),
+    providers: { ...providers, used },
+    offline: used.includes('offline'),
+    error: book.error ?? null,
+    visibility: book.visibility,
+    shareUrl: shareUrlOf(book),
+    revision: book.revision ? { ...book.revision, progress: revisionProgress(book.revision, book.chapters) } : null,
+    updatedAt: book.updatedAt,
+  };
+}
+
+/** Where anyone reads a public book; null while it is private. */
+export function shareUrlOf(book: Pick<Ebook, 'id' | 'visibility'>): string | null {
+  return book.visibility === 'public' ? `/shared/ebooks/${book.id}` : null;
+}
