@@ -1,17 +1,14 @@
 /**
  * POST /ebooks: a book from a prompt, or from one of the caller's completed
- * stories: the allowance is reserved, the row written and the workflow started.
+ * stories. The rules of starting one (allowance, queue) are in
+ * api/services/start-ebook.ts; this file parses, answers and records the request.
  */
-import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { briefSchema, CHAPTER_MODES } from '../../../core/brief';
-import { allowancePeriod, tierRules } from '../../../core/tiers';
-import { ebookWorkflowId, type EbookStatus, type EbookWorkflowInput } from '../../../workflows/shared';
-import type { ebookWorkflow } from '../../../workflows/ebook';
+import type { EbookStatus } from '../../../workflows/shared';
 import { HttpProblem, zodProblem } from '../../problem';
 import { idempotency } from '../../idempotency';
-import { placement, planMarks } from '../../services/placement';
+import { AllowanceUsedUp, EngineUnavailable, startEbook } from '../../services/start-ebook';
 import { briefFromStory } from './story-brief';
 import type { EbookRoutes } from './deps';
 
@@ -32,7 +29,7 @@ export const createEbookSchema = briefSchema
   });
 
 export const createRoutes: EbookRoutes = (router, deps) => {
-  const { services, temporal } = deps;
+  const { services } = deps;
   const { repos } = services;
 
   router.post('/ebooks', idempotency(services.knex), async (req, res) => {
@@ -49,66 +46,30 @@ export const createRoutes: EbookRoutes = (router, deps) => {
     const brief = request.storyId
       ? await briefFromStory(services, profile.id, request, (req.body as { chapterCount?: unknown }).chapterCount !== undefined)
       : { ...request, prompt: request.prompt! };
-    const rules = tierRules(profile.subscriptionTier);
-    const period = allowancePeriod();
-    // Reserved before anything is recorded or started: one conditional UPDATE, so
-    // concurrent requests can never take more than the plan allows.
-    if (!(await repos.usage.reserve(profile.id, period, rules.ebooksPerMonth))) {
-      throw new HttpProblem(
-        402,
-        'Allowance used up',
-        `The ${rules.name} plan includes ${rules.ebooksPerMonth} ebook(s) a month and this month's are used. ` +
-          'Wait for next month or upgrade your plan.',
-        { tier: profile.subscriptionTier, period, limit: rules.ebooksPerMonth },
+    let started;
+    try {
+      started = await startEbook(
+        { ...deps, repos },
+        { profile, clerkUserId: user.userId, brief, visibility },
       );
-    }
-    const id = randomUUID();
-    const workflowId = ebookWorkflowId(id);
-    try {
-      await repos.ebooks.create({
-        id,
-        userId: profile.id,
-        workflowId,
-        prompt: brief.prompt,
-        title: 'Untitled book',
-        generationSettings: brief,
-        stylePreferences: { era: brief.era, style: brief.style, mood: brief.mood },
-        visibility,
-        originalStoryId: brief.storyId,
-      });
-      await repos.usage.attach(id, period);
     } catch (err) {
-      await repos.usage.unreserve(profile.id, period);
-      throw err;
-    }
-    const input: EbookWorkflowInput = {
-      ebookId: id,
-      profileId: profile.id,
-      userId: user.userId,
-      brief,
-      concurrency: deps.chapterConcurrency,
-      ...planMarks(rules),
-    };
-    try {
-      await temporal.workflow.start<typeof ebookWorkflow>('ebookWorkflow', {
-        workflowId,
-        args: [input],
-        ...placement(deps, rules, id, user.userId, 'queued'),
-        memo: { title: 'Untitled book' },
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
-        // Nothing runs for this row: say so on the row rather than leave a book that never moves.
-        await repos.ebooks.updateStatus(id, {
-          status: 'failed',
-          stage: 'failed',
-          error: { type: 'StartFailed', message: 'The generation could not be started' },
-        });
-        await repos.usage.release(id);
-        deps.log.error({ err, ebookId: id, requestId: req.id }, 'workflow start failed');
+      if (err instanceof AllowanceUsedUp) {
+        const { rules, period } = err;
+        throw new HttpProblem(
+          402,
+          'Allowance used up',
+          `The ${rules.name} plan includes ${rules.ebooksPerMonth} ebook(s) a month and this month's are used. ` +
+            'Wait for next month or upgrade your plan.',
+          { tier: err.tier, period, limit: rules.ebooksPerMonth },
+        );
+      }
+      if (err instanceof EngineUnavailable) {
+        deps.log.error({ err: err.cause, ebookId: err.ebookId, requestId: req.id }, 'workflow start failed');
         throw new HttpProblem(503, 'Service Unavailable', 'The workflow engine is unreachable; try again shortly.');
       }
+      throw err;
     }
+    const { id, workflowId } = started;
     await repos.activities.record({
       userId: profile.id,
       type: 'ebook_requested',
