@@ -5,7 +5,6 @@
  * and only references (storage keys) cross into history.
  */
 import {
-  ApplicationFailure,
   CancellationScope,
   isCancellation,
   patched,
@@ -13,6 +12,7 @@ import {
   upsertSearchAttributes,
   log,
 } from '@temporalio/workflow';
+import { describeFailure, runBounded } from './helpers';
 import { image, local, render, store, text } from './proxies';
 import {
   computeProgress,
@@ -176,28 +176,4 @@ export async function ebookWorkflow(input: EbookWorkflowInput): Promise<EbookWor
 function progressOf(state: EbookState): number {
   if (state.status === 'completed') return 1;
   return computeProgress(state.stage, state.chapters);
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; fails fast on the first error. */
-export async function runBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
-
-/** The innermost application failure names the real cause (activity failures wrap it). */
-export function describeFailure(err: unknown): { type: string; message: string } {
-  let cur: unknown = err;
-  while (cur && typeof cur === 'object' && 'cause' in cur && (cur as { cause?: unknown }).cause) {
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  if (cur instanceof ApplicationFailure) {
-    return { type: cur.type ?? 'Error', message: cur.message };
-  }
-  return { type: 'Error', message: cur instanceof Error ? cur.message : String(cur) };
 }

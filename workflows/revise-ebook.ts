@@ -7,7 +7,7 @@
  */
 import { CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
 import { image, render, store, text } from './proxies';
-import { describeFailure, runBounded } from './ebook';
+import { describeFailure, runBounded } from './helpers';
 import type { RevisionInput, RevisionStage } from './revision-shared';
 
 export async function reviseEbookWorkflow(input: RevisionInput): Promise<{ fileVersion: number }> {
