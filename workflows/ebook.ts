@@ -1,8 +1,9 @@
 /**
  * One workflow per ebook: outline → chapters (bounded fan-out, each chapter
  * illustrated as soon as it is written) with the cover alongside → PDF → EPUB →
- * store files → publish. Pure orchestration: every side effect is an activity,
- * and only references (storage keys) cross into history.
+ * store files → publish (that ending is shared with rewrites and revisions:
+ * ending.ts). Pure orchestration: every side effect is an activity, and only
+ * references (storage keys) cross into history.
  */
 import {
   CancellationScope,
@@ -12,8 +13,9 @@ import {
   upsertSearchAttributes,
   log,
 } from '@temporalio/workflow';
+import { renderStoreAndPublish } from './ending';
 import { describeFailure, runBounded } from './helpers';
-import { image, local, render, store, text } from './proxies';
+import { image, local, store, text } from './proxies';
 import {
   computeProgress,
   STAGE_ATTRIBUTE,
@@ -131,25 +133,17 @@ export async function ebookWorkflow(input: EbookWorkflowInput): Promise<EbookWor
       credits: [outline.provider, cover.provider, ...imageRefs.map((r) => r?.provider ?? '')],
     };
 
-    setStage('pdf');
-    const pdf = await render.renderPdf(manifest);
-    // The print-ready PDF came after books were already running: the patch keeps their histories replayable.
-    const print = patched('print-pdf-v1') && input.printReady ? await render.renderPrintPdf(manifest) : undefined;
-    setStage('epub');
-    const epub = await render.renderEpub(manifest);
-
-    setStage('storing');
-    const files = await store.storeFiles({
+    const files = await renderStoreAndPublish({
       ebookId,
-      pdfKey: pdf.key,
-      epubKey: epub.key,
-      coverKey: cover.key,
-      ...(print ? { printKey: print.key } : {}),
+      manifest,
+      // The print-ready PDF came after books were already running: the patch keeps their histories replayable.
+      printReady: () => patched('print-pdf-v1') && !!input.printReady,
+      providers: state.providers,
+      onStage: setStage,
+      onStored: (stored) => {
+        state.fileVersion = stored.version;
+      },
     });
-    state.fileVersion = files.version;
-
-    setStage('publishing');
-    await store.publishEbook({ ebookId, files, providers: state.providers });
     state.status = 'completed';
     setStage('completed');
     return { ebookId, title: outline.title, files };
