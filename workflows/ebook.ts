@@ -1,11 +1,12 @@
 /**
  * One workflow per ebook: outline → chapters (bounded fan-out, each chapter
  * illustrated as soon as it is written) with the cover alongside → PDF → EPUB →
- * store files → publish. Pure orchestration: every side effect is an activity,
- * and only references (storage keys) cross into history.
+ * store files → publish. The longer stages are written out in ebook-stages.ts,
+ * the ending (shared with rewrites and revisions) in ending.ts. Pure
+ * orchestration: every side effect is an activity, and only references (storage
+ * keys) cross into history.
  */
 import {
-  ApplicationFailure,
   CancellationScope,
   isCancellation,
   patched,
@@ -13,21 +14,19 @@ import {
   upsertSearchAttributes,
   log,
 } from '@temporalio/workflow';
-import { image, local, render, store, text } from './proxies';
+import { bookManifest, moderateAndStart, writeAndIllustrate } from './ebook-stages';
+import { renderStoreAndPublish } from './ending';
+import { describeFailure } from './helpers';
+import { image, store, text } from './proxies';
 import {
   computeProgress,
   STAGE_ATTRIBUTE,
   stateQuery,
-  type ChapterRef,
   type EbookState,
   type EbookWorkflowInput,
-  type ImageRef,
   type Stage,
   type StoredFiles,
 } from './shared';
-
-/** Chapters (with their illustrations) in flight at once, per book. */
-const DEFAULT_CONCURRENCY = 4;
 
 export interface EbookWorkflowResult {
   ebookId: string;
@@ -54,21 +53,7 @@ export async function ebookWorkflow(input: EbookWorkflowInput): Promise<EbookWor
 
   try {
     setStage('outline');
-    if (patched('local-start-v1')) {
-      // Both quick, both needed before the outline: at once, in this worker. Both settle
-      // before a failure is handled, so a late "running" can't overwrite the "failed".
-      const settled = await Promise.allSettled([
-        local.moderatePrompt({ ebookId, brief: input.brief }),
-        local.startEbook({ ebookId }),
-      ]);
-      for (const r of settled) if (r.status === 'rejected') throw r.reason;
-    } else {
-      // Moderation came after books were already running: the patch keeps their histories replayable.
-      if (patched('moderation-v1')) {
-        await text.moderatePrompt({ ebookId, brief: input.brief });
-      }
-      await store.startEbook({ ebookId });
-    }
+    await moderateAndStart(input);
     const outline = await text.writeOutline({ ebookId, brief: input.brief });
     state.title = outline.title;
     state.providers.text = outline.provider;
@@ -78,78 +63,22 @@ export async function ebookWorkflow(input: EbookWorkflowInput): Promise<EbookWor
     const coverPromise = image.drawCover({ ebookId });
     // Awaited after the chapters; if they fail first, this keeps its rejection from going unhandled.
     coverPromise.catch(() => undefined);
-    const chapterRefs: ChapterRef[] = [];
-    const imageRefs: Array<ImageRef | undefined> = [];
-    const concurrency = Math.max(1, Math.min(input.concurrency ?? DEFAULT_CONCURRENCY, 24));
-    const write = async (index: number) => {
-      const chapter = state.chapters[index - 1];
-      chapter.status = 'writing';
-      const ref = await text.writeChapter({ ebookId, index });
-      chapterRefs[index - 1] = ref;
-      Object.assign(chapter, { status: 'illustrating', words: ref.words, textProvider: ref.provider });
-    };
-    const illustrate = async (index: number) => {
-      const img = await image.drawIllustration({ ebookId, index });
-      imageRefs[index - 1] = img;
-      state.providers.image = img.provider;
-      Object.assign(state.chapters[index - 1], { status: 'done', imageProvider: img.provider });
-    };
-    // The branch follows the book's input, so a history replays down the path it took;
-    // the patch marks sequential books' histories for whoever changes this later.
-    if (input.brief.chapterMode === 'sequential' && patched('sequential-chapters-v1')) {
-      // One chapter at a time, each written after the one before it is stored (the
-      // activity gives it that chapter's ending); illustrations are drawn alongside.
-      const drawing: Array<Promise<void>> = [];
-      for (const c of outline.chapters) {
-        await write(c.index);
-        const drawn = illustrate(c.index);
-        drawn.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-        drawing.push(drawn);
-      }
-      await Promise.all(drawing);
-    } else {
-      await runBounded(outline.chapters, concurrency, async (c) => {
-        await write(c.index);
-        await illustrate(c.index);
-      });
-    }
+    const chapters = await writeAndIllustrate(input, outline, state);
     setStage('cover');
     const cover = await coverPromise;
 
-    const manifest = {
+    const manifest = bookManifest(input, outline, cover, chapters);
+    const files = await renderStoreAndPublish({
       ebookId,
-      title: outline.title,
-      coverKey: cover.key,
-      coverAlt: cover.alt,
-      watermark: input.watermark,
-      chapters: outline.chapters.map((c, i) => ({
-        index: c.index,
-        title: c.title,
-        textKey: chapterRefs[i].textKey,
-        image: imageRefs[i] && { key: imageRefs[i]!.key, alt: imageRefs[i]!.alt },
-      })),
-      credits: [outline.provider, cover.provider, ...imageRefs.map((r) => r?.provider ?? '')],
-    };
-
-    setStage('pdf');
-    const pdf = await render.renderPdf(manifest);
-    // The print-ready PDF came after books were already running: the patch keeps their histories replayable.
-    const print = patched('print-pdf-v1') && input.printReady ? await render.renderPrintPdf(manifest) : undefined;
-    setStage('epub');
-    const epub = await render.renderEpub(manifest);
-
-    setStage('storing');
-    const files = await store.storeFiles({
-      ebookId,
-      pdfKey: pdf.key,
-      epubKey: epub.key,
-      coverKey: cover.key,
-      ...(print ? { printKey: print.key } : {}),
+      manifest,
+      // The print-ready PDF came after books were already running: the patch keeps their histories replayable.
+      printReady: () => patched('print-pdf-v1') && !!input.printReady,
+      providers: state.providers,
+      onStage: setStage,
+      onStored: (stored) => {
+        state.fileVersion = stored.version;
+      },
     });
-    state.fileVersion = files.version;
-
-    setStage('publishing');
-    await store.publishEbook({ ebookId, files, providers: state.providers });
     state.status = 'completed';
     setStage('completed');
     return { ebookId, title: outline.title, files };
@@ -176,28 +105,4 @@ export async function ebookWorkflow(input: EbookWorkflowInput): Promise<EbookWor
 function progressOf(state: EbookState): number {
   if (state.status === 'completed') return 1;
   return computeProgress(state.stage, state.chapters);
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight; fails fast on the first error. */
-export async function runBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async () => {
-    while (next < items.length) {
-      const item = items[next++];
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
-}
-
-/** The innermost application failure names the real cause (activity failures wrap it). */
-export function describeFailure(err: unknown): { type: string; message: string } {
-  let cur: unknown = err;
-  while (cur && typeof cur === 'object' && 'cause' in cur && (cur as { cause?: unknown }).cause) {
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  if (cur instanceof ApplicationFailure) {
-    return { type: cur.type ?? 'Error', message: cur.message };
-  }
-  return { type: 'Error', message: cur instanceof Error ? cur.message : String(cur) };
 }

@@ -5,7 +5,8 @@
  * as a new version. The other chapters and the previous version's files stay.
  */
 import { patched } from '@temporalio/workflow';
-import { image, render, store, text } from './proxies';
+import { renderStoreAndPublish } from './ending';
+import { image, store, text } from './proxies';
 import type { ChapterRewriteInput } from './shared';
 
 export async function regenerateChapterWorkflow(input: ChapterRewriteInput): Promise<{ fileVersion: number }> {
@@ -13,17 +14,12 @@ export async function regenerateChapterWorkflow(input: ChapterRewriteInput): Pro
   await text.writeChapter({ ebookId, index, revision: { number: revision, feedback } });
   await image.drawIllustration({ ebookId, index, revision });
   const manifest = await store.loadManifest({ ebookId, watermark: input.watermark });
-  const pdf = await render.renderPdf(manifest);
-  // Older inputs carry no printReady, so their histories never reach the patch.
-  const print = input.printReady && patched('print-pdf-v1') ? await render.renderPrintPdf(manifest) : undefined;
-  const epub = await render.renderEpub(manifest);
-  const files = await store.storeFiles({
+  const files = await renderStoreAndPublish({
     ebookId,
-    pdfKey: pdf.key,
-    epubKey: epub.key,
-    coverKey: manifest.coverKey,
-    ...(print ? { printKey: print.key } : {}),
+    manifest,
+    // Older inputs carry no printReady, so their histories never reach the patch.
+    printReady: () => !!input.printReady && patched('print-pdf-v1'),
+    providers: {},
   });
-  await store.publishEbook({ ebookId, files, providers: {} });
   return { fileVersion: files.version };
 }

@@ -6,8 +6,9 @@
  * carry the other file over. The previous version's files stay stored.
  */
 import { CancellationScope, isCancellation, patched, workflowInfo } from '@temporalio/workflow';
-import { image, render, store, text } from './proxies';
-import { describeFailure, runBounded } from './ebook';
+import { renderStoreAndPublish } from './ending';
+import { describeFailure, runBounded } from './helpers';
+import { image, store, text } from './proxies';
 import type { RevisionInput, RevisionStage } from './revision-shared';
 
 export async function reviseEbookWorkflow(input: RevisionInput): Promise<{ fileVersion: number }> {
@@ -38,32 +39,18 @@ export async function reviseEbookWorkflow(input: RevisionInput): Promise<{ fileV
     const manifest = await store.loadManifest({ ebookId, watermark: input.watermark });
     if (cover) Object.assign(manifest, { coverKey: cover.key, coverAlt: cover.alt });
     // A single-file step carries the other file of the current version over unchanged.
-    const current = step === 'pdf' || step === 'epub' ? await store.currentFiles({ ebookId }) : undefined;
-    let pdfKey = current?.pdfKey;
-    let epubKey = current?.epubKey;
-    // The print-ready PDF follows the screen PDF: re-rendered with it, carried over with it.
+    const only =
+      step === 'pdf' || step === 'epub' ? { file: step, current: await store.currentFiles({ ebookId }) } : undefined;
     // Older inputs carry no printReady, so their histories never reach the patch.
     const withPrint = input.printReady === true && patched('print-pdf-v1');
-    let printKey = withPrint ? current?.printKey : undefined;
-    if (step !== 'epub') {
-      await report('pdf');
-      pdfKey = (await render.renderPdf(manifest)).key;
-      if (withPrint) printKey = (await render.renderPrintPdf(manifest)).key;
-    }
-    if (step !== 'pdf') {
-      await report('epub');
-      epubKey = (await render.renderEpub(manifest)).key;
-    }
-    await report('storing');
-    const files = await store.storeFiles({
+    const files = await renderStoreAndPublish({
       ebookId,
-      pdfKey: pdfKey!,
-      epubKey: epubKey!,
-      coverKey: manifest.coverKey,
-      ...(printKey ? { printKey } : {}),
+      manifest,
+      printReady: () => withPrint,
+      providers: {},
+      only,
+      onStage: report,
     });
-    await report('publishing');
-    await store.publishEbook({ ebookId, files, providers: {} });
     await report('completed', { toVersion: files.version });
     return { fileVersion: files.version };
   } catch (err) {

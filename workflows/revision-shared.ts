@@ -2,6 +2,7 @@
  * Names and payloads of the whole-book revisions (re-running one step of a
  * completed book). Workflow code imports this module: no Node built-ins, no I/O.
  */
+import type { Stage } from './shared';
 
 export const REVISION_WORKFLOW_TYPE = 'reviseEbookWorkflow';
 
@@ -9,17 +10,11 @@ export const REVISION_WORKFLOW_TYPE = 'reviseEbookWorkflow';
 export const REVISION_STEPS = ['chapters', 'illustrations', 'pdf', 'epub'] as const;
 export type RevisionStep = (typeof REVISION_STEPS)[number];
 
-export type RevisionStage =
-  | 'queued'
-  | 'chapters'
-  | 'illustrations'
-  | 'pdf'
-  | 'epub'
-  | 'storing'
-  | 'publishing'
-  | 'completed'
-  | 'failed'
-  | 'cancelled';
+/**
+ * A revision goes through a first run's stages, less the outline and the cover
+ * (it keeps the outline; a redrawn cover belongs to redrawing), plus redrawing.
+ */
+export type RevisionStage = Exclude<Stage, 'outline' | 'cover'> | 'illustrations';
 
 /**
  * One revision of a book per published version: a second request (of any step)

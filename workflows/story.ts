@@ -6,7 +6,7 @@
  */
 import { CancellationScope, isCancellation, log } from '@temporalio/workflow';
 import { store, text } from './proxies';
-import { describeFailure, runBounded } from './ebook';
+import { describeFailure, runBounded } from './helpers';
 import type { StoryWorkflowInput } from './story-ai-shared';
 
 /** Sections written at once per story. */
