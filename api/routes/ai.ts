@@ -5,7 +5,7 @@
  * Health comes from the cost ledger (one row per successful provider call) and
  * the `provider_failures` log the activities write when a provider call fails.
  * The order is persisted in `provider_settings`; workers read it with a short
- * cache (see activities/index.ts), so a switch applies without a restart.
+ * cache (see activities/provider-calls.ts), so a switch applies without a restart.
  */
 import { Router } from 'express';
 import { z } from 'zod';
