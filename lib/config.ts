@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { z } from 'zod';
 import { parsePriceOverrides, type PriceTable } from '../core/pricing';
 
 /**
@@ -99,166 +100,251 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function str(env: Env, name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === '' ? undefined : v.trim();
+/** The providers each failover list may name, in one place: a new provider is one more entry. */
+export const TEXT_PROVIDER_NAMES = ['groq', 'openai', 'offline'] as const;
+export const IMAGE_PROVIDER_NAMES = ['runware', 'openai', 'offline'] as const;
+
+// ---------------------------------------------------------------------------
+// One zod schema per kind of variable. Every message is the text after
+// "VARIABLE: " in the ConfigError, so the variable is named once, by the key.
+
+/** Trimmed; unset and blank both mean "use the default". */
+const text = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const textOr = (def: string) => text.transform((v) => v ?? def);
+
+/** A whole number in min..max (digits only: no sign, no exponent). */
+const integer = (def: number, min: number, max: number) =>
+  bounded(/^\d+$/, 'an integer', def, min, max);
+
+/** A plain decimal in min..max. */
+const decimal = (def: number, min: number, max: number) =>
+  bounded(/^\d+(\.\d+)?$/, 'a number', def, min, max);
+
+function bounded(pattern: RegExp, what: string, def: number, min: number, max: number) {
+  const range = (iss: { input?: unknown }) => `expected ${min}..${max}, got ${String(iss.input)}`;
+  return text.pipe(
+    z
+      .string()
+      .regex(pattern, { error: (iss) => `expected ${what}, got "${String(iss.input)}"` })
+      .transform(Number)
+      // Number('9'.repeat(400)) is Infinity, which z.number() rejects as a type: same message.
+      .pipe(z.number({ error: range }).min(min, { error: range }).max(max, { error: range }))
+      .default(def),
+  );
 }
 
-function int(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = str(env, name);
-  if (raw === undefined) return def;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `expected an integer, got "${raw}"`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(name, `expected ${min}..${max}, got ${n}`);
-  return n;
+/** A comma-separated failover order: known names only, lower-cased, first mention kept. */
+function providerList<const T extends readonly [string, ...string[]]>(names: T, def: T[number][]) {
+  return text.pipe(
+    z
+      .string()
+      .transform((raw) => raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean))
+      .pipe(
+        z
+          .array(z.enum(names, { error: (iss) => `unknown provider "${String(iss.input)}" (expected ${names.join(', ')})` }))
+          .min(1, { error: 'lists no provider' }),
+      )
+      .transform((items) => [...new Set(items)])
+      .default(() => [...def]),
+  );
 }
 
-function num(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = str(env, name);
-  if (raw === undefined) return def;
-  if (!/^\d+(\.\d+)?$/.test(raw)) throw new ConfigError(name, `expected a number, got "${raw}"`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(name, `expected ${min}..${max}, got ${n}`);
-  return n;
-}
+/**
+ * A URL with one of `protocols` (e.g. 'https:'), kept as written. Not z.url(): it
+ * rewrites the value (drops tabs and newlines) and its message cannot say which
+ * protocol it got.
+ */
+const urlOf = (...protocols: string[]) =>
+  text.pipe(
+    z
+      .string()
+      .refine((raw) => URL.canParse(raw), { error: 'is not a valid URL', abort: true })
+      .refine((raw) => protocols.includes(new URL(raw).protocol), {
+        error: (iss) => `expected a ${protocols.join(' or ')} URL, got ${new URL(String(iss.input)).protocol}`,
+      })
+      .optional(),
+  );
 
-function list(env: Env, name: string, def: string[], allowed: string[]): string[] {
-  const raw = str(env, name);
-  if (raw === undefined) return def;
-  const items = raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
-  const bad = items.find((i) => !allowed.includes(i));
-  if (bad !== undefined) throw new ConfigError(name, `unknown provider "${bad}" (expected ${allowed.join(', ')})`);
-  if (items.length === 0) throw new ConfigError(name, 'lists no provider');
-  return [...new Set(items)];
-}
+/** Browser origins, comma-separated, each exactly scheme://host[:port]. */
+const origin = z
+  .string()
+  .transform((o) => o.trim())
+  .pipe(
+    z
+      .string()
+      .refine((v) => URL.canParse(v), {
+        error: (iss) => `"${String(iss.input)}" is not an origin such as https://app.example.com`,
+        abort: true,
+      })
+      .refine((v) => new URL(v).origin === v.replace(/\/$/, ''), {
+        error: (iss) => `"${String(iss.input)}" is not a bare origin (scheme://host[:port])`,
+      })
+      .transform((v) => new URL(v).origin),
+  );
+const origins = text.pipe(
+  z
+    .string()
+    .transform((raw) => raw.split(','))
+    .pipe(z.array(origin))
+    .default(() => []),
+);
 
-function url(env: Env, name: string, protocols: string[]): string | undefined {
-  const raw = str(env, name);
-  if (raw === undefined) return undefined;
-  let u: URL;
+const flag = (def: boolean) =>
+  text.pipe(
+    z
+      .stringbool({
+        truthy: ['true'],
+        falsy: ['false'],
+        case: 'sensitive',
+        error: (iss) => `expected "true" or "false", got "${String(iss.input)}"`,
+      })
+      .default(def),
+  );
+
+const matching = (pattern: RegExp, message: (raw: string) => string) =>
+  text.pipe(z.string().regex(pattern, { error: (iss) => message(String(iss.input)) }).optional());
+
+/** PROVIDER_PRICES, checked by core/pricing.ts's own schema; its message loses the repeated variable name. */
+const priceOverrides = text.transform((raw, ctx): PriceTable => {
   try {
-    u = new URL(raw);
-  } catch {
-    throw new ConfigError(name, 'is not a valid URL');
+    return parsePriceOverrides(raw);
+  } catch (err) {
+    ctx.issues.push({ code: 'custom', input: raw, message: (err as Error).message.replace(/^PROVIDER_PRICES: /, '') });
+    return z.NEVER;
   }
-  if (!protocols.includes(u.protocol)) {
-    throw new ConfigError(name, `expected a ${protocols.join(' or ')} URL, got ${u.protocol}`);
-  }
-  return raw;
-}
+});
 
-function origins(env: Env, name: string): string[] {
-  const raw = str(env, name);
-  if (raw === undefined) return [];
-  return raw.split(',').map((o) => {
-    const v = o.trim();
-    let u: URL;
-    try {
-      u = new URL(v);
-    } catch {
-      throw new ConfigError(name, `"${v}" is not an origin such as https://app.example.com`);
-    }
-    if (u.origin !== v.replace(/\/$/, '')) throw new ConfigError(name, `"${v}" is not a bare origin (scheme://host[:port])`);
-    return u.origin;
-  });
-}
+/**
+ * The variables, in the order they are checked: when several are wrong, the
+ * error names the first of them.
+ */
+const envSchema = z.object({
+  DATA_DIR: textOr('./data'),
+  TEMPORAL_ADDRESS: matching(/^[\w.\-[\]:]+:\d+$/, (raw) => `expected host:port, got "${raw}"`),
+  PORT: integer(3000, 0, 65535),
+  TEMPORAL_PORT: integer(7233, 1, 65535),
+  TEMPORAL_UI_PORT: integer(8233, 1, 65535),
+  TEMPORAL_NAMESPACE: textOr('default'),
+  TEMPORAL_TASK_QUEUE: textOr('ebooks'),
+  TEMPORAL_PRIORITY_TASK_QUEUE: text,
+  DATABASE_URL: urlOf('postgres:', 'postgresql:'),
+  EMBEDDED_PG_PORT: integer(5488, 1, 65535),
+  REDIS_URL: urlOf('redis:', 'rediss:'),
+  CLERK_SECRET_KEY: text,
+  CLERK_PUBLISHABLE_KEY: text,
+  CLERK_JWT_KEY: text,
+  CLERK_WEBHOOK_SIGNING_SECRET: text,
+  GROQ_API_KEY: text,
+  GROQ_BASE_URL: urlOf('http:', 'https:'),
+  OPENAI_API_KEY: text,
+  OPENAI_BASE_URL: urlOf('http:', 'https:'),
+  RUNWARE_API_KEY: text,
+  RUNWARE_URL: urlOf('ws:', 'wss:'),
+  TEXT_PROVIDERS: providerList(TEXT_PROVIDER_NAMES, ['groq', 'openai']),
+  IMAGE_PROVIDERS: providerList(IMAGE_PROVIDER_NAMES, ['runware', 'openai']),
+  TEXT_MODEL_GROQ: textOr('openai/gpt-oss-120b'),
+  TEXT_MODEL_OPENAI: textOr('gpt-4.1-mini'),
+  IMAGE_MODEL_RUNWARE: textOr('runware:101@1'),
+  IMAGE_MODEL_OPENAI: textOr('gpt-image-1'),
+  TEXT_TEMPERATURE: decimal(0.8, 0, 2),
+  TEXT_MAX_TOKENS: integer(4096, 256, 200_000),
+  PROVIDER_TIMEOUT_MS: integer(120_000, 1000, 3_600_000),
+  PROVIDER_ATTEMPT_BUDGET: integer(3, 1, 100),
+  PROVIDER_BREAKER_THRESHOLD: integer(5, 1, 1000),
+  PROVIDER_BREAKER_COOLDOWN_MS: integer(30_000, 0, 3_600_000),
+  PROVIDER_PRICES: priceOverrides,
+  CHAPTER_CONCURRENCY: integer(4, 1, 24),
+  OFFLINE_PROVIDER_DELAY_MS: integer(0, 0, 600_000),
+  LOG_LEVEL: textOr('info'),
+  CORS_ORIGINS: origins,
+  RATE_LIMIT_USER_PER_MINUTE: integer(600, 1, 1_000_000),
+  RATE_LIMIT_IP_PER_MINUTE: integer(1200, 1, 1_000_000),
+  // Checked even without S3_BUCKET, so a typo fails at start rather than when S3 is turned on.
+  S3_FORCE_PATH_STYLE: flag(false),
+  S3_ENDPOINT: urlOf('http:', 'https:'),
+  S3_REGION: textOr('us-east-1'),
+  S3_BUCKET: matching(/^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$/, (raw) => `"${raw}" is not a valid bucket name`),
+  AWS_ACCESS_KEY_ID: text,
+  AWS_SECRET_ACCESS_KEY: text,
+  AWS_SESSION_TOKEN: text,
+});
+
+type ParsedEnv = z.output<typeof envSchema>;
 
 export function loadConfig(env: Env = process.env): Config {
-  const dataDir = path.resolve(str(env, 'DATA_DIR') ?? './data');
-  const temporalAddress = str(env, 'TEMPORAL_ADDRESS');
-  if (temporalAddress !== undefined && !/^[\w.\-[\]:]+:\d+$/.test(temporalAddress)) {
-    throw new ConfigError('TEMPORAL_ADDRESS', `expected host:port, got "${temporalAddress}"`);
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const [first] = parsed.error.issues;
+    throw new ConfigError(String(first.path[0]), first.message);
   }
+  const e = parsed.data;
   return {
-    port: int(env, 'PORT', 3000, 0, 65535),
-    dataDir,
+    port: e.PORT,
+    dataDir: path.resolve(e.DATA_DIR),
     temporal: {
-      address: temporalAddress,
-      port: int(env, 'TEMPORAL_PORT', 7233, 1, 65535),
-      uiPort: int(env, 'TEMPORAL_UI_PORT', 8233, 1, 65535),
-      namespace: str(env, 'TEMPORAL_NAMESPACE') ?? 'default',
-      taskQueue: str(env, 'TEMPORAL_TASK_QUEUE') ?? 'ebooks',
-      priorityTaskQueue:
-        str(env, 'TEMPORAL_PRIORITY_TASK_QUEUE') ?? `${str(env, 'TEMPORAL_TASK_QUEUE') ?? 'ebooks'}-priority`,
+      address: e.TEMPORAL_ADDRESS,
+      port: e.TEMPORAL_PORT,
+      uiPort: e.TEMPORAL_UI_PORT,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      priorityTaskQueue: e.TEMPORAL_PRIORITY_TASK_QUEUE ?? `${e.TEMPORAL_TASK_QUEUE}-priority`,
     },
-    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
-    embeddedPostgresPort: int(env, 'EMBEDDED_PG_PORT', 5488, 1, 65535),
-    redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
+    databaseUrl: e.DATABASE_URL,
+    embeddedPostgresPort: e.EMBEDDED_PG_PORT,
+    redisUrl: e.REDIS_URL,
     clerk: {
-      secretKey: str(env, 'CLERK_SECRET_KEY'),
-      publishableKey: str(env, 'CLERK_PUBLISHABLE_KEY'),
-      jwtKey: str(env, 'CLERK_JWT_KEY'),
-      webhookSigningSecret: str(env, 'CLERK_WEBHOOK_SIGNING_SECRET'),
+      secretKey: e.CLERK_SECRET_KEY,
+      publishableKey: e.CLERK_PUBLISHABLE_KEY,
+      jwtKey: e.CLERK_JWT_KEY,
+      webhookSigningSecret: e.CLERK_WEBHOOK_SIGNING_SECRET,
     },
     providers: {
-      groqApiKey: str(env, 'GROQ_API_KEY'),
-      groqBaseUrl: url(env, 'GROQ_BASE_URL', ['http:', 'https:']),
-      openaiApiKey: str(env, 'OPENAI_API_KEY'),
-      openaiBaseUrl: url(env, 'OPENAI_BASE_URL', ['http:', 'https:']),
-      runwareApiKey: str(env, 'RUNWARE_API_KEY'),
-      runwareUrl: url(env, 'RUNWARE_URL', ['ws:', 'wss:']),
-      textProviders: list(env, 'TEXT_PROVIDERS', ['groq', 'openai'], ['groq', 'openai', 'offline']),
-      imageProviders: list(env, 'IMAGE_PROVIDERS', ['runware', 'openai'], ['runware', 'openai', 'offline']),
-      textModelGroq: str(env, 'TEXT_MODEL_GROQ') ?? 'openai/gpt-oss-120b',
-      textModelOpenai: str(env, 'TEXT_MODEL_OPENAI') ?? 'gpt-4.1-mini',
-      imageModelRunware: str(env, 'IMAGE_MODEL_RUNWARE') ?? 'runware:101@1',
-      imageModelOpenai: str(env, 'IMAGE_MODEL_OPENAI') ?? 'gpt-image-1',
-      textTemperature: num(env, 'TEXT_TEMPERATURE', 0.8, 0, 2),
-      textMaxTokens: int(env, 'TEXT_MAX_TOKENS', 4096, 256, 200_000),
-      timeoutMs: int(env, 'PROVIDER_TIMEOUT_MS', 120_000, 1000, 3_600_000),
-      attemptBudget: int(env, 'PROVIDER_ATTEMPT_BUDGET', 3, 1, 100),
-      breakerThreshold: int(env, 'PROVIDER_BREAKER_THRESHOLD', 5, 1, 1000),
-      breakerCooldownMs: int(env, 'PROVIDER_BREAKER_COOLDOWN_MS', 30_000, 0, 3_600_000),
-      priceOverrides: prices(env),
+      groqApiKey: e.GROQ_API_KEY,
+      groqBaseUrl: e.GROQ_BASE_URL,
+      openaiApiKey: e.OPENAI_API_KEY,
+      openaiBaseUrl: e.OPENAI_BASE_URL,
+      runwareApiKey: e.RUNWARE_API_KEY,
+      runwareUrl: e.RUNWARE_URL,
+      textProviders: e.TEXT_PROVIDERS,
+      imageProviders: e.IMAGE_PROVIDERS,
+      textModelGroq: e.TEXT_MODEL_GROQ,
+      textModelOpenai: e.TEXT_MODEL_OPENAI,
+      imageModelRunware: e.IMAGE_MODEL_RUNWARE,
+      imageModelOpenai: e.IMAGE_MODEL_OPENAI,
+      textTemperature: e.TEXT_TEMPERATURE,
+      textMaxTokens: e.TEXT_MAX_TOKENS,
+      timeoutMs: e.PROVIDER_TIMEOUT_MS,
+      attemptBudget: e.PROVIDER_ATTEMPT_BUDGET,
+      breakerThreshold: e.PROVIDER_BREAKER_THRESHOLD,
+      breakerCooldownMs: e.PROVIDER_BREAKER_COOLDOWN_MS,
+      priceOverrides: e.PROVIDER_PRICES,
     },
-    chapterConcurrency: int(env, 'CHAPTER_CONCURRENCY', 4, 1, 24),
-    offlineProviderDelayMs: int(env, 'OFFLINE_PROVIDER_DELAY_MS', 0, 0, 600_000),
-    logLevel: str(env, 'LOG_LEVEL') ?? 'info',
-    corsOrigins: origins(env, 'CORS_ORIGINS'),
+    chapterConcurrency: e.CHAPTER_CONCURRENCY,
+    offlineProviderDelayMs: e.OFFLINE_PROVIDER_DELAY_MS,
+    logLevel: e.LOG_LEVEL,
+    corsOrigins: e.CORS_ORIGINS,
     rateLimits: {
-      userPerMinute: int(env, 'RATE_LIMIT_USER_PER_MINUTE', 600, 1, 1_000_000),
-      ipPerMinute: int(env, 'RATE_LIMIT_IP_PER_MINUTE', 1200, 1, 1_000_000),
+      userPerMinute: e.RATE_LIMIT_USER_PER_MINUTE,
+      ipPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
     },
-    s3: s3Config(env),
+    s3: s3Config(e),
   };
 }
 
-function prices(env: Env): PriceTable {
-  try {
-    return parsePriceOverrides(str(env, 'PROVIDER_PRICES'));
-  } catch (err) {
-    throw new ConfigError('PROVIDER_PRICES', (err as Error).message.replace(/^PROVIDER_PRICES: /, ''));
-  }
-}
-
-function bool(env: Env, name: string, def: boolean): boolean {
-  const raw = str(env, name);
-  if (raw === undefined) return def;
-  if (raw === 'true') return true;
-  if (raw === 'false') return false;
-  throw new ConfigError(name, `expected "true" or "false", got "${raw}"`);
-}
-
-function s3Config(env: Env): Config['s3'] {
-  const bucket = str(env, 'S3_BUCKET');
-  // Validate even without a bucket, so a typo fails at start rather than when S3 is turned on.
-  const forcePathStyle = bool(env, 'S3_FORCE_PATH_STYLE', false);
-  const endpoint = url(env, 'S3_ENDPOINT', ['http:', 'https:']);
-  const region = str(env, 'S3_REGION') ?? 'us-east-1';
+function s3Config(e: ParsedEnv): Config['s3'] {
+  const bucket = e.S3_BUCKET;
   if (bucket === undefined) return undefined;
-  if (!/^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$/.test(bucket)) {
-    throw new ConfigError('S3_BUCKET', `"${bucket}" is not a valid bucket name`);
-  }
-  const accessKeyId = str(env, 'AWS_ACCESS_KEY_ID');
-  const secretAccessKey = str(env, 'AWS_SECRET_ACCESS_KEY');
+  const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = e;
   if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
     throw new ConfigError(accessKeyId ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID', 'set both AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or neither');
   }
   const credentials =
-    accessKeyId && secretAccessKey
-      ? { accessKeyId, secretAccessKey, sessionToken: str(env, 'AWS_SESSION_TOKEN') }
-      : undefined;
-  return { bucket, endpoint, region, forcePathStyle, credentials };
+    accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken: e.AWS_SESSION_TOKEN } : undefined;
+  return { bucket, endpoint: e.S3_ENDPOINT, region: e.S3_REGION, forcePathStyle: e.S3_FORCE_PATH_STYLE, credentials };
 }
 
 /** The Temporal frontend address the processes connect to. */

@@ -3,40 +3,36 @@
  * which a running worker follows for the next book (two local servers).
  */
 import assert from 'node:assert/strict';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 
 describe('AI services API', function () {
   this.timeout(120_000);
-  let stack: TestStack;
   let groq: OpenAICompatServer;
   let openai: OpenAICompatServer;
   let apiUrl: string;
-  let stopApi: () => Promise<void>;
-  let stopWorker: () => Promise<void>;
   let user: string;
   let admin: string;
 
   before(async () => {
     groq = await startOpenAICompatServer();
     openai = await startOpenAICompatServer();
-    stack = await createTestStack({
-      ...providerEnv({ groq, openai }),
-      TEXT_PROVIDERS: 'groq,openai',
-      IMAGE_PROVIDERS: 'openai',
-    });
-    ({ url: apiUrl, stop: stopApi } = await startApi(stack));
+  });
+  const stack = useTestStack(() => ({
+    ...providerEnv({ groq, openai }),
+    TEXT_PROVIDERS: 'groq,openai',
+    IMAGE_PROVIDERS: 'openai',
+  }));
+  before(async () => {
+    ({ url: apiUrl } = await stack.startApi());
     // Started before the switch: it must pick the new order up without a restart.
-    ({ stop: stopWorker } = await startWorker(stack));
+    await stack.startWorker();
     user = await signSessionToken(stack.devKeys, { userId: 'ursula' });
     admin = await signSessionToken(stack.devKeys, { userId: 'ada', role: 'admin' });
   });
   after(async () => {
-    await stopApi?.();
-    await stopWorker?.();
-    await stack?.close();
     await groq?.close();
     await openai?.close();
   });

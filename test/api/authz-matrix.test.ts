@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { exportPKCS8, generateKeyPair } from 'jose';
-import { createTestStack, startApi, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { OPERATIONS } from '../../api/openapi';
@@ -87,9 +87,8 @@ const v1Operations = OPERATIONS.filter((op) => op.path.startsWith('/v1/')).map((
 
 describe('authorization matrix (every /v1 operation of the OpenAPI document)', function () {
   this.timeout(300_000);
-  let stack: TestStack;
+  const stack = useTestStack();
   let url: string;
-  let stop: () => Promise<void>;
   let owner: string;
   let intruder: string;
   let admin: string;
@@ -97,8 +96,7 @@ describe('authorization matrix (every /v1 operation of the OpenAPI document)', f
   const ids: Record<Exclude<Owner, 'none'>, string> = { ebook: '', story: '', user: 'olive', image: '' };
 
   before(async () => {
-    stack = await createTestStack();
-    ({ url, stop } = await startApi(stack));
+    ({ url } = await stack.startApi());
     owner = await signSessionToken(stack.devKeys, { userId: 'olive' });
     intruder = await signSessionToken(stack.devKeys, { userId: 'mallory' });
     admin = await signSessionToken(stack.devKeys, { userId: 'ada', role: 'admin' });
@@ -127,10 +125,6 @@ describe('authorization matrix (every /v1 operation of the OpenAPI document)', f
     await stack.services.storage.put(pictureKey(profile.id, ids.image, 'png'), Buffer.from('not really a png'), {
       contentType: 'image/png',
     });
-  });
-  after(async () => {
-    await stop?.();
-    await stack?.close();
   });
 
   /** The operation's path with its parameters filled in: `owner`'s resource, chapter 1, the PDF. */

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import Redis from 'ioredis';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { startApi, useTestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { createBookCache } from '../../api/book-cache';
@@ -17,15 +17,13 @@ const stores: Array<'memory' | 'redis'> = process.env.TEST_REDIS_URL ? ['memory'
 
 describe('book response cache', function () {
   this.timeout(300_000);
-  let stack: TestStack;
-  let stopWorker: () => Promise<void>;
+  const stack = useTestStack();
   let token: string;
   let id: string;
   let textKey: string;
 
   before(async () => {
-    stack = await createTestStack();
-    ({ stop: stopWorker } = await startWorker(stack));
+    await stack.startWorker();
     token = await signSessionToken(stack.devKeys, { userId: 'cora' });
     const { url, stop } = await startApi(stack);
     try {
@@ -36,10 +34,6 @@ describe('book response cache', function () {
       await stop();
     }
     textKey = (await stack.services.repos.ebooks.get(id))!.chapters[0].textKey!;
-  });
-  after(async () => {
-    await stopWorker?.();
-    await stack?.close();
   });
 
   /** node:http, not fetch: fetch marks conditional requests no-cache, which a server must answer in full. */

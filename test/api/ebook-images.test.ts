@@ -6,16 +6,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
-import { createTestStack, startApi, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { keys } from '../../activities/storage/types';
 
 describe('chapter illustrations API', function () {
   this.timeout(60_000);
-  let stack: TestStack;
+  const stack = useTestStack();
   let url: string;
-  let stop: () => Promise<void>;
   let owner: string;
   let other: string;
   let bookId: string;
@@ -23,8 +22,7 @@ describe('chapter illustrations API', function () {
   const alt = 'Illustration for chapter 1, “The Gull”: a brass bird on a rail';
 
   before(async () => {
-    stack = await createTestStack();
-    ({ url, stop } = await startApi(stack));
+    ({ url } = await stack.startApi());
     owner = await signSessionToken(stack.devKeys, { userId: 'erin' });
     other = await signSessionToken(stack.devKeys, { userId: 'frank' });
     const { repos, storage } = stack.services;
@@ -43,10 +41,6 @@ describe('chapter illustrations API', function () {
     const key = keys.illustration(bookId, 1, 'png');
     await storage.put(key, png, { contentType: 'image/png' });
     await repos.ebooks.setChapter(bookId, 1, { status: 'done', imageKey: key, imageAlt: alt });
-  });
-  after(async () => {
-    await stop?.();
-    await stack?.close();
   });
 
   const image = (n: string | number, token?: string, headers?: Record<string, string>) =>

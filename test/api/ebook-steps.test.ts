@@ -7,21 +7,20 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { startEngine, type RunningEngine, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, exec, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 
 describe('re-run one step of a book', function () {
   this.timeout(600_000);
-  let stack: TestStack;
+  const stack = useTestStack();
   let url: string;
-  let engine: RunningEngine;
   let token: string;
   let id: string;
 
   before(async () => {
-    engine = await startEngine();
-    ({ stack, url } = engine);
+    ({ url } = await stack.startApi());
+    await stack.startWorker();
     token = await signSessionToken(stack.devKeys, { userId: 'stella' });
     await stack.services.repos.profiles.ensure({ clerkUserId: 'stella' });
     await stack.services.repos.profiles.setSubscription('stella', 'midnights');
@@ -32,9 +31,6 @@ describe('re-run one step of a book', function () {
     assert.equal(early.status, 409, 'not before the book is completed');
     assert.match(early.headers.get('content-type') ?? '', /problem\+json/);
     await waitFor('the first version', async () => (await book()).status === 'completed');
-  });
-  after(async () => {
-    await engine?.close();
   });
 
   const book = async () => (await api(url, 'GET', `/v1/ebooks/${id}`, { token })).body;

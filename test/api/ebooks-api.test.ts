@@ -4,25 +4,19 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { startWorker, useTestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { createProviders } from '../../wiring/providers';
 
 describe('ebook API', function () {
-  let stack: TestStack;
+  const stack = useTestStack();
   let url: string;
-  let stop: () => Promise<void>;
   let token: string;
 
   before(async () => {
-    stack = await createTestStack();
-    ({ url, stop } = await startApi(stack));
+    ({ url } = await stack.startApi());
     token = await signSessionToken(stack.devKeys, { userId: 'carol' });
-  });
-  after(async () => {
-    await stop?.();
-    await stack?.close();
   });
 
   const countBooks = async () => Number((await stack.services.knex('memory_books').count({ n: '*' }))[0].n);

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Router } from 'express';
-import { createTestStack, startApi, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api } from '../helpers/http';
 import { ebookRouter, sharedRouter } from '../../api/routes/ebooks';
 import { userRouter } from '../../api/routes/users';
@@ -30,16 +30,10 @@ function routesOf(router: Router, prefix: string): string[] {
 }
 
 describe('OpenAPI document', function () {
-  let stack: TestStack;
+  const stack = useTestStack();
   let url: string;
-  let stop: () => Promise<void>;
   before(async () => {
-    stack = await createTestStack();
-    ({ url, stop } = await startApi(stack));
-  });
-  after(async () => {
-    await stop?.();
-    await stack?.close();
+    ({ url } = await stack.startApi());
   });
 
   it('is OpenAPI 3.1 with request schemas from the validators', async () => {

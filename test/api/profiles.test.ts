@@ -3,24 +3,18 @@
  * session check, against the real app and PostgreSQL.
  */
 import assert from 'node:assert/strict';
-import { createTestStack, startApi, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 
 describe('Profiles, preferences, activity, analytics, permissions', function () {
-  let stack: TestStack;
+  const stack = useTestStack();
   let url: string;
-  let stop: () => Promise<void>;
   const token = (userId: string, role = 'user', sessionId?: string) =>
     signSessionToken(stack.devKeys, { userId, role, sessionId });
 
   before(async () => {
-    stack = await createTestStack();
-    ({ url, stop } = await startApi(stack));
-  });
-  after(async () => {
-    await stop?.();
-    await stack?.close();
+    ({ url } = await stack.startApi());
   });
 
   it('shows and changes the profile; email is not editable; others get 404, admins see it', async () => {

@@ -6,28 +6,24 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createTestStack, startApi, startEngine, type RunningEngine, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 
 describe('publish and share a book', function () {
   this.timeout(600_000);
-  let stack: TestStack;
+  const stack = useTestStack();
   let url: string;
-  let engine: RunningEngine;
   let token: string;
   let other: string;
 
   before(async () => {
-    engine = await startEngine();
-    ({ stack, url } = engine);
+    ({ url } = await stack.startApi());
+    await stack.startWorker();
     token = await signSessionToken(stack.devKeys, { userId: 'penny' });
     other = await signSessionToken(stack.devKeys, { userId: 'quinn' });
     await stack.services.repos.profiles.ensure({ clerkUserId: 'penny' });
     await stack.services.repos.profiles.setSubscription('penny', 'eras_tour');
-  });
-  after(async () => {
-    await engine?.close();
   });
 
   const create = async (body: Record<string, unknown>) => {
@@ -166,16 +162,10 @@ describe('publish and share a book', function () {
 
 describe('/shared rate limit', function () {
   this.timeout(120_000);
-  let stack: TestStack;
+  const stack = useTestStack({ RATE_LIMIT_IP_PER_MINUTE: '5' });
   let url: string;
-  let stop: () => Promise<void>;
   before(async () => {
-    stack = await createTestStack({ RATE_LIMIT_IP_PER_MINUTE: '5' });
-    ({ url, stop } = await startApi(stack));
-  });
-  after(async () => {
-    await stop?.();
-    await stack?.close();
+    ({ url } = await stack.startApi());
   });
 
   it('answers 429 with Retry-After past the per-address limit', async () => {

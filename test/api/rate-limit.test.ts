@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
-import { createTestStack, startApi, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 
@@ -12,25 +12,19 @@ const stores: Array<'postgres' | 'redis'> = process.env.TEST_REDIS_URL ? ['postg
 
 for (const store of stores) {
   describe(`rate limits (${store})`, function () {
-    let stack: TestStack;
+    const stack = useTestStack({ RATE_LIMIT_USER_PER_MINUTE: '5', RATE_LIMIT_IP_PER_MINUTE: '12' });
     let url: string;
-    let stop: () => Promise<void>;
     let redis: Redis | undefined;
 
     before(async () => {
-      stack = await createTestStack({ RATE_LIMIT_USER_PER_MINUTE: '5', RATE_LIMIT_IP_PER_MINUTE: '12' });
       if (store === 'redis') {
         redis = new Redis(process.env.TEST_REDIS_URL!, { maxRetriesPerRequest: 1 });
+        stack.defer(() => redis?.disconnect());
         // Keys of earlier runs would count against this one.
         const stale = await redis.keys('rl-*');
         if (stale.length) await redis.del(...stale);
       }
-      ({ url, stop } = await startApi(stack, { redis }));
-    });
-    after(async () => {
-      await stop?.();
-      redis?.disconnect();
-      await stack?.close();
+      ({ url } = await stack.startApi({ redis }));
     });
 
     it('answers 429 with Retry-After past a user’s limit, leaving other users alone', async () => {

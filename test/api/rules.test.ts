@@ -4,31 +4,26 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { createProviders } from '../../wiring/providers';
 
 describe('API rules', function () {
-  let stack: TestStack;
+  const stack = useTestStack({ CORS_ORIGINS: 'https://app.example.com' });
   let url: string;
-  let stop: () => Promise<void>;
-  let stopWorker: () => Promise<void>;
   const token = (userId: string, role = 'user') => signSessionToken(stack.devKeys, { userId, role });
 
   before(async () => {
-    stack = await createTestStack({ CORS_ORIGINS: 'https://app.example.com' });
-    ({ url, stop } = await startApi(stack));
+    ({ url } = await stack.startApi());
     // Slow providers: books stay running long enough to be cancelled.
-    ({ stop: stopWorker } = await startWorker(stack, createProviders({ ...stack.config, offlineProviderDelayMs: 1000 })));
-  });
-  after(async () => {
-    for await (const wf of stack.client.workflow.list({ query: `ExecutionStatus = 'Running' AND TaskQueue = '${stack.taskQueue}'` })) {
-      await stack.client.workflow.getHandle(wf.workflowId).terminate('test over').catch(() => undefined);
-    }
-    await stopWorker?.();
-    await stop?.();
-    await stack?.close();
+    await stack.startWorker(createProviders({ ...stack.config, offlineProviderDelayMs: 1000 }));
+    // At teardown, before the worker stops: end the books still running.
+    stack.defer(async () => {
+      for await (const wf of stack.client.workflow.list({ query: `ExecutionStatus = 'Running' AND TaskQueue = '${stack.taskQueue}'` })) {
+        await stack.client.workflow.getHandle(wf.workflowId).terminate('test over').catch(() => undefined);
+      }
+    });
   });
 
   const workflowsOf = async (userId: string) => {

@@ -6,14 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createTestStack, startApi, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 
 describe('status answers (the status cache)', function () {
-  let stack: TestStack;
+  const stack = useTestStack();
   let url: string;
-  let stop: () => Promise<void>;
   let token: string;
   let otherToken: string;
   let id: string;
@@ -23,8 +22,7 @@ describe('status answers (the status cache)', function () {
   };
 
   before(async () => {
-    stack = await createTestStack();
-    ({ url, stop } = await startApi(stack));
+    ({ url } = await stack.startApi());
     token = await signSessionToken(stack.devKeys, { userId: 'dora' });
     otherToken = await signSessionToken(stack.devKeys, { userId: 'eve' });
     const { repos } = stack.services;
@@ -34,11 +32,7 @@ describe('status answers (the status cache)', function () {
     await repos.ebooks.create({ id, userId: owner.id, workflowId: `ebook-${id}`, prompt: 'p', title: 'First title' });
     await repos.ebooks.updateStatus(id, { status: 'completed', stage: 'done' });
     stack.services.knex.on('query', countReads);
-  });
-  after(async () => {
-    stack?.services.knex.off('query', countReads);
-    await stop?.();
-    await stack?.close();
+    stack.defer(() => stack.services.knex.off('query', countReads));
   });
 
   it('serves repeated polls from one read, keeps other users out, and shows its own changes at once', async () => {

@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, exec, waitFor } from '../helpers/http';
 import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 import { signSessionToken } from '../../lib/tokens';
@@ -27,30 +27,26 @@ const squash = (t: string) => t.replace(/\s+/g, ' ').trim();
 describe('story generation, books from stories, AI routes', function () {
   this.timeout(180_000);
   let server: OpenAICompatServer;
-  let stack: TestStack;
   let url: string;
-  let stopApi: () => Promise<void>;
-  let stopWorker: () => Promise<void>;
   let alice: string;
   let bob: string;
   let aliceProfile: string;
 
   before(async () => {
     server = await startOpenAICompatServer();
-    stack = await createTestStack(providerEnv({ openai: server }));
-    ({ url, stop: stopApi } = await startApi(stack));
+  });
+  const stack = useTestStack(() => providerEnv({ openai: server }));
+  before(async () => {
+    ({ url } = await stack.startApi());
     // OpenAI's moderation endpoint on the local server: it flags any text containing "forbidden".
     const moderate = createOpenAIModerator({ apiKey: 'sk-test', baseURL: `${server.url}/v1` });
-    ({ stop: stopWorker } = await startWorker(stack, { ...createProviders(stack.config), moderate } as Providers));
+    await stack.startWorker({ ...createProviders(stack.config), moderate } as Providers);
     alice = await signSessionToken(stack.devKeys, { userId: 'alice' });
     bob = await signSessionToken(stack.devKeys, { userId: 'bob' });
     aliceProfile = (await stack.services.repos.profiles.ensure({ clerkUserId: 'alice' })).id;
     await stack.services.repos.profiles.setSubscription('alice', 'midnights');
   });
   after(async () => {
-    await stopApi?.();
-    await stopWorker?.();
-    await stack?.close();
     await server?.close();
   });
 

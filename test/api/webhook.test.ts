@@ -5,23 +5,17 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'svix';
-import { createTestStack, startApi, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api } from '../helpers/http';
 
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
 
 describe('Clerk webhook', function () {
-  let stack: TestStack;
+  const stack = useTestStack({ CLERK_WEBHOOK_SIGNING_SECRET: SECRET });
   let url: string;
-  let stop: () => Promise<void>;
 
   before(async () => {
-    stack = await createTestStack({ CLERK_WEBHOOK_SIGNING_SECRET: SECRET });
-    ({ url, stop } = await startApi(stack));
-  });
-  after(async () => {
-    await stop?.();
-    await stack?.close();
+    ({ url } = await stack.startApi());
   });
 
   const deliver = (id: string, payload: object, opts: { when?: Date; tamper?: boolean; secret?: string } = {}) => {

@@ -7,26 +7,22 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { createTestStack, startApi, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
 describe('crash and resume', function () {
-  let stack: TestStack;
+  const stack = useTestStack();
   let url: string;
-  let stopApi: () => Promise<void>;
   const workers: ChildProcess[] = [];
 
   before(async () => {
-    stack = await createTestStack();
-    ({ url, stop: stopApi } = await startApi(stack));
-  });
-  after(async () => {
-    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
-    await stopApi?.();
-    await stack?.close();
+    ({ url } = await stack.startApi());
+    stack.defer(() => {
+      for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+    });
   });
 
   const startWorkerProcess = () => {

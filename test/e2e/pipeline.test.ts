@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, exec, waitFor } from '../helpers/http';
 import { epubcheck, epubcheckSummary } from '../helpers/validators';
 import { signSessionToken } from '../../lib/tokens';
@@ -14,16 +14,13 @@ import { signSessionToken } from '../../lib/tokens';
 const ROOT = path.resolve(__dirname, '..', '..');
 
 describe('ebook pipeline end to end (HTTP → Temporal → files)', function () {
-  let stack: TestStack;
+  const stack = useTestStack();
   let apiUrl: string;
-  let stopApi: () => Promise<void>;
-  let stopWorker: () => Promise<void>;
   let alice: string;
 
   before(async () => {
-    stack = await createTestStack();
-    ({ url: apiUrl, stop: stopApi } = await startApi(stack));
-    ({ stop: stopWorker } = await startWorker(stack));
+    ({ url: apiUrl } = await stack.startApi());
+    await stack.startWorker();
     // The token comes from the real CLI, as a user would get it.
     const { stdout } = await exec(process.execPath, ['--import', 'tsx', 'scripts/token.ts', 'alice'], {
       cwd: ROOT,
@@ -34,12 +31,6 @@ describe('ebook pipeline end to end (HTTP → Temporal → files)', function () 
     await stack.services.repos.profiles.ensure({ clerkUserId: 'alice' });
     await stack.services.repos.profiles.setSubscription('alice', 'midnights');
     assert.match(alice, /^[\w-]+\.[\w-]+\.[\w-]+$/, 'the token CLI prints one JWT alone');
-  });
-
-  after(async () => {
-    await stopApi?.();
-    await stopWorker?.();
-    await stack?.close();
   });
 
   it('writes, illustrates, renders and publishes a book', async () => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, exec, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 
@@ -21,23 +21,14 @@ async function boxes(file: string, page: number): Promise<Record<string, number[
 }
 
 describe('print-ready PDF for the premium plans (HTTP → Temporal → files)', function () {
-  let stack: TestStack;
+  const stack = useTestStack();
   let apiUrl: string;
-  let stopApi: () => Promise<void>;
-  let stopWorker: () => Promise<void>;
   let dir: string;
 
   before(async () => {
-    stack = await createTestStack();
-    ({ url: apiUrl, stop: stopApi } = await startApi(stack));
-    ({ stop: stopWorker } = await startWorker(stack));
+    ({ url: apiUrl } = await stack.startApi());
+    await stack.startWorker();
     dir = await fs.mkdtemp(path.join(stack.dataDir, 'print-'));
-  });
-
-  after(async () => {
-    await stopApi?.();
-    await stopWorker?.();
-    await stack?.close();
   });
 
   async function bookFor(userId: string, tier: 'free' | 'midnights', prompt: string) {

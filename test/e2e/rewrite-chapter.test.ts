@@ -6,25 +6,21 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { startEngine, type RunningEngine, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, exec, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 
 describe('rewrite one chapter', function () {
-  let stack: TestStack;
+  const stack = useTestStack();
   let url: string;
-  let engine: RunningEngine;
   let token: string;
 
   before(async () => {
-    engine = await startEngine();
-    ({ stack, url } = engine);
+    ({ url } = await stack.startApi());
+    await stack.startWorker();
     token = await signSessionToken(stack.devKeys, { userId: 'rita' });
     await stack.services.repos.profiles.ensure({ clerkUserId: 'rita' });
     await stack.services.repos.profiles.setSubscription('rita', 'midnights');
-  });
-  after(async () => {
-    await engine?.close();
   });
 
   const bookOf = async (id: string) => (await api(url, 'GET', `/v1/ebooks/${id}`, { token })).body;

@@ -13,17 +13,8 @@ import type { Client } from '@temporalio/client';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** mulberry32: small, fast and the same on every platform. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The offline provider's mulberry32: small, fast and the same on every platform. */
+export { mulberry32 as seededRandom } from '../../activities/providers/offline-text';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

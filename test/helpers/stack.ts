@@ -98,6 +98,58 @@ export async function createTestStack(extraEnv: Record<string, string> = {}): Pr
   };
 }
 
+/**
+ * A describe block's stack, filled in by its `before` hook: the stack itself, plus
+ * an API and workers that stop on their own before it closes.
+ */
+export interface SuiteStack extends TestStack {
+  /** The real API on a loopback port (see `startApi`), stopped at teardown. */
+  startApi(extra?: Parameters<typeof startApi>[1]): ReturnType<typeof startApi>;
+  /** An in-process worker (see `startWorker`), stopped at teardown. */
+  startWorker(providers?: Providers): ReturnType<typeof startWorker>;
+  /** Something more to undo at teardown, after the APIs stop, before what was started earlier. */
+  defer(undo: () => unknown): void;
+}
+
+/**
+ * The stack start/stop of a describe block: `createTestStack(extraEnv)` in a
+ * `before` hook; in an `after` hook the APIs stop first (as most tests did by
+ * hand, and as a deployment shuts down: no new request while workers stop), then
+ * everything else started or deferred through it, last first, then the stack closes. Pass
+ * `extraEnv` as a function when it names something that a `before` hook
+ * registered earlier starts (a mock provider).
+ */
+export function useTestStack(extraEnv: Record<string, string> | (() => Record<string, string>) = {}): SuiteStack {
+  let created: TestStack | undefined;
+  const apiStops: Array<() => Promise<void>> = [];
+  const undos: Array<() => unknown> = [];
+  const suite = {
+    async startApi(extra) {
+      const api = await startApi(suite, extra);
+      apiStops.push(api.stop);
+      return api;
+    },
+    async startWorker(providers) {
+      const worker = await startWorker(suite, providers);
+      undos.push(worker.stop);
+      return worker;
+    },
+    defer(undo) {
+      undos.push(undo);
+    },
+  } as SuiteStack;
+  before(async () => {
+    created = await createTestStack(typeof extraEnv === 'function' ? extraEnv() : extraEnv);
+    Object.assign(suite, created);
+  });
+  after(async () => {
+    for (const stop of apiStops.splice(0).reverse()) await stop();
+    for (const undo of undos.splice(0).reverse()) await undo();
+    await created?.close();
+  });
+  return suite;
+}
+
 /** An in-process worker for the stack's task queue; stop it with `stopWorker`. */
 export async function startWorker(
   stack: TestStack,
@@ -159,32 +211,4 @@ export async function startApi(
       await new Promise((r) => server.close(r));
     },
   };
-}
-
-export interface RunningEngine {
-  stack: TestStack;
-  /** The API's base URL. */
-  url: string;
-  /** Stops the API and the worker, then the stack. */
-  close(): Promise<void>;
-}
-
-/** A stack with the API and a worker running: the usual setup of an end-to-end test. */
-export async function startEngine(extraEnv: Record<string, string> = {}): Promise<RunningEngine> {
-  const stack = await createTestStack(extraEnv);
-  const stops: Array<() => Promise<void>> = [];
-  const close = async () => {
-    for (const stop of stops.reverse()) await stop();
-    await stack.close();
-  };
-  try {
-    const api = await startApi(stack);
-    stops.push(api.stop);
-    const worker = await startWorker(stack);
-    stops.push(worker.stop);
-    return { stack, url: api.url, close };
-  } catch (err) {
-    await close();
-    throw err;
-  }
 }

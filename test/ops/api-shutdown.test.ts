@@ -7,7 +7,7 @@
  * a prompt request are still in progress when the signal comes.
  */
 import assert from 'node:assert/strict';
-import { createTestStack, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { freePort } from '../helpers/postgres';
 import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 import { api, waitFor } from '../helpers/http';
@@ -19,27 +19,26 @@ const SLOW_MS = 2_500;
 
 describe('stopping the API process', function () {
   this.timeout(240_000);
-  let stack: TestStack;
   let openai: OpenAICompatServer;
-  let stopWorker: () => Promise<void>;
   let apiProcess: EngineProcess | undefined;
   let url: string;
 
+  const providers = () => ({ ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' });
+
   before(async () => {
     openai = await startOpenAICompatServer();
-    const providers = { ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' };
-    stack = await createTestStack(providers);
-    ({ stop: stopWorker } = await startWorker(stack));
+  });
+  const stack = useTestStack(providers);
+  before(async () => {
+    await stack.startWorker();
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    apiProcess = spawnEngineProcess(stack, 'api/main.ts', { ...providers, PORT: String(port) });
+    apiProcess = spawnEngineProcess(stack, 'api/main.ts', { ...providers(), PORT: String(port) });
+    stack.defer(() => apiProcess?.stop(1_000));
     await apiProcess.waitUntil(async () => (await fetch(`${url}/readyz`)).status === 200);
   });
 
   after(async () => {
-    await apiProcess?.stop(1_000);
-    await stopWorker?.();
-    await stack?.close();
     await openai?.close();
   });
 

@@ -7,7 +7,7 @@
  * runs are in flight when they are terminated.
  */
 import assert from 'node:assert/strict';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
@@ -15,18 +15,17 @@ import { reconcileClosedWorkflows, startReconciler, type Reconciled } from '../.
 
 describe('ops: books, revisions and stories whose workflow was terminated', function () {
   this.timeout(180_000);
-  let stack: TestStack;
   let provider: OpenAICompatServer;
   let apiUrl: string;
-  let stopApi: () => Promise<void>;
-  let stopWorker: () => Promise<void>;
   let token: string;
 
   before(async () => {
     provider = await startOpenAICompatServer();
-    stack = await createTestStack({ ...providerEnv({ openai: provider }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' });
-    ({ url: apiUrl, stop: stopApi } = await startApi(stack));
-    ({ stop: stopWorker } = await startWorker(stack));
+  });
+  const stack = useTestStack(() => ({ ...providerEnv({ openai: provider }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' }));
+  before(async () => {
+    ({ url: apiUrl } = await stack.startApi());
+    await stack.startWorker();
     token = await signSessionToken(stack.devKeys, { userId: 'olive' });
     // A plan without a monthly limit: the test starts three books (allowances are still counted).
     await stack.services.repos.profiles.ensure({ clerkUserId: 'olive' });
@@ -34,9 +33,6 @@ describe('ops: books, revisions and stories whose workflow was terminated', func
   });
 
   after(async () => {
-    await stopApi?.();
-    await stopWorker?.();
-    await stack?.close();
     await provider?.close();
   });
 

@@ -27,7 +27,7 @@ import {
   type BatchRegenerateInput,
   type BatchRegenerateResult,
 } from '../../workflows/batch-shared';
-import { createTestStack, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack, type TestStack } from '../helpers/stack';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const SCRIPT = path.join(ROOT, 'scripts', 'regenerate.ts');
@@ -62,8 +62,7 @@ function runScript(stack: TestStack, args: string[]): Promise<RunResult> {
 
 describe('ops: npm run regenerate', function () {
   this.timeout(240_000);
-  let stack: TestStack;
-  let worker: Awaited<ReturnType<typeof startWorker>>;
+  const stack = useTestStack();
   const user = `regen-user-${Date.now()}`;
   const ids: string[] = [];
   let otherId: string;
@@ -96,8 +95,7 @@ describe('ops: npm run regenerate', function () {
   }
 
   before(async () => {
-    stack = await createTestStack();
-    worker = await startWorker(stack);
+    await stack.startWorker();
     ids.push(
       await createBook(user, { prompt: 'A lighthouse keeper befriends a clockwork gull', chapterCount: 2, style: 'watercolor' }),
       await createBook(user, { prompt: 'A fox learns to read the stars', chapterCount: 1, style: 'watercolor' }),
@@ -109,11 +107,6 @@ describe('ops: npm run regenerate', function () {
       assert.equal(book?.status, 'completed');
       assert.equal(book?.fileVersion, 1);
     }
-  });
-
-  after(async () => {
-    await worker?.stop();
-    await stack?.close();
   });
 
   async function regenExists(run: string, id: string): Promise<boolean> {

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { EBOOK_ID_ATTRIBUTE, EBOOK_WORKFLOW_TYPE, ebookWorkflowId, USER_ID_ATTRIBUTE } from '../../workflows/shared';
 import type { ebookWorkflow } from '../../workflows/ebook';
 import { parseMetricsPort } from '../../lib/worker-metrics';
-import { createTestStack, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { freePort } from '../helpers/postgres';
 import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 import { spawnEngineProcess, type EngineProcess } from '../helpers/process';
@@ -30,14 +30,14 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
 
 describe('ops: worker metrics endpoint', function () {
   this.timeout(240_000);
-  let stack: TestStack;
+  const stack = useTestStack();
   let openai: OpenAICompatServer;
   let worker: EngineProcess | undefined;
   let port: number;
 
   before(async () => {
-    stack = await createTestStack();
     openai = await startOpenAICompatServer();
+    stack.defer(() => openai?.close());
     port = await freePort();
     worker = spawnEngineProcess(stack, 'workers/main.ts', {
       WORKER_METRICS_PORT: String(port),
@@ -45,14 +45,9 @@ describe('ops: worker metrics endpoint', function () {
       TEXT_PROVIDERS: 'openai',
       IMAGE_PROVIDERS: 'openai',
     });
+    stack.defer(() => worker?.stop());
     // Up when the endpoint answers.
     await worker.waitUntil(async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok);
-  });
-
-  after(async () => {
-    await worker?.stop();
-    await openai?.close();
-    await stack?.close();
   });
 
   it('parses WORKER_METRICS_PORT and names it when wrong', () => {

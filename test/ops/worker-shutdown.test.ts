@@ -6,7 +6,7 @@
  * the provider for that chapter again.
  */
 import assert from 'node:assert/strict';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { startWorker, useTestStack } from '../helpers/stack';
 import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 import { api, waitFor } from '../helpers/http';
 import { spawnEngineProcess, type EngineProcess } from '../helpers/process';
@@ -17,19 +17,22 @@ const CHAPTER_MS = 4_000;
 
 describe('stopping a worker process', function () {
   this.timeout(240_000);
-  let stack: TestStack;
   let openai: OpenAICompatServer;
   let url: string;
-  let stopApi: () => Promise<void>;
   let workerProcess: EngineProcess | undefined;
   let stopOtherWorker: (() => Promise<void>) | undefined;
 
+  const providers = () => ({ ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' });
+
   before(async () => {
     openai = await startOpenAICompatServer();
-    const providers = { ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' };
-    stack = await createTestStack(providers);
-    ({ url, stop: stopApi } = await startApi(stack));
-    workerProcess = spawnEngineProcess(stack, 'workers/main.ts', providers);
+  });
+  const stack = useTestStack(providers);
+  before(async () => {
+    ({ url } = await stack.startApi());
+    stack.defer(() => stopOtherWorker?.());
+    workerProcess = spawnEngineProcess(stack, 'workers/main.ts', providers());
+    stack.defer(() => workerProcess?.stop(1_000));
     await workerProcess.waitUntil(async () => {
       const res = await stack.client.workflowService.describeTaskQueue({
         namespace: 'default',
@@ -41,10 +44,6 @@ describe('stopping a worker process', function () {
   });
 
   after(async () => {
-    await workerProcess?.stop(1_000);
-    await stopOtherWorker?.();
-    await stopApi?.();
-    await stack?.close();
     await openai?.close();
   });
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack, type TestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { createLedger } from '../../db/ledger';
@@ -40,21 +40,13 @@ describe('cost ledger', function () {
   this.timeout(150_000);
 
   describe('with the offline providers', () => {
-    let stack: TestStack;
+    const stack = useTestStack();
     let apiUrl: string;
-    let stopApi: () => Promise<void>;
-    let stopWorker: () => Promise<void>;
     let token: string;
     before(async () => {
-      stack = await createTestStack();
-      ({ url: apiUrl, stop: stopApi } = await startApi(stack));
-      ({ stop: stopWorker } = await startWorker(stack));
+      ({ url: apiUrl } = await stack.startApi());
+      await stack.startWorker();
       token = await signSessionToken(stack.devKeys, { userId: 'lena' });
-    });
-    after(async () => {
-      await stopApi?.();
-      await stopWorker?.();
-      await stack?.close();
     });
 
     it('records one row per provider call, at no cost', async () => {
@@ -124,27 +116,23 @@ describe('cost ledger', function () {
   });
 
   describe('with the local OpenAI-compatible server', () => {
-    let stack: TestStack;
     let openai: OpenAICompatServer;
     let apiUrl: string;
-    let stopApi: () => Promise<void>;
-    let stopWorker: () => Promise<void>;
     let token: string;
     before(async () => {
       openai = await startOpenAICompatServer();
-      stack = await createTestStack({
-        ...providerEnv({ openai }),
-        TEXT_PROVIDERS: 'openai',
-        IMAGE_PROVIDERS: 'openai',
-      });
-      ({ url: apiUrl, stop: stopApi } = await startApi(stack));
-      ({ stop: stopWorker } = await startWorker(stack));
+    });
+    const stack = useTestStack(() => ({
+      ...providerEnv({ openai }),
+      TEXT_PROVIDERS: 'openai',
+      IMAGE_PROVIDERS: 'openai',
+    }));
+    before(async () => {
+      ({ url: apiUrl } = await stack.startApi());
+      await stack.startWorker();
       token = await signSessionToken(stack.devKeys, { userId: 'omar' });
     });
     after(async () => {
-      await stopApi?.();
-      await stopWorker?.();
-      await stack?.close();
       await openai?.close();
     });
 

@@ -3,7 +3,7 @@
  * and a refused prompt stopping the book before any provider is called.
  */
 import assert from 'node:assert/strict';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { startWorker, useTestStack, type TestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { createProviders, type Providers } from '../../wiring/providers';
@@ -45,22 +45,21 @@ describe('moderation', function () {
   });
 
   describe('in the workflow', () => {
-    let stack: TestStack;
     let server: OpenAICompatServer;
     let apiUrl: string;
-    let stopApi: () => Promise<void>;
     let stopWorker: () => Promise<void>;
     let token: string;
     before(async () => {
       server = await startOpenAICompatServer();
-      stack = await createTestStack({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: `${server.url}/v1`, TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' });
-      ({ url: apiUrl, stop: stopApi } = await startApi(stack));
+    });
+    const stack = useTestStack(() => ({ OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: `${server.url}/v1`, TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' }));
+    before(async () => {
+      // The tests start (and restart) the worker; the last one stops after the API.
+      stack.defer(() => stopWorker?.());
+      ({ url: apiUrl } = await stack.startApi());
       token = await signSessionToken(stack.devKeys, { userId: 'mod' });
     });
     after(async () => {
-      await stopApi?.();
-      await stopWorker?.();
-      await stack?.close();
       await server?.close();
     });
 
@@ -93,11 +92,7 @@ describe('moderation', function () {
   });
 
   describe('of generated text and image prompts', () => {
-    let stack: TestStack;
-    before(async () => {
-      stack = await createTestStack();
-    });
-    after(async () => stack?.close());
+    const stack = useTestStack();
 
     it('refuses a flagged chapter before storing it, and a flagged cover prompt before drawing', async () => {
       const { repos, storage, events } = stack.services;

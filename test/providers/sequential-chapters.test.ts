@@ -5,34 +5,30 @@
  * A parallel book on the same stack is the contrast.
  */
 import assert from 'node:assert/strict';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { providerEnv, startOpenAICompatServer, type Call, type OpenAICompatServer } from '../helpers/provider-servers';
 
 describe('sequential chapters (chapterMode)', function () {
   this.timeout(240_000);
-  let stack: TestStack;
   let groq: OpenAICompatServer;
   let apiUrl: string;
-  let stopApi: () => Promise<void>;
-  let stopWorker: () => Promise<void>;
   let token: string;
 
   before(async () => {
     groq = await startOpenAICompatServer();
     // A slow-ish model, so chapters written at once would overlap in time.
     groq.setAlways('chat', { kind: 'chapter', words: 300, chunkDelayMs: 4 });
-    stack = await createTestStack({ ...providerEnv({ groq }), CHAPTER_CONCURRENCY: '4' });
-    ({ url: apiUrl, stop: stopApi } = await startApi(stack));
-    ({ stop: stopWorker } = await startWorker(stack));
+  });
+  const stack = useTestStack(() => ({ ...providerEnv({ groq }), CHAPTER_CONCURRENCY: '4' }));
+  before(async () => {
+    ({ url: apiUrl } = await stack.startApi());
+    await stack.startWorker();
     token = await signSessionToken(stack.devKeys, { userId: 'sol', role: 'admin' });
   });
 
   after(async () => {
-    await stopApi?.();
-    await stopWorker?.();
-    await stack?.close();
     await groq?.close();
   });
 

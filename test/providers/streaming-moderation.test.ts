@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { prose, providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
@@ -19,11 +19,8 @@ const squash = (t: string) => t.replace(/\s+/g, ' ').trim();
 describe('streamed chapter text is moderated before it reaches clients', function () {
   this.timeout(150_000);
   const redisUrl = process.env.TEST_REDIS_URL;
-  let stack: TestStack;
   let groq: OpenAICompatServer;
   let apiUrl: string;
-  let stopApi: () => Promise<void>;
-  let stopWorker: () => Promise<void>;
   let token: string;
   let observer: Redis | undefined;
   const onRedis: Array<{ channel: string; type: string; id: number }> = [];
@@ -37,12 +34,15 @@ describe('streamed chapter text is moderated before it reaches clients', functio
     // Only Groq is configured: moderation uses the local rules. Every streamed
     // chapter is this text, a little slowly, as a model would write it.
     groq.setAlways('chat', { kind: 'chapter', words: 0, text: `${opening}\n\n${refused}\n\n${ending}`, chunkDelayMs: 15 });
-    stack = await createTestStack({ ...providerEnv({ groq }), ...(redisUrl ? { REDIS_URL: redisUrl } : {}) });
-    ({ url: apiUrl, stop: stopApi } = await startApi(stack));
-    ({ stop: stopWorker } = await startWorker(stack));
+  });
+  const stack = useTestStack(() => ({ ...providerEnv({ groq }), ...(redisUrl ? { REDIS_URL: redisUrl } : {}) }));
+  before(async () => {
+    ({ url: apiUrl } = await stack.startApi());
+    await stack.startWorker();
     token = await signSessionToken(stack.devKeys, { userId: 'mona' });
     if (redisUrl) {
       observer = new Redis(redisUrl);
+      stack.defer(() => observer?.disconnect());
       observer.on('pmessage', (_p, channel, raw) => {
         const m = JSON.parse(raw);
         onRedis.push({ channel, type: m.type, id: m.id });
@@ -52,10 +52,6 @@ describe('streamed chapter text is moderated before it reaches clients', functio
   });
 
   after(async () => {
-    observer?.disconnect();
-    await stopApi?.();
-    await stopWorker?.();
-    await stack?.close();
     await groq?.close();
   });
 
@@ -117,25 +113,21 @@ describe('streamed chapter text is moderated before it reaches clients', functio
 
 describe('streamed chapter text with OpenAI moderation (local server): few calls, same guarantee', function () {
   this.timeout(150_000);
-  let stack: TestStack;
   let openai: OpenAICompatServer;
   let apiUrl: string;
-  let stopApi: () => Promise<void>;
-  let stopWorker: () => Promise<void>;
 
   before(async () => {
     openai = await startOpenAICompatServer();
-    stack = await createTestStack({ ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' });
-    ({ url: apiUrl, stop: stopApi } = await startApi(stack));
+  });
+  const stack = useTestStack(() => ({ ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' }));
+  before(async () => {
+    ({ url: apiUrl } = await stack.startApi());
     // The moderator the worker builds from OPENAI_API_KEY/OPENAI_BASE_URL, pointed at the local server.
     const moderate = createOpenAIModerator({ apiKey: 'sk-test', baseURL: `${openai.url}/v1` });
-    ({ stop: stopWorker } = await startWorker(stack, { ...createProviders(stack.config), moderate } as Providers));
+    await stack.startWorker({ ...createProviders(stack.config), moderate } as Providers);
   });
 
   after(async () => {
-    await stopApi?.();
-    await stopWorker?.();
-    await stack?.close();
     await openai?.close();
   });
 

@@ -5,19 +5,16 @@
  * Temporal's retry (no call before the delay).
  */
 import assert from 'node:assert/strict';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { providerEnv, startOpenAICompatServer, type OpenAICompatServer } from '../helpers/provider-servers';
 
 describe('a book with the primary text provider down (Temporal-owned retries and failover)', function () {
   this.timeout(120_000);
-  let stack: TestStack;
   let groq: OpenAICompatServer;
   let openai: OpenAICompatServer;
   let apiUrl: string;
-  let stopApi: () => Promise<void>;
-  let stopWorker: () => Promise<void>;
   let token: string;
 
   before(async () => {
@@ -26,21 +23,20 @@ describe('a book with the primary text provider down (Temporal-owned retries and
     groq.setAlways('chat', { kind: 'status', status: 500 });
     // The secondary's first answer is a rate limit: the next call must wait 3 s.
     openai.queue('chat', { kind: 'status', status: 429, headers: { 'retry-after': '3' } });
-    stack = await createTestStack({
-      ...providerEnv({ groq, openai }),
-      PROVIDER_ATTEMPT_BUDGET: '1',
-      PROVIDER_BREAKER_THRESHOLD: '1',
-      PROVIDER_BREAKER_COOLDOWN_MS: '600000',
-    });
-    ({ url: apiUrl, stop: stopApi } = await startApi(stack));
-    ({ stop: stopWorker } = await startWorker(stack));
+  });
+  const stack = useTestStack(() => ({
+    ...providerEnv({ groq, openai }),
+    PROVIDER_ATTEMPT_BUDGET: '1',
+    PROVIDER_BREAKER_THRESHOLD: '1',
+    PROVIDER_BREAKER_COOLDOWN_MS: '600000',
+  }));
+  before(async () => {
+    ({ url: apiUrl } = await stack.startApi());
+    await stack.startWorker();
     token = await signSessionToken(stack.devKeys, { userId: 'dana' });
   });
 
   after(async () => {
-    await stopApi?.();
-    await stopWorker?.();
-    await stack?.close();
     await groq?.close();
     await openai?.close();
   });

@@ -6,25 +6,24 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { startS3Server, type S3TestServer } from '../helpers/s3';
 import { api, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 
 describe('pipeline with S3 storage (HTTP → Temporal → s3rver)', function () {
   let s3: S3TestServer;
-  let stack: TestStack;
   let raw: S3Client;
   let apiUrl: string;
-  let stopApi: (() => Promise<void>) | undefined;
-  let stopWorker: (() => Promise<void>) | undefined;
   let token: string;
 
   before(async () => {
     s3 = await startS3Server();
-    stack = await createTestStack(s3.env);
-    ({ url: apiUrl, stop: stopApi } = await startApi(stack));
-    ({ stop: stopWorker } = await startWorker(stack));
+  });
+  const stack = useTestStack(() => s3.env);
+  before(async () => {
+    ({ url: apiUrl } = await stack.startApi());
+    await stack.startWorker();
     token = await signSessionToken(stack.devKeys, { userId: 'alice' });
     raw = new S3Client({
       region: 'us-east-1',
@@ -32,13 +31,10 @@ describe('pipeline with S3 storage (HTTP → Temporal → s3rver)', function () 
       forcePathStyle: true,
       credentials: { accessKeyId: s3.env.AWS_ACCESS_KEY_ID, secretAccessKey: s3.env.AWS_SECRET_ACCESS_KEY },
     });
+    stack.defer(() => raw.destroy());
   });
 
   after(async () => {
-    raw?.destroy();
-    await stopApi?.();
-    await stopWorker?.();
-    await stack?.close();
     await s3?.stop();
   });
 

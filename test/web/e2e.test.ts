@@ -13,7 +13,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { RequestHandler } from 'express';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createTestStack, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack, type TestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { issueLocalSignInLink, consumeSignInCode, isLoopback, clerkFrontendHost } from '../../api/web';
 import { createProviders, type Providers } from '../../wiring/providers';
@@ -67,10 +67,8 @@ function slowProviders(stack: TestStack): Providers {
 
 describe('web app end to end (chromium → SPA → API → Temporal)', function () {
   this.timeout(240_000);
-  let stack: TestStack;
   let web: WebServer;
   let base: string;
-  let stopWorker: () => Promise<void>;
   let browser: Browser;
   let openai: OpenAICompatServer;
   let dropped = 0;
@@ -78,8 +76,10 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
   before(async () => {
     await prepareWeb();
     openai = await startOpenAICompatServer();
-    stack = await createTestStack({ CHAPTER_CONCURRENCY: '1', ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' });
-    ({ stop: stopWorker } = await startWorker(stack, slowProviders(stack)));
+  });
+  const stack = useTestStack(() => ({ CHAPTER_CONCURRENCY: '1', ...providerEnv({ openai }), TEXT_PROVIDERS: 'openai', IMAGE_PROVIDERS: 'openai' }));
+  before(async () => {
+    await stack.startWorker(slowProviders(stack));
 
     // Cut the first event stream right after its first chapter.text event (a
     // chapter's moderated opening; the rest comes in later pieces): the page must
@@ -99,15 +99,13 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
       next();
     };
     web = await startWebServer(stack, { before: dropOnce });
+    stack.defer(() => web?.close());
     base = web.base;
     browser = await launchChromium();
+    stack.defer(() => browser?.close());
   });
 
   after(async () => {
-    await browser?.close();
-    await web?.close();
-    await stopWorker?.();
-    await stack?.close();
     await openai?.close();
   });
 

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createTestStack, startWorker, type TestStack } from '../helpers/stack';
+import { useTestStack } from '../helpers/stack';
 import { api, waitFor } from '../helpers/http';
 import { issueLocalSignInLink } from '../../api/web';
 import { signSessionToken } from '../../lib/tokens';
@@ -18,21 +18,21 @@ import { launchChromium, PHONE, prepareWeb, shot, startWebServer, type WebServer
 
 describe('web app: publish, share link and the public reader', function () {
   this.timeout(240_000);
-  let stack: TestStack;
+  const stack = useTestStack();
   let web: WebServer;
   let base: string;
-  let stopWorker: () => Promise<void>;
   let browser: Browser;
   let token: string;
   let book: { id: string; title: string; chapters: Array<{ title: string; paragraphs: string[] }> };
 
   before(async () => {
     await prepareWeb();
-    stack = await createTestStack();
-    ({ stop: stopWorker } = await startWorker(stack));
+    await stack.startWorker();
     web = await startWebServer(stack);
+    stack.defer(() => web?.close());
     base = web.base;
     browser = await launchChromium();
+    stack.defer(() => browser?.close());
 
     token = await signSessionToken(stack.devKeys, { userId: 'gina' });
     const created = await api(base, 'POST', '/v1/ebooks', { token, body: { prompt: 'A tide clock that runs backwards', chapterCount: 2 } });
@@ -43,13 +43,6 @@ describe('web app: publish, share link and the public reader', function () {
       return s.body.status === 'completed';
     });
     book = (await api(base, 'GET', `/v1/ebooks/${created.body.id}`, { token })).body;
-  });
-
-  after(async () => {
-    await browser?.close();
-    await web?.close();
-    await stopWorker?.();
-    await stack?.close();
   });
 
   async function ownerPage(ctx: BrowserContext): Promise<Page> {
