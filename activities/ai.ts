@@ -9,7 +9,6 @@ import type { ActivityDeps } from './deps';
 import type { ProviderCalls } from './provider-calls';
 import type { Outline } from './providers/types';
 import { getEra } from '../core/eras';
-import { ErrorTypes } from '../workflows/shared';
 import {
   pictureKey,
   type DrawnPicture,

@@ -52,6 +52,7 @@ export function ChapterImage(props: {
       clearTimeout(retry);
     };
     // props.alt is read once per picture (a new alt comes with a new version), so it is not a dependency.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [bookId, index, token, ready, version, attempt]);
 
   const cls = `image-slot${props.wide ? ' wide' : ''}${img ? ' has-image' : ''}`;
