@@ -2,16 +2,13 @@
  * `npm run regenerate -- --schedule …`: the Temporal Schedules that run a selection on the
  * workers (workflows/batch.ts), created, updated, deleted and listed.
  */
-import {
-Client,ScheduleAlreadyRunning,
-ScheduleNotFoundError,
-ScheduleOverlapPolicy
-} from '@temporalio/client';
+import { Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { type Config } from '../lib/config';
 import {
-BATCH_REGENERATE_WORKFLOW_TYPE,
-batchWorkflowId, type BatchRegenerateInput,
-type BatchSelection
+  BATCH_REGENERATE_WORKFLOW_TYPE,
+  batchWorkflowId,
+  type BatchRegenerateInput,
+  type BatchSelection,
 } from '../workflows/batch-shared';
 import type { Flags } from './regenerate-flags';
 

@@ -16,28 +16,24 @@
  * `--unschedule <id>` and `--list-schedules` manage them.
  */
 import {
-Client,
-Connection,WorkflowExecutionAlreadyStartedError,
-WorkflowIdConflictPolicy,
-WorkflowIdReusePolicy,
-WorkflowNotFoundError,
-type WorkflowHandle
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdConflictPolicy,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+  type WorkflowHandle,
 } from '@temporalio/client';
-import { loadConfig,ConfigError, type Config } from '../lib/config';
+import { loadConfig, ConfigError, type Config } from '../lib/config';
 import { createServices, type Services } from '../wiring/services';
-import { describeTemporalConnection,temporalConnectionOptions } from '../lib/temporal-connection';
-import {
-EBOOK_WORKFLOW_TYPE
-} from '../workflows/shared';
-import type { ebookWorkflow,EbookWorkflowResult } from '../workflows/ebook';
-import {
-regenerationSearchAttributes,
-regenWorkflowId
-} from '../workflows/batch-shared';
-import { type BookRow } from '../db/regeneration';
-import { briefOf,regenerationInput } from '../activities/batch';
+import { describeTemporalConnection, temporalConnectionOptions } from '../lib/temporal-connection';
+import { EBOOK_WORKFLOW_TYPE } from '../workflows/shared';
+import type { ebookWorkflow, EbookWorkflowResult } from '../workflows/ebook';
+import { regenerationSearchAttributes, regenWorkflowId } from '../workflows/batch-shared';
+import type { BookRow } from '../db/regeneration';
+import { briefOf, regenerationInput } from '../activities/batch';
 
-import { FlagError,parseFlags,USAGE, type Flags } from './regenerate-flags';
+import { FlagError, parseFlags, USAGE, type Flags } from './regenerate-flags';
 import { manageSchedules } from './regenerate-schedules';
 
 export { defaultRunLabel, FlagError, parseFlags, type Flags } from './regenerate-flags';
