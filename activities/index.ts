@@ -25,7 +25,8 @@ export { finishBook } from './publish';
 
 export function createActivities(deps: ActivityDeps) {
   const calls = createProviderCalls(deps);
-  const reads = createBookReads(deps);
+  // A reset book's run closes the breakers: the operator fixed what tripped them.
+  const reads = createBookReads(deps, { onReopened: () => calls.closeBreakers() });
   const fromStory = createStoryBookSteps(deps);
   return {
     ...createRevisionActivities(deps),

@@ -11,6 +11,7 @@ import { cachedProviderOrder } from '../db/ledger';
 import { moderateText, type ModerationResult } from './moderation';
 import { ContentRefusedError, ModeratedStream } from './moderated-stream';
 import { partialSpendOf } from './providers/errors';
+import type { CircuitBreaker } from './providers/failover';
 import { recordProviderSpend, timeProviderCall } from '../lib/worker-metrics';
 import { ErrorTypes } from '../workflows/shared';
 import type { ActivityDeps } from './deps';
@@ -105,9 +106,25 @@ export function createProviderCalls(deps: ActivityDeps) {
     });
   };
 
+  /** A provider's faults are fixed (an admin said so, or an operator reset a book): calls go through again. */
+  const closeLocalBreakers = () => {
+    for (const p of [deps.text, deps.image]) (p as { breakers?: CircuitBreaker[] }).breakers?.forEach((b) => b.success());
+  };
+  let breakersClosedAt: string | undefined;
+  /** Closes this worker's breakers now and every other worker's at its next read of the provider order. */
+  const closeBreakers = async () => {
+    breakersClosedAt = await ledger.closeBreakers();
+    closeLocalBreakers();
+  };
+
   /** Applies the admin's persisted order (cached) to the failover providers before a call. */
   const applyProviderOrder = async () => {
     const order = await providerOrder();
+    if (order.breakersClosedAt && order.breakersClosedAt > (breakersClosedAt ?? '')) {
+      // The first read only notes the time: a starting worker's breakers are closed anyway.
+      if (breakersClosedAt !== undefined) closeLocalBreakers();
+      breakersClosedAt = order.breakersClosedAt;
+    }
     (deps.text as { setOrder?: (n?: readonly string[]) => void }).setOrder?.(order.text);
     (deps.image as { setOrder?: (n?: readonly string[]) => void }).setOrder?.(order.image);
   };
@@ -196,7 +213,7 @@ export function createProviderCalls(deps: ActivityDeps) {
     return result;
   };
 
-  return { heartbeat, signal, recordCall, recordOwnedCall, tracked, refuseIfFlagged, refusal, moderate, writeModerated };
+  return { heartbeat, signal, recordCall, recordOwnedCall, tracked, refuseIfFlagged, refusal, moderate, writeModerated, closeBreakers };
 }
 
 /** What a streamed text call returns. */

@@ -7,7 +7,7 @@ import { publishedActivity } from '../db/sharing';
 import type { EventBus } from '../db/events';
 import type { Repositories } from '../db/repositories';
 import type { EbookError, StoredFiles } from '../workflows/shared';
-import type { BookReads } from './book-reads';
+import { currentRun, type BookReads } from './book-reads';
 import type { ActivityDeps } from './deps';
 import { PRINT_PDF_NAME } from './files';
 import { keys } from './storage/types';
@@ -19,13 +19,14 @@ import { keys } from './storage/types';
  */
 export async function finishBook(
   deps: { repos: Repositories; events: EventBus },
-  input: { ebookId: string; status: 'failed' | 'cancelled'; error: EbookError },
+  input: { ebookId: string; status: 'failed' | 'cancelled'; error: EbookError; runId?: string },
 ): Promise<boolean> {
   await deps.repos.usage.release(input.ebookId);
   const changed = await deps.repos.ebooks.updateStatus(input.ebookId, {
     status: input.status,
     stage: input.status,
     error: { ...input.error },
+    closedRunId: input.runId,
   });
   await deps.events.publish(input.ebookId, input.status, { error: input.error });
   return changed;
@@ -102,7 +103,18 @@ export function createPublishActivities(deps: ActivityDeps, reads: BookReads) {
     },
 
     async finishEbook(input: { ebookId: string; status: 'failed' | 'cancelled'; error: EbookError }): Promise<void> {
-      await finishBook(deps, input);
+      await finishBook(deps, { ...input, runId: currentRun()?.runId });
+      if (input.status === 'cancelled') {
+        // However it was cancelled (the API, the Web UI, `temporal workflow cancel`), the owner's
+        // record says so once: the API's cancel records the same key.
+        const book = await reads.loadBook(input.ebookId);
+        await repos.activities.record({
+          userId: book.userId,
+          type: 'ebook_cancelled',
+          data: { ebookId: book.id },
+          dedupeKey: `ebook_cancelled:${book.id}`,
+        });
+      }
     },
   };
 }

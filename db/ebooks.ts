@@ -91,9 +91,24 @@ export function createEbookRepository(knex: Knex) {
       if (update.stage !== undefined) set.stage = update.stage;
       if (update.progress !== undefined) set.progress = Math.min(Math.max(update.progress, 0), 1);
       if (update.error !== undefined) set.error = json(update.error);
+      if (update.closedRunId !== undefined) set.closed_run_id = update.closedRunId;
       const q = knex('memory_books').where({ id }).update(set);
       if (!update.force) q.whereRaw(`status NOT IN ${TERMINAL_SQL}`);
       return (await q) > 0;
+    },
+
+    /**
+     * Takes a failed book back to running for `runId`, a later run of its own workflow (an
+     * operator's reset): only a book that a different run ended, so an activity of the run
+     * that failed it, still stopping, cannot. True when this call reopened it.
+     */
+    async reopen(id: string, workflowId: string, runId: string, stage: string): Promise<boolean> {
+      const n = await knex('memory_books')
+        .where({ id, workflow_id: workflowId, status: 'failed' })
+        .whereNotNull('closed_run_id')
+        .whereNot('closed_run_id', runId)
+        .update({ status: 'running', stage, error: null, closed_run_id: null, updated_at: knex.fn.now() });
+      return n > 0;
     },
 
     async saveOutline(id: string, outline: OutlineInput): Promise<boolean> {

@@ -94,6 +94,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         (recent.length ? `\n${recent.join('\n')}` : ''),
     );
 
+  if (process.getuid?.() === 0) openTheWayFor(path.resolve(options.dataDir), databaseDir);
+
   // initdb refuses a non-empty folder, so only a folder without a cluster is initialised.
   if (!fs.existsSync(path.join(databaseDir, 'PG_VERSION'))) {
     if (fs.existsSync(databaseDir) && fs.readdirSync(databaseDir).length > 0) {
@@ -139,6 +141,32 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     adminUrl: `${base}/postgres`,
     stop: () => (stopping ??= stopQuietly(server)),
   };
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user (it refuses root), which must be able
+ * to walk down to its folder. A DATA_DIR made private (mode 0700, as `mktemp -d` makes
+ * it) is the engine's own: it gets the traverse bit for others (not read: nobody can
+ * list it). A private folder above DATA_DIR is not ours to open: the error says so.
+ */
+export function openTheWayFor(dataDir: string, databaseDir: string): void {
+  const blocked: string[] = [];
+  for (let dir = path.dirname(databaseDir); ; dir = path.dirname(dir)) {
+    const stat = fs.statSync(dir, { throwIfNoEntry: false });
+    if (stat && (stat.mode & 0o001) === 0) {
+      const ours = dir === dataDir || dir.startsWith(dataDir + path.sep);
+      if (ours) fs.chmodSync(dir, (stat.mode & 0o7777) | 0o001);
+      else blocked.push(`${dir} (mode ${(stat.mode & 0o777).toString(8).padStart(4, '0')})`);
+    }
+    if (dir === path.dirname(dir)) break;
+  }
+  if (blocked.length) {
+    throw new Error(
+      `DATA_DIR=${dataDir}: the embedded PostgreSQL runs as the "postgres" user (it refuses root) and cannot ` +
+        `reach its folder through ${blocked.join(', ')}. Choose a DATA_DIR outside private folders, ` +
+        `allow traversal (chmod o+x on them), or set DATABASE_URL to a PostgreSQL server.`,
+    );
+  }
 }
 
 /**

@@ -30,6 +30,8 @@ export interface ProviderOrder {
   image?: string[];
   updatedAt?: string;
   updatedBy?: string;
+  /** When the providers' circuit breakers were last closed on purpose (workers close theirs). */
+  breakersClosedAt?: string;
 }
 
 export interface ProviderHealth {
@@ -205,7 +207,18 @@ export function createLedger(knex: Knex) {
         image: row.image_order ?? undefined,
         updatedAt: new Date(row.updated_at).toISOString(),
         updatedBy: row.updated_by ?? undefined,
+        breakersClosedAt: row.breakers_closed_at ? new Date(row.breakers_closed_at).toISOString() : undefined,
       };
+    },
+
+    /** Asks every worker to close its circuit breakers (read with the provider order). */
+    async closeBreakers(): Promise<string> {
+      const { rows } = await knex.raw(
+        `INSERT INTO provider_settings (id, breakers_closed_at, updated_at) VALUES (true, now(), now())
+         ON CONFLICT (id) DO UPDATE SET breakers_closed_at = now()
+         RETURNING breakers_closed_at`,
+      );
+      return new Date(rows[0].breakers_closed_at).toISOString();
     },
 
     /** Upserts the single settings row; a kind left out keeps its previous order. */

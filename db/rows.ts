@@ -87,6 +87,8 @@ export interface Ebook {
   visibility: Visibility;
   /** The latest whole-book revision (running or finished), if any. */
   revision: RevisionState | null;
+  /** The workflow run that recorded the book's end (failed or cancelled); a reset run may reopen it. */
+  closedRunId: string | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -131,6 +133,8 @@ export interface StatusUpdate {
   error?: EbookError | null;
   /** Allows leaving a terminal status (an operator's retry, for instance). */
   force?: boolean;
+  /** With a terminal status: the workflow run that recorded it. */
+  closedRunId?: string;
 }
 
 export interface OutlineInput {
@@ -250,6 +254,7 @@ export function toEbook(r: Row): Ebook {
     publishedAt: iso(r.published_at),
     visibility: r.visibility ?? 'private',
     revision: r.revision ?? null,
+    closedRunId: r.closed_run_id ?? null,
     createdAt: iso(r.created_at)!,
     updatedAt: iso(r.updated_at)!,
   };

@@ -59,6 +59,26 @@ export function createUsageRepository(knex: Knex) {
       return rows.length === 1;
     },
 
+    /**
+     * Charges a reopened book's allowance again (an operator's retry): once, because only
+     * a book that holds no period takes one, in the same statement. Past the plan's limit
+     * too: the operator decided the book is made.
+     */
+    async recharge(ebookId: string, period: string): Promise<boolean> {
+      const { rows } = await knex.raw(
+        `WITH b AS (
+           UPDATE memory_books SET allowance_period = ? WHERE id = ? AND allowance_period IS NULL
+           RETURNING user_id
+         )
+         INSERT INTO ebook_allowances (profile_id, period, used)
+           SELECT user_id, ?, 1 FROM b
+         ON CONFLICT (profile_id, period) DO UPDATE SET used = ebook_allowances.used + 1, updated_at = now()
+         RETURNING used`,
+        [period, ebookId, period],
+      );
+      return rows.length === 1;
+    },
+
     async used(profileId: string, period: string): Promise<number> {
       const row = await knex('ebook_allowances').where({ profile_id: profileId, period }).first('used');
       return row ? Number(row.used) : 0;

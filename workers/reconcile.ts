@@ -78,7 +78,7 @@ export async function reconcileClosedWorkflows(deps: ReconcileDeps, since: Date)
       const row = await repos.reconcile.openBookOf(wf.workflowId);
       if (!row || (await isWorkflowRunning(temporal, wf.workflowId))) continue;
       // What the workflow's own last step (finishEbook) would have done.
-      if (await finishBook({ repos, events }, { ebookId: row.id, status: 'failed', error: errorFor(closedAs) })) {
+      if (await finishBook({ repos, events }, { ebookId: row.id, status: 'failed', error: errorFor(closedAs), runId: wf.runId })) {
         fixed.push({ ebookId: row.id, workflowId: wf.workflowId, runId: wf.runId, closedAs, what: 'book' });
       }
     } else if (wf.type === STORY_WORKFLOW_TYPE) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../db/embedded';
@@ -59,6 +60,37 @@ describe('db embedded PostgreSQL', () => {
       await assert.rejects(startEmbeddedPostgres({ dataDir, port }), /start failed[\s\S]*(in use|could not)/);
     } finally {
       blocker.close();
+    }
+  });
+
+  it('starts in a private DATA_DIR (mode 0700, as mktemp -d makes it), as root or not', async () => {
+    const privateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ebook-private-'));
+    assert.equal(fs.statSync(privateDir).mode & 0o777, 0o700);
+    const server = await startEmbeddedPostgres({ dataDir: privateDir, port: await freePort() });
+    try {
+      const { rows } = await query(server.url, 'SELECT 1 AS one');
+      assert.deepEqual(rows, [{ one: 1 }]);
+      // Nobody else may list the folder; at most walk through it.
+      assert.equal(fs.statSync(privateDir).mode & 0o006, 0);
+    } finally {
+      await server.stop();
+      fs.rmSync(privateDir, { recursive: true, force: true });
+    }
+  });
+
+  it('as root, names DATA_DIR and the way out when a private folder above it blocks the postgres user', async function () {
+    if (process.getuid?.() !== 0) this.skip(); // only root hands the server to another user
+    const outer = fs.mkdtempSync(path.join(os.tmpdir(), 'ebook-outer-'));
+    const inner = path.join(outer, 'data');
+    fs.mkdirSync(inner);
+    try {
+      await assert.rejects(
+        startEmbeddedPostgres({ dataDir: inner, port: await freePort() }),
+        (err: Error) => err.message.includes(`DATA_DIR=${inner}`) && err.message.includes(outer) && /DATABASE_URL/.test(err.message),
+      );
+      assert.equal(fs.statSync(outer).mode & 0o777, 0o700, 'a folder above DATA_DIR is left as it was');
+    } finally {
+      fs.rmSync(outer, { recursive: true, force: true });
     }
   });
 });
