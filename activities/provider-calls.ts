@@ -111,6 +111,7 @@ export function createProviderCalls(deps: ActivityDeps) {
     for (const p of [deps.text, deps.image]) (p as { breakers?: CircuitBreaker[] }).breakers?.forEach((b) => b.success());
   };
   let breakersClosedAt: string | undefined;
+  let orderRead = false;
   /** Closes this worker's breakers now and every other worker's at its next read of the provider order. */
   const closeBreakers = async () => {
     breakersClosedAt = await ledger.closeBreakers();
@@ -122,9 +123,10 @@ export function createProviderCalls(deps: ActivityDeps) {
     const order = await providerOrder();
     if (order.breakersClosedAt && order.breakersClosedAt > (breakersClosedAt ?? '')) {
       // The first read only notes the time: a starting worker's breakers are closed anyway.
-      if (breakersClosedAt !== undefined) closeLocalBreakers();
+      if (orderRead) closeLocalBreakers();
       breakersClosedAt = order.breakersClosedAt;
     }
+    orderRead = true;
     (deps.text as { setOrder?: (n?: readonly string[]) => void }).setOrder?.(order.text);
     (deps.image as { setOrder?: (n?: readonly string[]) => void }).setOrder?.(order.image);
   };

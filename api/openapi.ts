@@ -98,6 +98,7 @@ export const OPERATIONS: Operation[] = [
   { method: 'post', path: '/v1/auth/permissions/check', summary: 'Whether a user (default: the caller) has a permission, and why', body: permissionCheckSchema, responses: { '200': '{allowed, reason}', '400': 'Invalid request', '403': 'Asking about another user without being an admin', '404': 'No such user' } },
   { method: 'get', path: '/v1/auth/session', summary: 'The verified session: user id, role, session id', responses: { '200': 'Session' } },
   { method: 'get', path: '/v1/ai/services/status', summary: 'AI providers: configured, preferred order, last hour of successes and failures', responses: { '200': 'Provider status' } },
+  { method: 'post', path: '/v1/ai/services/breakers/close', summary: "Close every worker's provider circuit breakers (admin only), e.g. after a key is fixed; workers follow within seconds", responses: { '200': 'When they were closed', '403': 'Not an admin' } },
   { method: 'post', path: '/v1/ai/services/switch', summary: 'Set the preferred provider order (admin only); workers follow within seconds', body: switchProvidersSchema, responses: { '200': 'The new order', '400': 'Invalid request', '403': 'Not an admin' } },
   {
     method: 'post',

@@ -99,5 +99,17 @@ export function aiRouter(deps: AiRouterDeps): Router {
     });
   });
 
+  /**
+   * Closes every worker's circuit breakers: the operator fixed what tripped them (a key,
+   * a quota) and wants the next call to reach the provider, not wait out the cool-down.
+   * Workers pick it up with the provider order, within seconds.
+   */
+  router.post('/ai/services/breakers/close', async (req, res) => {
+    if (req.user!.role !== 'admin') {
+      throw new HttpProblem(403, 'Forbidden', 'Only an administrator can close the circuit breakers.');
+    }
+    res.json({ breakersClosedAt: await ledger.closeBreakers() });
+  });
+
   return router;
 }

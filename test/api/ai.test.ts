@@ -55,6 +55,17 @@ describe('AI services API', function () {
     assert.equal(bad.body.errors[0].field, 'body.text.1');
   });
 
+  it('lets only an admin close the breakers, and records when for the workers', async () => {
+    const forbidden = await api(apiUrl, 'POST', '/v1/ai/services/breakers/close', { token: user });
+    assert.equal(forbidden.status, 403);
+    const before = Date.now();
+    const res = await api(apiUrl, 'POST', '/v1/ai/services/breakers/close', { token: admin });
+    assert.equal(res.status, 200, JSON.stringify(res.body));
+    assert.ok(Date.parse(res.body.breakersClosedAt) >= before - 1000);
+    const row = await stack.services.knex('provider_settings').first();
+    assert.equal(new Date(row.breakers_closed_at).toISOString(), res.body.breakersClosedAt);
+  });
+
   it('persists an admin switch, and the next book uses the new first provider', async () => {
     const res = await api(apiUrl, 'POST', '/v1/ai/services/switch', { token: admin, body: { text: ['openai', 'groq'] } });
     assert.equal(res.status, 200, JSON.stringify(res.body));
