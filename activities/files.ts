@@ -12,10 +12,24 @@ import { renderEpub as renderEpubFile } from './render/epub';
 import { renderPdf as renderPdfFile } from './render/pdf';
 import type { RenderBook, RenderImage } from './render/types';
 import { keys } from './storage/types';
+import { creditLine } from '../core/credits';
+import { getEra } from '../core/eras';
 
 /** Trim and bleed of the print-ready PDF: US trade 6×9 in, 1/8 in bleed on every side. */
 const PRINT_FORMAT = { trimWidthIn: 6, trimHeightIn: 9, bleedIn: 0.125 };
 export const PRINT_PDF_NAME = 'book-print.pdf';
+
+/**
+ * Who the book is by: the pen name the owner gave it (kept as `metadata.author`), else the
+ * owner's profile name, else the name part of their email; a book is never by the engine.
+ */
+export function authorOf(metadata: Record<string, unknown> | null | undefined, owner?: { name?: string | null; email?: string | null }): string {
+  const penName = typeof metadata?.author === 'string' ? metadata.author.trim() : '';
+  if (penName) return penName;
+  if (owner?.name?.trim()) return owner.name.trim();
+  const local = owner?.email?.split('@')[0]?.trim();
+  return local || 'Anonymous';
+}
 
 export function createFileActivities(deps: ActivityDeps, calls: ProviderCalls, reads: BookReads) {
   const { repos, storage, events } = deps;
@@ -31,6 +45,7 @@ export function createFileActivities(deps: ActivityDeps, calls: ProviderCalls, r
       mime: key.endsWith('.png') ? 'image/png' : 'image/jpeg',
       alt,
     });
+    const [owner, calls] = await Promise.all([repos.profiles.getById(row.userId), repos.ledger.entries(manifest.ebookId)]);
     const chapters = [];
     for (const c of manifest.chapters) {
       const stored = await reads.loadChapter(c.textKey);
@@ -46,14 +61,20 @@ export function createFileActivities(deps: ActivityDeps, calls: ProviderCalls, r
       id: manifest.ebookId,
       title: manifest.title,
       subtitle: outline.logline,
-      author: typeof row.metadata?.author === 'string' ? row.metadata.author : 'Ebook Engine',
+      author: authorOf(row.metadata, owner),
       language: brief.language ?? 'en',
       description: outline.logline,
-      keywords: [brief.era, brief.style, brief.mood].filter((k): k is string => Boolean(k)),
+      // What a reader would search for: the era's name, not its id.
+      keywords: [getEra(brief.era)?.name, brief.style, brief.mood].filter((k): k is string => Boolean(k)),
       cover: await image(manifest.coverKey, manifest.coverAlt),
       chapters,
       watermark: manifest.watermark,
-      credits: [...new Set(manifest.credits.filter(Boolean))],
+      credits: [
+        creditLine(calls, {
+          text: row.chapters.map((c) => c.textProvider ?? '').filter(Boolean),
+          pictures: row.chapters.map((c) => c.imageProvider ?? '').filter(Boolean),
+        }),
+      ].filter(Boolean),
       modified: new Date().toISOString(),
     };
   };

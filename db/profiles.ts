@@ -69,6 +69,11 @@ export function createProfileRepository(knex: Knex) {
       return row ? toProfile(row) : undefined;
     },
 
+    async getById(id: string): Promise<Profile | undefined> {
+      const row = await knex('profiles').where({ id }).first();
+      return row ? toProfile(row) : undefined;
+    },
+
     async getByClerkId(clerkUserId: string): Promise<Profile | undefined> {
       const row = await knex('profiles').where({ clerk_user_id: clerkUserId }).first();
       return row ? toProfile(row) : undefined;
