@@ -37,6 +37,15 @@ export function createStoryGenerationRepository(knex: Knex) {
   }
 
   return {
+    /** The last event of the story's runs before `revision`: where a new stream of that run starts. */
+    async lastEventBefore(storyId: string, revision: number): Promise<number> {
+      const [row] = await knex('story_events')
+        .where('story_id', storyId)
+        .andWhereRaw(`(data->>'revision')::int < ?`, [revision])
+        .max({ last: 'id' });
+      return Number(row?.last ?? 0);
+    },
+
     /** A new story in `generating`, owned by `userId` (profile id), with its brief. */
     async create(input: { id: string; userId: string; promptData: JsonObject; generation: StoryGeneration }): Promise<void> {
       await knex('stories').insert({

@@ -66,7 +66,7 @@ export const permissionCheckSchema = z.strictObject({
 
 /** A user's own details, preferences, activity, analytics and permissions: `me` or their Clerk id (admins: anyone's). */
 export function profileRouter(services: Services): Router {
-  const { repos, knex } = services;
+  const { repos } = services;
   const router = Router();
 
   const profileJson = (p: Profile) => ({
@@ -127,44 +127,15 @@ export function profileRouter(services: Services): Router {
 
   router.get('/users/:userId/analytics', async (req, res) => {
     const profile = await subjectProfile(services, req);
-    const byStatus = await knex('memory_books')
-      .where({ user_id: profile.id })
-      .groupBy('status')
-      .select('status', knex.raw('count(*)::int AS n'));
-    // Words and images come from the chapters JSON the workflow keeps up to date;
-    // spend reads cost.totalUsd per book (the cost ledger's figure), 0 where absent.
-    const { rows } = await knex.raw(
-      `SELECT
-         coalesce(sum((SELECT coalesce(sum(CASE WHEN jsonb_typeof(c->'words') = 'number' THEN (c->>'words')::numeric END), 0)
-                         FROM jsonb_array_elements(CASE WHEN jsonb_typeof(b.chapters) = 'array' THEN b.chapters ELSE '[]' END) c)), 0)::bigint AS words,
-         coalesce(sum((SELECT count(*) FROM jsonb_array_elements(CASE WHEN jsonb_typeof(b.chapters) = 'array' THEN b.chapters ELSE '[]' END) c
-                        WHERE coalesce(c->>'imageKey', '') <> '')), 0)::bigint AS chapter_images,
-         count(b.cover_image_key)::bigint AS covers,
-         coalesce(sum(CASE WHEN jsonb_typeof(b.cost->'totalUsd') = 'number' THEN (b.cost->>'totalUsd')::numeric END), 0)::float8 AS spend
-       FROM memory_books b WHERE b.user_id = ?`,
-      [profile.id],
-    );
-    const { rows: storyRows } = await knex.raw(
-      `SELECT count(*)::int AS stories, coalesce(sum(view_count), 0)::bigint AS views FROM stories WHERE user_id = ?`,
-      [profile.id],
-    );
-    // Calls that belong to no book (stories, prompts, single pictures) are booked to the user.
-    const { rows: unbooked } = await knex.raw(
-      `SELECT coalesce(sum(cost_usd), 0)::float8 AS spend, count(*) FILTER (WHERE images > 0)::int AS images
-       FROM cost_ledger WHERE user_id = ? AND ebook_id IS NULL`,
-      [profile.id],
-    );
-    const books: Record<string, number> = {};
-    for (const r of byStatus as Array<{ status: string; n: number }>) books[r.status] = Number(r.n);
-    const a = rows[0];
+    const a = await repos.analytics.ofUser(profile.id);
     res.json({
       userId: profile.clerkUserId,
-      books: { total: Object.values(books).reduce((x, y) => x + y, 0), byStatus: books },
-      wordsWritten: Number(a.words),
-      images: Number(a.chapter_images) + Number(a.covers) + Number(unbooked[0].images),
-      stories: Number(storyRows[0].stories),
-      storyViews: Number(storyRows[0].views),
-      spendUsd: Number(a.spend) + Number(unbooked[0].spend),
+      books: { total: Object.values(a.booksByStatus).reduce((x, y) => x + y, 0), byStatus: a.booksByStatus },
+      wordsWritten: a.wordsWritten,
+      images: a.images,
+      stories: a.stories,
+      storyViews: a.storyViews,
+      spendUsd: a.spendUsd,
     });
   });
 

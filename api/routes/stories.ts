@@ -52,7 +52,7 @@ function storyJson(s: Story, ownerClerkId?: string) {
 
 /** Stories: written text a book can be made from. Owners and admins manage them; published ones anyone signed in may read. */
 export function storyRouter(services: Services): Router {
-  const { repos, knex } = services;
+  const { repos } = services;
   const stories = repos.stories;
   const router = Router();
 
@@ -75,8 +75,7 @@ export function storyRouter(services: Services): Router {
 
   const ownerClerkId = async (story: Story, me: Profile) => {
     if (story.userId === me.id) return me.clerkUserId;
-    const row = await knex('profiles').where({ id: story.userId }).first('clerk_user_id');
-    return row?.clerk_user_id as string | undefined;
+    return (await repos.profiles.getById(story.userId))?.clerkUserId;
   };
 
   router.post('/stories', async (req, res) => {

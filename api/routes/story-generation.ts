@@ -154,11 +154,7 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
     if (!story || !profile || story.userId !== profile.id) throw notFound('Story');
     let afterId = lastEventId(req);
     if (afterId === undefined) {
-      const [row] = await knex('story_events')
-        .where('story_id', story.id)
-        .andWhereRaw(`(data->>'revision')::int < ?`, [revisionOf(story)])
-        .max({ last: 'id' });
-      afterId = Number(row?.last ?? 0);
+      afterId = await repos.storyRuns.lastEventBefore(story.id, revisionOf(story));
     }
     await streamEvents(req, res, services.storyEvents, story.id, 'story', afterId);
   });
