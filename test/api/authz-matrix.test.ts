@@ -72,6 +72,7 @@ const RULES: Record<string, Rule> = {
   'GET /v1/auth/session': { owner: 'none' },
   'GET /v1/ai/services/status': { owner: 'none' },
   'POST /v1/ai/services/switch': { owner: 'none', admin: true, body: { text: ['offline'] } },
+  'POST /v1/ai/services/breakers/close': { owner: 'none', admin: true },
   'POST /v1/stories/generate': { owner: 'none', body: { prompt: 'A matrix of doors' } },
   'POST /v1/stories/{id}/regenerate': { owner: 'story', body: {} },
   'POST /v1/ai/enhance/prompt': { owner: 'none', body: { prompt: 'A matrix of doors' } },
