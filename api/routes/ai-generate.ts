@@ -74,9 +74,14 @@ export function aiGenerateRouter(deps: AiGenerateDeps): Router {
     }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = Symbol('timeout');
+    // The wait for the result is a long poll that retries by itself: once this request is
+    // answered it is stopped, or it would outlive the request (and a closed connection).
+    const waiting = new AbortController();
+    const result$ = temporal.withAbortSignal(waiting.signal, () => handle.result() as Promise<T>);
+    result$.catch(() => undefined);
     try {
       const result = await Promise.race([
-        handle.result() as Promise<T>,
+        result$,
         new Promise<typeof timedOut>((resolve) => {
           timer = setTimeout(() => resolve(timedOut), waitMs);
         }),
@@ -103,6 +108,7 @@ export function aiGenerateRouter(deps: AiGenerateDeps): Router {
       throw new HttpProblem(502, 'Bad Gateway', 'The providers failed to answer this request; try again.', extra);
     } finally {
       clearTimeout(timer);
+      waiting.abort();
     }
   }
 
