@@ -9,6 +9,8 @@ import { bible, seedOf, type BookReads } from './book-reads';
 import type { ActivityDeps } from './deps';
 import type { ProviderCalls } from './provider-calls';
 import { keys } from './storage/types';
+import type { Ebook } from '../db/repositories';
+import type { Outline } from './providers/types';
 
 const ILLUSTRATION_SIZE = 1024;
 const COVER_WIDTH = 1200;
@@ -16,9 +18,48 @@ const COVER_HEIGHT = 1800;
 
 const extensionOf = (mime: string) => (mime === 'image/png' ? 'png' : 'jpg');
 
+/** What a cover says: the book's title and its subtitle (the logline, or the description a person gave). */
+interface Lettering {
+  title: string;
+  subtitle: string;
+}
+
+const lettering = (book: Ebook, outline: Outline): Lettering => ({
+  title: book.title || outline.title,
+  subtitle: book.description ?? outline.logline,
+});
+
 export function createPictureActivities(deps: ActivityDeps, calls: ProviderCalls, reads: BookReads) {
   const { repos, storage, events } = deps;
   const { heartbeat, signal, recordCall, tracked, refuseIfFlagged } = calls;
+
+  /** Draws the cover with these words on it and notes them on the row, to know when they change. */
+  const drawCoverFor = async (ebookId: string, outline: Outline, words: Lettering, revision?: number): Promise<ImageRef> => {
+    const provider = deps.image;
+    heartbeat();
+    const prompt = `Book cover for "${words.title}": ${words.subtitle} ${bible(outline)}`;
+    await refuseIfFlagged(prompt, 'the cover prompt');
+    const result = await tracked(ebookId, 'cover', provider.name, () => provider.generateImage(
+      {
+        kind: 'cover',
+        prompt,
+        width: COVER_WIDTH,
+        height: COVER_HEIGHT,
+        seed: seedOf(ebookId),
+        palette: outline.palette,
+        title: words.title,
+        subtitle: words.subtitle,
+      },
+      signal(),
+    ));
+    const producer = result.provider ?? provider.name;
+    await recordCall(ebookId, 'cover', producer, result.model, result.usage);
+    const key = keys.cover(ebookId, extensionOf(result.mime), revision);
+    await storage.put(key, result.data, { contentType: result.mime });
+    await repos.ebooks.mergeMetadata(ebookId, { cover: { ...words } });
+    await events.publish(ebookId, 'cover', { provider: producer });
+    return { key, alt: `Cover of “${words.title}”`, provider: producer };
+  };
 
   return {
     async drawIllustration({
@@ -67,30 +108,21 @@ export function createPictureActivities(deps: ActivityDeps, calls: ProviderCalls
     },
 
     async drawCover({ ebookId, revision }: { ebookId: string; revision?: number }): Promise<ImageRef> {
-      const outline = await reads.loadOutline(ebookId);
-      const provider = deps.image;
-      heartbeat();
-      const prompt = `Book cover for "${outline.title}": ${outline.logline} ${bible(outline)}`;
-      await refuseIfFlagged(prompt, 'the cover prompt');
-      const result = await tracked(ebookId, 'cover', provider.name, () => provider.generateImage(
-        {
-          kind: 'cover',
-          prompt,
-          width: COVER_WIDTH,
-          height: COVER_HEIGHT,
-          seed: seedOf(ebookId),
-          palette: outline.palette,
-          title: outline.title,
-          subtitle: outline.logline,
-        },
-        signal(),
-      ));
-      const producer = result.provider ?? provider.name;
-      await recordCall(ebookId, 'cover', producer, result.model, result.usage);
-      const key = keys.cover(ebookId, extensionOf(result.mime), revision);
-      await storage.put(key, result.data, { contentType: result.mime });
-      await events.publish(ebookId, 'cover', { provider: producer });
-      return { key, alt: `Cover of “${outline.title}”`, provider: producer };
+      const [book, outline] = await Promise.all([reads.loadBook(ebookId), reads.loadOutline(ebookId)]);
+      return drawCoverFor(ebookId, outline, lettering(book, outline), revision);
+    },
+
+    /**
+     * The cover again when the book's title or subtitle changed since it was drawn (a `PUT`
+     * before the files are re-run), so the files and their cover agree; null, and nothing
+     * paid, when the cover still says what the book says.
+     */
+    async redrawCoverIfRetitled({ ebookId, revision }: { ebookId: string; revision: number }): Promise<ImageRef | null> {
+      const [book, outline] = await Promise.all([reads.loadBook(ebookId), reads.loadOutline(ebookId)]);
+      const wanted = lettering(book, outline);
+      const drawn = (book.metadata?.cover as Lettering | undefined) ?? { title: outline.title, subtitle: outline.logline };
+      if (drawn.title === wanted.title && drawn.subtitle === wanted.subtitle) return null;
+      return drawCoverFor(ebookId, outline, wanted, revision);
     },
   };
 }

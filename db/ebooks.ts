@@ -178,6 +178,15 @@ export function createEbookRepository(knex: Knex) {
     },
 
     /** Merges into the `cost` object (per-provider spend, tokens, images). */
+    /** Merges `patch` into the `metadata` object, in one statement. */
+    async mergeMetadata(id: string, patch: JsonObject): Promise<boolean> {
+      const result = await knex.raw(
+        `UPDATE memory_books SET metadata = coalesce(metadata, '{}'::jsonb) || ?::jsonb, updated_at = now() WHERE id = ?`,
+        [json(patch), id],
+      );
+      return (result.rowCount ?? 0) > 0;
+    },
+
     async mergeCost(id: string, cost: JsonObject): Promise<boolean> {
       const result = await knex.raw(
         `UPDATE memory_books SET cost = cost || ?::jsonb, updated_at = now() WHERE id = ?`,

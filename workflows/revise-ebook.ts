@@ -10,6 +10,7 @@ import { renderStoreAndPublish } from './ending';
 import { describeFailure, runBounded } from './helpers';
 import { image, store, text } from './proxies';
 import type { RevisionInput, RevisionStage } from './revision-shared';
+import { COVER_FOLLOWS_TITLE } from './shared';
 
 export async function reviseEbookWorkflow(input: RevisionInput): Promise<{ fileVersion: number }> {
   const { ebookId, step, feedback } = input;
@@ -36,11 +37,16 @@ export async function reviseEbookWorkflow(input: RevisionInput): Promise<{ fileV
       });
       cover = await coverPromise;
     }
+    if (!cover && patched(COVER_FOLLOWS_TITLE)) {
+      // A book retitled since its cover was drawn: the cover says the new title, and both
+      // files are rendered with it, so the files and the cover agree.
+      cover = (await image.redrawCoverIfRetitled({ ebookId, revision })) ?? undefined;
+    }
     const manifest = await store.loadManifest({ ebookId, watermark: input.watermark });
     if (cover) Object.assign(manifest, { coverKey: cover.key, coverAlt: cover.alt });
     // A single-file step carries the other file of the current version over unchanged.
     const only =
-      step === 'pdf' || step === 'epub' ? { file: step, current: await store.currentFiles({ ebookId }) } : undefined;
+      (step === 'pdf' || step === 'epub') && !cover ? { file: step, current: await store.currentFiles({ ebookId }) } : undefined;
     // Older inputs carry no printReady, so their histories never reach the patch.
     const withPrint = input.printReady === true && patched('print-pdf-v1');
     const files = await renderStoreAndPublish({

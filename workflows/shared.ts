@@ -8,6 +8,12 @@ import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery } from '@temporalio/workflow';
 import type { BookBrief } from '../core/brief';
 
+/**
+ * Patch id: rewrites and file re-runs redraw the cover when the book was retitled since it
+ * was drawn. Runs recorded before it never ask, so their histories replay unchanged.
+ */
+export const COVER_FOLLOWS_TITLE = 'cover-follows-title-v1';
+
 export const DEFAULT_TASK_QUEUE = 'ebooks';
 export const EBOOK_WORKFLOW_TYPE = 'ebookWorkflow';
 export const CHAPTER_REWRITE_WORKFLOW_TYPE = 'regenerateChapterWorkflow';

@@ -5,6 +5,7 @@
  * stream, Idempotency-Key replays, and a failed revision leaves the book as it was.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { useTestStack } from '../helpers/stack';
@@ -193,5 +194,36 @@ describe('re-run one step of a book', function () {
     assert.equal(revision.status, 409, JSON.stringify(revision.body));
     assert.equal(revision.body.workflowId, rewrite.body.workflowId);
     await waitFor('version 7', async () => (await row()).fileVersion === 7);
+  });
+
+  it('a retitled book: re-running a file redraws the cover with the new title and renders both files with it', async () => {
+    await waitFor('no change running', async () => (await row()).revision?.status !== 'running');
+    await waitFor('version 7 settled', async () => (await row()).fileVersion >= 7);
+    const sha = async (key: string) => createHash('sha256').update(await stack.services.storage.get(key)).digest('hex');
+    const before = await row();
+    const v = before.fileVersion;
+    const coverBefore = await sha(before.coverImageKey!);
+
+    // The same title: a re-run draws nothing new.
+    assert.equal((await api(url, 'POST', `/v1/ebooks/${id}/pdf`, { token })).status, 202);
+    await waitVersion(v + 1);
+    assert.equal(await sha((await row()).coverImageKey!), coverBefore, 'an unchanged title keeps its cover');
+
+    const renamed = await api(url, 'PUT', `/v1/ebooks/${id}`, { token, body: { title: 'The Comet in the Glass' } });
+    assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+    const filesBefore = await files();
+    assert.equal((await api(url, 'POST', `/v1/ebooks/${id}/epub`, { token })).status, 202);
+    await waitVersion(v + 2);
+    const after = await row();
+    assert.deepEqual((after.metadata.cover as { title: string }).title, 'The Comet in the Glass', 'the cover was drawn for the new title');
+    assert.notEqual(await sha(after.coverImageKey!), coverBefore, 'a new cover');
+    const filesAfter = await files();
+    assert.notEqual(filesAfter.epub.sha256, filesBefore.epub.sha256);
+    assert.notEqual(filesAfter.pdf.sha256, filesBefore.pdf.sha256, 'the PDF is rendered with the new cover too, not carried over');
+    const pdf = path.join(stack.dataDir, 'retitled.pdf');
+    const res = await fetch(url + (await book()).pdfUrl, { headers: { authorization: `Bearer ${token}` } });
+    await fs.writeFile(pdf, Buffer.from(await res.arrayBuffer()));
+    const { stdout } = await exec('pdfinfo', [pdf]);
+    assert.match(stdout, /Title:\s+The Comet in the Glass/);
   });
 });
