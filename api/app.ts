@@ -27,6 +27,8 @@ import { createBookCache } from './book-cache';
 import { createStatusCache } from './status-cache';
 import { storyGenerationRouter } from './routes/story-generation';
 import { aiGenerateRouter } from './routes/ai-generate';
+import { createRevocations } from './session-revocations';
+import { sessionRouter } from './routes/sessions';
 
 export interface AppDeps {
   services: Services;
@@ -112,7 +114,8 @@ export function createApp(deps: AppDeps): express.Express {
     redis: deps.redis,
     knex: deps.services.knex,
   });
-  const auth = createAuth(deps.auth);
+  const revocations = createRevocations(deps.services.repos);
+  const auth = createAuth(deps.auth, { revocations });
   // A token that verified before names its user already: both limits in one round trip.
   // Anything else is limited per address before its token is verified.
   app.use('/v1', (req, res, next) => {
@@ -147,6 +150,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(profileRouter(deps.services));
   v1.use(storyGenerationRouter(deps));
   v1.use(aiGenerateRouter(deps));
+  v1.use(sessionRouter({ ...deps, revocations }));
   app.use('/v1', v1);
   if (deps.web) {
     app.use(
@@ -154,6 +158,7 @@ export function createApp(deps: AppDeps): express.Express {
         devKeys: ensureDevKeys(deps.web.dataDir),
         dataDir: deps.web.dataDir,
         clerkPublishableKey: deps.web.clerkPublishableKey,
+        recordSession: (s) => deps.services.repos.sessions.record({ ...s, source: 'signin-link' }),
       }),
     );
   }

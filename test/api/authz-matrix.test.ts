@@ -79,6 +79,12 @@ const RULES: Record<string, Rule> = {
   'POST /v1/ai/generate/image': { owner: 'none', body: { prompt: 'A matrix of doors' } },
   'POST /v1/ai/generate/cover': { owner: 'none', body: { prompt: 'A matrix of doors' } },
   'GET /v1/ai/images/{id}': { owner: 'image' },
+  // Sessions (issue 22): about the caller's own session unless an admin names a user.
+  'POST /v1/auth/clerk/validate': { owner: 'none', body: { token: 'not.a.jwt' } },
+  'GET /v1/auth/sessions': { owner: 'none' },
+  'GET /v1/auth/sessions/validate': { owner: 'none' },
+  'POST /v1/auth/sessions/create': { owner: 'none', body: {} },
+  'DELETE /v1/auth/sessions/destroy': { owner: 'none' },
 };
 
 const v1Operations = OPERATIONS.filter((op) => op.path.startsWith('/v1/')).map((op) => ({

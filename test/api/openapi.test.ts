@@ -15,6 +15,9 @@ import { aiRouter } from '../../api/routes/ai';
 import { createBookCache } from '../../api/book-cache';
 import { storyGenerationRouter } from '../../api/routes/story-generation';
 import { aiGenerateRouter } from '../../api/routes/ai-generate';
+import { sessionRouter } from '../../api/routes/sessions';
+import { createRevocations } from '../../api/session-revocations';
+import { clerkSettings } from '../../lib/dev-keys';
 import { createLogger } from '../../lib/logger';
 
 /** "METHOD /path/{param}" for every route a router declares, under a prefix. */
@@ -84,6 +87,7 @@ describe('OpenAPI document', function () {
       ...routesOf(aiRouter(deps), '/v1'),
       ...routesOf(storyGenerationRouter(deps), '/v1'),
       ...routesOf(aiGenerateRouter(deps), '/v1'),
+      ...routesOf(sessionRouter({ ...deps, auth: clerkSettings(stack.config), revocations: createRevocations(stack.services.repos) }), '/v1'),
     ].sort();
     assert.deepEqual(documented, served);
     const documentedShared = Object.entries<Record<string, unknown>>(doc.paths)
