@@ -29,6 +29,8 @@ import { storyGenerationRouter } from './routes/story-generation';
 import { aiGenerateRouter } from './routes/ai-generate';
 import { createRevocations } from './session-revocations';
 import { sessionRouter } from './routes/sessions';
+import { adminUserRouter } from './routes/admin-users';
+import { createSessionControl } from './services/sessions';
 
 export interface AppDeps {
   services: Services;
@@ -150,7 +152,9 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(profileRouter(deps.services));
   v1.use(storyGenerationRouter(deps));
   v1.use(aiGenerateRouter(deps));
-  v1.use(sessionRouter({ ...deps, revocations }));
+  const sessions = createSessionControl({ repos: deps.services.repos, auth: deps.auth, revocations, log: deps.log });
+  v1.use(sessionRouter({ ...deps, revocations, sessions }));
+  v1.use(adminUserRouter({ ...deps, sessions }));
   app.use('/v1', v1);
   if (deps.web) {
     app.use(

@@ -12,12 +12,13 @@
 import { randomBytes } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { createClerkClient, verifyToken } from '@clerk/express';
+import { verifyToken } from '@clerk/express';
 import { decodeJwt } from 'jose';
 import type { Services } from '../../wiring/services';
 import type { Logger } from '../../lib/logger';
 import type { AuthSettings } from '../auth';
 import type { Revocations } from '../session-revocations';
+import type { SessionControl } from '../services/sessions';
 import { signSessionToken } from '../../lib/tokens';
 import { HttpProblem } from '../problem';
 import { parseStrict } from './helpers/request';
@@ -44,16 +45,8 @@ export interface SessionRouterDeps {
   services: Services;
   auth: AuthSettings;
   revocations: Revocations;
+  sessions: SessionControl;
   log: Logger;
-}
-
-interface SessionView {
-  id: string;
-  status: string;
-  source: string;
-  createdAt: string | null;
-  expiresAt: string | null;
-  lastActiveAt: string | null;
 }
 
 /** The claims a client may rely on, from a payload that verified. */
@@ -72,9 +65,8 @@ function claimsOf(payload: Record<string, unknown>) {
 }
 
 export function sessionRouter(deps: SessionRouterDeps): Router {
-  const { services, auth, revocations } = deps;
+  const { services, auth, revocations, sessions } = deps;
   const { repos } = services;
-  const clerk = auth.local ? undefined : createClerkClient({ secretKey: auth.secretKey, apiUrl: auth.apiUrl });
   const router = Router();
 
   /** Whose sessions a request is about: the caller's, or (admins only) `userId`'s. */
@@ -83,41 +75,6 @@ export function sessionRouter(deps: SessionRouterDeps): Router {
     if (req.user!.role !== 'admin') throw new HttpProblem(403, 'Forbidden', "Only an administrator can see or end another user's sessions.");
     return userId;
   };
-
-  /** A Backend API failure is the upstream's, not the caller's. */
-  const upstream = async <T>(req: Request, what: string, call: () => Promise<T>): Promise<T> => {
-    try {
-      return await call();
-    } catch (err) {
-      const status = (err as { status?: number }).status;
-      if (status === 404) throw new HttpProblem(404, 'Not Found', 'Session not found');
-      deps.log.warn({ err, requestId: req.id }, `Clerk ${what} failed`);
-      throw new HttpProblem(502, 'Bad Gateway', `Clerk's Backend API did not ${what}; try again.`);
-    }
-  };
-
-  async function liveSessions(req: Request, userId: string): Promise<SessionView[]> {
-    if (clerk) {
-      const page = await upstream(req, 'list the sessions', () => clerk.sessions.getSessionList({ userId, status: 'active', limit: 100 }));
-      const at = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
-      return page.data.map((s) => ({
-        id: s.id,
-        status: s.status,
-        source: 'clerk',
-        createdAt: at(s.createdAt),
-        expiresAt: at(s.expireAt),
-        lastActiveAt: at(s.lastActiveAt),
-      }));
-    }
-    return (await repos.sessions.listActive(userId)).map((s) => ({
-      id: s.id,
-      status: 'active',
-      source: s.source,
-      createdAt: s.createdAt,
-      expiresAt: s.expiresAt,
-      lastActiveAt: null,
-    }));
-  }
 
   router.post('/auth/clerk/validate', async (req, res) => {
     const body = parseStrict(validateTokenSchema, req.body ?? {}, 'body');
@@ -144,7 +101,7 @@ export function sessionRouter(deps: SessionRouterDeps): Router {
   router.get('/auth/sessions', async (req, res) => {
     const q = parseStrict(sessionListQuerySchema, req.query, 'query');
     const userId = subject(req, q.userId);
-    const items = await liveSessions(req, userId);
+    const items = await sessions.list(userId);
     const current = req.user!.sessionId;
     res.json({ userId, items: items.map((s) => ({ ...s, current: userId === req.user!.userId && s.id === current })) });
   });
@@ -196,36 +153,19 @@ export function sessionRouter(deps: SessionRouterDeps): Router {
     const userId = subject(req, q.userId);
     const by = req.user!.userId;
     const own = userId === req.user!.userId;
-    let ids: string[];
+    let revoked: string[];
     if (q.all === 'true') {
-      ids = (await liveSessions(req, userId)).map((s) => s.id);
-      if (own && req.user!.sessionId && !ids.includes(req.user!.sessionId)) ids.push(req.user!.sessionId);
+      revoked = await sessions.revokeAll(userId, by, own && req.user!.sessionId ? [req.user!.sessionId] : []);
     } else if (q.sessionId) {
-      ids = [q.sessionId];
+      if (!(await sessions.owns(userId, q.sessionId))) throw new HttpProblem(404, 'Not Found', 'Session not found');
+      revoked = await sessions.revoke(userId, [q.sessionId], by);
     } else if (own && req.user!.sessionId) {
-      ids = [req.user!.sessionId];
+      revoked = await sessions.revoke(userId, [req.user!.sessionId], by);
     } else {
       throw new HttpProblem(400, 'Invalid request', 'query.sessionId: name a session, or ask for all=true', {
         errors: [{ field: 'query.sessionId', message: 'name a session, or ask for all=true' }],
       });
     }
-    if (clerk) {
-      for (const id of ids) {
-        const session = await upstream(req, 'find the session', () => clerk.sessions.getSession(id));
-        // Clerk's session ids are global: refuse one of somebody else's as if it did not exist.
-        if (session.userId !== userId) throw new HttpProblem(404, 'Not Found', 'Session not found');
-        if (session.status === 'active') await upstream(req, 'revoke the session', () => clerk.sessions.revokeSession(id));
-      }
-    } else if (q.sessionId && !(await repos.sessions.get(q.sessionId, userId))) {
-      throw new HttpProblem(404, 'Not Found', 'Session not found');
-    }
-    const revoked: string[] = [];
-    for (const id of ids) {
-      if (await repos.sessions.revoke(id, userId, by, clerk ? 'clerk' : 'api')) revoked.push(id);
-      revocations.markRevoked(id, userId);
-    }
-    if (q.all === 'true') revoked.push(...(await repos.sessions.revokeAll(userId, by)).filter((id) => !revoked.includes(id)));
-    for (const id of revoked) revocations.markRevoked(id, userId);
     const profile = own ? await repos.profiles.ensure({ clerkUserId: userId, role: req.user!.role }) : await repos.profiles.getByClerkId(userId);
     if (profile) {
       await repos.activities.record({

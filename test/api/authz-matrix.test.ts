@@ -85,6 +85,10 @@ const RULES: Record<string, Rule> = {
   'GET /v1/auth/sessions/validate': { owner: 'none' },
   'POST /v1/auth/sessions/create': { owner: 'none', body: {} },
   'DELETE /v1/auth/sessions/destroy': { owner: 'none' },
+  // Users for admins (issue 22).
+  'GET /v1/auth/users/{userId}': { owner: 'user', admin: true },
+  'PUT /v1/auth/users/{userId}': { owner: 'user', admin: true, body: { name: 'Olive' } },
+  'DELETE /v1/auth/users/{userId}': { owner: 'user', admin: true },
 };
 
 const v1Operations = OPERATIONS.filter((op) => op.path.startsWith('/v1/')).map((op) => ({

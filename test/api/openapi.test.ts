@@ -16,6 +16,8 @@ import { createBookCache } from '../../api/book-cache';
 import { storyGenerationRouter } from '../../api/routes/story-generation';
 import { aiGenerateRouter } from '../../api/routes/ai-generate';
 import { sessionRouter } from '../../api/routes/sessions';
+import { adminUserRouter } from '../../api/routes/admin-users';
+import { createSessionControl } from '../../api/services/sessions';
 import { createRevocations } from '../../api/session-revocations';
 import { clerkSettings } from '../../lib/dev-keys';
 import { createLogger } from '../../lib/logger';
@@ -87,7 +89,12 @@ describe('OpenAPI document', function () {
       ...routesOf(aiRouter(deps), '/v1'),
       ...routesOf(storyGenerationRouter(deps), '/v1'),
       ...routesOf(aiGenerateRouter(deps), '/v1'),
-      ...routesOf(sessionRouter({ ...deps, auth: clerkSettings(stack.config), revocations: createRevocations(stack.services.repos) }), '/v1'),
+      ...(() => {
+        const auth = clerkSettings(stack.config);
+        const revocations = createRevocations(stack.services.repos);
+        const sessions = createSessionControl({ repos: stack.services.repos, auth, revocations, log: deps.log });
+        return [...routesOf(sessionRouter({ ...deps, auth, revocations, sessions }), '/v1'), ...routesOf(adminUserRouter({ ...deps, sessions }), '/v1')];
+      })(),
     ].sort();
     assert.deepEqual(documented, served);
     const documentedShared = Object.entries<Record<string, unknown>>(doc.paths)

@@ -131,6 +131,7 @@ describe('sessions', function () {
     let keys: DevKeys;
     let appUrl: string;
     const calls: string[] = [];
+    const metadata = new Map<string, { public_metadata?: { role?: string } }>();
     const sessions = new Map<string, { id: string; user_id: string; status: string }>([
       ['sess_c1', { id: 'sess_c1', user_id: 'user_clara', status: 'active' }],
       ['sess_c2', { id: 'sess_c2', user_id: 'user_clara', status: 'active' }],
@@ -166,6 +167,15 @@ describe('sessions', function () {
           if (!s) return send(404, { errors: [{ code: 'resource_not_found', message: 'not found' }] });
           if (req.method === 'POST' && m[2]) s.status = 'revoked';
           return send(200, json(s));
+        }
+        if (req.method === 'PATCH' && (m = u.pathname.match(/^\/v1\/users\/(\w+)\/metadata$/))) {
+          let raw = '';
+          req.on('data', (c) => (raw += c));
+          req.on('end', () => {
+            metadata.set(m![1], JSON.parse(raw));
+            send(200, { object: 'user', id: m![1], public_metadata: JSON.parse(raw).public_metadata ?? {} });
+          });
+          return;
         }
         send(404, { errors: [{ code: 'resource_not_found', message: 'no route' }] });
       });
@@ -207,6 +217,19 @@ describe('sessions', function () {
       // Clerk's token would live on for up to a minute; the API refuses it now.
       assert.equal((await api(appUrl, 'GET', '/v1/auth/session', { token: c2 })).status, 401);
       assert.equal((await api(appUrl, 'GET', '/v1/auth/session', { token: c1 })).status, 200);
+    });
+
+    it("writes an admin's role change to the user's Clerk metadata and signs a demoted admin out through Clerk", async () => {
+      sessions.set('sess_d1', { id: 'sess_d1', user_id: 'user_dora', status: 'active' });
+      const dora = await signSessionToken(keys, { userId: 'user_dora', role: 'admin', sessionId: 'sess_d1' });
+      assert.equal((await api(appUrl, 'GET', '/v1/users/me/profile', { token: dora })).body.role, 'admin');
+      const root = await signSessionToken(keys, { userId: 'user_root', role: 'admin', sessionId: 'sess_root' });
+      const res = await api(appUrl, 'PUT', '/v1/auth/users/user_dora', { token: root, body: { role: 'user' } });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+      assert.deepEqual(metadata.get('user_dora'), { public_metadata: { role: 'user' } });
+      assert.deepEqual(res.body.signedOut, ['sess_d1']);
+      assert.equal(sessions.get('sess_d1')!.status, 'revoked');
+      assert.equal((await api(appUrl, 'GET', '/v1/auth/session', { token: dora })).status, 401);
     });
 
     it('answers `create` with what a client must do: sign in with Clerk', async () => {
