@@ -31,6 +31,7 @@ import { createRevocations } from './session-revocations';
 import { sessionRouter } from './routes/sessions';
 import { adminUserRouter } from './routes/admin-users';
 import { createSessionControl } from './services/sessions';
+import { aiServiceRouter } from './routes/ai-services';
 
 export interface AppDeps {
   services: Services;
@@ -155,6 +156,7 @@ export function createApp(deps: AppDeps): express.Express {
   const sessions = createSessionControl({ repos: deps.services.repos, auth: deps.auth, revocations, log: deps.log });
   v1.use(sessionRouter({ ...deps, revocations, sessions }));
   v1.use(adminUserRouter({ ...deps, sessions }));
+  v1.use(aiServiceRouter(deps));
   app.use('/v1', v1);
   if (deps.web) {
     app.use(

@@ -17,6 +17,7 @@ import { storyGenerationRouter } from '../../api/routes/story-generation';
 import { aiGenerateRouter } from '../../api/routes/ai-generate';
 import { sessionRouter } from '../../api/routes/sessions';
 import { adminUserRouter } from '../../api/routes/admin-users';
+import { aiServiceRouter } from '../../api/routes/ai-services';
 import { createSessionControl } from '../../api/services/sessions';
 import { createRevocations } from '../../api/session-revocations';
 import { clerkSettings } from '../../lib/dev-keys';
@@ -93,7 +94,11 @@ describe('OpenAPI document', function () {
         const auth = clerkSettings(stack.config);
         const revocations = createRevocations(stack.services.repos);
         const sessions = createSessionControl({ repos: stack.services.repos, auth, revocations, log: deps.log });
-        return [...routesOf(sessionRouter({ ...deps, auth, revocations, sessions }), '/v1'), ...routesOf(adminUserRouter({ ...deps, sessions }), '/v1')];
+        return [
+          ...routesOf(sessionRouter({ ...deps, auth, revocations, sessions }), '/v1'),
+          ...routesOf(adminUserRouter({ ...deps, sessions }), '/v1'),
+          ...routesOf(aiServiceRouter(deps), '/v1'),
+        ];
       })(),
     ].sort();
     assert.deepEqual(documented, served);
