@@ -15,7 +15,8 @@ import { api, exec } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { createApp } from '../../api/app';
 import { createLogger } from '../../lib/logger';
-import type { DevKeys } from '../../lib/dev-keys';
+import { clerkSettings, type DevKeys } from '../../lib/dev-keys';
+import { issueLocalSignInLink } from '../../api/web';
 
 describe('sessions', function () {
   this.timeout(180_000);
@@ -123,6 +124,37 @@ describe('sessions', function () {
     assert.equal(list.body.items[0].source, 'token-cli');
     assert.equal((await api(url, 'DELETE', '/v1/auth/sessions/destroy', { token })).status, 200);
     assert.equal((await api(url, 'GET', '/v1/auth/session', { token })).status, 401);
+  });
+
+  it('records the session a local sign-in link starts, so it can be signed out', async () => {
+    const app = createApp({
+      services: stack.services,
+      temporal: stack.client,
+      auth: clerkSettings(stack.config),
+      log: createLogger('t', 'silent'),
+      taskQueue: stack.taskQueue,
+      chapterConcurrency: 1,
+      web: { dataDir: stack.dataDir },
+    });
+    const server = await new Promise<Server>((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const link = await issueLocalSignInLink(base, 'sina', stack.dataDir);
+      const res = await fetch(link, { redirect: 'manual' });
+      assert.equal(res.status, 303);
+      const token = decodeURIComponent(/#token=(.+)$/.exec(res.headers.get('location') ?? '')![1]);
+      const list = await api(base, 'GET', '/v1/auth/sessions', { token });
+      assert.equal(list.body.items.length, 1);
+      assert.equal(list.body.items[0].source, 'signin-link');
+      assert.equal(list.body.items[0].current, true);
+      assert.equal((await api(base, 'DELETE', '/v1/auth/sessions/destroy', { token })).status, 200);
+      assert.equal((await api(base, 'GET', '/v1/auth/session', { token })).status, 401);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
   });
 
   describe('with a Clerk instance (its Backend API served locally)', () => {
