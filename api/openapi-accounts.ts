@@ -37,8 +37,8 @@ export const ACCOUNT_OPERATIONS: AccountOperation[] = [
   {
     method: 'get',
     path: '/v1/auth/sessions/validate',
-    summary: "The caller's session is valid (not expired, not signed out): user, role, session id, issue and expiry times",
-    responses: { '200': '{valid, userId, role, sessionId, issuedAt, expiresAt, issuer, source}' },
+    summary: "The caller's session is valid (not expired, not signed out; with Clerk, still active at Clerk): user, role, session id, issue and expiry times",
+    responses: { '200': '{valid, userId, role, sessionId, issuedAt, expiresAt, issuer, source}', '401': 'Signed out (reason session_revoked, or session_<status> from Clerk)', '502': "Clerk's Backend API failed" },
   },
   {
     method: 'post',

@@ -110,6 +110,11 @@ export function sessionRouter(deps: SessionRouterDeps): Router {
     // The auth handlers verified the token and its session is not revoked; say what it holds.
     const token = (req.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
     const claims = claimsOf(decodeJwt(token) as Record<string, unknown>);
+    // Clerk's word on the session too: it may have been ended there (not through this API).
+    const status = claims.sessionId ? await sessions.clerkStatus(claims.userId, claims.sessionId) : undefined;
+    if (status !== undefined && status !== 'active') {
+      throw new HttpProblem(401, 'Unauthorized', 'This session was signed out', { reason: `session_${status}` });
+    }
     const recorded = claims.sessionId && auth.local ? await repos.sessions.get(claims.sessionId, claims.userId) : undefined;
     res.json({
       valid: true,

@@ -29,6 +29,12 @@ export interface SessionControl {
   list(userId: string): Promise<SessionView[]>;
   /** Whether `sessionId` is one of `userId`'s sessions (live or not). */
   owns(userId: string, sessionId: string): Promise<boolean>;
+  /**
+   * With Clerk, the session's status at Clerk ('active', 'revoked', 'ended'...); a
+   * session Clerk ended another way (its dashboard, the user elsewhere) is recorded as
+   * revoked here, so its tokens are refused from now on. Undefined with the local key.
+   */
+  clerkStatus(userId: string, sessionId: string): Promise<string | undefined>;
   /** Revokes these sessions of the user; the ids newly revoked. */
   revoke(userId: string, sessionIds: string[], by: string): Promise<string[]>;
   /** Revokes every session of the user ("sign out everywhere"); the ids newly revoked. */
@@ -84,6 +90,17 @@ export function createSessionControl(deps: { repos: Repositories; auth: AuthSett
         if ((err as { status?: number }).status === 404) return false;
         return upstream('find the session', () => Promise.reject(err));
       }
+    },
+
+    async clerkStatus(userId, sessionId) {
+      if (!clerk) return undefined;
+      const session = await upstream('find the session', () => clerk.sessions.getSession(sessionId));
+      const status = session.userId === userId ? session.status : 'unknown';
+      if (status !== 'active') {
+        await repos.sessions.revoke(sessionId, userId, 'clerk', 'clerk');
+        revocations.markRevoked(sessionId, userId);
+      }
+      return status;
     },
 
     async revoke(userId, sessionIds, by) {

@@ -264,6 +264,19 @@ describe('sessions', function () {
       assert.equal((await api(appUrl, 'GET', '/v1/auth/session', { token: dora })).status, 401);
     });
 
+    it('validates the session with Clerk: one ended at Clerk (not through this API) is refused from then on', async () => {
+      sessions.set('sess_e1', { id: 'sess_e1', user_id: 'user_eve', status: 'active' });
+      const eve = await signSessionToken(keys, { userId: 'user_eve', sessionId: 'sess_e1' });
+      const ok = await api(appUrl, 'GET', '/v1/auth/sessions/validate', { token: eve });
+      assert.equal(ok.status, 200);
+      assert.deepEqual([ok.body.valid, ok.body.issuer, ok.body.sessionId], [true, 'clerk', 'sess_e1']);
+      sessions.get('sess_e1')!.status = 'ended'; // signed out in another tab, say
+      const ended = await api(appUrl, 'GET', '/v1/auth/sessions/validate', { token: eve });
+      assert.equal(ended.status, 401);
+      assert.equal(ended.body.reason, 'session_ended');
+      assert.equal((await api(appUrl, 'GET', '/v1/auth/session', { token: eve })).status, 401);
+    });
+
     it('answers `create` with what a client must do: sign in with Clerk', async () => {
       const c1 = await signSessionToken(keys, { userId: 'user_clara', sessionId: 'sess_c1' });
       const res = await api(appUrl, 'POST', '/v1/auth/sessions/create', { token: c1, body: {} });
