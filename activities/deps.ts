@@ -6,7 +6,7 @@
 import type { Repositories } from '../db/repositories';
 import type { EventBus } from '../db/events';
 import type { Moderator } from './moderation';
-import type { ImageProvider, TextProvider } from './providers/types';
+import type { ImageProvider, TextProvider, UpscaleRequest, ImageResult } from './providers/types';
 import type { Storage } from './storage/types';
 
 export interface ActivityDeps {
@@ -18,6 +18,8 @@ export interface ActivityDeps {
   storyEvents?: EventBus;
   text: TextProvider;
   image: ImageProvider;
+  /** The image provider's upscaler (Runware's); without one pictures are upscaled locally with sharp. */
+  upscaler?: { readonly name: string; upscaleImage(req: UpscaleRequest, signal?: AbortSignal): Promise<ImageResult> };
   /** Content moderation; default: OpenAI's with OPENAI_API_KEY in the environment, else the local rules. */
   moderate?: Moderator;
   /** How long a worker keeps the persisted provider order before reading it again (default 10 s). */

@@ -8,6 +8,7 @@
  * heartbeats; failures no retry can fix are non-retryable with a named type.
  */
 import { createAiActivities } from './ai';
+import { createAiServiceActivities } from './ai-services';
 import { createBookReads } from './book-reads';
 import { createChapterActivities } from './chapters';
 import type { ActivityDeps } from './deps';
@@ -32,6 +33,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createRevisionActivities(deps),
     ...createStoryActivities(deps, calls),
     ...createAiActivities(deps, calls),
+    ...createAiServiceActivities(deps, calls),
     ...createOutlineActivities(deps, calls, reads, fromStory),
     ...createChapterActivities(deps, calls, reads, fromStory),
     ...createPictureActivities(deps, calls, reads),

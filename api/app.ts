@@ -27,6 +27,11 @@ import { createBookCache } from './book-cache';
 import { createStatusCache } from './status-cache';
 import { storyGenerationRouter } from './routes/story-generation';
 import { aiGenerateRouter } from './routes/ai-generate';
+import { createRevocations } from './session-revocations';
+import { sessionRouter } from './routes/sessions';
+import { adminUserRouter } from './routes/admin-users';
+import { createSessionControl } from './services/sessions';
+import { aiServiceRouter } from './routes/ai-services';
 
 export interface AppDeps {
   services: Services;
@@ -112,7 +117,8 @@ export function createApp(deps: AppDeps): express.Express {
     redis: deps.redis,
     knex: deps.services.knex,
   });
-  const auth = createAuth(deps.auth);
+  const revocations = createRevocations(deps.services.repos);
+  const auth = createAuth(deps.auth, { revocations });
   // A token that verified before names its user already: both limits in one round trip.
   // Anything else is limited per address before its token is verified.
   app.use('/v1', (req, res, next) => {
@@ -147,6 +153,10 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(profileRouter(deps.services));
   v1.use(storyGenerationRouter(deps));
   v1.use(aiGenerateRouter(deps));
+  const sessions = createSessionControl({ repos: deps.services.repos, auth: deps.auth, revocations, log: deps.log });
+  v1.use(sessionRouter({ ...deps, revocations, sessions }));
+  v1.use(adminUserRouter({ ...deps, sessions }));
+  v1.use(aiServiceRouter(deps));
   app.use('/v1', v1);
   if (deps.web) {
     app.use(
@@ -154,6 +164,7 @@ export function createApp(deps: AppDeps): express.Express {
         devKeys: ensureDevKeys(deps.web.dataDir),
         dataDir: deps.web.dataDir,
         clerkPublishableKey: deps.web.clerkPublishableKey,
+        recordSession: (s) => deps.services.repos.sessions.record({ ...s, source: 'signin-link' }),
       }),
     );
   }

@@ -1,6 +1,8 @@
 import { clerkMiddleware, getAuth } from '@clerk/express';
 import type { RequestHandler } from 'express';
 import { HttpProblem } from './problem';
+import type { DevKeys } from '../lib/dev-keys';
+import type { Revocations } from './session-revocations';
 
 export interface AuthUser {
   /** The Clerk user id (`sub`). */
@@ -24,6 +26,12 @@ export interface AuthSettings {
   secretKey: string;
   publishableKey: string;
   authorizedParties?: string[];
+  /** The local stand-in key is in use (no Clerk instance): sessions are issued here. */
+  local?: boolean;
+  /** The local key pair, to issue sessions with (local only). */
+  devKeys?: DevKeys;
+  /** Clerk's Backend API (default https://api.clerk.com); tests point it at a local server. */
+  apiUrl?: string;
 }
 
 /** Verified tokens kept at most this long (and never past their own expiry). */
@@ -40,6 +48,10 @@ const VERIFIED_MAX = 10_000;
  * same string can only give the same answer, and a page polling its book's
  * status sends the same token many times a minute. Anything not remembered
  * (new, expired, forged) goes through Clerk's full verification.
+ *
+ * Every request's session is then checked against the revoked sessions
+ * (./session-revocations.ts, a short in-process cache over auth_sessions), so a
+ * signed-out session is refused at once rather than when its tokens expire.
  */
 export interface Auth {
   /** Verify (or recall) the token, then 401 or `req.user`. */
@@ -48,7 +60,7 @@ export interface Auth {
   remembered(req: { headers: { authorization?: string } }): AuthUser | undefined;
 }
 
-export function createAuth(settings: AuthSettings): Auth {
+export function createAuth(settings: AuthSettings, opts: { revocations?: Revocations } = {}): Auth {
   const clerk = clerkMiddleware({
     jwtKey: settings.jwtKey,
     secretKey: settings.secretKey,
@@ -97,5 +109,14 @@ export function createAuth(settings: AuthSettings): Auth {
     }
     next();
   };
-  return { handlers: [remembered, check], remembered: (req) => recall(req.headers.authorization) };
+  // Runs for remembered tokens too: a revoked session is refused on its next request.
+  const notRevoked: RequestHandler = (req, _res, next) => {
+    const sid = req.user?.sessionId;
+    if (!sid || !opts.revocations) return next();
+    opts.revocations.isRevoked(sid, req.user!.userId).then(
+      (revoked) => next(revoked ? new HttpProblem(401, 'Unauthorized', 'This session was signed out', { reason: 'session_revoked' }) : undefined),
+      next,
+    );
+  };
+  return { handlers: [remembered, check, notRevoked], remembered: (req) => recall(req.headers.authorization) };
 }

@@ -19,6 +19,7 @@ import { subscriptionSchema } from './routes/users';
 import { switchProvidersSchema } from './routes/ai';
 import { generateStorySchema, regenerateStorySchema } from './routes/story-generation';
 import { enhancePromptSchema, generateCoverSchema, generateImageSchema } from './routes/ai-generate';
+import { ACCOUNT_OPERATIONS } from './openapi-accounts';
 
 interface Operation {
   method: 'get' | 'post' | 'put' | 'delete';
@@ -150,6 +151,7 @@ export const OPERATIONS: Operation[] = [
   },
   { method: 'get', path: '/v1/ai/images/{id}', summary: 'A picture drawn by the AI routes (its owner only)', produces: 'image/*', responses: { '200': 'The picture', '404': 'No such picture for this user' } },
   { method: 'post', path: '/v1/auth/clerk/webhook', summary: 'Clerk user events, Svix-signed', auth: false, responses: { '200': 'Handled (or already handled)', '400': 'Bad signature', '503': 'Not configured' } },
+  ...ACCOUNT_OPERATIONS,
 ];
 
 export function openApiDocument(): Record<string, unknown> {

@@ -29,6 +29,8 @@ export interface WebRouterOptions {
   /** Set when a Clerk instance is configured: the page then says Clerk signs people in. */
   clerkPublishableKey?: string;
   sessionTtlSeconds?: number;
+  /** Records each session a sign-in link starts, so it can be listed and signed out. */
+  recordSession?: (session: { id: string; clerkUserId: string; expiresAt: Date }) => Promise<void>;
 }
 
 function codesDir(dataDir: string): string {
@@ -202,11 +204,9 @@ export function createWebRouter(opts: WebRouterOptions): Router {
       return;
     }
     const ttl = opts.sessionTtlSeconds ?? DEFAULT_SESSION_TTL_SECONDS;
-    const token = await signSessionToken(opts.devKeys, {
-      userId: result.userId,
-      ttlSeconds: ttl,
-      sessionId: `sess_web_${randomBytes(8).toString('hex')}`,
-    });
+    const sessionId = `sess_web_${randomBytes(8).toString('hex')}`;
+    await opts.recordSession?.({ id: sessionId, clerkUserId: result.userId, expiresAt: new Date(Date.now() + ttl * 1000) });
+    const token = await signSessionToken(opts.devKeys, { userId: result.userId, ttlSeconds: ttl, sessionId });
     // In the fragment, so the token never reaches a server log or a Referer header.
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, `/#token=${encodeURIComponent(token)}`);

@@ -9,6 +9,7 @@ import * as ledgerBeyondBooks from './migrations/20251127051000_ledger_beyond_bo
 import * as storyEvents from './migrations/20251127060000_story_events';
 import * as eventInsertFunctions from './migrations/20251127061000_event_insert_functions';
 import * as operatorResets from './migrations/20261205000000_operator_resets';
+import * as authSessions from './migrations/20261205160000_auth_sessions';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -31,6 +32,7 @@ const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20251127060000_story_events', storyEvents],
   ['20251127061000_event_insert_functions', eventInsertFunctions],
   ['20261205000000_operator_resets', operatorResets],
+  ['20261205160000_auth_sessions', authSessions],
 ];
 
 /** Names of every migration, in the order they apply. */

@@ -74,6 +74,15 @@ export function createProfileRepository(knex: Knex) {
       return row ? toProfile(row) : undefined;
     },
 
+    /** Records a user's role (an admin's change); undefined when there is no such user. */
+    async setRole(clerkUserId: string, role: 'user' | 'admin'): Promise<Profile | undefined> {
+      const [row] = await knex('profiles')
+        .where({ clerk_user_id: clerkUserId })
+        .update({ role, updated_at: knex.fn.now() })
+        .returning('*');
+      return row ? toProfile(row) : undefined;
+    },
+
     async getByClerkId(clerkUserId: string): Promise<Profile | undefined> {
       const row = await knex('profiles').where({ clerk_user_id: clerkUserId }).first();
       return row ? toProfile(row) : undefined;

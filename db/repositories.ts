@@ -14,6 +14,7 @@ import { createLedger } from './ledger';
 import { createRegenerationRepository } from './regeneration';
 import { createReconcileRepository } from './reconcile';
 import { createAnalyticsRepository } from './analytics';
+import { createSessionRepository } from './sessions';
 
 export * from './rows';
 export type { BookRow, BookSelection } from './regeneration';
@@ -31,6 +32,7 @@ export function createRepositories(knex: Knex) {
     regeneration: createRegenerationRepository(knex),
     reconcile: createReconcileRepository(knex),
     analytics: createAnalyticsRepository(knex),
+    sessions: createSessionRepository(knex),
     /** Runs `fn` in one transaction: writes of several repositories that must commit together. */
     transaction: <T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> => knex.transaction(fn),
   };

@@ -43,6 +43,8 @@ export function clerkSettings(config: Config): {
   secretKey: string;
   publishableKey: string;
   local: boolean;
+  /** The local key pair (local only): the API issues sessions with it. */
+  devKeys?: DevKeys;
 } {
   if (config.clerk.jwtKey) {
     if (!config.clerk.secretKey) throw new Error('CLERK_SECRET_KEY: required when CLERK_JWT_KEY is set');
@@ -53,12 +55,14 @@ export function clerkSettings(config: Config): {
       local: false,
     };
   }
+  const devKeys = ensureDevKeys(config.dataDir);
   return {
-    jwtKey: ensureDevKeys(config.dataDir).publicKeyPem,
+    jwtKey: devKeys.publicKeyPem,
     // Clerk's middleware insists on a secret key even when it verifies networklessly.
     secretKey: 'sk_test_local_development_only',
     publishableKey: localPublishableKey(),
     local: true,
+    devKeys,
   };
 }
 

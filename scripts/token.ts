@@ -1,10 +1,14 @@
 /**
  * `npm run --silent token -- <userId> [--role admin] [--ttl 3600]`: prints one
  * bearer token (a Clerk-format session JWT signed with the local key in
- * $DATA_DIR/keys) that the local API accepts.
+ * $DATA_DIR/keys) that the local API accepts. The session is recorded in the
+ * database (when it can be reached), so it is listed and can be signed out.
  */
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '../lib/config';
+import { databaseUrl, loadConfig } from '../lib/config';
+import { createDb } from '../db/knex';
+import { migrate } from '../db/migrate';
+import { createSessionRepository } from '../db/sessions';
 import { ensureDevKeys } from '../lib/dev-keys';
 import { signSessionToken } from '../lib/tokens';
 
@@ -39,8 +43,23 @@ async function main() {
   if (!/^[\w.@-]{1,64}$/.test(userId)) fail('<userId> may hold letters, digits and . _ @ - (at most 64)');
   const config = loadConfig();
   const keys = ensureDevKeys(config.dataDir);
-  const token = await signSessionToken(keys, { userId, role, ttlSeconds: ttl, sessionId: `sess_${randomUUID()}` });
+  const sessionId = `sess_${randomUUID()}`;
+  const token = await signSessionToken(keys, { userId, role, ttlSeconds: ttl, sessionId });
+  await recordSession(config, { id: sessionId, clerkUserId: userId, source: 'token-cli', expiresAt: new Date(Date.now() + ttl * 1000) });
   process.stdout.write(`${token}\n`);
+}
+
+/** A token is still printed without a database (the API may not have started yet), but it cannot be signed out. */
+async function recordSession(config: ReturnType<typeof loadConfig>, session: Parameters<ReturnType<typeof createSessionRepository>['record']>[0]) {
+  const knex = createDb(databaseUrl(config));
+  try {
+    await migrate(knex);
+    await createSessionRepository(knex).record(session);
+  } catch (err) {
+    process.stderr.write(`token: the session was not recorded (${err instanceof Error ? err.message : String(err)}); it cannot be signed out\n`);
+  } finally {
+    await knex.destroy();
+  }
 }
 
 main().catch((err) => fail(err instanceof Error ? err.message : String(err)));

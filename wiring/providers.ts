@@ -7,10 +7,13 @@ import { createRunwareImageProvider } from '../activities/providers/runware-imag
 import { createOpenAIImageProvider } from '../activities/providers/openai-image';
 import { createFailoverImageProvider, createFailoverTextProvider } from '../activities/providers/failover';
 import type { Config } from '../lib/config';
+import type { ActivityDeps } from '../activities/deps';
 
 export interface Providers {
   text: TextProvider;
   image: ImageProvider;
+  /** The first configured image provider with an upscaler; none: pictures are upscaled locally. */
+  upscaler?: ActivityDeps['upscaler'];
 }
 
 /**
@@ -98,7 +101,9 @@ export function createProviders(config: Config): Providers {
   if (image.length === 0 && imageKeys) {
     throw new Error(`IMAGE_PROVIDERS: none of ${p.imageProviders.join(',')} has a key (set one, or list offline)`);
   }
+  const withUpscaler = image.find((p) => p.upscaleImage);
   return {
+    upscaler: withUpscaler?.upscaleImage ? { name: withUpscaler.name, upscaleImage: withUpscaler.upscaleImage } : undefined,
     text: text.length === 0 ? offlineText() : text.length === 1 && text[0].offline ? text[0] : createFailoverTextProvider(text, failover),
     image:
       image.length === 0 ? offlineImage() : image.length === 1 && image[0].offline ? image[0] : createFailoverImageProvider(image, failover),

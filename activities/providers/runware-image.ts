@@ -5,7 +5,7 @@
  * rejects with plain objects (`{ error: {...} }`) and strings, not Errors.
  */
 import { RunwareServer } from '@runware/sdk-js';
-import type { ImageProvider, ImageRequest, ImageResult } from './types';
+import type { ImageProvider, ImageRequest, ImageResult, UpscaleRequest } from './types';
 import { classifyProviderError, ProviderErrorTypes } from './errors';
 import { ApplicationFailure } from '@temporalio/common';
 import sharp from 'sharp';
@@ -30,6 +30,13 @@ export async function normaliseImage(data: Buffer): Promise<Pick<ImageResult, 'd
   const meta = await sharp(out).metadata();
   if (!meta.width || !meta.height) throw new Error('the image has no dimensions');
   return { data: out, mime: isJpeg ? 'image/jpeg' : 'image/png', width: meta.width, height: meta.height };
+}
+
+/** Smooths noise and compression artefacts (a 3x3 median), keeping the format. */
+export async function denoise(data: Buffer): Promise<Buffer> {
+  const isJpeg = data[0] === 0xff && data[1] === 0xd8;
+  const img = sharp(data).median(3);
+  return isJpeg ? img.jpeg({ quality: 92 }).toBuffer() : img.png().toBuffer();
 }
 
 export type RunwareImageProvider = ImageProvider & { close(): Promise<void> };
@@ -58,11 +65,15 @@ export function createRunwareImageProvider(opts: RunwareImageOptions): RunwareIm
     await c?.disconnect().catch(() => undefined);
   };
 
-  async function generate(req: ImageRequest, signal?: AbortSignal): Promise<ImageResult> {
+  /**
+   * One request on the shared connection, bounded by the timeout and the caller's
+   * abort (the SDK has neither for a connection it is still waiting for), with its
+   * failure classified for Temporal.
+   */
+  async function bounded<T>(call: (c: RunwareServer) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const c = connect();
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
-    // The SDK waits up to a minute for a connection and has no abort: bound both here.
     const stop = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(ApplicationFailure.create({
@@ -76,32 +87,7 @@ export function createRunwareImageProvider(opts: RunwareImageOptions): RunwareIm
       signal?.addEventListener('abort', onAbort, { once: true });
     });
     try {
-      const images = await Promise.race([
-        c.imageInference({
-          positivePrompt: req.prompt,
-          width: side(req.width),
-          height: side(req.height),
-          model: opts.model,
-          numberResults: 1,
-          outputType: 'base64Data',
-          outputFormat: 'JPG',
-          seed: req.seed,
-          retry: 1,
-        }),
-        stop,
-      ]);
-      const image = images?.[0] as { imageBase64Data?: string; NSFWContent?: boolean } | undefined;
-      if (image?.NSFWContent) {
-        throw ApplicationFailure.create({
-          message: `${name}: the image was flagged as NSFW`,
-          type: ProviderErrorTypes.ContentRefused,
-          nonRetryable: true,
-          details: [{ provider: name }],
-        });
-      }
-      if (!image?.imageBase64Data) throw new Error('the reply held no image data');
-      const picture = await normaliseImage(Buffer.from(image.imageBase64Data, 'base64'));
-      return { ...picture, usage: { images: 1 }, model: opts.model };
+      return await Promise.race([call(c), stop]);
     } catch (err) {
       if (signal?.aborted) {
         await drop(); // the request may still be running on the old connection
@@ -119,10 +105,60 @@ export function createRunwareImageProvider(opts: RunwareImageOptions): RunwareIm
     }
   }
 
+  async function generate(req: ImageRequest, signal?: AbortSignal): Promise<ImageResult> {
+    return bounded(async (c) => {
+      const images = await c.imageInference({
+        positivePrompt: req.prompt,
+        width: side(req.width),
+        height: side(req.height),
+        model: opts.model,
+        numberResults: 1,
+        outputType: 'base64Data',
+        outputFormat: 'JPG',
+        seed: req.seed,
+        retry: 1,
+      });
+      const image = images?.[0] as { imageBase64Data?: string; NSFWContent?: boolean } | undefined;
+      if (image?.NSFWContent) {
+        throw ApplicationFailure.create({
+          message: `${name}: the image was flagged as NSFW`,
+          type: ProviderErrorTypes.ContentRefused,
+          nonRetryable: true,
+          details: [{ provider: name }],
+        });
+      }
+      if (!image?.imageBase64Data) throw new Error('the reply held no image data');
+      const picture = await normaliseImage(Buffer.from(image.imageBase64Data, 'base64'));
+      return { ...picture, usage: { images: 1 }, model: opts.model };
+    }, signal);
+  }
+
+  /**
+   * Runware's upscaler (the SDK's `upscale` task): the picture goes inline as a data
+   * URI. It has no denoise switch, so a denoised upscale is smoothed here first.
+   */
+  async function upscale(req: UpscaleRequest, signal?: AbortSignal): Promise<ImageResult> {
+    const source = req.denoise ? await denoise(req.data) : req.data;
+    const isJpeg = source[0] === 0xff && source[1] === 0xd8;
+    return bounded(async (c) => {
+      const image = (await c.upscaleGan({
+        inputImage: `data:${isJpeg ? 'image/jpeg' : 'image/png'};base64,${source.toString('base64')}`,
+        upscaleFactor: req.scale,
+        outputType: 'base64Data',
+        outputFormat: isJpeg ? 'JPG' : 'PNG',
+        retry: 1,
+      })) as { imageBase64Data?: string } | undefined;
+      if (!image?.imageBase64Data) throw new Error('the reply held no image data');
+      const picture = await normaliseImage(Buffer.from(image.imageBase64Data, 'base64'));
+      return { ...picture, usage: { images: 1 }, model: `${name}:upscale` };
+    }, signal);
+  }
+
   return {
     name,
     offline: false,
     generateImage: generate,
+    upscaleImage: upscale,
     close: drop,
   };
 }

@@ -107,8 +107,18 @@ export interface ImageResult {
   provider?: string;
 }
 
+/** A stored picture made bigger (`POST /v1/ai/enhance/image`). */
+export interface UpscaleRequest {
+  data: Buffer;
+  scale: 2 | 4;
+  /** Smooth out noise and compression artefacts first. */
+  denoise?: boolean;
+}
+
 export interface ImageProvider {
   readonly name: string;
   readonly offline: boolean;
   generateImage(req: ImageRequest, signal?: AbortSignal): Promise<ImageResult>;
+  /** The provider's own upscaler, when it has one (Runware's `upscale` task). */
+  upscaleImage?(req: UpscaleRequest, signal?: AbortSignal): Promise<ImageResult>;
 }

@@ -8,10 +8,10 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { ApplicationFailure, WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import type { Services } from '../../wiring/services';
 import type { Logger } from '../../lib/logger';
-import { ErrorTypes, USER_ID_ATTRIBUTE } from '../../workflows/shared';
+import { USER_ID_ATTRIBUTE } from '../../workflows/shared';
 import {
   DRAW_PICTURE_WORKFLOW_TYPE,
   drawPictureWorkflowId,
@@ -21,7 +21,8 @@ import {
   type PictureKind,
 } from '../../workflows/story-ai-shared';
 import type { drawPictureWorkflow, enhancePromptWorkflow } from '../../workflows/ai';
-import { HttpProblem, notFound } from '../problem';
+import { notFound } from '../problem';
+import { awaitWorkflow } from './helpers/ai-wait';
 import { idempotency } from '../idempotency';
 import { sendStoredFile } from '../files';
 import { parseStrict } from './helpers/request';
@@ -59,58 +60,8 @@ export function aiGenerateRouter(deps: AiGenerateDeps): Router {
 
   const profileOf = (req: Request) => repos.profiles.ensure({ clerkUserId: req.user!.userId, role: req.user!.role });
 
-  /**
-   * Starts the workflow and waits for its result; a run that outlasts the wait is
-   * answered 504 (`onTimeout` decides what becomes of it), and a failed one by
-   * its cause: refused content 422, no provider 503, anything else 502.
-   */
-  async function run<T>(req: Request, start: () => Promise<WorkflowHandle>, onTimeout: (h: WorkflowHandle) => Promise<unknown>, extra: Record<string, unknown> = {}): Promise<T> {
-    let handle: WorkflowHandle;
-    try {
-      handle = await start();
-    } catch (err) {
-      deps.log.error({ err, requestId: req.id }, 'AI workflow start failed');
-      throw new HttpProblem(503, 'Service Unavailable', 'The workflow engine is unreachable; try again shortly.');
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = Symbol('timeout');
-    // The wait for the result is a long poll that retries by itself: once this request is
-    // answered it is stopped, or it would outlive the request (and a closed connection).
-    const waiting = new AbortController();
-    const result$ = temporal.withAbortSignal(waiting.signal, () => handle.result() as Promise<T>);
-    result$.catch(() => undefined);
-    try {
-      const result = await Promise.race([
-        result$,
-        new Promise<typeof timedOut>((resolve) => {
-          timer = setTimeout(() => resolve(timedOut), waitMs);
-        }),
-      ]);
-      if (result === timedOut) {
-        await onTimeout(handle).catch(() => undefined);
-        throw new HttpProblem(504, 'Gateway Timeout', `The providers did not answer within ${Math.round(waitMs / 1000)} s; try again.`, extra);
-      }
-      return result;
-    } catch (err) {
-      if (!(err instanceof WorkflowFailedError)) throw err;
-      let cause: unknown = err.cause;
-      while (cause && !(cause instanceof ApplicationFailure) && (cause as { cause?: unknown }).cause) cause = (cause as { cause?: unknown }).cause;
-      const failure = cause instanceof ApplicationFailure ? cause : undefined;
-      if (failure?.type === ErrorTypes.ContentRefused) {
-        throw new HttpProblem(422, 'Content refused', 'body.prompt: was refused by content moderation', {
-          errors: [{ field: 'body.prompt', message: 'was refused by content moderation' }],
-        });
-      }
-      if (failure?.type === ErrorTypes.ProviderUnavailable) {
-        throw new HttpProblem(503, 'Service Unavailable', 'No provider is available for this request right now.', extra);
-      }
-      deps.log.warn({ err, requestId: req.id }, 'AI workflow failed');
-      throw new HttpProblem(502, 'Bad Gateway', 'The providers failed to answer this request; try again.', extra);
-    } finally {
-      clearTimeout(timer);
-      waiting.abort();
-    }
-  }
+  const run = <T>(req: Request, start: () => Promise<WorkflowHandle>, onTimeout: (h: WorkflowHandle) => Promise<unknown>, extra: Record<string, unknown> = {}) =>
+    awaitWorkflow<T>({ log: deps.log, waitMs, temporal }, req, start, onTimeout, extra);
 
   router.post('/ai/enhance/prompt', idempotency(services.knex), async (req, res) => {
     const brief = parseStrict(enhancePromptSchema, req.body ?? {}, 'body');

@@ -16,9 +16,10 @@ import { api } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { OPERATIONS } from '../../api/openapi';
 import { pictureKey } from '../../workflows/story-ai-shared';
+import { chaptersJobKey } from '../../workflows/ai-services-shared';
 
 /** Whose resource the path names, hence what another user's request must get. */
-type Owner = 'ebook' | 'story' | 'user' | 'image' | 'none';
+type Owner = 'ebook' | 'story' | 'user' | 'image' | 'chapters' | 'none';
 interface Rule {
   /** The resource the path's parameter names; 'none' for routes about the caller only. */
   owner: Owner;
@@ -79,6 +80,21 @@ const RULES: Record<string, Rule> = {
   'POST /v1/ai/generate/image': { owner: 'none', body: { prompt: 'A matrix of doors' } },
   'POST /v1/ai/generate/cover': { owner: 'none', body: { prompt: 'A matrix of doors' } },
   'GET /v1/ai/images/{id}': { owner: 'image' },
+  // Sessions (issue 22): about the caller's own session unless an admin names a user.
+  'POST /v1/auth/clerk/validate': { owner: 'none', body: { token: 'not.a.jwt' } },
+  'GET /v1/auth/sessions': { owner: 'none' },
+  'GET /v1/auth/sessions/validate': { owner: 'none' },
+  'POST /v1/auth/sessions/create': { owner: 'none', body: {} },
+  'DELETE /v1/auth/sessions/destroy': { owner: 'none' },
+  // Users for admins (issue 22).
+  'GET /v1/auth/users/{userId}': { owner: 'user', admin: true },
+  'PUT /v1/auth/users/{userId}': { owner: 'user', admin: true, body: { name: 'Olive' } },
+  'DELETE /v1/auth/users/{userId}': { owner: 'user', admin: true },
+  // AI services (issue 22).
+  'POST /v1/ai/generate/chapters': { owner: 'none', body: { text: 'One.\n\nTwo.', chapterCount: 2 } },
+  'GET /v1/ai/chapters/{id}': { owner: 'chapters' },
+  'POST /v1/ai/generate/story': { owner: 'none', body: { prompt: 'A matrix of doors' } },
+  'POST /v1/ai/enhance/image': { owner: 'none', body: { imageId: '00000000-0000-4000-8000-000000000000', scale: 2 } },
 };
 
 const v1Operations = OPERATIONS.filter((op) => op.path.startsWith('/v1/')).map((op) => ({
@@ -94,7 +110,7 @@ describe('authorization matrix (every /v1 operation of the OpenAPI document)', f
   let intruder: string;
   let admin: string;
   let forged: string;
-  const ids: Record<Exclude<Owner, 'none'>, string> = { ebook: '', story: '', user: 'olive', image: '' };
+  const ids: Record<Exclude<Owner, 'none'>, string> = { ebook: '', story: '', user: 'olive', image: '', chapters: '' };
 
   before(async () => {
     ({ url } = await stack.startApi());
@@ -126,12 +142,15 @@ describe('authorization matrix (every /v1 operation of the OpenAPI document)', f
     await stack.services.storage.put(pictureKey(profile.id, ids.image, 'png'), Buffer.from('not really a png'), {
       contentType: 'image/png',
     });
+    // A chapters job of Olive's (stored where the chapters service stores them).
+    ids.chapters = randomUUID();
+    await stack.services.storage.put(chaptersJobKey(profile.id, ids.chapters), Buffer.from(JSON.stringify({ id: ids.chapters, status: 'running' })));
   });
 
   /** The operation's path with its parameters filled in: `owner`'s resource, chapter 1, the PDF. */
   const pathOf = (path: string, rule: Rule, userId = ids.user) =>
     path
-      .replace('{id}', rule.owner === 'story' ? ids.story : rule.owner === 'image' ? ids.image : ids.ebook)
+      .replace('{id}', rule.owner === 'story' ? ids.story : rule.owner === 'image' ? ids.image : rule.owner === 'chapters' ? ids.chapters : ids.ebook)
       .replace('{userId}', userId)
       .replace('{n}', '1')
       .replace('{kind}', 'pdf');

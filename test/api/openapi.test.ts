@@ -15,6 +15,12 @@ import { aiRouter } from '../../api/routes/ai';
 import { createBookCache } from '../../api/book-cache';
 import { storyGenerationRouter } from '../../api/routes/story-generation';
 import { aiGenerateRouter } from '../../api/routes/ai-generate';
+import { sessionRouter } from '../../api/routes/sessions';
+import { adminUserRouter } from '../../api/routes/admin-users';
+import { aiServiceRouter } from '../../api/routes/ai-services';
+import { createSessionControl } from '../../api/services/sessions';
+import { createRevocations } from '../../api/session-revocations';
+import { clerkSettings } from '../../lib/dev-keys';
 import { createLogger } from '../../lib/logger';
 
 /** "METHOD /path/{param}" for every route a router declares, under a prefix. */
@@ -84,6 +90,16 @@ describe('OpenAPI document', function () {
       ...routesOf(aiRouter(deps), '/v1'),
       ...routesOf(storyGenerationRouter(deps), '/v1'),
       ...routesOf(aiGenerateRouter(deps), '/v1'),
+      ...(() => {
+        const auth = clerkSettings(stack.config);
+        const revocations = createRevocations(stack.services.repos);
+        const sessions = createSessionControl({ repos: stack.services.repos, auth, revocations, log: deps.log });
+        return [
+          ...routesOf(sessionRouter({ ...deps, auth, revocations, sessions }), '/v1'),
+          ...routesOf(adminUserRouter({ ...deps, sessions }), '/v1'),
+          ...routesOf(aiServiceRouter(deps), '/v1'),
+        ];
+      })(),
     ].sort();
     assert.deepEqual(documented, served);
     const documentedShared = Object.entries<Record<string, unknown>>(doc.paths)

@@ -4,6 +4,7 @@ import { migrate, migrationConfig, MIGRATION_NAMES, rollbackAll } from '../../db
 import { createTestDatabase, type TestDatabase } from '../helpers/postgres';
 
 const TABLES = [
+  'auth_sessions',
   'cost_ledger',
   'ebook_allowances',
   'ebook_events',

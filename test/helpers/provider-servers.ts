@@ -37,7 +37,7 @@ export type Fault =
   | { kind: 'ws-error'; code: string; message?: string };
 
 /** 'chapter' queues a fault for the next streamed chat request only (an outline request passes it by). */
-export type Route = 'chat' | 'chapter' | 'images' | 'moderations' | 'runware';
+export type Route = 'chat' | 'chapter' | 'images' | 'moderations' | 'runware' | 'runware-upscale';
 
 export interface Call {
   route: Route;
@@ -357,6 +357,26 @@ export class RunwareServerStub extends Script {
         } else {
           ws.send(JSON.stringify({ data: [{ taskType: 'authentication', connectionSessionUUID: randomUUID() }] }));
         }
+      } else if (task.taskType === 'upscale' || task.taskType === 'imageUpscale') {
+        // The SDK's `upscale` task (`imageUpscale` in Runware's older API): the input
+        // inline as a data URI or base64, enlarged by `upscaleFactor`.
+        this.calls.push({ route: 'runware-upscale', path: task.taskType, body: task, at: Date.now() });
+        const fault = this.next('runware-upscale');
+        if (fault?.kind === 'hang') continue;
+        if (fault?.kind === 'ws-error') {
+          ws.send(JSON.stringify({ errors: [{ taskType: task.taskType, taskUUID: task.taskUUID, code: fault.code, message: fault.message ?? fault.code }] }));
+          continue;
+        }
+        const input = Buffer.from(String(task.inputImage ?? '').replace(/^data:[^,]*,/, ''), 'base64');
+        const meta = await sharp(input).metadata();
+        const factor = Number(task.upscaleFactor ?? 2);
+        const out = sharp(input).resize(meta.width! * factor, meta.height! * factor);
+        const data = await (task.outputFormat === 'JPG' ? out.jpeg() : out.png()).toBuffer();
+        ws.send(
+          JSON.stringify({
+            data: [{ taskType: task.taskType, taskUUID: task.taskUUID, imageUUID: randomUUID(), imageBase64Data: data.toString('base64') }],
+          }),
+        );
       } else if (task.taskType === 'imageInference') {
         this.calls.push({ route: 'runware', path: 'imageInference', body: task, at: Date.now() });
         const fault = this.next('runware');
