@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { openSync as openFont } from 'fontkit';
 
 export interface FontSet {
   serif: string;
@@ -149,6 +150,9 @@ export function resolveFallbackFonts(language: string, serif: boolean, system = 
     }
     add(list, firstExisting(dirs, 'NotoSansSymbols2-Regular.ttf'));
     add(list, firstExisting(dirs, `NotoSansSymbols-${weight}.ttf`) ?? firstExisting(dirs, 'NotoSansSymbols-Regular.ttf'));
+    // Emoji as glyphs: the monochrome Noto Emoji (npm @fontsource/noto-emoji, cut by Unicode
+    // range into files that are each a whole font). A colour emoji font cannot be embedded by pdfkit.
+    for (const file of emojiFonts()) add(list, file);
   }
   const result = { regular, bold };
   fallbackCache.set(key, result);
@@ -256,4 +260,51 @@ function keepCodePoints(font: GlyphCache): void {
     if (glyph && codePoints?.length && !glyph.codePoints?.length) glyph.codePoints = codePoints;
     return glyph;
   };
+}
+
+/** The monochrome Noto Emoji files of npm @fontsource/noto-emoji (regular weight, WOFF: fontkit subsets WOFF2 glyphs wrongly), or none. */
+function emojiFonts(): string[] {
+  let dir: string;
+  try {
+    dir = path.join(path.dirname(require.resolve('@fontsource/noto-emoji/package.json')), 'files');
+  } catch {
+    return [];
+  }
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /^noto-emoji-[\w]+-400-normal\.woff$/.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+/** Code point → a Noto font file that has it, over every installed Noto family; built on first need. */
+let coverage: Map<number, string> | undefined;
+
+/**
+ * The installed Noto font for a character no font of a style's chain has: Debian's
+ * fonts-noto-core carries a family for nearly every script of a living language (Thai,
+ * Devanagari, Ethiopic, Georgian, Tamil, Khmer, ...). Reading every family's character map
+ * takes a second or two, so it happens once per process, and only when a book needs it.
+ */
+export function findCoveringFont(cp: number): FallbackFont | undefined {
+  if (!coverage) {
+    coverage = new Map();
+    const files: string[] = [];
+    for (const dir of NOTO_DIRS) {
+      if (!fs.existsSync(dir)) continue;
+      for (const f of fs.readdirSync(dir)) if (/^Noto\w+-Regular\.(ttf|otf)$/.test(f)) files.push(path.join(dir, f));
+    }
+    // Sans before Serif and the plain families before their UI/display variants: the first file wins.
+    const rank = (f: string) => (/NotoSans[A-Z]/.test(f) ? 0 : /NotoSans-/.test(f) ? 1 : /NotoSerif/.test(f) ? 2 : 3) * 10 + (/UI|Display|Looped|Unjoined|Mono/.test(f) ? 1 : 0);
+    files.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+    for (const file of files) {
+      try {
+        for (const c of openFont(file).characterSet) if (!coverage.has(c)) coverage.set(c, file);
+      } catch {
+        // An unreadable font is skipped, not fatal.
+      }
+    }
+  }
+  const file = coverage.get(cp);
+  return file ? { file } : undefined;
 }
