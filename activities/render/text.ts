@@ -8,8 +8,8 @@
  * each cell given the first font of the style's chain that has its glyphs (a font that has
  * none of the chain's fonts is looked up among the installed Noto families), broken into
  * lines by measured width, each line put in display order from the embedding levels
- * bidi-js resolves, and drawn piece by piece (one font, one direction, and for justified
- * lines one word) on one baseline with `lineBreak: false`. Body text is laid out first and
+ * bidi-js resolves, and drawn piece by piece (one font, one direction) on one baseline with
+ * `lineBreak: false`, justified lines with their spaces widened. Body text is laid out first and
  * drawn line by line, so the caller decides page breaks (widows, orphans).
  */
 import bidiFactory from 'bidi-js';
@@ -28,7 +28,35 @@ interface GlyphSource {
 
 /** pdfkit internals read here: the current EmbeddedFont (its fontkit font and ascender). */
 interface DocInternals {
-  _font: { font: GlyphSource; ascender: number } | undefined;
+  _font: ({ font: GlyphSource; ascender: number } & Partial<StretchableFont>) | undefined;
+}
+
+/** pdfkit's EmbeddedFont.layout: glyphs and positions (1/1000 em) that its text drawing encodes. */
+interface GlyphRun {
+  glyphs: Array<{ codePoints?: number[] }>;
+  positions: Array<{ xAdvance: number }>;
+  advanceWidth: number;
+}
+interface StretchableFont {
+  layout(text: string, features?: unknown, onlyWidth?: boolean): GlyphRun;
+}
+
+/**
+ * Justifies by widening the space glyphs of the next text pdfkit draws with this font, by
+ * `add` (1/1000 em): pdfkit writes a glyph's extra advance as a TJ adjustment, so the line
+ * stays one text object with its spaces in it (pdfkit's own `wordSpacing` drops the space
+ * glyphs, and text extraction and screen readers then run words together). An own property
+ * shadows the prototype's method for one call; the caller deletes it. Positions are copied,
+ * never changed: pdfkit caches them per word.
+ */
+function widenSpaces(font: Partial<StretchableFont>, add: number): void {
+  const proto = Object.getPrototypeOf(font) as StretchableFont;
+  font.layout = function (this: StretchableFont, text, features, onlyWidth) {
+    const run = proto.layout.call(this, text, features, onlyWidth);
+    if (onlyWidth) return run;
+    const positions = run.positions.map((p, i) => (run.glyphs[i].codePoints?.[0] === 0x20 ? { ...p, xAdvance: p.xAdvance + add } : p));
+    return { ...run, positions };
+  };
 }
 
 export type Align = 'left' | 'center' | 'right' | 'start' | 'justify';
@@ -66,8 +94,8 @@ interface Piece {
   /** fontkit lays it out right to left (its script is written that way). */
   rtl: boolean;
   width: number;
-  /** Ends with an inter-word space that justification may widen. */
-  gapAfter: boolean;
+  /** Inter-word spaces in it, which justification widens. */
+  spaces: number;
 }
 
 /** One line of a laid-out block, ready to draw. */
@@ -171,6 +199,7 @@ const MAY_NEED_BIDI = /[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufeff\u200f\u202a-\u20
  * paragraph that starts with an Arabic word stays left to right (rule P2 would flip it).
  */
 export function paragraphDirection(text: string, book: Direction): Direction {
+  if (!MAY_NEED_BIDI.test(text)) return LETTER.test(text) ? 'ltr' : book;
   let rtl = false;
   let ltr = false;
   for (const ch of text) {
@@ -237,7 +266,11 @@ export class TextSetter {
       if (!names.includes(name)) names.push(name);
     }
     this.chains.set(style, names);
+    this.ownLength.set(names, names.length);
   }
+
+  /** How many of a chain's fonts the style declared (those after them were found per character). */
+  private ownLength = new WeakMap<string[], number>();
 
   private registerFallback(fb: FallbackFont): string {
     const name = `fallback:${fb.file}${fb.postscriptName ? `#${fb.postscriptName}` : ''}`;
@@ -287,9 +320,16 @@ export class TextSetter {
       const baseline = top + (li - from) * laid.lineH + laid.ascent;
       for (const p of line.pieces) {
         doc.font(p.font).fontSize(laid.size);
-        const ascent = ((doc as unknown as DocInternals)._font?.ascender ?? 0) * (laid.size / 1000);
-        doc.text(p.text, px, baseline - ascent, { lineBreak: false, ...(p.rtl ? { features: [] } : {}) });
-        px += p.width + (p.gapAfter ? extra : 0);
+        const font = (doc as unknown as DocInternals)._font!;
+        const ascent = font.ascender * (laid.size / 1000);
+        const stretch = extra && p.spaces ? (extra * 1000) / laid.size : 0;
+        if (stretch) widenSpaces(font, stretch);
+        try {
+          doc.text(p.text, px, baseline - ascent, { lineBreak: false, ...(p.rtl ? { features: [] } : {}) });
+        } finally {
+          if (stretch) delete (font as Partial<StretchableFont>).layout;
+        }
+        px += p.width + p.spaces * extra;
       }
     }
   }
@@ -375,10 +415,10 @@ export class TextSetter {
     return v;
   }
 
-  /** Index in `chain` of the first font with this code point; a Noto font found for it joins the chain. */
+  /** Index in `chain` of the font for this code point: a style font, else the Noto font found for it (it joins the chain). */
   private fontFor(chain: string[], cp: number): number {
-    const fi = chain.findIndex((n) => this.has(n, cp));
-    if (fi >= 0) return fi;
+    const own = this.ownLength.get(chain) ?? chain.length;
+    for (let i = 0; i < own; i++) if (this.has(chain[i], cp)) return i;
     const extra = findCoveringFont(cp);
     if (!extra) return -1;
     const name = this.registerFallback(extra);
@@ -409,9 +449,11 @@ export class TextSetter {
       }
     }
     const covers = (fi: number, c: Cell) => [...c.text].every((ch) => this.has(chain[fi], ch.codePointAt(0)!));
+    // The style's own fonts first; past them, the Noto family of the character's script.
+    const own = this.ownLength.get(chain) ?? chain.length;
     const firstFont = (c: Cell) => {
-      const fi = chain.findIndex((_, i) => covers(i, c));
-      return fi >= 0 ? fi : this.fontFor(chain, c.cp);
+      for (let i = 0; i < own; i++) if (covers(i, c)) return i;
+      return this.fontFor(chain, c.cp);
     };
     // Strong characters (letters, digits) take the first font that has them.
     for (const c of cells) if (c.strong) c.font = firstFont(c);
@@ -513,10 +555,17 @@ export class TextSetter {
     const ascent = ((doc as unknown as DocInternals)._font?.ascender ?? 0) * (size / 1000);
     const baseDir = opts.baseDir ?? 'ltr';
 
-    type Raw = { cells: Cell[]; last: boolean; dir: Direction };
+    type Raw = { cells: Cell[]; last: boolean; dir: Direction } | { ready: Line };
     const raws: Raw[] = [];
     for (const hard of text.split(/\r?\n/)) {
       const dir = paragraphDirection(hard, baseDir);
+      if (opts.height === undefined && dir === 'ltr' && COMMON_LATIN.test(hard) && this.coversCommonLatin(chain[0])) {
+        const ready = this.latinLines(chain[0], size, hard, opts);
+        if (ready) {
+          for (const line of ready) raws.push({ ready: line });
+          continue;
+        }
+      }
       const cells = this.cells(chain, hard, dir);
       const lines: Cell[][] = [];
       // Break opportunities: after a run of spaces, and around CJK characters (kinsoku aside).
@@ -595,6 +644,7 @@ export class TextSetter {
 
     const justify = opts.align === 'justify';
     const lines = kept.map((raw, li) => {
+      if ('ready' in raw) return raw.ready;
       let cells = raw.cells;
       // Spaces at a line's end are not drawn (rule L1 puts them at the paragraph level anyway).
       let end = cells.length;
@@ -612,6 +662,68 @@ export class TextSetter {
       return this.line(chain, size, cells, raw.dir, stretch);
     });
     return { lines, lineH, ascent, size };
+  }
+
+  /**
+   * Lines of a left-to-right paragraph that the style's own font draws whole (most books):
+   * broken word by word, with words measured through pdfkit's per-word cache and no
+   * per-character cells. Undefined when a word is wider than the measure (the general path
+   * breaks it between characters).
+   */
+  private latinLines(font: string, size: number, text: string, opts: BlockOptions): Line[] | undefined {
+    const words = text.split(/[ \t]+/).filter(Boolean);
+    if (!words.length) return [{ pieces: [], width: 0, dir: 'ltr', justify: false, gaps: 0 }];
+    this.doc.font(font).fontSize(size);
+    const width = (t: string) => this.doc.widthOfString(t);
+    const space = width(' ');
+    const lines: Array<{ words: string[]; width: number }> = [];
+    let line: string[] = [];
+    let lineW = 0;
+    for (const word of words) {
+      const w = width(word);
+      if (w > opts.width) return undefined;
+      if (!line.length) {
+        line.push(word);
+        lineW = w;
+        continue;
+      }
+      if (lineW + space + w <= opts.width) {
+        line.push(word);
+        lineW += space + w;
+        continue;
+      }
+      // Does not fit: the longest hyphenated head that does ends this line.
+      let rest = word;
+      if (opts.hyphenate && this.hyphenator) {
+        const m = /^(\P{L}*)(\p{L}+)(\P{L}*)$/u.exec(word);
+        if (m && m[2].length >= MIN_HYPHEN_WORD) {
+          const parts = this.hyphenator(m[2]).split(SOFT_HYPHEN);
+          for (let k = parts.length - 1; k > 0; k--) {
+            const headLetters = parts.slice(0, k).join('');
+            if (headLetters.length < MIN_HYPHEN_LEFT || m[2].length - headLetters.length < MIN_HYPHEN_RIGHT) continue;
+            const head = `${m[1]}${headLetters}-`;
+            const headW = width(head);
+            if (lineW + space + headW <= opts.width) {
+              line.push(head);
+              lineW += space + headW;
+              rest = word.slice(m[1].length + headLetters.length);
+              break;
+            }
+          }
+        }
+      }
+      lines.push({ words: line, width: lineW });
+      line = [rest];
+      lineW = width(rest);
+    }
+    lines.push({ words: line, width: lineW });
+    const justify = opts.align === 'justify';
+    // Widths summed word by word: what pdfkit draws, as it lays text out word by word too.
+    return lines.map(({ words: ws, width: w }, i) => {
+      const last = i === lines.length - 1;
+      const spaces = justify && !last ? ws.length - 1 : 0;
+      return { pieces: [{ text: ws.join(' '), font, rtl: false, width: w, spaces }], width: w, dir: 'ltr' as const, justify: justify && !last, gaps: spaces };
+    });
   }
 
   /** One line in display order (rule L2 over the resolved levels), cut into drawable pieces. */
@@ -647,9 +759,7 @@ export class TextSetter {
       while (
         m < visual.length &&
         visual[m].font === visual[k].font &&
-        visual[m].level % 2 === odd &&
-        // A justified line is drawn word by word, so each gap can widen.
-        !(justify && visual[m - 1].space && !visual[m].space)
+        visual[m].level % 2 === odd
       )
         m++;
       const part = visual.slice(k, m);
@@ -659,9 +769,9 @@ export class TextSetter {
       const rtl = fontkitReverses(visualText);
       // fontkit shows a right-to-left script's run reversed: hand it that run in logical order.
       const text = rtl ? shown.slice().reverse().join('') : visualText;
-      const gapAfter = justify && part[part.length - 1].space && m < visual.length;
-      if (gapAfter) gaps++;
-      pieces.push({ text, font: chain[visual[k].font], rtl, width: this.measure(chain[visual[k].font], size, text, rtl), gapAfter });
+      const spaces = justify ? part.reduce((n, c) => n + (c.space && c.cp === 0x20 ? 1 : 0), 0) : 0;
+      gaps += spaces;
+      pieces.push({ text, font: chain[visual[k].font], rtl, width: this.measure(chain[visual[k].font], size, text, rtl), spaces });
       k = m;
     }
     return { pieces, width: pieces.reduce((s, p) => s + p.width, 0), dir, justify, gaps };
