@@ -1,8 +1,8 @@
 /**
  * The matrix of books the publisher-grade render tests (issue 16) validate: English books of
  * 5 and 24 chapters, a book mixing Japanese, Chinese, Arabic, Hebrew, Russian, Greek, emoji
- * and `<>&"'`, the same book under a hostile title, an Arabic-language book and a
- * watermarked (free-plan) one. Pictures are drawn here from SVG, so nothing is fetched.
+ * and `<>&"'`, the same book under a hostile title, an Arabic-language book, a
+ * watermarked (free-plan) one and one with a word in each of 18 more scripts. Pictures are drawn here from SVG, so nothing is fetched.
  */
 import sharp from 'sharp';
 import type { RenderBook, RenderImage } from '../../activities/render/types';
@@ -115,6 +115,42 @@ export async function arabicBook(): Promise<RenderBook> {
   );
 }
 
+/**
+ * A word in each of many scripts beyond the six of the mixed book, with the font family that
+ * must draw it. `extracts`: poppler reads the word back as typed (it does not for scripts
+ * whose shaping splits or reorders vowel signs, Khmer, Sinhala, Tibetan, or for N'Ko and
+ * Thaana, which it does not read right to left).
+ */
+export const SCRIPT_PROBES: Array<{ script: string; word: string; font: RegExp; extracts: boolean }> = [
+  { script: 'Georgian', word: 'გამარჯობა', font: /Georgian|DejaVu/, extracts: true },
+  { script: 'Armenian', word: 'Բարեւ', font: /Armenian|DejaVu/, extracts: true },
+  { script: 'Ethiopic', word: 'ሰላም', font: /NotoSansEthiopic/, extracts: true },
+  { script: 'Thai', word: 'สวัสดี', font: /NotoSansThai/, extracts: true },
+  { script: 'Lao', word: 'ສະບາຍດີ', font: /Lao|DejaVu/, extracts: true },
+  { script: 'Khmer', word: 'សួស្តី', font: /NotoSansKhmer/, extracts: false },
+  { script: 'Tamil', word: 'வணக்கம்', font: /NotoSansTamil/, extracts: true },
+  { script: 'Devanagari', word: 'नमस्ते', font: /NotoSansDevanagari/, extracts: true },
+  { script: 'Sinhala', word: 'ආයුබෝවන්', font: /NotoSansSinhala/, extracts: false },
+  { script: 'Tibetan', word: 'བཀྲ་ཤིས', font: /Tibetan/, extracts: false },
+  { script: 'Myanmar', word: 'မင်္ဂလာပါ', font: /NotoSansMyanmar/, extracts: true },
+  { script: 'Cherokee', word: 'ᏣᎳᎩ', font: /NotoSansCherokee/, extracts: true },
+  { script: 'Canadian Aboriginal', word: 'ᐊᐃᓐᓇᐅᓯᖅ', font: /CanadianAboriginal|DejaVu/, extracts: true },
+  { script: 'Syriac', word: 'ܫܠܡܐ', font: /NotoSansSyriac/, extracts: true },
+  { script: 'Thaana', word: 'ދިވެހި', font: /NotoSansThaana/, extracts: false },
+  { script: 'Hangul', word: '안녕하세요', font: /KR|CJK/, extracts: true },
+  { script: 'Yi', word: 'ꆈꌠ', font: /NotoSansYi/, extracts: true },
+  { script: 'Mongolian', word: 'ᠮᠣᠩᠭᠣᠯ', font: /NotoSansMongolian/, extracts: true },
+];
+
+export async function scriptsBook(): Promise<RenderBook> {
+  const b = await englishBook(1);
+  return {
+    ...b,
+    title: `Greetings: ${SCRIPT_PROBES.slice(0, 4).map((p) => p.word).join(' ')}`,
+    chapters: [{ index: 1, title: 'Hello in many scripts', paragraphs: SCRIPT_PROBES.map((p) => `In ${p.script}: ${p.word} — hello.`) }],
+  };
+}
+
 export async function watermarkedBook(): Promise<RenderBook> {
   const b = await englishBook(5);
   return { ...b, title: 'A Free Book & <Friends>', watermark: 'Made with the free plan of Ebook Engine <example.invalid> & more' };
@@ -129,5 +165,6 @@ export async function bookMatrix(): Promise<Array<{ name: string; book: RenderBo
     { name: 'hostile-title', book: await mixedBook(HOSTILE_TITLE) },
     { name: 'arabic', book: await arabicBook() },
     { name: 'watermarked', book: await watermarkedBook() },
+    { name: 'scripts', book: await scriptsBook() },
   ];
 }
