@@ -166,8 +166,8 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   registerSharedFont(doc, 'sans', fonts.sans);
   // Fallbacks are registered only: pdfkit reads a font file when text first needs it,
   // and embeds (a subset of) a font only when it is drawn with.
-  const ts = new TextSetter(doc, book.language);
   const system = opts.fallbackFonts !== 'bundled';
+  const ts = new TextSetter(doc, book.language, system);
   const serifFallbacks = resolveFallbackFonts(book.language, true, system);
   const sansFallbacks = resolveFallbackFonts(book.language, false, system);
   ts.defineStyle('serif', serifFallbacks.regular);

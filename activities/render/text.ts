@@ -250,10 +250,14 @@ export class TextSetter {
   private hasGlyphCache = new Map<string, Map<number, boolean>>();
   private readonly hyphenator: ((word: string) => string) | null;
 
-  /** `language` (BCP 47) picks the hyphenation patterns. */
+  /**
+   * `language` (BCP 47) picks the hyphenation patterns; `systemFonts` false keeps to the
+   * fonts npm installs (no search of the installed Noto families).
+   */
   constructor(
     private readonly doc: Doc,
     language = 'en',
+    private readonly systemFonts = true,
   ) {
     this.hyphenator = hyphenatorFor(language);
   }
@@ -419,7 +423,7 @@ export class TextSetter {
   private fontFor(chain: string[], cp: number): number {
     const own = this.ownLength.get(chain) ?? chain.length;
     for (let i = 0; i < own; i++) if (this.has(chain[i], cp)) return i;
-    const extra = findCoveringFont(cp);
+    const extra = this.systemFonts ? findCoveringFont(cp) : undefined;
     if (!extra) return -1;
     const name = this.registerFallback(extra);
     if (!chain.includes(name)) chain.push(name);
