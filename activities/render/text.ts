@@ -29,6 +29,8 @@ interface GlyphSource {
 /** pdfkit internals read here: the current EmbeddedFont (its fontkit font and ascender). */
 interface DocInternals {
   _font: ({ font: GlyphSource; ascender: number } & Partial<StretchableFont>) | undefined;
+  /** Draws one run at (x, y) (y: the run's top), as text() does after its layout. */
+  _fragment(text: string, x: number, y: number, options: { textWidth: number; wordCount: number; features?: string[] }): void;
 }
 
 /** pdfkit's EmbeddedFont.layout: glyphs and positions (1/1000 em) that its text drawing encodes. */
@@ -314,6 +316,7 @@ export class TextSetter {
   /** Draws lines [from, to) of a laid-out block, the first with its top at `top`. */
   drawLines(laid: LaidOut, from: number, to: number, x: number, top: number, opts: BlockOptions): void {
     const doc = this.doc;
+    const internals = doc as unknown as DocInternals;
     const align = opts.align ?? 'left';
     for (let li = from; li < to; li++) {
       const line = laid.lines[li];
@@ -329,7 +332,9 @@ export class TextSetter {
         const stretch = extra && p.spaces ? (extra * 1000) / laid.size : 0;
         if (stretch) widenSpaces(font, stretch);
         try {
-          doc.text(p.text, px, baseline - ascent, { lineBreak: false, ...(p.rtl ? { features: [] } : {}) });
+          // pdfkit's text() would measure the run twice more (for its own wrapping and to
+          // advance doc.x); the width is known, so the run goes to the routine that draws it.
+          internals._fragment(p.text, px, baseline - ascent, { textWidth: p.width, wordCount: p.spaces + 1, ...(p.rtl ? { features: [] } : {}) });
         } finally {
           if (stretch) delete (font as Partial<StretchableFont>).layout;
         }
