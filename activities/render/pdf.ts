@@ -10,7 +10,7 @@ import PDFDocument from 'pdfkit';
 import { chapterTitle, labelsFor, oneLine, startLimited, stripInvalidChars, textDirection, toJpeg, yearOf } from './common';
 import { registerSharedFont, resolveFallbackFonts, resolveFonts } from './fonts';
 import { declarePdfStandards } from './pdf-standards';
-import { TextSetter, type BlockOptions } from './text';
+import { TextSetter, type BlockOptions, type LaidOut } from './text';
 import type { RenderBook } from './types';
 
 export interface PrintOptions {
@@ -416,6 +416,16 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
 
   // --- Running heads, folios and the watermark: artifacts, not content. ---
   const watermark = book.watermark ? oneLine(book.watermark) : '';
+  // The same few lines repeat on every page: each is laid out once and drawn per page.
+  const headOpts = block({ width: CONTENT_W, height: 12, align: 'center', ellipsis: true });
+  const wmOpts = block({ width: CONTENT_W, height: 10, align: 'center', ellipsis: true });
+  const laidOut = new Map<string, LaidOut>();
+  const once = (style: string, size: number, text: string, o: BlockOptions) => {
+    const key = `${style}/${size}/${text}`;
+    let laid = laidOut.get(key);
+    if (!laid) laidOut.set(key, (laid = ts.layout(style, size, text, o)));
+    return laid;
+  };
   const range = doc.bufferedPageRange();
   for (let p = range.start; p < range.start + range.count; p++) {
     doc.switchToPage(p);
@@ -428,7 +438,8 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     if (kind === 'opener' || kind === 'body') {
       doc.markContent('Artifact', { type: 'Pagination' });
       doc.font('sans').fontSize(9).fillColor(MUTED_COLOR);
-      doc.text(String(folio), MARGIN.left, PAGE_H - MARGIN.bottom + 26, { width: CONTENT_W, align: 'center', lineBreak: false });
+      const w = doc.widthOfString(String(folio));
+      doc.text(String(folio), MARGIN.left + (CONTENT_W - w) / 2, PAGE_H - MARGIN.bottom + 26, { lineBreak: false });
       doc.endMarkedContent();
     }
     if (kind === 'body') {
@@ -436,7 +447,8 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
       const head = folio % 2 === 0 ? bookTitle : tocTitles[chapter!];
       doc.markContent('Artifact', { type: 'Pagination' });
       doc.fillColor(MUTED_COLOR);
-      ts.draw('sans', 8.5, head, MARGIN.left, MARGIN.top - 30, block({ width: CONTENT_W, height: 12, align: 'center', ellipsis: true }));
+      const laid = once('sans', 8.5, head, headOpts);
+      ts.drawLines(laid, 0, laid.lines.length, MARGIN.left, MARGIN.top - 30, headOpts);
       doc.endMarkedContent();
     }
     if (watermark) {
@@ -450,7 +462,8 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
       } else {
         doc.fillColor(WATERMARK_COLOR);
       }
-      ts.draw('sans', 7, watermark, MARGIN.left, wmY, block({ width: CONTENT_W, height: 10, align: 'center', ellipsis: true }));
+      const laid = once('sans', 7, watermark, wmOpts);
+      ts.drawLines(laid, 0, laid.lines.length, MARGIN.left, wmY, wmOpts);
       doc.endMarkedContent();
     }
     page.margins.bottom = bottom;

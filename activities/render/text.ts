@@ -275,6 +275,9 @@ export class TextSetter {
     this.ownLength.set(names, names.length);
   }
 
+  /** Word widths by font and size (latinLines). */
+  private widthCache = new Map<string, Map<string, number>>();
+
   /** How many of a chain's fonts the style declared (those after them were found per character). */
   private ownLength = new WeakMap<string[], number>();
 
@@ -683,13 +686,26 @@ export class TextSetter {
     const words = text.split(/[ \t]+/).filter(Boolean);
     if (!words.length) return [{ pieces: [], width: 0, dir: 'ltr', justify: false, gaps: 0 }];
     this.doc.font(font).fontSize(size);
-    const width = (t: string) => this.doc.widthOfString(t);
+    // Books repeat their words: widths are kept per font and size for the document.
+    const cacheKey = `${font}@${size}`;
+    let widths = this.widthCache.get(cacheKey);
+    if (!widths) this.widthCache.set(cacheKey, (widths = new Map()));
+    const known = widths;
+    const width = (t: string) => {
+      let w = known.get(t);
+      if (w === undefined) known.set(t, (w = this.doc.widthOfString(t)));
+      return w;
+    };
     const space = width(' ');
+    // pdfkit lays a line out (and caches the shaped runs) word by word with each word's
+    // trailing space: measuring "word " rather than "word" reuses those runs, where shaping
+    // both forms would double the shaping work and the cache.
+    const wordWidth = (t: string) => width(`${t} `) - space;
     const lines: Array<{ words: string[]; width: number }> = [];
     let line: string[] = [];
     let lineW = 0;
     for (const word of words) {
-      const w = width(word);
+      const w = wordWidth(word);
       if (w > opts.width) return undefined;
       if (!line.length) {
         line.push(word);
@@ -723,7 +739,7 @@ export class TextSetter {
       }
       lines.push({ words: line, width: lineW });
       line = [rest];
-      lineW = width(rest);
+      lineW = wordWidth(rest);
     }
     lines.push({ words: line, width: lineW });
     const justify = opts.align === 'justify';
