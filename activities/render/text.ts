@@ -44,19 +44,22 @@ interface StretchableFont {
 }
 
 /**
- * Justifies by widening the space glyphs of the next text pdfkit draws with this font, by
- * `add` (1/1000 em): pdfkit writes a glyph's extra advance as a TJ adjustment, so the line
+ * Justifies by widening the space glyphs (or, in a CJK line, the ideographs) of the next
+ * text pdfkit draws with this font, by `add` (1/1000 em): pdfkit writes a glyph's extra advance as a TJ adjustment, so the line
  * stays one text object with its spaces in it (pdfkit's own `wordSpacing` drops the space
  * glyphs, and text extraction and screen readers then run words together). An own property
  * shadows the prototype's method for one call; the caller deletes it. Positions are copied,
  * never changed: pdfkit caches them per word.
  */
-function widenSpaces(font: Partial<StretchableFont>, add: number): void {
+function widenSpaces(font: Partial<StretchableFont>, add: number, widens: (cp: number) => boolean): void {
   const proto = Object.getPrototypeOf(font) as StretchableFont;
   font.layout = function (this: StretchableFont, text, features, onlyWidth) {
     const run = proto.layout.call(this, text, features, onlyWidth);
     if (onlyWidth) return run;
-    const positions = run.positions.map((p, i) => (run.glyphs[i].codePoints?.[0] === 0x20 ? { ...p, xAdvance: p.xAdvance + add } : p));
+    const positions = run.positions.map((p, i) => {
+      const cp = run.glyphs[i].codePoints?.[0];
+      return cp !== undefined && widens(cp) ? { ...p, xAdvance: p.xAdvance + add } : p;
+    });
     return { ...run, positions };
   };
 }
@@ -96,7 +99,7 @@ interface Piece {
   /** fontkit lays it out right to left (its script is written that way). */
   rtl: boolean;
   width: number;
-  /** Inter-word spaces in it, which justification widens. */
+  /** Glyphs in it that justification widens: inter-word spaces, or the ideographs of a line without spaces. */
   spaces: number;
 }
 
@@ -108,8 +111,10 @@ export interface Line {
   dir: Direction;
   /** Stretched to the full measure when the block is justified (not a paragraph's last line). */
   justify: boolean;
-  /** Number of inter-word gaps justification widens. */
+  /** Number of gaps justification widens. */
   gaps: number;
+  /** A line with no space to widen (Chinese, Japanese): its ideographs and kana are spaced out instead. */
+  cjk?: boolean;
 }
 
 export interface LaidOut {
@@ -132,6 +137,10 @@ const RTL_RANGES: Array<[number, number]> = [
 function isRtlCp(cp: number): boolean {
   for (const [a, b] of RTL_RANGES) if (cp >= a && cp <= b) return true;
   return false;
+}
+
+function isSpaceCp(cp: number): boolean {
+  return cp === 0x20;
 }
 
 /** Ideographs, kana and fullwidth forms: a line may break between any two of them. Hangul breaks at spaces. */
@@ -333,7 +342,7 @@ export class TextSetter {
         const font = (doc as unknown as DocInternals)._font!;
         const ascent = font.ascender * (laid.size / 1000);
         const stretch = extra && p.spaces ? (extra * 1000) / laid.size : 0;
-        if (stretch) widenSpaces(font, stretch);
+        if (stretch) widenSpaces(font, stretch, line.cjk ? isCjkCp : isSpaceCp);
         try {
           // pdfkit's text() would measure the run twice more (for its own wrapping and to
           // advance doc.x); the width is known, so the run goes to the routine that draws it.
@@ -777,6 +786,9 @@ export class TextSetter {
     const visual = order.map((i) => cells[i]);
     const pieces: Piece[] = [];
     let gaps = 0;
+    // Without spaces, a justified CJK line spreads its width between its characters (not after the last).
+    const cjk = justify && !visual.some((c) => c.cp === 0x20) && visual.some((c) => isCjkCp(c.cp));
+    const lastCell = visual[visual.length - 1];
     let k = 0;
     while (k < visual.length) {
       let m = k + 1;
@@ -794,12 +806,12 @@ export class TextSetter {
       const rtl = fontkitReverses(visualText);
       // fontkit shows a right-to-left script's run reversed: hand it that run in logical order.
       const text = rtl ? shown.slice().reverse().join('') : visualText;
-      const spaces = justify ? part.reduce((n, c) => n + (c.space && c.cp === 0x20 ? 1 : 0), 0) : 0;
+      const spaces = !justify ? 0 : part.reduce((n, c) => n + ((cjk ? isCjkCp(c.cp) && c !== lastCell : c.cp === 0x20) ? 1 : 0), 0);
       gaps += spaces;
       pieces.push({ text, font: chain[visual[k].font], rtl, width: this.measure(chain[visual[k].font], size, text, rtl), spaces });
       k = m;
     }
-    return { pieces, width: pieces.reduce((s, p) => s + p.width, 0), dir, justify, gaps };
+    return { pieces, width: pieces.reduce((s, p) => s + p.width, 0), dir, justify, gaps, cjk };
   }
 }
 
