@@ -190,6 +190,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
 
   // Every image conversion starts now, a few at a time on sharp's threads (libuv's pool),
   // and runs while the main thread lays out the text; each chapter awaits only its own.
+  // The converted JPEGs are small (~100-200 KB), so holding all of them costs little.
   const images = startLimited([book.cover, ...book.chapters.map((c) => c.image)], IMAGE_CONVERSIONS, (img) =>
     img === book.cover
       ? toJpeg(img, { maxWidth: g.maxImagePx, aspect: PAGE_H / PAGE_W })
