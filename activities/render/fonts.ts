@@ -6,6 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { openSync as openFont } from 'fontkit';
+import { getScript } from 'unicode-properties';
 
 export interface FontSet {
   serif: string;
@@ -149,6 +151,9 @@ export function resolveFallbackFonts(language: string, serif: boolean, system = 
     }
     add(list, firstExisting(dirs, 'NotoSansSymbols2-Regular.ttf'));
     add(list, firstExisting(dirs, `NotoSansSymbols-${weight}.ttf`) ?? firstExisting(dirs, 'NotoSansSymbols-Regular.ttf'));
+    // Emoji as glyphs: the monochrome Noto Emoji (npm @fontsource/noto-emoji, cut by Unicode
+    // range into files that are each a whole font). A colour emoji font cannot be embedded by pdfkit.
+    for (const file of emojiFonts()) add(list, file);
   }
   const result = { regular, bold };
   fallbackCache.set(key, result);
@@ -256,4 +261,60 @@ function keepCodePoints(font: GlyphCache): void {
     if (glyph && codePoints?.length && !glyph.codePoints?.length) glyph.codePoints = codePoints;
     return glyph;
   };
+}
+
+/** The monochrome Noto Emoji files of npm @fontsource/noto-emoji (regular weight, WOFF: fontkit subsets WOFF2 glyphs wrongly), or none. */
+function emojiFonts(): string[] {
+  let dir: string;
+  try {
+    dir = path.join(path.dirname(require.resolve('@fontsource/noto-emoji/package.json')), 'files');
+  } catch {
+    return [];
+  }
+  return fs
+    .readdirSync(dir)
+    .filter((f) => /^noto-emoji-[\w]+-400-normal\.woff$/.test(f))
+    .sort()
+    .map((f) => path.join(dir, f));
+}
+
+/** Every installed Noto family's character set (Regular faces), best-ranked first; read on first need. */
+let notoFaces: Array<{ file: string; name: string; chars: Set<number> }> | undefined;
+
+function loadNotoFaces(): NonNullable<typeof notoFaces> {
+  if (notoFaces) return notoFaces;
+  const files: string[] = [];
+  for (const dir of NOTO_DIRS) {
+    if (!fs.existsSync(dir)) continue;
+    for (const f of fs.readdirSync(dir)) if (/^Noto\w+-Regular\.(ttf|otf)$/.test(f)) files.push(path.join(dir, f));
+  }
+  // Sans before Serif and the plain families before their UI/display variants.
+  const rank = (f: string) => (/NotoSans[A-Z]/.test(f) ? 0 : /NotoSans-/.test(f) ? 1 : /NotoSerif/.test(f) ? 2 : 3) * 10 + (/UI|Display|Looped|Unjoined|Mono/.test(f) ? 1 : 0);
+  files.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  notoFaces = [];
+  for (const file of files) {
+    try {
+      notoFaces.push({ file, name: path.basename(file).toLowerCase(), chars: new Set(openFont(file).characterSet) });
+    } catch {
+      // An unreadable font is skipped, not fatal.
+    }
+  }
+  return notoFaces;
+}
+
+/**
+ * The installed Noto font for a character no font of a style's chain has: Debian's
+ * fonts-noto-core carries a family for nearly every script of a living language (Thai,
+ * Devanagari, Ethiopic, Georgian, Tamil, Khmer, ...). The family named after the
+ * character's script wins (Tamil letters from Noto Sans Tamil, not from Grantha, which has
+ * some of them too: a word split between two fonts would not be shaped); else the first
+ * family that has it. Reading every family's character map takes a second or two, so it
+ * happens once per process, and only when a book needs it.
+ */
+export function findCoveringFont(cp: number): FallbackFont | undefined {
+  const faces = loadNotoFaces();
+  const script = getScript(cp).replace(/_/g, '').toLowerCase();
+  const own = faces.find((f) => (f.name.startsWith(`notosans${script}-`) || f.name.startsWith(`notoserif${script}-`)) && f.chars.has(cp));
+  const hit = own ?? faces.find((f) => f.chars.has(cp));
+  return hit ? { file: hit.file } : undefined;
 }

@@ -1,12 +1,16 @@
 /**
  * PDF renderer: cover, title page, copyright page, table of contents, one chapter per
- * section, page numbers, outline, metadata. Built with pdfkit in buffered-pages mode so
- * the table of contents and footers can be written once every page number is known.
+ * section, outline, metadata; PDF/UA-1 and PDF/A-2u (see pdf-standards.ts). Body text is
+ * justified and hyphenated, broken across pages with no widow or orphan; folios on chapter
+ * pages only, running heads (book title left, chapter title right) on the pages after a
+ * chapter's first. Built with pdfkit in buffered-pages mode so the table of contents,
+ * folios and running heads can be written once every page number is known.
  */
 import PDFDocument from 'pdfkit';
 import { chapterTitle, labelsFor, oneLine, startLimited, stripInvalidChars, textDirection, toJpeg, yearOf } from './common';
 import { registerSharedFont, resolveFallbackFonts, resolveFonts } from './fonts';
-import { TextSetter, type BlockOptions } from './text';
+import { declarePdfStandards } from './pdf-standards';
+import { TextSetter, type BlockOptions, type LaidOut } from './text';
 import type { RenderBook } from './types';
 
 export interface PrintOptions {
@@ -90,12 +94,19 @@ const PARAGRAPH_GAP = 7;
 const TEXT_COLOR = '#1a1a1a';
 const MUTED_COLOR = '#666666';
 const WATERMARK_COLOR = '#9a9a9a';
+const COVER_BAND_COLOR = '#3a3a3a';
 
 /**
  * pdfkit's outline options include `fit` although @types/pdfkit omits it; without it the
  * XYZ destination pdfkit builds puts `left` at the page's right edge.
  */
 type OutlineOptions = { expanded?: boolean; fit?: boolean };
+
+/** What a page is, for folios and running heads. */
+type PageKind = 'cover' | 'front' | 'contents' | 'opener' | 'body';
+
+/** Lines of a paragraph a page must hold at its foot (orphans) and at its head (widows). */
+const MIN_LINES_AT_BREAK = 2;
 
 export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): Promise<Buffer> {
   const fonts = resolveFonts();
@@ -105,7 +116,9 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   const date = Number.isNaN(modified.getTime()) ? new Date() : modified;
   const g = geometry(opts.print);
   const { margin: MARGIN, contentW: CONTENT_W, contentH: CONTENT_H, pageW: PAGE_W, pageH: PAGE_H } = g;
+  const bookTitle = oneLine(book.title) || '—';
 
+  const keywords = book.keywords.map(oneLine).filter(Boolean).join(', ');
   const doc = new PDFDocument({
     size: [PAGE_W, PAGE_H],
     margins: MARGIN,
@@ -116,19 +129,19 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     lang: book.language,
     displayTitle: true,
     info: {
-      Title: oneLine(book.title),
-      Author: oneLine(book.author),
-      Subject: oneLine(book.description),
-      Keywords: book.keywords.map(oneLine).filter(Boolean).join(', '),
+      Title: bookTitle,
+      ...(oneLine(book.author) ? { Author: oneLine(book.author) } : {}),
+      ...(oneLine(book.description) ? { Subject: oneLine(book.description) } : {}),
+      ...(keywords ? { Keywords: keywords } : {}),
       Creator: 'ebook-engine',
       CreationDate: date,
       ModDate: date,
     },
   });
+  declarePdfStandards(doc, book.language);
 
   if (opts.print) {
-    // Every page, including those pdfkit adds itself when a paragraph runs over, gets the
-    // printer's boxes: MediaBox is the trim plus bleed, TrimBox the cut.
+    // Every page gets the printer's boxes: MediaBox is the trim plus bleed, TrimBox the cut.
     const b = g.bleed;
     const trimBox = [b, b, b + g.trimW, b + g.trimH];
     const bleedBox = [0, 0, PAGE_W, PAGE_H];
@@ -153,8 +166,8 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   registerSharedFont(doc, 'sans', fonts.sans);
   // Fallbacks are registered only: pdfkit reads a font file when text first needs it,
   // and embeds (a subset of) a font only when it is drawn with.
-  const ts = new TextSetter(doc);
   const system = opts.fallbackFonts !== 'bundled';
+  const ts = new TextSetter(doc, book.language, system);
   const serifFallbacks = resolveFallbackFonts(book.language, true, system);
   const sansFallbacks = resolveFallbackFonts(book.language, false, system);
   ts.defineStyle('serif', serifFallbacks.regular);
@@ -163,8 +176,17 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   ts.defineStyle('sans', sansFallbacks.regular);
   const block = (o: BlockOptions): BlockOptions => ({ baseDir: bookDir, ...o });
 
+  const kinds: Array<{ kind: PageKind; chapter?: number }> = [];
+  const newPage = (kind: PageKind, chapter?: number, options?: PDFKit.PDFDocumentOptions) => {
+    doc.addPage(options);
+    kinds.push({ kind, chapter });
+  };
+
   const root = doc.struct('Document');
   doc.addStructure(root);
+  // Front matter, contents and chapters are sections of their own, in reading order.
+  const front = doc.struct('Sect');
+  root.add(front);
 
   // Every image conversion starts now, a few at a time on sharp's threads (libuv's pool),
   // and runs while the main thread lays out the text; each chapter awaits only its own.
@@ -180,35 +202,34 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   // --- Cover: the image cropped to the page's aspect ratio, full bleed. ---
   {
     const cover = (await images[0])!;
-    doc.addPage({ size: [PAGE_W, PAGE_H], margins: { top: 0, bottom: 0, left: 0, right: 0 } });
-    root.add(
-      doc.struct('Figure', { alt: oneLine(book.cover.alt) }, () => {
+    newPage('cover', undefined, { size: [PAGE_W, PAGE_H], margins: { top: 0, bottom: 0, left: 0, right: 0 } });
+    front.add(
+      doc.struct('Figure', { alt: oneLine(book.cover.alt) || bookTitle }, () => {
         doc.image(cover.data, 0, 0, { width: PAGE_W, height: PAGE_H });
       }),
     );
   }
 
   // --- Title page. ---
-  doc.addPage();
+  newPage('front');
   {
-    const title = oneLine(book.title);
-    const titleSize = fitFontSize(ts, 'serif-bold', title, 28, 14, CONTENT_H * 0.35, CONTENT_W);
+    const titleSize = fitFontSize(ts, 'serif-bold', bookTitle, 28, 14, CONTENT_H * 0.35, CONTENT_W, bookDir);
     doc.fillColor(TEXT_COLOR);
-    const titleH = Math.min(ts.height('serif-bold', titleSize, title, block({ width: CONTENT_W, align: 'center' })), CONTENT_H * 0.35);
+    const titleH = Math.min(ts.height('serif-bold', titleSize, bookTitle, block({ width: CONTENT_W, align: 'center' })), CONTENT_H * 0.35);
     const titleY = MARGIN.top + CONTENT_H * 0.22;
-    root.add(
+    front.add(
       doc.struct('H1', {}, () => {
-        ts.draw('serif-bold', titleSize, title, MARGIN.left, titleY, block({ width: CONTENT_W, height: titleH + 1, ellipsis: true, align: 'center' }));
+        ts.draw('serif-bold', titleSize, bookTitle, MARGIN.left, titleY, block({ width: CONTENT_W, height: titleH + 1, ellipsis: true, align: 'center' }));
       }),
     );
     let y = titleY + titleH + 14;
 
-    if (book.subtitle) {
+    if (book.subtitle && oneLine(book.subtitle)) {
       const subtitle = oneLine(book.subtitle);
       doc.fillColor(MUTED_COLOR);
       const h = Math.min(ts.height('serif-italic', 15, subtitle, block({ width: CONTENT_W, align: 'center' })), CONTENT_H * 0.2);
       const sy = y;
-      root.add(
+      front.add(
         doc.struct('P', {}, () => {
           ts.draw('serif-italic', 15, subtitle, MARGIN.left, sy, block({ width: CONTENT_W, height: h + 1, ellipsis: true, align: 'center' }));
         }),
@@ -217,22 +238,24 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     }
 
     const author = oneLine(book.author);
-    doc.fillColor(TEXT_COLOR);
-    const authorH = Math.min(ts.height('serif', 14, author, block({ width: CONTENT_W, align: 'center' })), CONTENT_H * 0.15);
-    const authorY = Math.max(y + 40, MARGIN.top + CONTENT_H * 0.7);
-    root.add(
-      doc.struct('P', {}, () => {
-        ts.draw('serif', 14, author, MARGIN.left, authorY, block({ width: CONTENT_W, height: authorH + 1, ellipsis: true, align: 'center' }));
-      }),
-    );
+    if (author) {
+      doc.fillColor(TEXT_COLOR);
+      const authorH = Math.min(ts.height('serif', 14, author, block({ width: CONTENT_W, align: 'center' })), CONTENT_H * 0.15);
+      const authorY = Math.max(y + 40, MARGIN.top + CONTENT_H * 0.7);
+      front.add(
+        doc.struct('P', {}, () => {
+          ts.draw('serif', 14, author, MARGIN.left, authorY, block({ width: CONTENT_W, height: authorH + 1, ellipsis: true, align: 'center' }));
+        }),
+      );
+    }
   }
 
   // --- Copyright page: the small print, set at the foot of the page. ---
-  doc.addPage();
+  newPage('front');
   {
     const lines = [
-      oneLine(book.title),
-      `© ${yearOf(book.modified)} ${oneLine(book.author)}`,
+      bookTitle,
+      `© ${yearOf(book.modified)} ${oneLine(book.author)}`.trim(),
       ...(book.credits.length ? [`${labels.credits}: ${book.credits.map(oneLine).join(', ')}`] : []),
     ];
     const text = lines.join('\n');
@@ -240,31 +263,35 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     const opts9 = block({ width: CONTENT_W, lineGap: 3, align: 'start' });
     const h = Math.min(ts.height('serif', 9, text, opts9), CONTENT_H);
     const y = MARGIN.top + CONTENT_H - h;
-    root.add(
+    front.add(
       doc.struct('P', {}, () => {
         ts.draw('serif', 9, text, MARGIN.left, y, { ...opts9, height: h + 1, ellipsis: true });
       }),
     );
   }
+  front.end();
 
   // --- Table of contents: reserve its pages now, fill them once chapter pages are known. ---
   const tocTitles = book.chapters.map(chapterTitle);
   const toc = tocGeometry(g);
   const tocPlan = planToc(ts, g, tocTitles, labels.contents, bookDir);
   const tocFirstPage = doc.bufferedPageRange().count;
-  for (let i = 0; i < tocPlan.pages; i++) doc.addPage();
+  for (let i = 0; i < tocPlan.pages; i++) newPage('contents');
   // Attached to the tree now so it sits before the chapters in reading order.
-  const tocStruct = doc.struct('TOC');
-  root.add(tocStruct);
+  const tocSect = doc.struct('Sect');
+  root.add(tocSect);
 
   // --- Chapters. ---
   const chapterPages: number[] = [];
   const total = book.chapters.length;
+  const bodyTop = MARGIN.top;
+  const bodyBottom = MARGIN.top + CONTENT_H;
+  const bodyOpts = block({ width: CONTENT_W, align: 'justify', hyphenate: true, lineGap: BODY_LINE_GAP });
   for (let i = 0; i < total; i++) {
     const chapter = book.chapters[i];
     const image = await images[i + 1];
 
-    doc.addPage();
+    newPage('opener', i);
     const pageIndex = doc.bufferedPageRange().count - 1;
     chapterPages.push(pageIndex);
     doc.outline.addItem(tocTitles[i], { fit: true } as OutlineOptions as { expanded?: boolean });
@@ -275,27 +302,27 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
 
     // Heading, capped so an absurdly long title cannot push the page over.
     const headingMaxH = CONTENT_H * 0.25;
-    const headingSize = fitFontSize(ts, 'serif-bold', tocTitles[i], 20, 13, headingMaxH, CONTENT_W);
+    const headingSize = fitFontSize(ts, 'serif-bold', tocTitles[i], 20, 13, headingMaxH, CONTENT_W, bookDir);
     doc.fillColor(TEXT_COLOR);
     const headingOpts = block({ width: CONTENT_W, align: 'center', lineGap: 2 });
     const headingH = Math.min(ts.height('serif-bold', headingSize, tocTitles[i], headingOpts), headingMaxH);
     section.add(
-      doc.struct('H2', {}, () => {
+      doc.struct('H1', {}, () => {
         ts.draw('serif-bold', headingSize, tocTitles[i], MARGIN.left, MARGIN.top, { ...headingOpts, height: headingH + 1, ellipsis: true });
       }),
     );
     let y = MARGIN.top + headingH + 18;
 
     if (image && chapter.image) {
-      // Fit into the text block, leaving room for text below it on the same page.
-      const boxH = Math.min(CONTENT_H * 0.58, MARGIN.top + CONTENT_H - y - 40);
+      // Fit into the text block, leaving room for at least two lines below it (the heading keeps its text).
+      const boxH = Math.min(CONTENT_H * 0.58, bodyBottom - y - 60);
       const scale = Math.min(CONTENT_W / image.width, boxH / image.height);
       const w = image.width * scale;
       const h = image.height * scale;
       const x = MARGIN.left + (CONTENT_W - w) / 2;
       const imgY = y;
       section.add(
-        doc.struct('Figure', { alt: oneLine(chapter.image.alt) }, () => {
+        doc.struct('Figure', { alt: oneLine(chapter.image.alt) || tocTitles[i] }, () => {
           doc.image(image.data, x, imgY, { width: w, height: h });
         }),
       );
@@ -303,41 +330,58 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     }
 
     doc.fillColor(TEXT_COLOR);
-    doc.x = MARGIN.left;
-    doc.y = y;
-    const bodyOpts = block({
-      width: CONTENT_W,
-      // Not 'justify': pdfkit then drops the space glyphs, so copy/paste, search
-      // and screen readers get run-together words. 'start' is right for RTL paragraphs.
-      align: 'start',
-      lineGap: BODY_LINE_GAP,
-      pageBreak: { top: MARGIN.top, bottom: MARGIN.top + CONTENT_H },
-    });
     for (const raw of chapter.paragraphs) {
       const para = stripInvalidChars(raw).trim();
       if (!para) continue;
-      section.add(
-        doc.struct('P', {}, () => {
-          ts.draw('serif', BODY_SIZE, para, MARGIN.left, doc.y, bodyOpts);
-        }),
-      );
+      const laid = ts.layout('serif', BODY_SIZE, para, bodyOpts);
+      const n = laid.lines.length;
+      // Lines that fit from `top`: a line fits when its glyphs (not its gap below) end above the bottom.
+      const fit = (top: number) => Math.max(0, Math.floor((bodyBottom - top - (laid.lineH - BODY_LINE_GAP)) / laid.lineH) + 1);
+      const p = doc.struct('P');
+      section.add(p);
+      let first = 0;
+      while (first < n) {
+        const left = n - first;
+        let take = Math.min(fit(y), left);
+        if (take < left) {
+          // Split across pages: at least two lines on either side of the break, else move lines over.
+          if (left - take < MIN_LINES_AT_BREAK) take = left - MIN_LINES_AT_BREAK;
+          if (take < MIN_LINES_AT_BREAK && y > bodyTop) take = 0;
+          if (take <= 0 && y <= bodyTop) take = Math.min(fit(y), left); // a page of one paragraph's lines
+        }
+        if (take > 0) {
+          const from = first;
+          const top = y;
+          // One marked-content sequence per page: a paragraph's part on each page is tagged on its own.
+          p.add(() => ts.drawLines(laid, from, from + take, MARGIN.left, top, bodyOpts));
+          first += take;
+          y += take * laid.lineH;
+        }
+        if (first < n) {
+          newPage('body', i);
+          y = bodyTop;
+        }
+      }
+      p.end();
       // Spacing added here rather than with pdfkit's paragraphGap, which it also applies
       // at every hard line break inside a paragraph (verse would come out double-spaced).
-      doc.y += PARAGRAPH_GAP;
+      y += PARAGRAPH_GAP;
     }
     section.end();
     opts.onProgress?.(i + 1, total);
   }
 
-  // --- Fill the reserved table of contents. ---
+  // --- Fill the reserved table of contents: TOC > TOCI > Reference > Link (text + annotation). ---
   {
     doc.switchToPage(tocFirstPage);
     doc.fillColor(TEXT_COLOR);
-    tocStruct.add(
-      doc.struct('H2', {}, () => {
+    tocSect.add(
+      doc.struct('H1', {}, () => {
         ts.draw('serif-bold', 18, labels.contents, MARGIN.left, MARGIN.top, block({ width: CONTENT_W, align: 'start' }));
       }),
     );
+    const tocStruct = doc.struct('TOC');
+    tocSect.add(tocStruct);
     // Right-to-left books mirror the entries: numbers on the left, titles set from the right.
     const rtl = bookDir === 'rtl';
     const titleX = rtl ? MARGIN.left + toc.numW + 10 : MARGIN.left;
@@ -346,62 +390,81 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
       doc.switchToPage(tocFirstPage + entry.page);
       const pageNo = String(chapterPages[i] + 1);
       doc.fillColor(TEXT_COLOR);
-      tocStruct.add(
-        doc.struct('TOCI', {}, () => {
-          ts.draw('serif', TOC_SIZE, tocTitles[i], titleX, entry.y, block({
-            width: toc.titleW,
-            height: entry.height + 1,
-            ellipsis: true,
-            lineGap: TOC_LINE_GAP,
-            align: 'start',
-            goTo: chapterDest(i),
-          }));
-          doc.font('serif').fontSize(TOC_SIZE);
-          doc.text(pageNo, numX, entry.y, {
-            width: toc.numW,
-            align: rtl ? 'left' : 'right',
-            lineBreak: false,
-            goTo: chapterDest(i),
-          });
-        }),
-      );
+      const item = doc.struct('TOCI');
+      tocStruct.add(item);
+      const ref = doc.struct('Reference');
+      item.add(ref);
+      const link = doc.struct('Link');
+      ref.add(link);
+      link.add(() => {
+        ts.draw('serif', TOC_SIZE, tocTitles[i], titleX, entry.y, block({ width: toc.titleW, height: entry.height + 1, ellipsis: true, lineGap: TOC_LINE_GAP, align: 'start' }));
+        doc.font('serif').fontSize(TOC_SIZE);
+        doc.text(pageNo, numX, entry.y, { width: toc.numW, align: rtl ? 'left' : 'right', lineBreak: false });
+      });
+      // The annotation belongs to the Link element and says where it goes (PDF/UA 7.18.5).
+      doc.goTo(MARGIN.left, entry.y, CONTENT_W, entry.height, chapterDest(i), {
+        structParent: link,
+        Contents: new String(`${tocTitles[i]} (${pageNo})`),
+      } as unknown as PDFKit.Mixins.AnnotationOption);
+      link.end();
+      ref.end();
+      item.end();
     });
     tocStruct.end();
+    tocSect.end();
   }
   root.end();
 
-  // --- Footers: page numbers (not on the cover) and the optional watermark. ---
-  const range = doc.bufferedPageRange();
+  // --- Running heads, folios and the watermark: artifacts, not content. ---
   const watermark = book.watermark ? oneLine(book.watermark) : '';
+  // The same few lines repeat on every page: each is laid out once and drawn per page.
+  const headOpts = block({ width: CONTENT_W, height: 12, align: 'center', ellipsis: true });
+  const wmOpts = block({ width: CONTENT_W, height: 10, align: 'center', ellipsis: true });
+  const laidOut = new Map<string, LaidOut>();
+  const once = (style: string, size: number, text: string, o: BlockOptions) => {
+    const key = `${style}/${size}/${text}`;
+    let laid = laidOut.get(key);
+    if (!laid) laidOut.set(key, (laid = ts.layout(style, size, text, o)));
+    return laid;
+  };
+  const range = doc.bufferedPageRange();
   for (let p = range.start; p < range.start + range.count; p++) {
     doc.switchToPage(p);
     const page = doc.page;
+    const { kind, chapter } = kinds[p];
     // Writing inside the bottom margin would make pdfkit start a new page; lift the limit.
     const bottom = page.margins.bottom;
     page.margins.bottom = 0;
-    if (p > 0) {
+    const folio = p + 1;
+    if (kind === 'opener' || kind === 'body') {
       doc.markContent('Artifact', { type: 'Pagination' });
       doc.font('sans').fontSize(9).fillColor(MUTED_COLOR);
-      doc.text(String(p + 1), MARGIN.left, PAGE_H - MARGIN.bottom + 26, {
-        width: CONTENT_W,
-        align: 'center',
-        lineBreak: false,
-      });
+      const w = doc.widthOfString(String(folio));
+      doc.text(String(folio), MARGIN.left + (CONTENT_W - w) / 2, PAGE_H - MARGIN.bottom + 26, { lineBreak: false });
+      doc.endMarkedContent();
+    }
+    if (kind === 'body') {
+      // Book title over left-hand (even) pages, the chapter's over right-hand (odd) ones.
+      const head = folio % 2 === 0 ? bookTitle : tocTitles[chapter!];
+      doc.markContent('Artifact', { type: 'Pagination' });
+      doc.fillColor(MUTED_COLOR);
+      const laid = once('sans', 8.5, head, headOpts);
+      ts.drawLines(laid, 0, laid.lines.length, MARGIN.left, MARGIN.top - 30, headOpts);
       doc.endMarkedContent();
     }
     if (watermark) {
       doc.markContent('Artifact', { type: 'Pagination' });
       // Measured from the trim edge, so the line survives the cut.
       const wmY = PAGE_H - g.bleed - 20;
-      if (p === 0) {
-        // On the full-bleed cover a translucent band keeps the line legible.
-        doc.save().rect(0, wmY - 4, PAGE_W, 16).fillOpacity(0.35).fill('#000000').restore();
-        doc.fillColor('#ffffff').fillOpacity(0.9);
+      if (kind === 'cover') {
+        // On the full-bleed cover an opaque band keeps the line legible (no transparency: PDF/A).
+        doc.save().rect(0, wmY - 4, PAGE_W, 16).fill(COVER_BAND_COLOR).restore();
+        doc.fillColor('#ffffff');
       } else {
-        doc.fillColor(WATERMARK_COLOR).fillOpacity(1);
+        doc.fillColor(WATERMARK_COLOR);
       }
-      ts.draw('sans', 7, watermark, MARGIN.left, wmY, block({ width: CONTENT_W, height: 10, align: 'center', ellipsis: true }));
-      doc.fillOpacity(1);
+      const laid = once('sans', 7, watermark, wmOpts);
+      ts.drawLines(laid, 0, laid.lines.length, MARGIN.left, wmY, wmOpts);
       doc.endMarkedContent();
     }
     page.margins.bottom = bottom;
@@ -416,9 +479,9 @@ function chapterDest(i: number): string {
 }
 
 /** Largest font size (stepping by 1pt) at which `text` fits the content width within `maxH`. */
-function fitFontSize(ts: TextSetter, style: string, text: string, max: number, min: number, maxH: number, width: number): number {
+function fitFontSize(ts: TextSetter, style: string, text: string, max: number, min: number, maxH: number, width: number, baseDir: 'ltr' | 'rtl'): number {
   for (let size = max; size > min; size--) {
-    if (ts.height(style, size, text, { width, align: 'center' }) <= maxH) return size;
+    if (ts.height(style, size, text, { width, align: 'center', baseDir }) <= maxH) return size;
   }
   return min;
 }
