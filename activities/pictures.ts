@@ -22,16 +22,18 @@ const extensionOf = (mime: string) => (mime === 'image/png' ? 'png' : 'jpg');
 interface Lettering {
   title: string;
   subtitle: string;
+  language?: string;
 }
-
-const lettering = (book: Ebook, outline: Outline): Lettering => ({
-  title: book.title || outline.title,
-  subtitle: book.description ?? outline.logline,
-});
 
 export function createPictureActivities(deps: ActivityDeps, calls: ProviderCalls, reads: BookReads) {
   const { repos, storage, events } = deps;
   const { heartbeat, signal, recordCall, tracked, refuseIfFlagged } = calls;
+
+  const lettering = (book: Ebook, outline: Outline): Lettering => ({
+    title: book.title || outline.title,
+    subtitle: book.description ?? outline.logline,
+    language: reads.briefOf(book).language,
+  });
 
   /** Draws the cover with these words on it and notes them on the row, to know when they change. */
   const drawCoverFor = async (ebookId: string, outline: Outline, words: Lettering, revision?: number): Promise<ImageRef> => {
@@ -49,6 +51,7 @@ export function createPictureActivities(deps: ActivityDeps, calls: ProviderCalls
         palette: outline.palette,
         title: words.title,
         subtitle: words.subtitle,
+        language: words.language,
       },
       signal(),
     ));
@@ -56,7 +59,7 @@ export function createPictureActivities(deps: ActivityDeps, calls: ProviderCalls
     await recordCall(ebookId, 'cover', producer, result.model, result.usage);
     const key = keys.cover(ebookId, extensionOf(result.mime), revision);
     await storage.put(key, result.data, { contentType: result.mime });
-    await repos.ebooks.mergeMetadata(ebookId, { cover: { ...words } });
+    await repos.ebooks.mergeMetadata(ebookId, { cover: { title: words.title, subtitle: words.subtitle } });
     await events.publish(ebookId, 'cover', { provider: producer });
     return { key, alt: `Cover of “${words.title}”`, provider: producer };
   };

@@ -6,6 +6,7 @@
  * or moon, drawing quirks); the prompt hash varies each scene. Covers carry the
  * title and subtitle set large over the picture.
  */
+import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import type { ImageProvider, ImageRequest, ImageResult } from './types';
 import { hash32, Rng } from './offline-text';
@@ -84,10 +85,12 @@ function textWidth(text: string, fontSize: number, bold = false): number {
 }
 
 /**
- * Greedy line wrapping by estimated width. Breaks at spaces, between CJK
- * characters, and inside any word too long for a line on its own.
+ * Greedy line wrapping by estimated width. Breaks at spaces and between CJK characters.
+ * A word too long for a line is split by characters only when `splitWords` (a caption);
+ * a title's or subtitle's word stays whole, and its line is wider than `maxWidth`, so the
+ * caller shrinks the type or hyphenates at a legal point (`hyphenateToFit`).
  */
-function wrap(text: string, maxWidth: number, fontSize: number, bold = false): string[] {
+function wrap(text: string, maxWidth: number, fontSize: number, bold = false, splitWords = true): string[] {
   const units = text.match(/\s+|[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}][、。，．！？」』)]*|[^\s\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}]+/gu) ?? [];
   const lines: string[] = [];
   let line = '';
@@ -105,7 +108,7 @@ function wrap(text: string, maxWidth: number, fontSize: number, bold = false): s
       continue;
     }
     if (line.trim()) push();
-    if (textWidth(unit, fontSize, bold) <= maxWidth) {
+    if (!splitWords || textWidth(unit, fontSize, bold) <= maxWidth) {
       line = unit;
       continue;
     }
@@ -119,23 +122,75 @@ function wrap(text: string, maxWidth: number, fontSize: number, bold = false): s
   return lines;
 }
 
+const requireHere = createRequire(__filename);
+const hyphenators = new Map<string, ((word: string) => string) | null>();
+const SOFT_HYPHEN = '\u00ad';
+
+/** npm hyphen's TeX patterns for a BCP 47 tag (the tag, then its language), or null. */
+function hyphenatorFor(language: string): ((word: string) => string) | null {
+  const tag = language.toLowerCase();
+  if (hyphenators.has(tag)) return hyphenators.get(tag)!;
+  let found: ((word: string) => string) | null = null;
+  for (const name of tag === 'en' ? ['en-us'] : [tag, tag.split('-')[0]]) {
+    if (!/^[a-z]{2,3}(-[a-z0-9]+)*$/.test(name)) continue;
+    try {
+      const mod = requireHere(`hyphen/${name}`) as { hyphenateSync: (t: string, o: { hyphenChar: string }) => string };
+      found = (word) => mod.hyphenateSync(word, { hyphenChar: SOFT_HYPHEN });
+      break;
+    } catch {
+      // No patterns under this name.
+    }
+  }
+  hyphenators.set(tag, found);
+  return found;
+}
+
+/**
+ * Lines wider than `maxWidth` (a word that does not fit even at the smallest size) broken at
+ * the hyphenation patterns' legal points, a visible hyphen ending each piece; a word with no
+ * legal point that fits is left whole (the caller clamps it), never cut at an arbitrary letter.
+ */
+function hyphenateToFit(lines: string[], maxWidth: number, fontSize: number, bold: boolean, language: string): string[] {
+  const hyphenate = hyphenatorFor(language);
+  if (!hyphenate) return lines;
+  const out: string[] = [];
+  for (const line of lines) {
+    if (textWidth(line, fontSize, bold) <= maxWidth) {
+      out.push(line);
+      continue;
+    }
+    let rest = line;
+    while (textWidth(rest, fontSize, bold) > maxWidth) {
+      const pieces = hyphenate(rest).split(SOFT_HYPHEN);
+      let head = '';
+      let i = 0;
+      while (i < pieces.length - 1 && textWidth(`${head}${pieces[i]}-`, fontSize, bold) <= maxWidth) head += pieces[i++];
+      if (!head) break;
+      out.push(`${head}-`);
+      rest = pieces.slice(i).join('');
+    }
+    out.push(rest);
+  }
+  return out;
+}
+
 /**
  * Same line count as greedy wrapping, but with lines of even length: searches
  * the narrowest width that needs no more lines and breaks no word apart.
  */
 function balancedWrap(text: string, maxWidth: number, fontSize: number, bold = false): string[] {
-  const greedy = wrap(text, maxWidth, fontSize, bold);
+  const greedy = wrap(text, maxWidth, fontSize, bold, false);
   if (greedy.length < 2) return greedy;
   const words = greedy.join(' ');
   let lo = maxWidth * 0.4;
   let hi = maxWidth;
   for (let i = 0; i < 12; i++) {
     const mid = (lo + hi) / 2;
-    const lines = wrap(text, mid, fontSize, bold);
-    if (lines.length <= greedy.length && lines.join(' ') === words) hi = mid;
+    const lines = wrap(text, mid, fontSize, bold, false);
+    if (lines.length <= greedy.length && lines.join(' ') === words && lines.every((l) => textWidth(l, fontSize, bold) <= mid)) hi = mid;
     else lo = mid;
   }
-  return wrap(text, hi, fontSize, bold);
+  return wrap(text, hi, fontSize, bold, false);
 }
 
 /** Keeps at most `max` lines, ending the last one with an ellipsis if text was cut. */
@@ -511,21 +566,32 @@ function composeScene(req: ImageRequest, w: number, h: number, c1: Rgb, c2: Rgb,
   return `<defs>${defs.join('')}</defs>${parts.join('')}`;
 }
 
+/**
+ * A cover title's lines and type size: as big as fits four lines of the cover's width with
+ * every word whole and the lines balanced; a word too long even at the smallest size is
+ * hyphenated at a legal point for `language`, never cut between two letters.
+ */
+export function coverTitleLayout(title: string, w: number, h: number, language = 'en'): { lines: string[]; size: number; maxWidth: number } {
+  const maxWidth = w * 0.84;
+  let size = Math.min(w * 0.12, h * 0.09);
+  const fits = (ls: string[]) => ls.length <= 4 && ls.every((l) => textWidth(l, size, true) <= maxWidth);
+  let lines = wrap(title, maxWidth, size, true, false);
+  while (!fits(lines) && size > w * 0.04) {
+    size *= 0.92;
+    lines = wrap(title, maxWidth, size, true, false);
+  }
+  lines = fits(lines)
+    ? balancedWrap(title, maxWidth, size, true)
+    : clampLines(hyphenateToFit(lines, maxWidth, size, true, language), 4, maxWidth, size, true);
+  return { lines, size, maxWidth };
+}
+
 /** The lettering, and the y where it ends (0 when there is none at the top). */
 function composeText(req: ImageRequest, w: number, h: number, c1: Rgb, c2: Rgb, night: boolean): { svg: string; bottom: number } {
   const out: string[] = [];
   let bottom = 0;
   if (req.kind === 'cover') {
-    const title = (req.title ?? '').trim() || 'Untitled';
-    const maxWidth = w * 0.84;
-    // Start big and shrink until the title fits in four lines.
-    let size = Math.min(w * 0.12, h * 0.09);
-    let lines = wrap(title, maxWidth, size, true);
-    while ((lines.length > 4 || lines.some((l) => textWidth(l, size, true) > maxWidth)) && size > w * 0.04) {
-      size *= 0.92;
-      lines = wrap(title, maxWidth, size, true);
-    }
-    lines = lines.length <= 4 ? balancedWrap(title, maxWidth, size, true) : clampLines(lines, 4, maxWidth, size, true);
+    const { lines, size } = coverTitleLayout((req.title ?? '').trim() || 'Untitled', w, h, req.language);
     const lineHeight = size * 1.16;
     const top = h * 0.1;
     const blockH = lines.length * lineHeight;
@@ -544,8 +610,8 @@ function composeText(req: ImageRequest, w: number, h: number, c1: Rgb, c2: Rgb, 
     if (subtitle) {
       const ss = Math.max(12, w * 0.034);
       const sw = w * 0.76;
-      const sg = wrap(subtitle, sw, ss);
-      const sl = sg.length <= 4 ? balancedWrap(subtitle, sw, ss) : clampLines(sg, 4, sw, ss);
+      const sg = hyphenateToFit(wrap(subtitle, sw, ss, false, false), sw, ss, false, req.language ?? 'en');
+      const sl = sg.length <= 4 && sg.every((l) => textWidth(l, ss) <= sw) ? balancedWrap(subtitle, sw, ss) : clampLines(sg, 4, sw, ss);
       y += ss * 1.9;
       out.push(textBlock(sl, { x: w / 2, y, size: ss, lineHeight: ss * 1.35, fill: ink, family: SERIF, opacity: 0.92, shadow: ss * 0.05 }));
       y += (sl.length - 1) * ss * 1.35;

@@ -94,6 +94,8 @@ export interface ImageRequest {
   subtitle?: string;
   /** For illustrations: the chapter's title and number. */
   caption?: string;
+  /** BCP 47 language of the lettering (title, subtitle): where a long word may be hyphenated. */
+  language?: string;
 }
 
 export interface ImageResult {
