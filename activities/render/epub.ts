@@ -84,7 +84,7 @@ export async function renderEpub(book: RenderBook): Promise<Buffer> {
   );
 
   const creditLine = book.credits.length
-    ? `\n  <p>${x(labels.credits)}: ${x(book.credits.map(oneLine).join(', '))}</p>`
+    ? book.credits.map((c) => `\n  <p>${x(oneLine(c))}</p>`).join('')
     : '';
   addText(
     { id: 'copyright', href: 'copyright.xhtml', mediaType: 'application/xhtml+xml' },

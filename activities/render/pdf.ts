@@ -256,7 +256,8 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     const lines = [
       bookTitle,
       `© ${yearOf(book.modified)} ${oneLine(book.author)}`.trim(),
-      ...(book.credits.length ? [`${labels.credits}: ${book.credits.map(oneLine).join(', ')}`] : []),
+      // Each credit is a sentence of its own ("Text written with …; pictures drawn with …").
+      ...book.credits.map(oneLine).filter(Boolean),
     ];
     const text = lines.join('\n');
     doc.fillColor(MUTED_COLOR);

@@ -30,7 +30,7 @@ export interface RenderBook {
   chapters: RenderChapter[];
   /** Set for the free tier: a line printed on every page of the PDF. */
   watermark?: string;
-  /** Names of the providers that wrote and drew the book, printed on the copyright page. */
+  /** Who and what made the book, in sentences, each printed as a line of the copyright page. */
   credits: string[];
   /** ISO timestamp used as the publication/modification date. */
   modified: string;
