@@ -39,6 +39,15 @@ export interface Config {
     runwareUrl?: string;
     /** Order tried by the failover (`TEXT_PROVIDERS`, e.g. `groq,openai`); unconfigured ones are skipped. */
     textProviders: string[];
+    /** True when TEXT_PROVIDERS was set: unset, a keyless engine picks `local` or `offline` itself. */
+    textProvidersSet: boolean;
+    /** The `local` provider's model (LOCAL_MODEL_PATH; default: where `npm install` puts it). */
+    localModelPath: string;
+    /** LOCAL_MODEL_THREADS / LOCAL_MODEL_SEQUENCES; unset: from the machine's cores. */
+    localModelThreads?: number;
+    localModelSequences?: number;
+    /** LOCAL_MODEL_CHAPTER_WORDS: the length a local chapter aims at (default 400). */
+    localChapterWords?: number;
     /** Order tried by the failover (`IMAGE_PROVIDERS`, e.g. `runware,openai`). */
     imageProviders: string[];
     textModelGroq: string;
@@ -197,7 +206,12 @@ export function loadConfig(env: Env = process.env): Config {
       openaiBaseUrl: url(env, 'OPENAI_BASE_URL', ['http:', 'https:']),
       runwareApiKey: str(env, 'RUNWARE_API_KEY'),
       runwareUrl: url(env, 'RUNWARE_URL', ['ws:', 'wss:']),
-      textProviders: list(env, 'TEXT_PROVIDERS', ['groq', 'openai'], ['groq', 'openai', 'offline']),
+      textProviders: list(env, 'TEXT_PROVIDERS', ['groq', 'openai'], ['groq', 'openai', 'local', 'offline']),
+      textProvidersSet: str(env, 'TEXT_PROVIDERS') !== undefined,
+      localModelPath: path.resolve(str(env, 'LOCAL_MODEL_PATH') ?? path.join(__dirname, '..', '.tools', 'models', 'gemma-3-270m-q4_k_m.gguf')),
+      localModelThreads: str(env, 'LOCAL_MODEL_THREADS') === undefined ? undefined : int(env, 'LOCAL_MODEL_THREADS', 2, 1, 256),
+      localModelSequences: str(env, 'LOCAL_MODEL_SEQUENCES') === undefined ? undefined : int(env, 'LOCAL_MODEL_SEQUENCES', 2, 1, 64),
+      localChapterWords: str(env, 'LOCAL_MODEL_CHAPTER_WORDS') === undefined ? undefined : int(env, 'LOCAL_MODEL_CHAPTER_WORDS', 400, 60, 3000),
       imageProviders: list(env, 'IMAGE_PROVIDERS', ['runware', 'openai'], ['runware', 'openai', 'offline']),
       textModelGroq: str(env, 'TEXT_MODEL_GROQ') ?? 'openai/gpt-oss-120b',
       textModelOpenai: str(env, 'TEXT_MODEL_OPENAI') ?? 'gpt-4.1-mini',
