@@ -110,8 +110,8 @@ describe('local text provider: the real model', function () {
       LocalModel.installed(MODEL_PATH),
       `the local model is not installed at ${MODEL_PATH}: run \`npm run model:install\` (CI installs it; EBOOK_SKIP_MODEL must not be set)`,
     );
-    // Two threads at most: the machines running the suite have two cores.
-    provider = createLocalTextProvider({ modelPath: MODEL_PATH, threads: 2, sequences: 2 });
+    // Two threads at most and short chapters: the machines running the suite have two cores.
+    provider = createLocalTextProvider({ modelPath: MODEL_PATH, threads: 2, sequences: 2, chapterWords: 150 });
     await provider.warmUp();
   });
 
@@ -143,11 +143,15 @@ describe('local text provider: the real model', function () {
       const words = text.split(/\s+/).length;
       assert.ok(deltas.length > 5, `chapter ${chapter.index} was streamed (${deltas.length} deltas)`);
       assert.equal(deltas.join('').replace(/\s+/g, ' ').trim(), result.paragraphs.join(' '), 'what was streamed is the chapter');
-      assert.ok(words >= 0.5 * chapter.targetWords && words <= 1.6 * chapter.targetWords, `chapter ${chapter.index}: ${words} words for ${chapter.targetWords}`);
+      // Near the target: stopped at the first sentence end past it, or the model ended a little early.
+      assert.ok(words >= 0.4 * chapter.targetWords && words <= 1.6 * chapter.targetWords, `chapter ${chapter.index}: ${words} words for ${chapter.targetWords}`);
       assert.match(text.trim(), /[.!?…]['"”’)\]]*$/, 'it ends at a sentence end');
       assert.ok(!/\n\s*chapter\b/i.test(text), 'it did not run into another chapter');
       assert.ok(text.includes(hero), `chapter ${chapter.index} names the hero ${hero}`);
       assert.ok(names(text, 'gull'), `chapter ${chapter.index} names the gull`);
+      // Not only in the engine's opening sentence: the model's own text names them too.
+      const own = text.slice(text.indexOf('\n\n') >= 0 ? text.indexOf('\n\n') : text.indexOf('.') + 1);
+      assert.ok(own.includes(hero) || names(own, 'gull') || names(own, 'keeper') || names(own, 'lighthouse'), `chapter ${chapter.index}'s own text names the hero, keeper, lighthouse or gull: ${own.slice(0, 300)}`);
       assert.ok((result.usage.inputTokens ?? 0) > 50, `prompt tokens: ${JSON.stringify(result.usage)}`);
       assert.ok((result.usage.outputTokens ?? 0) > 100, `completion tokens: ${JSON.stringify(result.usage)}`);
     }
