@@ -23,9 +23,14 @@ import type {
 
 export interface LocalModelOptions {
   modelPath: string;
-  /** CPU threads of the context (default: the cores, at most 4). */
+  /**
+   * CPU threads of the context (default: half the cores, at least 1, at most 4).
+   * Not all of them: llama.cpp's threads wait for each other spinning, and on a
+   * machine whose cores are busy with other work 2 threads on 2 cores ran ~10x
+   * slower than 1 (0.3-0.5 against 2.4-5.5 tokens/s, measured here under load).
+   */
   threads?: number;
-  /** Chapters written at once (context sequences; default: the threads). */
+  /** Chapters written at once (context sequences, one batch; default: twice the threads). */
   sequences?: number;
   /** Tokens each sequence holds (default 2048: the auto size hung on first tries). */
   contextSize?: number;
@@ -89,8 +94,8 @@ export class LocalModel {
   constructor(opts: LocalModelOptions) {
     this.modelPath = opts.modelPath;
     const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-    this.threads = Math.max(1, opts.threads ?? Math.min(cores, 4));
-    this.sequences = Math.max(1, opts.sequences ?? this.threads);
+    this.threads = Math.max(1, opts.threads ?? Math.min(Math.floor(cores / 2), 4));
+    this.sequences = Math.max(1, opts.sequences ?? this.threads * 2);
     this.contextSize = opts.contextSize ?? 2048;
   }
 

@@ -15,12 +15,15 @@ import { LocalModel } from '../../activities/providers/local-model';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
-/** Short chapters and two threads: the suite's machines have two cores shared with other tests. */
+/**
+ * Short chapters and one thread: the suite's machines have two cores shared with
+ * other tests, and a writeChapter attempt has 5 minutes (workflows/proxies.ts).
+ */
 const LOCAL_ENV = {
   TEXT_PROVIDERS: 'local',
-  LOCAL_MODEL_THREADS: '2',
+  LOCAL_MODEL_THREADS: '1',
   LOCAL_MODEL_SEQUENCES: '2',
-  LOCAL_MODEL_CHAPTER_WORDS: '150',
+  LOCAL_MODEL_CHAPTER_WORDS: '80',
   CHAPTER_CONCURRENCY: '2',
 };
 
@@ -89,7 +92,7 @@ describe('a book written by the local model (HTTP, SSE, ledger)', function () {
       assert.equal(streamed, c.paragraphs.join(' '), `chapter ${c.index}: what streamed is what was stored`);
       assert.equal(c.textProvider, 'local');
       const text = c.paragraphs.join(' ');
-      assert.ok(c.words >= 60, `chapter ${c.index} has ${c.words} words`);
+      assert.ok(c.words >= 40, `chapter ${c.index} has ${c.words} words`);
       assert.ok(/\bgulls?\b/i.test(text), `chapter ${c.index} names the gull: ${text.slice(0, 300)}`);
     }
     const status = await api(apiUrl, 'GET', `/v1/ebooks/${id}/status`, { token });
@@ -197,7 +200,7 @@ describe('a worker killed in the middle of a local chapter', function () {
     const book = await api(url, 'GET', `/v1/ebooks/${id}`, { token });
     for (const c of book.body.chapters) {
       assert.equal(c.textProvider, 'local');
-      assert.ok(c.words >= 60, `chapter ${c.index}: ${c.words} words`);
+      assert.ok(c.words >= 40, `chapter ${c.index}: ${c.words} words`);
     }
   });
 });

@@ -110,8 +110,8 @@ describe('local text provider: the real model', function () {
       LocalModel.installed(MODEL_PATH),
       `the local model is not installed at ${MODEL_PATH}: run \`npm run model:install\` (CI installs it; EBOOK_SKIP_MODEL must not be set)`,
     );
-    // Two threads at most and short chapters: the machines running the suite have two cores.
-    provider = createLocalTextProvider({ modelPath: MODEL_PATH, threads: 2, sequences: 2, chapterWords: 150 });
+    // One thread and short chapters: the machines running the suite have two cores, shared.
+    provider = createLocalTextProvider({ modelPath: MODEL_PATH, threads: 1, sequences: 2, chapterWords: 120 });
     await provider.warmUp();
   });
 
