@@ -184,7 +184,6 @@ export function createLocalTextProvider(opts: LocalTextOptions): LocalTextProvid
     const tokenBias = await model.banned(BANNED);
     for (let round = 0; round < 2; round++) {
       const stop = new AbortController();
-      const passedBefore = text.length;
       const out = await model.generate(prompt + text.slice(primer.length), {
         ...PROSE,
         signal,
@@ -211,10 +210,9 @@ export function createLocalTextProvider(opts: LocalTextOptions): LocalTextProvid
         cutShort = true;
         break;
       }
-      // The model ended (or began another chapter): well short of the target, it goes on once.
-      const grew = text.length > passedBefore;
+      // The model ended (or began another chapter), even at once: well short of the target, it goes on once.
       headingStop = false;
-      if (countWords(gate.emitted) >= 0.6 * target || round === 1 || !grew) break;
+      if (countWords(gate.emitted) >= 0.6 * target || round === 1) break;
       text = `${text.trimEnd()}\n\n`;
       passed = Math.min(passed, text.length);
       advance(stop, true);
