@@ -3,7 +3,7 @@
  * ledger. The built-in table holds public list prices (standard tier, no batch
  * discounts) as entered by hand on 2026-11-27 (PRICES_ENTERED_ON); prices change,
  * so operators override them without a release through `PROVIDER_PRICES` (JSON,
- * validated when the configuration loads). The offline providers cost nothing. A
+ * validated when the configuration loads). The offline providers and the local model cost nothing. A
  * model not listed is costed at 0 with `estimated: false`, so a report can tell
  * "free" from "unknown price".
  */
@@ -116,7 +116,8 @@ export function priceOf(provider: string, model: string, table: PriceTable = act
 }
 
 export function costOf(provider: string, model: string, usage: Usage, table?: PriceTable): CallCost {
-  if (provider === 'offline') return { costUsd: 0, estimated: true };
+  // Both run on the worker's own CPU: nothing is billed per token or image.
+  if (provider === 'offline' || provider === 'local') return { costUsd: 0, estimated: true };
   const price = priceOf(provider, model, table);
   if (!price) return { costUsd: 0, estimated: false };
   const usd =

@@ -40,6 +40,15 @@ export interface Config {
     runwareUrl?: string;
     /** Order tried by the failover (`TEXT_PROVIDERS`, e.g. `groq,openai`); unconfigured ones are skipped. */
     textProviders: string[];
+    /** True when TEXT_PROVIDERS was set: unset, a keyless engine picks `local` or `offline` itself. */
+    textProvidersSet: boolean;
+    /** The `local` provider's model (LOCAL_MODEL_PATH; default: where `npm install` puts it). */
+    localModelPath: string;
+    /** LOCAL_MODEL_THREADS / LOCAL_MODEL_SEQUENCES; unset: from the machine's cores. */
+    localModelThreads?: number;
+    localModelSequences?: number;
+    /** LOCAL_MODEL_CHAPTER_WORDS: the length a local chapter aims at (default 400). */
+    localChapterWords?: number;
     /** Order tried by the failover (`IMAGE_PROVIDERS`, e.g. `runware,openai`). */
     imageProviders: string[];
     textModelGroq: string;
@@ -101,7 +110,7 @@ export class ConfigError extends Error {
 type Env = Record<string, string | undefined>;
 
 /** The providers each failover list may name, in one place: a new provider is one more entry. */
-export const TEXT_PROVIDER_NAMES = ['groq', 'openai', 'offline'] as const;
+export const TEXT_PROVIDER_NAMES = ['groq', 'openai', 'local', 'offline'] as const;
 export const IMAGE_PROVIDER_NAMES = ['runware', 'openai', 'offline'] as const;
 
 // ---------------------------------------------------------------------------
@@ -119,6 +128,19 @@ const textOr = (def: string) => text.transform((v) => v ?? def);
 /** A whole number in min..max (digits only: no sign, no exponent). */
 const integer = (def: number, min: number, max: number) =>
   bounded(/^\d+$/, 'an integer', def, min, max);
+
+/** Like `integer`, but unset stays undefined (the caller picks from the machine). */
+const optionalInteger = (min: number, max: number) => {
+  const range = (iss: { input?: unknown }) => `expected ${min}..${max}, got ${String(iss.input)}`;
+  return text.pipe(
+    z
+      .string()
+      .regex(/^\d+$/, { error: (iss) => `expected an integer, got "${String(iss.input)}"` })
+      .transform(Number)
+      .pipe(z.number({ error: range }).min(min, { error: range }).max(max, { error: range }))
+      .optional(),
+  );
+};
 
 /** A plain decimal in min..max. */
 const decimal = (def: number, min: number, max: number) =>
@@ -257,6 +279,10 @@ const envSchema = z.object({
   PROVIDER_BREAKER_THRESHOLD: integer(5, 1, 1000),
   PROVIDER_BREAKER_COOLDOWN_MS: integer(30_000, 0, 3_600_000),
   PROVIDER_PRICES: priceOverrides,
+  LOCAL_MODEL_PATH: text,
+  LOCAL_MODEL_THREADS: optionalInteger(1, 256),
+  LOCAL_MODEL_SEQUENCES: optionalInteger(1, 64),
+  LOCAL_MODEL_CHAPTER_WORDS: optionalInteger(60, 3000),
   CHAPTER_CONCURRENCY: integer(4, 1, 24),
   OFFLINE_PROVIDER_DELAY_MS: integer(0, 0, 600_000),
   LOG_LEVEL: textOr('info'),
@@ -310,6 +336,11 @@ export function loadConfig(env: Env = process.env): Config {
       runwareApiKey: e.RUNWARE_API_KEY,
       runwareUrl: e.RUNWARE_URL,
       textProviders: e.TEXT_PROVIDERS,
+      textProvidersSet: (env.TEXT_PROVIDERS ?? '').trim() !== '',
+      localModelPath: path.resolve(e.LOCAL_MODEL_PATH ?? path.join(__dirname, '..', '.tools', 'models', 'gemma-3-270m-q4_k_m.gguf')),
+      localModelThreads: e.LOCAL_MODEL_THREADS,
+      localModelSequences: e.LOCAL_MODEL_SEQUENCES,
+      localChapterWords: e.LOCAL_MODEL_CHAPTER_WORDS,
       imageProviders: e.IMAGE_PROVIDERS,
       textModelGroq: e.TEXT_MODEL_GROQ,
       textModelOpenai: e.TEXT_MODEL_OPENAI,

@@ -8,18 +8,28 @@ import { createOpenAIImageProvider } from '../activities/providers/openai-image'
 import { createFailoverImageProvider, createFailoverTextProvider } from '../activities/providers/failover';
 import type { Config } from '../lib/config';
 import type { ActivityDeps } from '../activities/deps';
+import { createLocalTextProvider, type LocalTextProvider } from '../activities/providers/local-text';
+import { LocalModel } from '../activities/providers/local-model';
 
 export interface Providers {
   text: TextProvider;
   image: ImageProvider;
   /** The first configured image provider with an upscaler; none: pictures are upscaled locally. */
   upscaler?: ActivityDeps['upscaler'];
+  /**
+   * Frees what the providers hold in this process (the local model's memory and
+   * native threads); call it once the worker drained, before the process exits.
+   */
+  disposeProviders?(): Promise<void>;
 }
 
 /**
  * The providers a worker uses.
  *
- * With no provider key set these are the offline ones; `OFFLINE_PROVIDER_DELAY_MS`
+ * With no text key and no TEXT_PROVIDERS, text is written by `local` (the
+ * language model `npm install` puts in .tools/models) when its file is there,
+ * else by `offline`; TEXT_PROVIDERS=offline keeps the instant template writer.
+ * With no image key the pictures are the offline ones; `OFFLINE_PROVIDER_DELAY_MS`
  * gives them a provider-like latency for demos, crash tests and benchmarks.
  * With keys: a failover over the configured providers in `TEXT_PROVIDERS` /
  * `IMAGE_PROVIDERS` order (unconfigured ones skipped). Offline joins a keyed
@@ -37,8 +47,13 @@ export function createProviders(config: Config): Providers {
     breakerCooldownMs: p.breakerCooldownMs,
   };
 
+  const textKeys = Boolean(p.groqApiKey || p.openaiApiKey);
+  // Unset TEXT_PROVIDERS with no key: the best writer this machine has.
+  const textOrder =
+    !p.textProvidersSet && !textKeys ? [LocalModel.installed(p.localModelPath) ? 'local' : 'offline'] : p.textProviders;
+  let local: LocalTextProvider | undefined;
   const text: TextProvider[] = [];
-  for (const name of p.textProviders) {
+  for (const name of textOrder) {
     if (name === 'groq' && p.groqApiKey) {
       text.push(
         createGroqTextProvider({
@@ -61,6 +76,21 @@ export function createProviders(config: Config): Providers {
           timeoutMs: p.timeoutMs,
         }),
       );
+    } else if (name === 'local') {
+      // Named explicitly without the model: refuse to start, saying how to install it.
+      if (!LocalModel.installed(p.localModelPath)) {
+        throw new Error(
+          `TEXT_PROVIDERS: local needs the model at ${p.localModelPath}; run \`npm run model:install\` or set LOCAL_MODEL_PATH`,
+        );
+      }
+      local = createLocalTextProvider({
+        modelPath: p.localModelPath,
+        threads: p.localModelThreads,
+        sequences: p.localModelSequences,
+        chapterWords: p.localChapterWords,
+        temperature: p.textTemperature,
+      });
+      text.push(local);
     } else if (name === 'offline') {
       text.push(offlineText());
     }
@@ -93,7 +123,6 @@ export function createProviders(config: Config): Providers {
 
   // A kind with no key at all runs offline, as without keys. A kind whose keys are set but whose
   // list names none of them is a misconfiguration: refuse to start rather than write offline books.
-  const textKeys = Boolean(p.groqApiKey || p.openaiApiKey);
   const imageKeys = Boolean(p.runwareApiKey || p.openaiApiKey);
   if (text.length === 0 && textKeys) {
     throw new Error(`TEXT_PROVIDERS: none of ${p.textProviders.join(',')} has a key (set one, or list offline)`);
@@ -107,6 +136,9 @@ export function createProviders(config: Config): Providers {
     text: text.length === 0 ? offlineText() : text.length === 1 && text[0].offline ? text[0] : createFailoverTextProvider(text, failover),
     image:
       image.length === 0 ? offlineImage() : image.length === 1 && image[0].offline ? image[0] : createFailoverImageProvider(image, failover),
+    disposeProviders: async () => {
+      await local?.dispose();
+    },
   };
 }
 

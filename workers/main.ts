@@ -100,6 +100,8 @@ async function main() {
   await client.connection.close();
   await connection.close();
   await services.close();
+  // The local model's memory and native threads go once no activity can use them.
+  await providers.disposeProviders?.();
   await metrics?.close();
   log.info('worker stopped');
 }

@@ -77,6 +77,7 @@ export async function createTestStack(extraEnv: Record<string, string> = {}): Pr
     TEMPORAL_ADDRESS: env.address,
     TEMPORAL_TASK_QUEUE: taskQueue,
     LOG_LEVEL: 'warn',
+    LOCAL_MODEL_PATH: process.env.LOCAL_MODEL_PATH,
     ...extraEnv,
   });
   const services = await createServices(config);
