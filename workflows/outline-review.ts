@@ -1,0 +1,144 @@
+/**
+ * The outline review of a book started with `review: 'outline'`: after its outline
+ * the book waits, durably and at no cost, for its owner's answer through the
+ * `reviewOutline` update (approve, edit, revise). The update's validator refuses a
+ * bad answer before anything reaches history; an answer restarts the clock, a
+ * reminder goes out a day before it runs out (halfway, for shorter reviews), and
+ * an unanswered review ends with a ReviewTimedOut failure that ebook.ts books as a
+ * cancellation. Only books that asked for a review come here, so the histories of
+ * every other book replay as they were recorded.
+ */
+import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
+import { answerProblem, type OutlineAnswer } from '../core/outline-review';
+import { store, text } from './proxies';
+import {
+  DEFAULT_REVIEW_TIMEOUT_MS,
+  outlineQuery,
+  ReviewErrorTypes,
+  reviewOutlineUpdate,
+  type EbookState,
+  type EbookWorkflowInput,
+  type OutlineRef,
+  type ReviewOutline,
+  type Stage,
+} from './shared';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export async function awaitOutlineReview(
+  input: EbookWorkflowInput,
+  written: OutlineRef,
+  state: EbookState,
+  setStage: (stage: Stage) => void,
+): Promise<OutlineRef> {
+  const { ebookId } = input;
+  const timeoutMs = Math.max(1000, input.reviewTimeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS);
+  const reminderLeadMs = Math.min(DAY_MS, timeoutMs / 2);
+  let deadline = Date.now() + timeoutMs;
+  const expiresAt = () => new Date(deadline).toISOString();
+
+  let current = await store.openOutlineReview({ ebookId, expiresAt: expiresAt() });
+  let waiting = true;
+  let approved = false;
+  let busy = false;
+  let answers = 0;
+  let reminded = false;
+  const hold = (review: ReviewOutline) => {
+    current = review;
+    state.title = review.title;
+    state.chapters = review.chapters.map((c) => ({ index: c.index, title: c.title, status: 'pending' }));
+  };
+  state.status = 'awaiting_review';
+  setStage('outline_review');
+
+  setHandler(outlineQuery, () => (waiting ? current : null));
+  setHandler(
+    reviewOutlineUpdate,
+    async (answer: OutlineAnswer): Promise<ReviewOutline> => {
+      // One answer at a time, in the order they came: a revision takes a provider call.
+      while (busy) await condition(() => !busy);
+      if (!waiting) throw notWaiting();
+      busy = true;
+      try {
+        deadline = Date.now() + timeoutMs;
+        reminded = false;
+        if (answer.action === 'approve') {
+          approved = true;
+          waiting = false;
+          return current;
+        }
+        const version = current.version + 1;
+        if (answer.action === 'edit') {
+          const { title, chapters } = answer;
+          hold(await store.editOutline({ ebookId, version, title, chapters, expiresAt: expiresAt() }));
+        } else {
+          hold(await text.reviseOutline({ ebookId, brief: input.brief, feedback: answer.feedback, version, expiresAt: expiresAt() }));
+        }
+        return current;
+      } finally {
+        answers++;
+        busy = false;
+      }
+    },
+    {
+      // Runs before the update is accepted: a refusal here writes nothing to history.
+      validator: (answer: OutlineAnswer) => {
+        if (!waiting) throw notWaiting();
+        const problem = answerProblem(answer);
+        if (problem) {
+          throw ApplicationFailure.create({
+            type: ReviewErrorTypes.InvalidAnswer,
+            message: `${problem.field}: ${problem.message}`,
+            details: [problem],
+            nonRetryable: true,
+          });
+        }
+      },
+    },
+  );
+
+  for (;;) {
+    while (busy) await condition(() => !busy);
+    if (approved) break;
+    const now = Date.now();
+    if (now >= deadline) {
+      waiting = false;
+      throw ApplicationFailure.create({
+        type: ReviewErrorTypes.ReviewTimedOut,
+        message: `The outline was not reviewed within ${spoken(timeoutMs)}`,
+        nonRetryable: true,
+      });
+    }
+    const remindAt = deadline - reminderLeadMs;
+    const wake = !reminded && remindAt > now ? remindAt : deadline;
+    const seen = answers;
+    const answered = await condition(() => busy || approved || answers !== seen, wake - now);
+    if (!answered && wake === remindAt) {
+      reminded = true;
+      await store.remindOutlineReview({ ebookId, expiresAt: expiresAt() });
+    }
+  }
+
+  await store.closeOutlineReview({ ebookId });
+  state.status = 'running';
+  return {
+    ...written,
+    title: current.title,
+    chapters: current.chapters.map((c) => ({ index: c.index, title: c.title })),
+  };
+}
+
+/** "7 days", "12 hours", "8 seconds": the review's length as the owner reads it. */
+function spoken(ms: number): string {
+  const units: Array<[string, number]> = [['day', DAY_MS], ['hour', 3_600_000], ['minute', 60_000], ['second', 1000]];
+  const [name, size] = units.find(([, size]) => ms >= size) ?? units[units.length - 1];
+  const n = Math.round(ms / size);
+  return `${n} ${name}${n === 1 ? '' : 's'}`;
+}
+
+const notWaiting = () =>
+  ApplicationFailure.create({
+    type: ReviewErrorTypes.NotAwaitingReview,
+    message: 'The book is not waiting for its outline to be reviewed',
+    nonRetryable: true,
+  });
