@@ -42,6 +42,8 @@ export interface AppDeps {
   /** The paid plans' queue; unset sends every book to `taskQueue`. */
   priorityTaskQueue?: string;
   chapterConcurrency: number;
+  /** REVIEW_TIMEOUT: how long a book started with a review waits for it (default 7 days). */
+  reviewTimeoutMs?: number;
   /** Browser origins allowed by CORS; none when empty. */
   corsOrigins?: string[];
   /** CLERK_WEBHOOK_SIGNING_SECRET; unset answers the webhook with 503. */
