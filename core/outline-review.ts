@@ -6,6 +6,21 @@
  */
 import { CHAPTER_COUNT } from './limits';
 
+/**
+ * The outline as the owner reviews it: small text (no chapter is written yet), so
+ * the workflow holds it and answers from it; the web page shows the same shape.
+ * `version` counts the outline's versions: 1, then one more for each edit or revision.
+ */
+export interface ReviewOutline {
+  version: number;
+  title: string;
+  logline: string;
+  characters: Array<{ name: string; personality: string }>;
+  chapters: Array<{ index: number; title: string; summary: string }>;
+  /** When the book is cancelled if nobody answers (ISO 8601). */
+  expiresAt?: string;
+}
+
 export const OUTLINE_LIMITS = { title: 200, summary: 2000, feedback: 2000 } as const;
 
 export interface OutlineChapterEdit {

@@ -7,7 +7,7 @@
 import { defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { BookBrief } from '../core/brief';
-import type { OutlineAnswer } from '../core/outline-review';
+import type { OutlineAnswer, ReviewOutline } from '../core/outline-review';
 
 /**
  * Patch id: rewrites and file re-runs redraw the cover when the book was retitled since it
@@ -108,22 +108,7 @@ export type ReviewKind = (typeof REVIEW_KINDS)[number];
 /** The default REVIEW_TIMEOUT: a week. */
 export const DEFAULT_REVIEW_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000;
 
-/**
- * The outline as the owner reviews it: small text (no chapter is written yet), so
- * it is held in the workflow and answered from it. `version` counts the outlines
- * written (1, then one more for each revision).
- */
-export interface ReviewOutline {
-  version: number;
-  title: string;
-  logline: string;
-  characters: Array<{ name: string; personality: string }>;
-  chapters: Array<{ index: number; title: string; summary: string }>;
-  /** When the book is cancelled if nobody answers (ISO 8601). */
-  expiresAt?: string;
-}
-
-export type { OutlineAnswer };
+export type { OutlineAnswer, ReviewOutline };
 
 /** Approve, edit or revise the outline of a waiting book; answers with the outline as the workflow now holds it. */
 export const reviewOutlineUpdate = defineUpdate<ReviewOutline, [OutlineAnswer]>('reviewOutline');
