@@ -25,6 +25,13 @@ interface Props {
   onUnauthorized(): void;
 }
 
+/** "chapters.2.title" as a person reads it: "Chapter 3’s title". */
+function fieldName(field: string): string {
+  const m = /^chapters\.(\d+)\.(title|summary)$/.exec(field);
+  if (m) return `Chapter ${Number(m[1]) + 1}’s ${m[2]}`;
+  return ({ title: 'The book title', chapters: 'The outline', feedback: 'What to change' } as Record<string, string>)[field] ?? field;
+}
+
 let nextKey = 1;
 const draftOf = (outline: ReviewOutline): Draft[] => outline.chapters.map((c) => ({ key: nextKey++, title: c.title, summary: c.summary }));
 
@@ -71,9 +78,12 @@ export function OutlineReview({ bookId, outline, token, onChanged, onUnauthorize
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return onUnauthorized();
       if (err instanceof ApiError && err.errors.length) {
-        setFieldErrors(Object.fromEntries(err.errors.map((fe) => [fe.field.replace(/^body\./, ''), fe.message])));
+        const fields = err.errors.map((fe) => [fe.field.replace(/^body\./, ''), fe.message] as const);
+        setFieldErrors(Object.fromEntries(fields));
+        setError(`${fields.map(([field, message]) => `${fieldName(field)} ${message}`).join('. ')}. Fix it and try again.`);
+      } else {
+        setError(explain(err, 'This book'));
       }
-      setError(explain(err, 'This book'));
     } finally {
       setBusy('');
     }
