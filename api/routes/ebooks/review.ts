@@ -13,12 +13,13 @@ import {
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
 } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { CHAPTER_COUNT } from '../../../core/limits';
 import { OUTLINE_LIMITS, type AnswerProblem, type OutlineAnswer } from '../../../core/outline-review';
 import type { Ebook } from '../../../db/repositories';
 import {
   ebookWorkflowId,
+  ErrorTypes,
   outlineQuery,
   ReviewErrorTypes,
   reviewOutlineUpdate,
@@ -75,6 +76,18 @@ export const reviewRoutes: EbookRoutes = (router, deps) => {
         });
       }
       if (cause instanceof ApplicationFailure && cause.type === ReviewErrorTypes.NotAwaitingReview) throw notWaiting(book);
+      // The answer was accepted but its step failed (a revision's feedback refused, the providers down):
+      // the book still waits with the outline it had.
+      if (cause instanceof ActivityFailure) {
+        const failure = cause.cause instanceof ApplicationFailure ? cause.cause : undefined;
+        if (failure?.type === ErrorTypes.ContentRefused) {
+          throw new HttpProblem(422, 'Content refused', 'body.feedback: was refused by content moderation', {
+            errors: [{ field: 'body.feedback', message: 'was refused by content moderation' }],
+          });
+        }
+        deps.log.warn({ err, ebookId: book.id }, 'outline review step failed');
+        throw new HttpProblem(502, 'Bad Gateway', 'The outline could not be changed just now; the book still waits. Try again.');
+      }
       throw err;
     }
   };
