@@ -1,15 +1,15 @@
 /**
- * The outline review of a book started with `review: 'outline'`: after its outline
- * the book waits, durably and at no cost, for its owner's answer through the
- * `reviewOutline` update (approve, edit, revise). The update's validator refuses a
- * bad answer before anything reaches history; an answer restarts the clock, a
- * reminder goes out a day before it runs out (halfway, for shorter reviews), and
- * an unanswered review ends with a ReviewTimedOut failure that ebook.ts books as a
- * cancellation. Only books that asked for a review come here, so the histories of
- * every other book replay as they were recorded.
+ * The outline review of a book (or a story) started with `review: 'outline'`:
+ * after its outline the run waits, durably and at no cost, for its owner's answer
+ * through the `reviewOutline` update (approve, edit, revise). The update's
+ * validator refuses a bad answer before anything reaches history; an answer
+ * restarts the clock, a reminder goes out a day before it runs out (halfway, for
+ * shorter reviews), and an unanswered review ends with a ReviewTimedOut failure
+ * (ebook.ts books it as a cancellation). Only runs that asked for a review come
+ * here, so the histories of every other run replay as they were recorded.
  */
 import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
-import { answerProblem, type OutlineAnswer } from '../core/outline-review';
+import { answerProblem, type OutlineAnswer, type OutlineChapterEdit } from '../core/outline-review';
 import { store, text } from './proxies';
 import {
   DEFAULT_REVIEW_TIMEOUT_MS,
@@ -25,19 +25,25 @@ import {
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
-export async function awaitOutlineReview(
-  input: EbookWorkflowInput,
-  written: OutlineRef,
-  state: EbookState,
-  setStage: (stage: Stage) => void,
-): Promise<OutlineRef> {
-  const { ebookId } = input;
-  const timeoutMs = Math.max(1000, input.reviewTimeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS);
+/** What one kind of run does at each turn of its review; each step is an activity. */
+export interface ReviewSteps {
+  open(expiresAt: string): Promise<ReviewOutline>;
+  edit(edit: { title?: string; chapters: OutlineChapterEdit[] }, version: number, expiresAt: string): Promise<ReviewOutline>;
+  revise(feedback: string, version: number, expiresAt: string): Promise<ReviewOutline>;
+  remind(expiresAt: string): Promise<void>;
+  close(): Promise<void>;
+  /** The outline the run now holds (the first one, and each changed one). */
+  hold(review: ReviewOutline): void;
+}
+
+/** Waits for the owner's approval of the outline; returns the approved outline. */
+export async function awaitReview(reviewTimeoutMs: number | undefined, steps: ReviewSteps): Promise<ReviewOutline> {
+  const timeoutMs = Math.max(1000, reviewTimeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS);
   const reminderLeadMs = Math.min(DAY_MS, timeoutMs / 2);
   let deadline = Date.now() + timeoutMs;
   const expiresAt = () => new Date(deadline).toISOString();
 
-  let current = await store.openOutlineReview({ ebookId, expiresAt: expiresAt() });
+  let current = await steps.open(expiresAt());
   let waiting = true;
   let approved = false;
   let busy = false;
@@ -45,11 +51,9 @@ export async function awaitOutlineReview(
   let reminded = false;
   const hold = (review: ReviewOutline) => {
     current = review;
-    state.title = review.title;
-    state.chapters = review.chapters.map((c) => ({ index: c.index, title: c.title, status: 'pending' }));
+    steps.hold(review);
   };
-  state.status = 'awaiting_review';
-  setStage('outline_review');
+  hold(current);
 
   setHandler(outlineQuery, () => (waiting ? current : null));
   setHandler(
@@ -69,10 +73,9 @@ export async function awaitOutlineReview(
         }
         const version = current.version + 1;
         if (answer.action === 'edit') {
-          const { title, chapters } = answer;
-          hold(await store.editOutline({ ebookId, version, title, chapters, expiresAt: expiresAt() }));
+          hold(await steps.edit({ title: answer.title, chapters: answer.chapters }, version, expiresAt()));
         } else {
-          hold(await text.reviseOutline({ ebookId, brief: input.brief, feedback: answer.feedback, version, expiresAt: expiresAt() }));
+          hold(await steps.revise(answer.feedback, version, expiresAt()));
         }
         return current;
       } finally {
@@ -115,16 +118,42 @@ export async function awaitOutlineReview(
     const answered = await condition(() => busy || approved || answers !== seen, wake - now);
     if (!answered && wake === remindAt) {
       reminded = true;
-      await store.remindOutlineReview({ ebookId, expiresAt: expiresAt() });
+      await steps.remind(expiresAt());
     }
   }
 
-  await store.closeOutlineReview({ ebookId });
+  await steps.close();
+  return current;
+}
+
+/** A book's review: its row says `awaiting_review`, and the approved plan is what the chapters follow. */
+export async function awaitOutlineReview(
+  input: EbookWorkflowInput,
+  written: OutlineRef,
+  state: EbookState,
+  setStage: (stage: Stage) => void,
+): Promise<OutlineRef> {
+  const { ebookId } = input;
+  const approved = await awaitReview(input.reviewTimeoutMs, {
+    open: (expiresAt) => store.openOutlineReview({ ebookId, expiresAt }),
+    edit: ({ title, chapters }, version, expiresAt) => store.editOutline({ ebookId, version, title, chapters, expiresAt }),
+    revise: (feedback, version, expiresAt) => text.reviseOutline({ ebookId, brief: input.brief, feedback, version, expiresAt }),
+    remind: (expiresAt) => store.remindOutlineReview({ ebookId, expiresAt }),
+    close: () => store.closeOutlineReview({ ebookId }),
+    hold: (review) => {
+      state.title = review.title;
+      state.chapters = review.chapters.map((c) => ({ index: c.index, title: c.title, status: 'pending' }));
+      if (state.status !== 'awaiting_review') {
+        state.status = 'awaiting_review';
+        setStage('outline_review');
+      }
+    },
+  });
   state.status = 'running';
   return {
     ...written,
-    title: current.title,
-    chapters: current.chapters.map((c) => ({ index: c.index, title: c.title })),
+    title: approved.title,
+    chapters: approved.chapters.map((c) => ({ index: c.index, title: c.title })),
   };
 }
 
@@ -139,6 +168,6 @@ function spoken(ms: number): string {
 const notWaiting = () =>
   ApplicationFailure.create({
     type: ReviewErrorTypes.NotAwaitingReview,
-    message: 'The book is not waiting for its outline to be reviewed',
+    message: 'The outline is not waiting to be reviewed',
     nonRetryable: true,
   });
