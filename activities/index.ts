@@ -20,6 +20,7 @@ import { createPublishActivities } from './publish';
 import { createReviewActivities } from './review';
 import { createRevisionActivities } from './revisions';
 import { createStoryActivities } from './stories';
+import { createStoryReviewActivities } from './story-review';
 import { createStoryBookSteps } from './story-books';
 
 export type { ActivityDeps, StoredChapter } from './deps';
@@ -33,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createRevisionActivities(deps),
     ...createStoryActivities(deps, calls),
+    ...createStoryReviewActivities(deps, calls),
     ...createAiActivities(deps, calls),
     ...createAiServiceActivities(deps, calls),
     ...createOutlineActivities(deps, calls, reads, fromStory),

@@ -11,7 +11,7 @@ import type { ReviewOutline } from '../workflows/shared';
 import { checkedBrief, type BookReads } from './book-reads';
 import type { ActivityDeps } from './deps';
 import type { ProviderCalls } from './provider-calls';
-import type { Outline } from './providers/types';
+import type { Outline, OutlineResult } from './providers/types';
 import { keys } from './storage/types';
 
 /** A chapter's planned length when the owner adds one: the average of the planned ones. */
@@ -27,9 +27,53 @@ export const reviewOutlineOf = (outline: Outline, version: number, expiresAt?: s
   ...(expiresAt ? { expiresAt } : {}),
 });
 
+/** The owner's own chapter plan (already checked by the update's validator), numbered afresh. */
+export function editedOutline(outline: Outline, edit: { title?: string; chapters: OutlineChapterEdit[] }): Outline {
+  const planned = new Map(outline.chapters.map((c) => [c.title, c.targetWords]));
+  const words = averageWords(outline);
+  return {
+    ...outline,
+    title: edit.title?.trim() || outline.title,
+    chapters: edit.chapters.map((c, i) => ({
+      index: i + 1,
+      title: c.title.trim(),
+      summary: c.summary.trim(),
+      targetWords: planned.get(c.title.trim()) ?? words,
+    })),
+  };
+}
+
+/**
+ * A new outline from the text provider: the brief, as many chapters as the plan now
+ * has, and the owner's feedback (moderated first). The caller records the call.
+ */
+export async function revisedOutline(
+  deps: ActivityDeps,
+  calls: ProviderCalls,
+  input: { ebookId?: string; step: string; what: string; brief: BookBrief; current: Outline; feedback: string },
+): Promise<OutlineResult & { producer: string }> {
+  const { current, feedback } = input;
+  await calls.refuseIfFlagged(briefText({}, feedback), input.what);
+  const brief = checkedBrief(
+    {
+      ...input.brief,
+      chapterCount: current.chapters.length,
+      prompt: `${input.brief.prompt}\n\nThe previous outline was "${current.title}". Change it as asked: ${feedback}`,
+    },
+    'brief',
+  );
+  const provider = deps.text;
+  const written = await calls.tracked(input.ebookId, input.step, provider.name, () => provider.writeOutline(brief, calls.signal()));
+  const producer = written.provider ?? provider.name;
+  if (written.outline.chapters.length !== brief.chapterCount) {
+    // As for the first outline: a provider that ignores the length may do better on a retry.
+    throw new Error(`${producer} wrote ${written.outline.chapters.length} chapters, ${brief.chapterCount} were asked for`);
+  }
+  return { ...written, producer };
+}
+
 export function createReviewActivities(deps: ActivityDeps, calls: ProviderCalls, reads: BookReads) {
   const { repos, storage, events } = deps;
-  const { signal, recordCall, tracked, refuseIfFlagged } = calls;
 
   /** One outline version stored, on the row, and shown: what an edit and a revision both end with. */
   const show = async (ebookId: string, outline: Outline, version: number, expiresAt: string): Promise<ReviewOutline> => {
@@ -68,19 +112,7 @@ export function createReviewActivities(deps: ActivityDeps, calls: ProviderCalls,
       expiresAt: string;
     }): Promise<ReviewOutline> {
       const outline = await reads.loadOutline(input.ebookId);
-      const planned = new Map(outline.chapters.map((c) => [c.title, c.targetWords]));
-      const words = averageWords(outline);
-      const edited: Outline = {
-        ...outline,
-        title: input.title?.trim() || outline.title,
-        chapters: input.chapters.map((c, i) => ({
-          index: i + 1,
-          title: c.title.trim(),
-          summary: c.summary.trim(),
-          targetWords: planned.get(c.title.trim()) ?? words,
-        })),
-      };
-      return show(input.ebookId, edited, input.version, input.expiresAt);
+      return show(input.ebookId, editedOutline(outline, input), input.version, input.expiresAt);
     },
 
     /** A new outline from the text provider: the brief, as many chapters as the plan now has, and the feedback. */
@@ -92,24 +124,16 @@ export function createReviewActivities(deps: ActivityDeps, calls: ProviderCalls,
       expiresAt: string;
     }): Promise<ReviewOutline> {
       const { ebookId, feedback } = input;
-      await refuseIfFlagged(briefText({}, feedback), `the outline feedback of ebook ${ebookId}`);
       const current = await reads.loadOutline(ebookId);
-      const brief = checkedBrief(
-        {
-          ...input.brief,
-          chapterCount: current.chapters.length,
-          prompt: `${input.brief.prompt}\n\nThe previous outline was "${current.title}". Change it as asked: ${feedback}`,
-        },
-        'brief',
-      );
-      const provider = deps.text;
-      const written = await tracked(ebookId, 'outline', provider.name, () => provider.writeOutline(brief, signal()));
-      const producer = written.provider ?? provider.name;
-      if (written.outline.chapters.length !== brief.chapterCount) {
-        // As for the first outline: a provider that ignores the length may do better on a retry.
-        throw new Error(`${producer} wrote ${written.outline.chapters.length} chapters, ${brief.chapterCount} were asked for`);
-      }
-      await recordCall(ebookId, 'outline', producer, written.model, written.usage);
+      const written = await revisedOutline(deps, calls, {
+        ebookId,
+        step: 'outline',
+        what: `the outline feedback of ebook ${ebookId}`,
+        brief: input.brief,
+        current,
+        feedback,
+      });
+      await calls.recordCall(ebookId, 'outline', written.producer, written.model, written.usage);
       return show(ebookId, written.outline, input.version, input.expiresAt);
     },
 
