@@ -22,6 +22,7 @@ import {
   type ReviewOutline,
   type Stage,
 } from './shared';
+import type { StoryWorkflowInput } from './story-ai-shared';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -155,6 +156,20 @@ export async function awaitOutlineReview(
     title: approved.title,
     chapters: approved.chapters.map((c) => ({ index: c.index, title: c.title })),
   };
+}
+
+/** A story run's review: the story shows the storyline under review; the approved one is written. */
+export function awaitStoryOutlineReview(input: StoryWorkflowInput): Promise<ReviewOutline> {
+  const { storyId, revision, profileId } = input;
+  return awaitReview(input.reviewTimeoutMs, {
+    open: (expiresAt) => store.openStoryOutlineReview({ storyId, revision, expiresAt }),
+    edit: ({ title, chapters }, version, expiresAt) => store.editStoryOutline({ storyId, revision, version, title, chapters, expiresAt }),
+    revise: (feedback, version, expiresAt) =>
+      text.reviseStoryOutline({ storyId, revision, profileId, brief: input.brief, feedback, version, expiresAt }),
+    remind: (expiresAt) => store.remindStoryOutlineReview({ storyId, revision, expiresAt }),
+    close: () => store.closeStoryOutlineReview({ storyId, revision }),
+    hold: () => undefined,
+  });
 }
 
 /** "7 days", "12 hours", "8 seconds": the review's length as the owner reads it. */
