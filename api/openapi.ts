@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { createEbookSchema } from './routes/ebooks/create';
 import { updateEbookSchema } from './routes/ebooks/manage';
-import { outlineEditSchema, outlineReviseSchema } from './routes/ebooks/review';
+import { outlineEditSchema, outlineReviseSchema } from './routes/helpers/review';
 import { revisionBodySchemas } from './routes/ebooks/steps';
 import { listQuerySchema, rewriteSchema } from './routes/helpers/request';
 import { createStorySchema, updateStorySchema } from './routes/stories';
@@ -113,6 +113,10 @@ export const OPERATIONS: Operation[] = [
     body: generateStorySchema,
     responses: { '202': 'Started: {id, workflowId, status}', '400': 'Invalid request', '409': 'Same Idempotency-Key in progress', '422': 'Idempotency-Key reused for another request', '503': 'Workflow engine unreachable' },
   },
+  { method: 'get', path: '/v1/stories/{id}/outline', summary: 'The storyline a run started with review "outline" waits with (generation.stage outline_review): version, title, logline, characters, sections as chapters with summaries, expiresAt', responses: { '200': 'The storyline', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed' } },
+  { method: 'put', path: '/v1/stories/{id}/outline', summary: 'Edit the storyline under review: the new title and the whole section plan (1-24); the run keeps waiting', body: outlineEditSchema, responses: { '200': 'The storyline as the run now holds it', '400': 'Invalid edit (names the field)', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed' } },
+  { method: 'post', path: '/v1/stories/{id}/outline/revise', summary: 'Have a new storyline written from the brief and this feedback; the run keeps waiting', body: outlineReviseSchema, responses: { '200': 'The new storyline', '400': 'Invalid request (names the field)', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed', '422': 'The feedback was refused by content moderation', '502': 'The storyline could not be written; the run still waits' } },
+  { method: 'post', path: '/v1/stories/{id}/outline/approve', summary: 'Approve the storyline: the sections are written from it', responses: { '200': 'The approved storyline', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed' } },
   {
     method: 'post',
     path: '/v1/stories/{id}/regenerate',
