@@ -14,10 +14,11 @@
  * ebookWorkflow fixture (ebook-3-chapters.history.json) is left as recorded.
  *
  * It also records a book that waited for its outline review (an edit, a
- * revision, then the approval). Fixture file names given as arguments record
- * only those, leaving the others as they are:
+ * revision, then the approval) and a story run that waited for its storyline's.
+ * Fixture file names given as arguments record only those, leaving the others as
+ * they are:
  *
- *   npx tsx scripts/record-histories.ts ebook-outline-review.history.json
+ *   npx tsx scripts/record-histories.ts story-outline-review.history.json
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -34,6 +35,7 @@ const FIXTURES = path.resolve(__dirname, '..', 'test', 'fixtures');
 /** The fixtures to write (all when none are named). */
 const ONLY = process.argv.slice(2);
 const REVIEW_FIXTURE = 'ebook-outline-review.history.json';
+const STORY_REVIEW_FIXTURE = 'story-outline-review.history.json';
 
 async function save(client: Client, workflowId: string, file: string): Promise<void> {
   if (ONLY.length && !ONLY.includes(file)) return;
@@ -82,7 +84,20 @@ async function main(): Promise<void> {
     await call('POST', `/v1/ebooks/${reviewed.id}/outline/approve`);
     await version(reviewed.id, 1);
     await save(stack.client, reviewed.workflowId, REVIEW_FIXTURE);
-    if (ONLY.length && ONLY.every((f) => f === REVIEW_FIXTURE)) return;
+
+    // A story run that waits for its storyline review: edited to three sections, approved.
+    const reviewedStory = await call('POST', '/v1/stories/generate', { prompt: 'A kite that carries letters', chapterCount: 2, review: 'outline' });
+    await waitFor('the storyline review', async () => (await call('GET', `/v1/stories/${reviewedStory.id}`)).generation?.stage === 'outline_review');
+    const storyline = await call('GET', `/v1/stories/${reviewedStory.id}/outline`);
+    await call('PUT', `/v1/stories/${reviewedStory.id}/outline`, {
+      chapters: [
+        ...storyline.chapters.map((c: { title: string; summary: string }) => ({ title: c.title, summary: c.summary })),
+        { title: 'The Last Letter', summary: 'The kite comes home with an answer.' },
+      ],
+    });
+    await call('POST', `/v1/stories/${reviewedStory.id}/outline/approve`);
+    await save(stack.client, reviewedStory.workflowId, STORY_REVIEW_FIXTURE);
+    if (ONLY.length && ONLY.every((f) => [REVIEW_FIXTURE, STORY_REVIEW_FIXTURE].includes(f))) return;
 
     const book = await call('POST', '/v1/ebooks', { prompt: 'A tide clock that runs backwards', chapterCount: 2 });
     await version(book.id, 1);
