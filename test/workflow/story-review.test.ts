@@ -3,7 +3,8 @@
  * after its storyline for the `reviewOutline` update, as a book waits after its
  * outline: the storyline shows on the story, a refused edit names its field, an
  * edit changes the sections (their number too), a revision writes a new
- * storyline, and the approved one is what the sections are written from. Real
+ * storyline, the approved one is what the sections are written from, and an
+ * unanswered one ends the run (a short REVIEW_TIMEOUT on the dev server). Real
  * Temporal dev server, worker, API and PostgreSQL; offline providers.
  */
 import assert from 'node:assert/strict';
@@ -86,5 +87,30 @@ describe('story storyline review', function () {
     });
     assert.equal(done.status, 'completed');
     assert.equal((await call('GET', `/v1/stories/${created.body.id}/outline`)).status, 409);
+  });
+});
+
+describe('story storyline review timeout', function () {
+  const stack = useTestStack({ REVIEW_TIMEOUT: '6s' });
+  let url: string;
+  before(async () => {
+    ({ url } = await stack.startApi());
+    await stack.startWorker();
+  });
+
+  it('an unanswered storyline ends the run failed with ReviewTimedOut, after a reminder', async () => {
+    const token = await signSessionToken(stack.devKeys, { userId: 'tia' });
+    const created = await api(url, 'POST', '/v1/stories/generate', {
+      token,
+      body: { prompt: 'A bridge that remembers footsteps', chapterCount: 1, review: 'outline' },
+    });
+    assert.equal(created.status, 202);
+    const failed = await waitFor('the review to run out', async () => {
+      const s = (await api(url, 'GET', `/v1/stories/${created.body.id}`, { token })).body;
+      return s.status === 'failed' && s;
+    }, 60_000);
+    assert.equal(failed.generation.error.type, 'ReviewTimedOut');
+    const types = (await stack.services.knex('story_events').where({ story_id: created.body.id }).orderBy('id')).map((e) => e.type);
+    assert.ok(types.includes('review.reminder'), types.join());
   });
 });
