@@ -1,6 +1,6 @@
 /**
  * The engine's activities, composed from one factory a stage (outline, chapters,
- * pictures, files, publish) plus stories, AI services and revisions, all over the
+ * pictures, files, publish; the outline's review) plus stories, AI services and revisions, all over the
  * same dependencies (./deps.ts), so the worker wires real clients once and tests
  * wire their own.
  *
@@ -17,8 +17,10 @@ import { createOutlineActivities } from './outline';
 import { createPictureActivities } from './pictures';
 import { createProviderCalls } from './provider-calls';
 import { createPublishActivities } from './publish';
+import { createReviewActivities } from './review';
 import { createRevisionActivities } from './revisions';
 import { createStoryActivities } from './stories';
+import { createStoryReviewActivities } from './story-review';
 import { createStoryBookSteps } from './story-books';
 
 export type { ActivityDeps, StoredChapter } from './deps';
@@ -32,9 +34,11 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createRevisionActivities(deps),
     ...createStoryActivities(deps, calls),
+    ...createStoryReviewActivities(deps, calls),
     ...createAiActivities(deps, calls),
     ...createAiServiceActivities(deps, calls),
     ...createOutlineActivities(deps, calls, reads, fromStory),
+    ...createReviewActivities(deps, calls, reads),
     ...createChapterActivities(deps, calls, reads, fromStory),
     ...createPictureActivities(deps, calls, reads),
     ...createFileActivities(deps, calls, reads),

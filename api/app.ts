@@ -26,6 +26,7 @@ import { clerkWebhookRouter } from './routes/webhooks';
 import { createBookCache } from './book-cache';
 import { createStatusCache } from './status-cache';
 import { storyGenerationRouter } from './routes/story-generation';
+import { storyReviewRouter } from './routes/story-review';
 import { aiGenerateRouter } from './routes/ai-generate';
 import { createRevocations } from './session-revocations';
 import { sessionRouter } from './routes/sessions';
@@ -42,6 +43,8 @@ export interface AppDeps {
   /** The paid plans' queue; unset sends every book to `taskQueue`. */
   priorityTaskQueue?: string;
   chapterConcurrency: number;
+  /** REVIEW_TIMEOUT: how long a book started with a review waits for it (default 7 days). */
+  reviewTimeoutMs?: number;
   /** Browser origins allowed by CORS; none when empty. */
   corsOrigins?: string[];
   /** CLERK_WEBHOOK_SIGNING_SECRET; unset answers the webhook with 503. */
@@ -152,6 +155,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(storyRouter(deps.services));
   v1.use(profileRouter(deps.services));
   v1.use(storyGenerationRouter(deps));
+  v1.use(storyReviewRouter(deps));
   v1.use(aiGenerateRouter(deps));
   const sessions = createSessionControl({ repos: deps.services.repos, auth: deps.auth, revocations, log: deps.log });
   v1.use(sessionRouter({ ...deps, revocations, sessions }));

@@ -35,6 +35,7 @@ async function main() {
     taskQueue: config.temporal.taskQueue,
     priorityTaskQueue: config.temporal.priorityTaskQueue,
     chapterConcurrency: config.chapterConcurrency,
+    reviewTimeoutMs: config.reviewTimeoutMs,
     corsOrigins: config.corsOrigins,
     webhookSigningSecret: config.clerk.webhookSigningSecret,
     rateLimits: config.rateLimits,

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { createEbookSchema } from './routes/ebooks/create';
 import { updateEbookSchema } from './routes/ebooks/manage';
+import { outlineEditSchema, outlineReviseSchema } from './routes/helpers/review';
 import { revisionBodySchemas } from './routes/ebooks/steps';
 import { listQuerySchema, rewriteSchema } from './routes/helpers/request';
 import { createStorySchema, updateStorySchema } from './routes/stories';
@@ -49,6 +50,10 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/ebooks/{id}', summary: 'The book: title, chapters with text, file URLs, cost', responses: { '200': 'The book', '404': 'No such book for this user' } },
   { method: 'get', path: '/v1/ebooks/{id}/status', summary: 'Status, stage, progress and per-chapter state', responses: { '200': 'Status', '304': 'Unchanged (If-None-Match)', '404': 'No such book for this user' } },
   { method: 'get', path: '/v1/ebooks/{id}/events', summary: 'Progress and chapter text as server-sent events (Last-Event-ID resumes)', produces: 'text/event-stream', responses: { '200': 'Event stream', '404': 'No such book for this user' } },
+  { method: 'get', path: '/v1/ebooks/{id}/outline', summary: 'The outline a book started with review "outline" waits with: version, title, logline, characters, chapters with summaries, expiresAt', responses: { '200': 'The outline', '404': 'No such book for this user', '409': 'The book is not waiting for its outline to be reviewed' } },
+  { method: 'put', path: '/v1/ebooks/{id}/outline', summary: 'Edit the outline under review: the new title and the whole chapter plan (added, removed, reordered, retitled, resummarised; 1-24); the book keeps waiting', body: outlineEditSchema, responses: { '200': 'The outline as the book now holds it', '400': 'Invalid edit (names the field)', '404': 'No such book for this user', '409': 'The book is not waiting for its outline to be reviewed' } },
+  { method: 'post', path: '/v1/ebooks/{id}/outline/revise', summary: 'Have a new outline written from the brief and this feedback; the book keeps waiting', body: outlineReviseSchema, responses: { '200': 'The new outline', '400': 'Invalid request (names the field)', '422': 'The feedback was refused by content moderation', '502': 'The outline could not be written; the book still waits', '404': 'No such book for this user', '409': 'The book is not waiting for its outline to be reviewed' } },
+  { method: 'post', path: '/v1/ebooks/{id}/outline/approve', summary: 'Approve the outline: the chapters are written from it', responses: { '200': 'The approved outline', '404': 'No such book for this user', '409': 'The book is not waiting for its outline to be reviewed' } },
   { method: 'post', path: '/v1/ebooks/{id}/cancel', summary: 'Cancel the generation', responses: { '202': 'Cancelling', '404': 'No such book for this user', '409': 'Already finished' } },
   {
     method: 'post',
@@ -108,6 +113,10 @@ export const OPERATIONS: Operation[] = [
     body: generateStorySchema,
     responses: { '202': 'Started: {id, workflowId, status}', '400': 'Invalid request', '409': 'Same Idempotency-Key in progress', '422': 'Idempotency-Key reused for another request', '503': 'Workflow engine unreachable' },
   },
+  { method: 'get', path: '/v1/stories/{id}/outline', summary: 'The storyline a run started with review "outline" waits with (generation.stage outline_review): version, title, logline, characters, sections as chapters with summaries, expiresAt', responses: { '200': 'The storyline', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed' } },
+  { method: 'put', path: '/v1/stories/{id}/outline', summary: 'Edit the storyline under review: the new title and the whole section plan (1-24); the run keeps waiting', body: outlineEditSchema, responses: { '200': 'The storyline as the run now holds it', '400': 'Invalid edit (names the field)', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed' } },
+  { method: 'post', path: '/v1/stories/{id}/outline/revise', summary: 'Have a new storyline written from the brief and this feedback; the run keeps waiting', body: outlineReviseSchema, responses: { '200': 'The new storyline', '400': 'Invalid request (names the field)', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed', '422': 'The feedback was refused by content moderation', '502': 'The storyline could not be written; the run still waits' } },
+  { method: 'post', path: '/v1/stories/{id}/outline/approve', summary: 'Approve the storyline: the sections are written from it', responses: { '200': 'The approved storyline', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed' } },
   {
     method: 'post',
     path: '/v1/stories/{id}/regenerate',

@@ -123,6 +123,14 @@ export function createEbookRepository(knex: Knex) {
       return n > 0;
     },
 
+    /** The outline under review beside the row (null once it is answered for good). */
+    async setOutlineReview(id: string, review: JsonObject | null): Promise<boolean> {
+      const n = await knex('memory_books')
+        .where({ id })
+        .update({ outline_review: review === null ? null : json(review), updated_at: knex.fn.now() });
+      return n > 0;
+    },
+
     /**
      * Merges `patch` into chapter `index` (1-based). The merge happens inside one
      * UPDATE, so PostgreSQL re-reads the row under the row lock and concurrent

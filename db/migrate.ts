@@ -10,6 +10,7 @@ import * as storyEvents from './migrations/20251127060000_story_events';
 import * as eventInsertFunctions from './migrations/20251127061000_event_insert_functions';
 import * as operatorResets from './migrations/20261205000000_operator_resets';
 import * as authSessions from './migrations/20261205160000_auth_sessions';
+import * as outlineReview from './migrations/20261205170000_outline_review';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -33,6 +34,7 @@ const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20251127061000_event_insert_functions', eventInsertFunctions],
   ['20261205000000_operator_resets', operatorResets],
   ['20261205160000_auth_sessions', authSessions],
+  ['20261205170000_outline_review', outlineReview],
 ];
 
 /** Names of every migration, in the order they apply. */

@@ -8,9 +8,12 @@ import type { JsonObject } from './rows';
 
 export function createReconcileRepository(knex: Knex) {
   return {
-    /** The book a closed book workflow left queued or running, if any. */
+    /** The book a closed book workflow left queued, running or waiting for its review, if any. */
     async openBookOf(workflowId: string): Promise<{ id: string } | undefined> {
-      return knex('memory_books').where({ workflow_id: workflowId }).whereIn('status', ['queued', 'running']).first('id');
+      return knex('memory_books')
+        .where({ workflow_id: workflowId })
+        .whereIn('status', ['queued', 'running', 'awaiting_review'])
+        .first('id');
     },
 
     /** The story a closed story workflow left generating, if any. */

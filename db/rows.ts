@@ -9,7 +9,7 @@ import type { SubscriptionTier } from '../core/tiers';
 export type { SubscriptionTier };
 /** Whether a book can be read without signing in. */
 export type Visibility = 'private' | 'public';
-export type BookStatus = 'draft' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type BookStatus = 'draft' | 'queued' | 'running' | 'awaiting_review' | 'completed' | 'failed' | 'cancelled';
 
 /** A book in one of these stays there unless an update says `force: true`. */
 export const TERMINAL_BOOK_STATUSES: readonly BookStatus[] = ['completed', 'failed', 'cancelled'];
@@ -89,6 +89,8 @@ export interface Ebook {
   revision: RevisionState | null;
   /** The workflow run that recorded the book's end (failed or cancelled); a reset run may reopen it. */
   closedRunId: string | null;
+  /** The outline its owner is asked to review, while the book waits for them (else null). */
+  outlineReview: JsonObject | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -255,6 +257,7 @@ export function toEbook(r: Row): Ebook {
     visibility: r.visibility ?? 'private',
     revision: r.revision ?? null,
     closedRunId: r.closed_run_id ?? null,
+    outlineReview: r.outline_review ?? null,
     createdAt: iso(r.created_at)!,
     updatedAt: iso(r.updated_at)!,
   };

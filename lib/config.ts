@@ -74,6 +74,8 @@ export interface Config {
   };
   /** How many chapters (and illustrations) one book works on at once. */
   chapterConcurrency: number;
+  /** REVIEW_TIMEOUT: how long a book waits for its outline review before it is cancelled. */
+  reviewTimeoutMs: number;
   /** Added latency of each offline provider call (demos, crash tests, benchmarks). */
   offlineProviderDelayMs: number;
   logLevel: string;
@@ -227,6 +229,25 @@ const flag = (def: boolean) =>
       .default(def),
   );
 
+const DAY_MS = 24 * 60 * 60 * 1000;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: DAY_MS };
+
+/** A duration with its unit ("7d", "12h", "30s", "500ms"), in milliseconds, within min..max. */
+const duration = (def: number, min: number, max: number) => {
+  const range = `expected ${min / 1000} s to ${max / DAY_MS} days`;
+  return text.pipe(
+    z
+      .string()
+      .regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, { error: (iss) => `expected a duration such as "7d", "12h" or "30s", got "${String(iss.input)}"` })
+      .transform((raw) => {
+        const [, amount, unit] = /^([\d.]+)([a-z]+)$/.exec(raw)!;
+        return Number(amount) * UNIT_MS[unit];
+      })
+      .pipe(z.number().min(min, { error: range }).max(max, { error: range }))
+      .default(def),
+  );
+};
+
 const matching = (pattern: RegExp, message: (raw: string) => string) =>
   text.pipe(z.string().regex(pattern, { error: (iss) => message(String(iss.input)) }).optional());
 
@@ -284,6 +305,7 @@ const envSchema = z.object({
   LOCAL_MODEL_SEQUENCES: optionalInteger(1, 64),
   LOCAL_MODEL_CHAPTER_WORDS: optionalInteger(60, 3000),
   CHAPTER_CONCURRENCY: integer(4, 1, 24),
+  REVIEW_TIMEOUT: duration(7 * DAY_MS, 1000, 366 * DAY_MS),
   OFFLINE_PROVIDER_DELAY_MS: integer(0, 0, 600_000),
   LOG_LEVEL: textOr('info'),
   CORS_ORIGINS: origins,
@@ -355,6 +377,7 @@ export function loadConfig(env: Env = process.env): Config {
       priceOverrides: e.PROVIDER_PRICES,
     },
     chapterConcurrency: e.CHAPTER_CONCURRENCY,
+    reviewTimeoutMs: e.REVIEW_TIMEOUT,
     offlineProviderDelayMs: e.OFFLINE_PROVIDER_DELAY_MS,
     logLevel: e.LOG_LEVEL,
     corsOrigins: e.CORS_ORIGINS,

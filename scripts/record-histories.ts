@@ -12,6 +12,13 @@
  * as `temporal workflow show -o json` prints it. Re-record only on purpose: a
  * fixture that no longer replays means in-flight runs would break too. The
  * ebookWorkflow fixture (ebook-3-chapters.history.json) is left as recorded.
+ *
+ * It also records a book that waited for its outline review (an edit, a
+ * revision, then the approval) and a story run that waited for its storyline's.
+ * Fixture file names given as arguments record only those, leaving the others as
+ * they are:
+ *
+ *   npx tsx scripts/record-histories.ts story-outline-review.history.json
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -25,8 +32,13 @@ import { signSessionToken } from '../lib/tokens';
 import { BATCH_REGENERATE_WORKFLOW_TYPE, type BatchRegenerateInput } from '../workflows/batch-shared';
 
 const FIXTURES = path.resolve(__dirname, '..', 'test', 'fixtures');
+/** The fixtures to write (all when none are named). */
+const ONLY = process.argv.slice(2);
+const REVIEW_FIXTURE = 'ebook-outline-review.history.json';
+const STORY_REVIEW_FIXTURE = 'story-outline-review.history.json';
 
 async function save(client: Client, workflowId: string, file: string): Promise<void> {
+  if (ONLY.length && !ONLY.includes(file)) return;
   const handle = client.workflow.getHandle(workflowId);
   const result = await handle.result();
   const history = await handle.fetchHistory();
@@ -59,6 +71,33 @@ async function main(): Promise<void> {
         if (book.status === 'failed') throw new Error(`book failed: ${JSON.stringify(book)}`);
         return book.status === 'completed' && book.fileVersion === v;
       }, 300_000);
+
+    // A book that waits for its outline review: edited to three chapters, revised, approved.
+    const reviewed = await call('POST', '/v1/ebooks', { prompt: 'A kite that carries letters', chapterCount: 2, review: 'outline' });
+    await waitFor('the outline review', async () => (await call('GET', `/v1/ebooks/${reviewed.id}/status`)).status === 'awaiting_review');
+    const outline = await call('GET', `/v1/ebooks/${reviewed.id}/outline`);
+    await call('PUT', `/v1/ebooks/${reviewed.id}/outline`, {
+      title: 'Letters on the Wind',
+      chapters: [...outline.chapters, { title: 'The Last Letter', summary: 'The kite comes home with an answer.' }],
+    });
+    await call('POST', `/v1/ebooks/${reviewed.id}/outline/revise`, { feedback: 'Give the kite a name.' });
+    await call('POST', `/v1/ebooks/${reviewed.id}/outline/approve`);
+    await version(reviewed.id, 1);
+    await save(stack.client, reviewed.workflowId, REVIEW_FIXTURE);
+
+    // A story run that waits for its storyline review: edited to three sections, approved.
+    const reviewedStory = await call('POST', '/v1/stories/generate', { prompt: 'A kite that carries letters', chapterCount: 2, review: 'outline' });
+    await waitFor('the storyline review', async () => (await call('GET', `/v1/stories/${reviewedStory.id}`)).generation?.stage === 'outline_review');
+    const storyline = await call('GET', `/v1/stories/${reviewedStory.id}/outline`);
+    await call('PUT', `/v1/stories/${reviewedStory.id}/outline`, {
+      chapters: [
+        ...storyline.chapters.map((c: { title: string; summary: string }) => ({ title: c.title, summary: c.summary })),
+        { title: 'The Last Letter', summary: 'The kite comes home with an answer.' },
+      ],
+    });
+    await call('POST', `/v1/stories/${reviewedStory.id}/outline/approve`);
+    await save(stack.client, reviewedStory.workflowId, STORY_REVIEW_FIXTURE);
+    if (ONLY.length && ONLY.every((f) => [REVIEW_FIXTURE, STORY_REVIEW_FIXTURE].includes(f))) return;
 
     const book = await call('POST', '/v1/ebooks', { prompt: 'A tide clock that runs backwards', chapterCount: 2 });
     await version(book.id, 1);

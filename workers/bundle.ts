@@ -37,5 +37,11 @@ export async function loadWorkflowBundle(cacheDir: string): Promise<{ code: stri
 /** Workflow sources plus what they import from the rest of the tree (types only are erased). */
 async function sourceFiles(): Promise<string[]> {
   const files = (await fs.readdir(WORKFLOWS_DIR)).filter((f) => f.endsWith('.ts')).sort();
-  return [...files.map((f) => path.join(WORKFLOWS_DIR, f)), path.resolve(__dirname, '..', 'activities', 'providers', 'types.ts')];
+  // The outline review's validator runs core/outline-review.ts (and its limits) inside the bundle.
+  const core = ['outline-review.ts', 'limits.ts'].map((f) => path.resolve(__dirname, '..', 'core', f));
+  return [
+    ...files.map((f) => path.join(WORKFLOWS_DIR, f)),
+    path.resolve(__dirname, '..', 'activities', 'providers', 'types.ts'),
+    ...core,
+  ];
 }

@@ -1,12 +1,14 @@
 /**
- * One workflow per ebook: outline → chapters (bounded fan-out, each chapter
- * illustrated as soon as it is written) with the cover alongside → PDF → EPUB →
- * store files → publish. The longer stages are written out in ebook-stages.ts,
+ * One workflow per ebook: outline (→ its owner's review, when asked for) →
+ * chapters (bounded fan-out, each chapter illustrated as soon as it is written)
+ * with the cover alongside → PDF → EPUB → store files → publish. The longer
+ * stages are written out in ebook-stages.ts and outline-review.ts,
  * the ending (shared with rewrites and revisions) in ending.ts. Pure
  * orchestration: every side effect is an activity, and only references (storage
  * keys) cross into history.
  */
 import {
+  ApplicationFailure,
   CancellationScope,
   isCancellation,
   patched,
@@ -17,9 +19,11 @@ import {
 import { bookManifest, moderateAndStart, writeAndIllustrate } from './ebook-stages';
 import { renderStoreAndPublish } from './ending';
 import { describeFailure } from './helpers';
+import { awaitOutlineReview } from './outline-review';
 import { image, store, text } from './proxies';
 import {
   computeProgress,
+  ReviewErrorTypes,
   STAGE_ATTRIBUTE,
   stateQuery,
   type EbookState,
@@ -54,10 +58,12 @@ export async function ebookWorkflow(input: EbookWorkflowInput): Promise<EbookWor
   try {
     setStage('outline');
     await moderateAndStart(input);
-    const outline = await text.writeOutline({ ebookId, brief: input.brief });
+    let outline = await text.writeOutline({ ebookId, brief: input.brief });
     state.title = outline.title;
     state.providers.text = outline.provider;
     state.chapters = outline.chapters.map((c) => ({ index: c.index, title: c.title, status: 'pending' }));
+    // Only books started with a review take this branch: other books' commands are as they were.
+    if (input.review === 'outline') outline = await awaitOutlineReview(input, outline, state, setStage);
 
     setStage('chapters');
     const coverPromise = image.drawCover({ ebookId });
@@ -83,13 +89,14 @@ export async function ebookWorkflow(input: EbookWorkflowInput): Promise<EbookWor
     setStage('completed');
     return { ebookId, title: outline.title, files };
   } catch (err) {
-    if (isCancellation(err)) {
+    if (isCancellation(err) || isReviewTimeout(err)) {
       state.status = 'cancelled';
       setStage('cancelled');
       // The scope is cancelled; bookkeeping must still reach the database.
-      await CancellationScope.nonCancellable(() =>
-        store.finishEbook({ ebookId, status: 'cancelled', error: { type: 'Cancelled', message: 'Cancelled by request' } }),
-      );
+      const error = isReviewTimeout(err)
+        ? { type: ReviewErrorTypes.ReviewTimedOut, message: err.message }
+        : { type: 'Cancelled', message: 'Cancelled by request' };
+      await CancellationScope.nonCancellable(() => store.finishEbook({ ebookId, status: 'cancelled', error }));
       throw err;
     }
     const error = describeFailure(err);
@@ -100,6 +107,11 @@ export async function ebookWorkflow(input: EbookWorkflowInput): Promise<EbookWor
     await store.finishEbook({ ebookId, status: 'failed', error });
     throw err;
   }
+}
+
+/** An outline review nobody answered: the book is cancelled (and its allowance released), not failed. */
+function isReviewTimeout(err: unknown): err is ApplicationFailure {
+  return err instanceof ApplicationFailure && err.type === ReviewErrorTypes.ReviewTimedOut;
 }
 
 function progressOf(state: EbookState): number {

@@ -14,7 +14,7 @@ export type RevisionStep = (typeof REVISION_STEPS)[number];
  * A revision goes through a first run's stages, less the outline and the cover
  * (it keeps the outline; a redrawn cover belongs to redrawing), plus redrawing.
  */
-export type RevisionStage = Exclude<Stage, 'outline' | 'cover'> | 'illustrations';
+export type RevisionStage = Exclude<Stage, 'outline' | 'outline_review' | 'cover'> | 'illustrations';
 
 /**
  * One revision of a book per published version: a second request (of any step)

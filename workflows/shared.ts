@@ -5,8 +5,9 @@
  * Workflow code imports this module, so it must stay free of Node built-ins and I/O.
  */
 import { defineSearchAttributeKey } from '@temporalio/common';
-import { defineQuery } from '@temporalio/workflow';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { BookBrief } from '../core/brief';
+import type { OutlineAnswer, ReviewOutline } from '../core/outline-review';
 
 /**
  * Patch id: rewrites and file re-runs redraw the cover when the book was retitled since it
@@ -53,12 +54,14 @@ export const EBOOK_ID_ATTRIBUTE = defineSearchAttributeKey('EbookId', 'KEYWORD')
 export const USER_ID_ATTRIBUTE = defineSearchAttributeKey('EbookUserId', 'KEYWORD');
 export const STAGE_ATTRIBUTE = defineSearchAttributeKey('EbookStage', 'KEYWORD');
 
-export type EbookStatus = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+export type EbookStatus = 'queued' | 'running' | 'awaiting_review' | 'completed' | 'failed' | 'cancelled';
 export const TERMINAL_STATUSES: readonly EbookStatus[] = ['completed', 'failed', 'cancelled'];
 
 export type Stage =
   | 'queued'
   | 'outline'
+  /** Waiting for the owner to approve, edit or revise the outline (books started with `review: 'outline'`). */
+  | 'outline_review'
   | 'chapters'
   | 'cover'
   | 'pdf'
@@ -93,7 +96,34 @@ export interface EbookWorkflowInput {
   printReady?: boolean;
   /** Chapters in flight at once (default 4). */
   concurrency?: number;
+  /** 'outline': wait after the outline until the owner answers `reviewOutlineUpdate`. */
+  review?: ReviewKind;
+  /** How long an unanswered review waits before the book is cancelled (REVIEW_TIMEOUT, as the API read it). */
+  reviewTimeoutMs?: number;
 }
+
+export const REVIEW_KINDS = ['outline'] as const;
+export type ReviewKind = (typeof REVIEW_KINDS)[number];
+
+/** The default REVIEW_TIMEOUT: a week. */
+export const DEFAULT_REVIEW_TIMEOUT_MS = 7 * 24 * 60 * 60 * 1000;
+
+export type { OutlineAnswer, ReviewOutline };
+
+/** Approve, edit or revise the outline of a waiting book; answers with the outline as the workflow now holds it. */
+export const reviewOutlineUpdate = defineUpdate<ReviewOutline, [OutlineAnswer]>('reviewOutline');
+/** The outline under review (null before the outline is written and once it is approved). */
+export const outlineQuery = defineQuery<ReviewOutline | null>('outline');
+
+/** Failure types of a refused review answer (the update's validator, before anything is written). */
+export const ReviewErrorTypes = {
+  /** The answer breaks a rule; its details name the field. */
+  InvalidAnswer: 'InvalidOutlineAnswer',
+  /** The book is not waiting for a review (any more). */
+  NotAwaitingReview: 'NotAwaitingReview',
+  /** Nobody answered within the review timeout: the book was cancelled. */
+  ReviewTimedOut: 'ReviewTimedOut',
+} as const;
 
 /** What the render activities receive: references to everything the book is made of. */
 export interface BookManifest {
@@ -184,6 +214,7 @@ export interface StoredFiles {
 const STAGE_BASE: Record<Stage, number> = {
   queued: 0,
   outline: 0.02,
+  outline_review: 0.05,
   chapters: 0.1,
   cover: 0.8,
   pdf: 0.82,

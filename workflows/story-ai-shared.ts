@@ -1,4 +1,5 @@
 import type { BookBrief } from '../core/brief';
+import type { ReviewOutline } from '../core/outline-review';
 /**
  * Names and payload types of the story workflow and the AI routes' workflows,
  * shared by the workflows, the activities, the API and the tests (the book's
@@ -24,7 +25,9 @@ export const drawPictureWorkflowId = (imageId: string) => `ai-image-${imageId}`;
 export interface StoryGeneration {
   revision: number;
   workflowId: string;
-  stage: 'queued' | 'outline' | 'writing' | 'completed' | 'failed';
+  stage: 'queued' | 'outline' | 'outline_review' | 'writing' | 'completed' | 'failed';
+  /** The storyline its owner is asked to review, while the run waits for them (`outline_review`). */
+  review?: ReviewOutline | null;
   progress: number;
   sections?: { done: number; total: number };
   providers?: { text?: string };
@@ -43,6 +46,10 @@ export interface StoryWorkflowInput {
   /** The brief; `chapterCount` is the number of sections the story is written in. */
   brief: BookBrief;
   feedback?: string;
+  /** 'outline': wait after the storyline until the owner answers the `reviewOutline` update. */
+  review?: 'outline';
+  /** REVIEW_TIMEOUT as the API read it: how long the review waits before the run fails. */
+  reviewTimeoutMs?: number;
 }
 
 export interface StoryOutlineRef {

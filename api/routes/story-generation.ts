@@ -8,12 +8,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
+import { z } from 'zod';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Services } from '../../wiring/services';
 import type { Logger } from '../../lib/logger';
 import type { Story } from '../../db/stories';
 import { announceRunEnd } from '../../db/story-generation';
-import { USER_ID_ATTRIBUTE } from '../../workflows/shared';
+import { DEFAULT_REVIEW_TIMEOUT_MS, REVIEW_KINDS, USER_ID_ATTRIBUTE } from '../../workflows/shared';
 import {
   STORY_WORKFLOW_TYPE,
   storyWorkflowId,
@@ -29,7 +30,12 @@ import { briefSchema } from '../../core/brief';
 import type { BookBrief } from '../../core/brief';
 
 /** The brief of a story; `chapterCount` is how many sections it is written in. */
-export const generateStorySchema = briefSchema.strict();
+export const generateStorySchema = briefSchema
+  .extend({
+    /** 'outline': the run waits after its storyline until its owner approves, edits or revises it. */
+    review: z.enum(REVIEW_KINDS, { message: 'must be "outline"' }).optional(),
+  })
+  .strict();
 export const regenerateStorySchema = rewriteSchema;
 
 export interface StoryGenerationDeps {
@@ -37,6 +43,8 @@ export interface StoryGenerationDeps {
   temporal: Client;
   taskQueue: string;
   log: Logger;
+  /** REVIEW_TIMEOUT: how long a run started with `review` waits for its owner. */
+  reviewTimeoutMs?: number;
 }
 
 export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
@@ -55,7 +63,7 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
   };
 
   router.post('/stories/generate', idempotency(knex), async (req, res) => {
-    const brief = parseStrict(generateStorySchema, req.body ?? {}, 'body');
+    const { review, ...brief } = parseStrict(generateStorySchema, req.body ?? {}, 'body');
     const user = req.user!;
     const profile = await repos.profiles.ensure({ clerkUserId: user.userId, role: user.role });
     const id = randomUUID();
@@ -71,7 +79,9 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
       userAgent: req.get('user-agent') ?? undefined,
     });
     try {
-      await start({ storyId: id, profileId: profile.id, revision: 1, brief }, workflowId, user.userId);
+      // Only set for a review, so every other run's input is as it always was.
+      const reviewed = review ? { review, reviewTimeoutMs: deps.reviewTimeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS } : {};
+      await start({ storyId: id, profileId: profile.id, revision: 1, brief, ...reviewed }, workflowId, user.userId);
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) {
         await runs.fail(id, 1, 'failed', { stage: 'failed', error: { type: 'StartFailed', message: 'The generation could not be started' } });

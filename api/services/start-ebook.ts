@@ -11,7 +11,12 @@ import type { BookBrief } from '../../core/brief';
 import { allowancePeriod, tierRules, type TierRules } from '../../core/tiers';
 import type { Profile, Repositories } from '../../db/repositories';
 import type { Visibility } from '../../db/sharing';
-import { ebookWorkflowId, type EbookWorkflowInput } from '../../workflows/shared';
+import {
+  DEFAULT_REVIEW_TIMEOUT_MS,
+  ebookWorkflowId,
+  type EbookWorkflowInput,
+  type ReviewKind,
+} from '../../workflows/shared';
 import type { ebookWorkflow } from '../../workflows/ebook';
 import { placement, planMarks, type Queues } from './placement';
 
@@ -19,6 +24,7 @@ export interface StartEbookDeps extends Queues {
   repos: Pick<Repositories, 'ebooks' | 'usage'>;
   temporal: Client;
   chapterConcurrency: number;
+  reviewTimeoutMs?: number;
 }
 
 export interface StartEbookRequest {
@@ -27,6 +33,8 @@ export interface StartEbookRequest {
   clerkUserId: string;
   brief: BookBrief & { storyId?: string };
   visibility?: Visibility;
+  /** Wait for the owner to review the outline before the chapters are written. */
+  review?: ReviewKind;
 }
 
 /** This month's books of the profile's plan are all taken. */
@@ -86,6 +94,8 @@ export async function startEbook(deps: StartEbookDeps, request: StartEbookReques
     brief,
     concurrency: deps.chapterConcurrency,
     ...planMarks(rules),
+    // Only set for a review, so every other book's input is as it always was.
+    ...(request.review ? { review: request.review, reviewTimeoutMs: deps.reviewTimeoutMs ?? DEFAULT_REVIEW_TIMEOUT_MS } : {}),
   };
   try {
     await temporal.workflow.start<typeof ebookWorkflow>('ebookWorkflow', {

@@ -14,6 +14,7 @@ import { clerkWebhookRouter } from '../../api/routes/webhooks';
 import { aiRouter } from '../../api/routes/ai';
 import { createBookCache } from '../../api/book-cache';
 import { storyGenerationRouter } from '../../api/routes/story-generation';
+import { storyReviewRouter } from '../../api/routes/story-review';
 import { aiGenerateRouter } from '../../api/routes/ai-generate';
 import { sessionRouter } from '../../api/routes/sessions';
 import { adminUserRouter } from '../../api/routes/admin-users';
@@ -89,6 +90,7 @@ describe('OpenAPI document', function () {
       ...routesOf(clerkWebhookRouter({ services: stack.services, log: deps.log }), '/v1'),
       ...routesOf(aiRouter(deps), '/v1'),
       ...routesOf(storyGenerationRouter(deps), '/v1'),
+      ...routesOf(storyReviewRouter(deps), '/v1'),
       ...routesOf(aiGenerateRouter(deps), '/v1'),
       ...(() => {
         const auth = clerkSettings(stack.config);

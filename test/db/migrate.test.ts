@@ -57,7 +57,8 @@ describe('db migrations', () => {
        FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid GROUP BY t.typname ORDER BY t.typname`,
     );
     assert.deepEqual(enums, [
-      { typname: 'book_status', labels: ['draft', 'queued', 'running', 'completed', 'failed', 'cancelled'] },
+      // awaiting_review: a book waiting for its outline review (issue 19).
+      { typname: 'book_status', labels: ['draft', 'queued', 'running', 'awaiting_review', 'completed', 'failed', 'cancelled'] },
       { typname: 'story_status', labels: ['draft', 'generating', 'completed', 'failed', 'published', 'archived'] },
       { typname: 'subscription_tier', labels: ['free', 'speak_now', 'midnights', 'eras_tour'] },
     ]);

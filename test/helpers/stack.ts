@@ -195,6 +195,7 @@ export async function startApi(
     taskQueue: stack.taskQueue,
     priorityTaskQueue: stack.config.temporal.priorityTaskQueue,
     chapterConcurrency: stack.config.chapterConcurrency,
+    reviewTimeoutMs: stack.config.reviewTimeoutMs,
     corsOrigins: stack.config.corsOrigins,
     webhookSigningSecret: stack.config.clerk.webhookSigningSecret,
     rateLimits: stack.config.rateLimits,

@@ -101,6 +101,22 @@ describe('ops: books, revisions and stories whose workflow was terminated', func
     await sweepUntilFixed(alive.workflowId);
   });
 
+  it('a terminated book that waited for its outline review: failed, its allowance back', async () => {
+    provider.reset();
+    const res = await api(apiUrl, 'POST', '/v1/ebooks', {
+      token,
+      body: { prompt: 'A ferry that only sails on Sundays', chapterCount: 1, review: 'outline' },
+    });
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    const { id, workflowId } = res.body;
+    await waitFor('the review', async () => (await stack.services.repos.ebooks.get(id))?.status === 'awaiting_review', 30_000);
+    const before = await used();
+    await stack.client.workflow.getHandle(workflowId).terminate('stopped by an operator in the test');
+    await sweepUntilFixed(workflowId);
+    assert.equal((await stack.services.repos.ebooks.get(id))!.status, 'failed');
+    assert.equal(await used(), before - 1);
+  });
+
   it('the workers sweep in the background: a book terminated meanwhile ends up failed on its own', async () => {
     provider.reset();
     provider.setAlways('chapter', { kind: 'hang' });

@@ -5,7 +5,8 @@
  *
  * test/fixtures/*.history.json hold one real run of every workflow type the
  * worker registers (workflows/index.ts). ebook-3-chapters is the main book
- * workflow; the others are recorded, on purpose only, with
+ * workflow, ebook-outline-review one that waited for its outline review (issue
+ * 19); the others are recorded, on purpose only, with
  *
  *   TEST_DATABASE_URL=postgres://postgres@127.0.0.1:55432/postgres npx tsx scripts/record-histories.ts
  *

@@ -7,6 +7,7 @@ import { Publish } from './Publish';
 import { streamEvents, type ConnectionState } from './sse';
 import { chapterLabel, stageLabel, statusLabel } from './labels';
 import { Link } from './Link';
+import { OutlineReview } from './OutlineReview';
 import type { Session } from './session';
 
 const RANK: Record<ChapterStatus, number> = { pending: 0, writing: 1, written: 2, illustrating: 3, done: 4, failed: 5 };
@@ -246,7 +247,7 @@ function Live(props: {
   onChanged(): void;
   onUnauthorized(): void;
 }) {
-  const { status, titles, texts, evStatus, conn, coverUrl } = props;
+  const { status, titles, texts, conn, coverUrl } = props;
   const [confirming, setConfirming] = useState(false);
   const [cancelMsg, setCancelMsg] = useState('');
   const pct = Math.round(status.progress * 100);
@@ -317,6 +318,27 @@ function Live(props: {
           {cancelMsg && <p className="meta" role="status">{cancelMsg}</p>}
         </div>
       </div>
+      {status.status === 'awaiting_review' && status.outline ? (
+        <OutlineReview bookId={status.id} outline={status.outline} token={props.token} onChanged={props.onChanged} onUnauthorized={props.onUnauthorized} />
+      ) : (
+        <Chapters {...props} indexes={indexes} />
+      )}
+    </section>
+  );
+}
+
+/** The chapters as they are written and illustrated, their text streaming in. */
+function Chapters(props: {
+  status: StatusDoc;
+  titles: Record<number, string>;
+  texts: Record<number, string>;
+  evStatus: Record<number, ChapterStatus>;
+  token: TokenSource;
+  indexes: number[];
+}) {
+  const { status, titles, texts, evStatus, indexes } = props;
+  return (
+    <>
       <h2>Chapters</h2>
       {indexes.length === 0 ? (
         <p className="card empty">The chapters appear here once the story is planned.</p>
@@ -342,7 +364,7 @@ function Live(props: {
           })}
         </ol>
       )}
-    </section>
+    </>
   );
 }
 

@@ -76,6 +76,11 @@ export function Home({ session, onUnauthorized }: { session: Session; onUnauthor
               </div>
               <div className="book-row-status">
                 <span className={`badge ${r.status}`}>{statusLabel(r.status)}</span>
+                {r.status === 'awaiting_review' && (
+                  <Link href={`/books/${r.id}`} className="meta" data-testid="review-link">
+                    Review the outline
+                  </Link>
+                )}
                 {r.status === 'running' || r.status === 'queued' ? (
                   <div className="bar small" role="progressbar" aria-label="Progress" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.round(r.progress * 100)}>
                     <div style={{ width: `${Math.round(r.progress * 100)}%` }} />

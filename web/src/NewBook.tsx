@@ -36,6 +36,7 @@ export function NewBook({ session, onUnauthorized }: { session: Session; onUnaut
   const [chapterCount, setChapterCount] = useState(String(CHAPTER_COUNT.default));
   const [style, setStyle] = useState('');
   const [mood, setMood] = useState('');
+  const [review, setReview] = useState(false);
   const [errors, setErrors] = useState<Partial<Record<Field, string>>>({});
   const [formError, setFormError] = useState('');
   const [busy, setBusy] = useState(false);
@@ -68,6 +69,7 @@ export function NewBook({ session, onUnauthorized }: { session: Session; onUnaut
     if (archetype) body.archetype = archetype;
     if (style.trim()) body.style = style.trim();
     if (mood.trim()) body.mood = mood.trim();
+    if (review) body.review = 'outline';
     setBusy(true);
     try {
       const created = await apiJson<{ id: string }>('/v1/ebooks', session.token, { method: 'POST', body });
@@ -159,6 +161,13 @@ export function NewBook({ session, onUnauthorized }: { session: Session; onUnaut
         <Row label="Mood" optional error={errors.mood} hint="For example: hopeful, eerie, cosy.">
           {(p) => <input {...p} name="mood" maxLength={100} value={mood} onChange={(e) => setMood(e.target.value)} />}
         </Row>
+        <div className="field">
+          <label>
+            <input type="checkbox" name="review" checked={review} onChange={(e) => setReview(e.target.checked)} /> Let me review the outline
+            first
+          </label>
+          <p className="hint field-hint">The book waits after its plan until you approve, edit or ask for a new one.</p>
+        </div>
         <div className="actions">
           <button type="submit" className="button primary" disabled={busy} aria-busy={busy}>
             {busy ? 'Starting…' : 'Start the book'}

@@ -1,4 +1,7 @@
 /** Talking to the engine's API: bearer token, problem+json errors in plain words. */
+import type { ReviewOutline } from '../../core/outline-review';
+
+export type { ReviewOutline };
 
 export interface FieldError {
   field: string;
@@ -23,7 +26,7 @@ export type ChapterStatus = 'pending' | 'writing' | 'written' | 'illustrating' |
 
 export interface StatusDoc {
   id: string;
-  status: 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+  status: 'queued' | 'running' | 'awaiting_review' | 'completed' | 'failed' | 'cancelled';
   stage: string;
   progress: number;
   title: string;
@@ -32,6 +35,8 @@ export interface StatusDoc {
   offline: boolean;
   error: { type: string; message: string } | null;
   updatedAt?: string;
+  /** Only while the book waits for its owner to review the outline. */
+  outline?: ReviewOutline;
 }
 
 export interface BookDoc extends StatusDoc {

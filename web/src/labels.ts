@@ -1,12 +1,13 @@
 import type { ChapterStatus, StatusDoc } from './api';
 
 export const statusLabel = (s: StatusDoc['status']): string =>
-  ({ queued: 'Waiting to start', running: 'Being made', completed: 'Ready to read', failed: 'Failed', cancelled: 'Cancelled' })[s] ?? s;
+  ({ queued: 'Waiting to start', running: 'Being made', awaiting_review: 'Waiting for you', completed: 'Ready to read', failed: 'Failed', cancelled: 'Cancelled' })[s] ?? s;
 
 export const stageLabel = (s: string): string =>
   ({
     queued: 'Waiting for a worker',
     outline: 'Planning the story',
+    outline_review: 'Waiting for you to review the outline',
     chapters: 'Writing and illustrating chapters',
     cover: 'Painting the cover',
     pdf: 'Typesetting the PDF',

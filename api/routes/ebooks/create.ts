@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { briefSchema, CHAPTER_MODES } from '../../../core/brief';
-import type { EbookStatus } from '../../../workflows/shared';
+import { REVIEW_KINDS, type EbookStatus } from '../../../workflows/shared';
 import { HttpProblem, zodProblem } from '../../problem';
 import { idempotency } from '../../idempotency';
 import { AllowanceUsedUp, EngineUnavailable, startEbook } from '../../services/start-ebook';
@@ -20,6 +20,8 @@ export const createEbookSchema = briefSchema
     visibility: z.enum(['private', 'public'], { message: 'must be private or public' }).optional(),
     /** 'sequential' writes the chapters one after the other, each from the end of the one before. */
     chapterMode: z.enum(CHAPTER_MODES, { message: 'must be "parallel" or "sequential"' }).default('parallel'),
+    /** 'outline': the book waits after its outline until its owner approves, edits or revises it. */
+    review: z.enum(REVIEW_KINDS, { message: 'must be "outline"' }).optional(),
   })
   .superRefine((b, ctx) => {
     if ((b.prompt === undefined) === (b.storyId === undefined)) {
@@ -39,7 +41,7 @@ export const createRoutes: EbookRoutes = (router, deps) => {
     const parsed = createEbookSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw zodProblem(parsed.error, 'body');
     // Visibility is about the book row, not what the workflow writes from.
-    const { visibility, ...request } = parsed.data;
+    const { visibility, review, ...request } = parsed.data;
     const user = req.user!;
     const profile = await repos.profiles.ensure({ clerkUserId: user.userId, role: user.role });
     // From a story: checked (owner, completed, long enough) before any allowance is taken.
@@ -50,7 +52,7 @@ export const createRoutes: EbookRoutes = (router, deps) => {
     try {
       started = await startEbook(
         { ...deps, repos },
-        { profile, clerkUserId: user.userId, brief, visibility },
+        { profile, clerkUserId: user.userId, brief, visibility, review },
       );
     } catch (err) {
       if (err instanceof AllowanceUsedUp) {

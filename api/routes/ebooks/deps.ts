@@ -15,6 +15,8 @@ export interface EbookRouterDeps {
   taskQueue: string;
   priorityTaskQueue?: string;
   chapterConcurrency: number;
+  /** How long a book started with `review` waits for its owner (REVIEW_TIMEOUT). */
+  reviewTimeoutMs?: number;
   log: Logger;
   /** Chapter text read by GET /ebooks/{id}; a process-local one when not given. */
   bookCache?: BookCache;

@@ -1,6 +1,7 @@
 /**
  * Everything under `/v1/ebooks`: one router, its routes added file by file
- * (create, read, manage, change part of a book, publish, illustrations). For each
+ * (create, read, manage, change part of a book, publish, illustrations, the
+ * outline's review). For each
  * HTTP method the routes are tried in the order they always were, and no two paths
  * overlap anyway. The public `/shared/ebooks` router lives in sharing.ts; app.ts
  * mounts it outside /v1.
@@ -15,11 +16,12 @@ import { manageRoutes } from './manage';
 import { stepRoutes } from './steps';
 import { publishRoutes } from './sharing';
 import { imageRoutes } from './images';
+import { reviewRoutes } from './review';
 
 export type { EbookRouterDeps } from './deps';
 export { sharedRouter } from './sharing';
 
-const ROUTES: readonly EbookRoutes[] = [createRoutes, readRoutes, manageRoutes, stepRoutes, publishRoutes, imageRoutes];
+const ROUTES: readonly EbookRoutes[] = [createRoutes, readRoutes, manageRoutes, stepRoutes, publishRoutes, imageRoutes, reviewRoutes];
 
 export function ebookRouter(deps: EbookRouterDeps): Router {
   const router = Router();

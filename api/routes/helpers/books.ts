@@ -57,6 +57,8 @@ export function statusOf(book: Ebook) {
     visibility: book.visibility,
     shareUrl: shareUrlOf(book),
     revision: book.revision ? { ...book.revision, progress: revisionProgress(book.revision, book.chapters) } : null,
+    // Only a book waiting for its owner carries the outline under review (title, logline, cast, chapters).
+    ...(status === 'awaiting_review' && book.outlineReview ? { outline: book.outlineReview } : {}),
     updatedAt: book.updatedAt,
   };
 }
