@@ -13,6 +13,8 @@
  * fixture that no longer replays means in-flight runs would break too. The
  * ebookWorkflow fixture (ebook-3-chapters.history.json) is left as recorded.
  *
+ * Chapters split as a service and an upscaled picture (issue 22) are recorded too.
+ *
  * It also records a book that waited for its outline review (an edit, a
  * revision, then the approval) and a story run that waited for its storyline's.
  * Fixture file names given as arguments record only those, leaving the others as
@@ -139,9 +141,18 @@ async function main(): Promise<void> {
     // The AI routes answer with the result, not the run: find the runs by type.
     await call('POST', '/v1/ai/enhance/prompt', { prompt: 'a quiet harbour at dawn' });
     await call('POST', '/v1/ai/generate/image', { prompt: 'a brass key on moss', style: 'ink and wash' });
+    // Chapters as a service and an upscaled picture (issue 22).
+    const split = await call('POST', '/v1/ai/generate/chapters', {
+      text: 'The keeper lit the lamp at dusk.\n\nThe gull came back at dawn, ticking.\n\nThey watched the ships together.',
+      chapterCount: 2,
+    });
+    await save(stack.client, split.workflowId, 'split-chapters.history.json');
+    const picture = await call('POST', '/v1/ai/generate/image', { prompt: 'a lamp room at night' });
+    await call('POST', '/v1/ai/enhance/image', { imageId: picture.id, scale: 2 });
     for (const [type, file] of [
       ['enhancePromptWorkflow', 'enhance-prompt.history.json'],
       ['drawPictureWorkflow', 'draw-picture.history.json'],
+      ['enhanceImageWorkflow', 'enhance-image.history.json'],
     ]) {
       const workflowId = await waitFor(`a ${type} run in visibility`, async () => {
         for await (const run of stack.client.workflow.list({ query: `WorkflowType = '${type}'` })) return run.workflowId;
