@@ -85,6 +85,9 @@ export const storedBriefSchema = z.object({
   chapterMode: z.enum(CHAPTER_MODES).nullish().transform((v) => v ?? undefined),
 });
 
+/** The name a book is published under instead of its owner's profile name. */
+export const penNameSchema = z.string().trim().min(1, 'must not be empty').max(100, 'must be at most 100 characters');
+
 export class InvalidBriefError extends Error {}
 
 /** The brief, checked; an `InvalidBriefError` naming the field when it is not one. */

@@ -186,6 +186,23 @@ export function createEbookRepository(knex: Knex) {
     },
 
     /** Merges into the `cost` object (per-provider spend, tokens, images). */
+    /**
+     * What a person may change about a finished book: its title, description and pen name
+     * (kept as `metadata.author`; null removes it). Undefined leaves a field as it is.
+     */
+    async updateDetails(id: string, patch: { title?: string; description?: string | null; penName?: string | null }): Promise<boolean> {
+      const set: Row = { updated_at: knex.fn.now() };
+      if (patch.title !== undefined) set.title = clip(patch.title);
+      if (patch.description !== undefined) set.description = patch.description;
+      if (patch.penName !== undefined) {
+        set.metadata =
+          patch.penName === null
+            ? knex.raw(`coalesce(metadata, '{}'::jsonb) - 'author'`)
+            : knex.raw(`coalesce(metadata, '{}'::jsonb) || jsonb_build_object('author', ?::text)`, [patch.penName]);
+      }
+      return (await knex('memory_books').where({ id }).update(set)) > 0;
+    },
+
     /** Merges `patch` into the `metadata` object, in one statement. */
     async mergeMetadata(id: string, patch: JsonObject): Promise<boolean> {
       const result = await knex.raw(

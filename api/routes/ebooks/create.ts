@@ -4,7 +4,7 @@
  * api/services/start-ebook.ts; this file parses, answers and records the request.
  */
 import { z } from 'zod';
-import { briefSchema, CHAPTER_MODES } from '../../../core/brief';
+import { briefSchema, CHAPTER_MODES, penNameSchema } from '../../../core/brief';
 import { REVIEW_KINDS, type EbookStatus } from '../../../workflows/shared';
 import { HttpProblem, zodProblem } from '../../problem';
 import { idempotency } from '../../idempotency';
@@ -22,6 +22,8 @@ export const createEbookSchema = briefSchema
     chapterMode: z.enum(CHAPTER_MODES, { message: 'must be "parallel" or "sequential"' }).default('parallel'),
     /** 'outline': the book waits after its outline until its owner approves, edits or revises it. */
     review: z.enum(REVIEW_KINDS, { message: 'must be "outline"' }).optional(),
+    /** The name the book is published under; default: the owner's profile name. */
+    penName: penNameSchema.optional(),
   })
   .superRefine((b, ctx) => {
     if ((b.prompt === undefined) === (b.storyId === undefined)) {
@@ -41,7 +43,7 @@ export const createRoutes: EbookRoutes = (router, deps) => {
     const parsed = createEbookSchema.safeParse(req.body ?? {});
     if (!parsed.success) throw zodProblem(parsed.error, 'body');
     // Visibility is about the book row, not what the workflow writes from.
-    const { visibility, review, ...request } = parsed.data;
+    const { visibility, review, penName, ...request } = parsed.data;
     const user = req.user!;
     const profile = await repos.profiles.ensure({ clerkUserId: user.userId, role: user.role });
     // From a story: checked (owner, completed, long enough) before any allowance is taken.
@@ -72,6 +74,8 @@ export const createRoutes: EbookRoutes = (router, deps) => {
       throw err;
     }
     const { id, workflowId } = started;
+    // Read when the files are rendered, long after this: the author of the copyright page.
+    if (penName) await repos.ebooks.mergeMetadata(id, { author: penName });
     await repos.activities.record({
       userId: profile.id,
       type: 'ebook_requested',

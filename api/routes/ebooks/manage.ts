@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Ebook } from '../../../db/repositories';
 import { ebookWorkflowId, TERMINAL_STATUSES, type EbookStatus } from '../../../workflows/shared';
+import { penNameSchema } from '../../../core/brief';
 import { HttpProblem, notFound } from '../../problem';
 import { idempotency } from '../../idempotency';
 import { findOwnBook, statusOf } from '../helpers/books';
@@ -18,8 +19,12 @@ export const updateEbookSchema = z
   .strictObject({
     title: z.string().trim().min(1, 'must not be empty').max(255, 'must be at most 255 characters').optional(),
     description: z.string().max(5000, 'must be at most 5000 characters').nullable().optional(),
+    /** The name the book is published under; null goes back to the owner's profile name. */
+    penName: penNameSchema.nullable().optional(),
   })
-  .refine((b) => b.title !== undefined || b.description !== undefined, { message: 'must change title or description' });
+  .refine((b) => b.title !== undefined || b.description !== undefined || b.penName !== undefined, {
+    message: 'must change title, description or penName',
+  });
 
 export const manageRoutes: EbookRoutes = (router, deps) => {
   const { services, temporal } = deps;
@@ -64,10 +69,7 @@ export const manageRoutes: EbookRoutes = (router, deps) => {
         status: book.status,
       });
     }
-    const set: Record<string, unknown> = { updated_at: services.knex.fn.now() };
-    if (body.title !== undefined) set.title = body.title;
-    if (body.description !== undefined) set.description = body.description;
-    await services.knex('memory_books').where({ id: book.id }).update(set);
+    await repos.ebooks.updateDetails(book.id, body);
     const updated = (await repos.ebooks.get(book.id)) ?? book;
     res.json({ ...statusOf(updated), description: updated.description });
   });
