@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { createApiMetrics } from './metrics';
-import { openApiDocument } from './openapi';
+import { openApiDocument, OPERATIONS } from './openapi';
+import { refuseUnsafeBody, refuseUnsafePathAndQuery } from './safe-text';
 import { createRateLimits } from './rate-limit';
 import { createWebRouter } from './web';
 import { ensureDevKeys } from '../lib/dev-keys';
@@ -86,6 +87,8 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   app.use(cors(deps.corsOrigins ?? []));
+  // NUL and lone surrogates in a path or query are a 400 naming the field, before any route.
+  app.use(refuseUnsafePathAndQuery(OPERATIONS.map((op) => op.path)));
   app.get('/metrics', metrics.handler);
   const openapi = openApiDocument();
   app.get('/openapi.json', (_req, res) => {
@@ -138,6 +141,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(...auth.handlers);
   v1.use((req, res, next) => (res.locals.userLimitTaken ? next() : limits.perUser(req, res, next)));
   v1.use(express.json({ limit: '64kb' }));
+  v1.use(refuseUnsafeBody);
   v1.use(statusCache.invalidateOnChange);
   // Every /v1/ebooks route: the book, its steps, publishing, illustrations.
   v1.use(ebookRouter({ ...deps, bookCache, statusCache }));
