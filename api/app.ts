@@ -9,6 +9,7 @@ import helmet from 'helmet';
 import { createApiMetrics } from './metrics';
 import { openApiDocument, OPERATIONS } from './openapi';
 import { refuseUnsafeBody, refuseUnsafePathAndQuery } from './safe-text';
+import { answerOptions, methodNotAllowed } from './method-not-allowed';
 import { createRateLimits } from './rate-limit';
 import { createWebRouter } from './web';
 import { ensureDevKeys } from '../lib/dev-keys';
@@ -89,6 +90,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(cors(deps.corsOrigins ?? []));
   // NUL and lone surrogates in a path or query are a 400 naming the field, before any route.
   app.use(refuseUnsafePathAndQuery(OPERATIONS.map((op) => op.path)));
+  app.use(answerOptions(OPERATIONS));
   app.get('/metrics', metrics.handler);
   const openapi = openApiDocument();
   app.get('/openapi.json', (_req, res) => {
@@ -162,6 +164,7 @@ export function createApp(deps: AppDeps): express.Express {
     );
   }
 
+  app.use(methodNotAllowed(OPERATIONS));
   app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));
   return app;

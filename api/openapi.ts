@@ -180,7 +180,13 @@ export function openApiDocument(): Record<string, unknown> {
       ...(op.auth === false ? { security: [] } : {}),
       ...(params.length ? { parameters: params } : {}),
       ...(op.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(op.body, { io: 'input' }) } } } }
+        ? {
+            requestBody: {
+              // A body whose every field is optional may be left out: the routes read it as {}.
+              required: !op.body.safeParse({}).success,
+              content: { 'application/json': { schema: z.toJSONSchema(op.body, { io: 'input' }) } },
+            },
+          }
         : {}),
       responses,
     };

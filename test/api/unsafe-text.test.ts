@@ -1,9 +1,11 @@
 /**
- * NUL and lone surrogates anywhere in a request (JSON body at any depth, object keys,
- * query, path segments) are a 400 problem naming the field, and nothing is stored;
- * before, PostgreSQL refused them deep inside the route and the caller got a 500.
+ * Requests a fuzzer sends: NUL and lone surrogates anywhere in a request (JSON body at
+ * any depth, object keys, query, path segments) are a 400 problem naming the field, and
+ * nothing is stored (before, PostgreSQL refused them deep inside the route and the
+ * caller got a 500); a method the document does not describe is a 405 with `Allow`.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { createTestStack, startApi, type TestStack } from '../helpers/stack';
 import { api } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
@@ -103,5 +105,30 @@ describe('NUL and lone surrogates in requests', function () {
     // Ordinary ids still reach the routes.
     assert.equal((await api(url, 'GET', '/v1/users/nobody/profile', { token: admin })).status, 404);
     assert.equal((await api(url, 'GET', '/v1/users/me/stories?limit=5', { token: amy })).status, 200);
+  });
+
+  it('methods the document does not describe: 405 with Allow; OPTIONS answers from the document', async () => {
+    // fetch refuses TRACE, so node:http sends it.
+    const trace = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const r = http.request(`${url}/v1/stories/00000000-0000-4000-8000-000000000000/cancel`, {
+        method: 'TRACE',
+        headers: { authorization: `Bearer ${amy}` },
+      });
+      r.on('response', (res) => resolve(res.resume()));
+      r.on('error', reject);
+      r.end();
+    });
+    assert.equal(trace.statusCode, 405);
+    assert.equal(trace.headers.allow, 'POST');
+    assert.match(trace.headers['content-type'] ?? '', /problem\+json/);
+    const patch = await api(url, 'PATCH', '/v1/stories/some-id', { token: amy, body: {} });
+    assert.equal(patch.status, 405);
+    assert.equal(patch.headers.get('allow'), 'DELETE, GET, HEAD, PUT');
+    // A literal path wins over a parameter: /v1/stories/generate is not /v1/stories/{id}.
+    const options = await fetch(`${url}/v1/stories/generate`, { method: 'OPTIONS' });
+    assert.equal(options.status, 204);
+    assert.equal(options.headers.get('allow'), 'OPTIONS, POST');
+    // Paths the API does not describe stay 404.
+    assert.equal((await api(url, 'PATCH', '/v1/nothing-here', { token: amy })).status, 404);
   });
 });

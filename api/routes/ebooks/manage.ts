@@ -16,10 +16,11 @@ import type { EbookRoutes } from './deps';
 /** PUT /ebooks/:id: what a person may change about a book; anything else is refused by name. */
 export const updateEbookSchema = z
   .strictObject({
-    title: z.string().trim().min(1, 'must not be empty').max(255, 'must be at most 255 characters').optional(),
+    title: z.string().trim().min(1, 'must not be empty').max(255, 'must be at most 255 characters').meta({ pattern: '\\S' }).optional(),
     description: z.string().max(5000, 'must be at most 5000 characters').nullable().optional(),
   })
-  .refine((b) => b.title !== undefined || b.description !== undefined, { message: 'must change title or description' });
+  .refine((b) => b.title !== undefined || b.description !== undefined, { message: 'must change title or description' })
+  .meta({ minProperties: 1 });
 
 export const manageRoutes: EbookRoutes = (router, deps) => {
   const { services, temporal } = deps;
