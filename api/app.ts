@@ -129,7 +129,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   // The only /v1 route without a bearer token: Clerk calls it, signed by Svix.
-  app.use('/v1', clerkWebhookRouter({ services: deps.services, signingSecret: deps.webhookSigningSecret, log: deps.log }));
+  const erasure = { temporal: deps.temporal, taskQueue: deps.taskQueue };
+  app.use('/v1', clerkWebhookRouter({ services: deps.services, signingSecret: deps.webhookSigningSecret, log: deps.log, erasure }));
 
   // One cache of chapter text for the owner's and the public reads (Redis when configured).
   const bookCache = createBookCache({ redis: deps.redis, log: deps.log });
@@ -147,7 +148,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(statusCache.invalidateOnChange);
   // Every /v1/ebooks route: the book, its steps, publishing, illustrations.
   v1.use(ebookRouter({ ...deps, bookCache, statusCache }));
-  v1.use(userRouter(deps.services));
+  v1.use(userRouter(deps.services, erasure));
   v1.use(aiRouter(deps));
   v1.use(storyRouter(deps.services));
   v1.use(profileRouter(deps.services));

@@ -8,6 +8,7 @@ import * as sharingRevisions from './migrations/20251127050000_sharing_revisions
 import * as ledgerBeyondBooks from './migrations/20251127051000_ledger_beyond_books';
 import * as storyEvents from './migrations/20251127060000_story_events';
 import * as eventInsertFunctions from './migrations/20251127061000_event_insert_functions';
+import * as erasures from './migrations/20251205000000_erasures';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -29,6 +30,7 @@ const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20251127051000_ledger_beyond_books', ledgerBeyondBooks],
   ['20251127060000_story_events', storyEvents],
   ['20251127061000_event_insert_functions', eventInsertFunctions],
+  ['20251205000000_erasures', erasures],
 ];
 
 /** Names of every migration, in the order they apply. */

@@ -13,6 +13,7 @@ import { createStoryGenerationRepository } from './story-generation';
 import { createLedger } from './ledger';
 import { createRegenerationRepository } from './regeneration';
 import { createReconcileRepository } from './reconcile';
+import { createErasureRepository } from './erasure';
 
 export * from './rows';
 export type { BookRow, BookSelection } from './regeneration';
@@ -29,6 +30,7 @@ export function createRepositories(knex: Knex) {
     ledger: createLedger(knex),
     regeneration: createRegenerationRepository(knex),
     reconcile: createReconcileRepository(knex),
+    erasure: createErasureRepository(knex),
     /** Runs `fn` in one transaction: writes of several repositories that must commit together. */
     transaction: <T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> => knex.transaction(fn),
   };

@@ -5,3 +5,4 @@ export { reviseEbookWorkflow } from './revise-ebook';
 export { storyWorkflow } from './story';
 export { enhancePromptWorkflow, drawPictureWorkflow } from './ai';
 export { batchRegenerateWorkflow } from './batch';
+export { eraseEbookWorkflow, eraseUserWorkflow } from './erase';

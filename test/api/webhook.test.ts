@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'svix';
-import { createTestStack, startApi, type TestStack } from '../helpers/stack';
+import { createTestStack, startApi, startWorker, type TestStack } from '../helpers/stack';
+import { eraseUserWorkflowId } from '../../workflows/shared';
 import { api } from '../helpers/http';
 
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
@@ -14,13 +15,17 @@ describe('Clerk webhook', function () {
   let stack: TestStack;
   let url: string;
   let stop: () => Promise<void>;
+  let stopWorker: () => Promise<void>;
 
   before(async () => {
     stack = await createTestStack({ CLERK_WEBHOOK_SIGNING_SECRET: SECRET });
     ({ url, stop } = await startApi(stack));
+    // user.deleted erases the user in a workflow.
+    ({ stop: stopWorker } = await startWorker(stack));
   });
   after(async () => {
     await stop?.();
+    await stopWorker?.();
     await stack?.close();
   });
 
@@ -85,6 +90,7 @@ describe('Clerk webhook', function () {
     assert.equal((await profile())!.name, 'Augusta Lovelace');
     const del = await deliver('msg_6', { type: 'user.deleted', object: 'event', data: { id: 'user_2abc', deleted: true } });
     assert.equal(del.status, 200);
+    await stack.client.workflow.getHandle(eraseUserWorkflowId('user_2abc')).result();
     assert.equal(await profile(), undefined);
   });
 });
