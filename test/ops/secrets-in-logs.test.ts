@@ -7,18 +7,15 @@
  * signatures of the presigned URLs the API handed out.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ensureDevKeys } from '../../lib/dev-keys';
 import { signSessionToken } from '../../lib/tokens';
 import { api, waitFor } from '../helpers/http';
-import { freePort } from '../helpers/postgres';
+import { spawnStartScript, type StartScript } from '../helpers/start-script';
 import { startOpenAICompatServer, startRunwareServer, type OpenAICompatServer, type RunwareServerStub } from '../helpers/provider-servers';
 import { startS3Server, type S3TestServer } from '../helpers/s3';
-
-const ROOT = path.resolve(__dirname, '..', '..');
 const secret = (prefix: string) => `${prefix}${randomBytes(18).toString('hex')}`;
 
 /** Every file under a folder, recursively (the engine's own log files). */
@@ -32,27 +29,14 @@ describe('ops: no secret in any log line', function () {
   let openai: OpenAICompatServer;
   let runware: RunwareServerStub;
   let s3: S3TestServer;
-  let dataDir: string;
-  let engine: ReturnType<typeof spawn> | undefined;
-  let output = '';
+  let engine: StartScript | undefined;
 
   before(async () => {
     [openai, runware, s3] = await Promise.all([startOpenAICompatServer(), startRunwareServer(), startS3Server()]);
-    fs.mkdirSync(path.join(ROOT, '.test-data'), { recursive: true });
-    // Readable by the embedded PostgreSQL's own user when we run as root.
-    dataDir = fs.mkdtempSync(path.join(ROOT, '.test-data', 'secrets-'));
-    fs.chmodSync(dataDir, 0o755);
   });
   after(async () => {
-    if (engine && engine.exitCode === null && engine.signalCode === null) {
-      const exited = new Promise((r) => engine!.once('exit', r));
-      engine.kill('SIGTERM');
-      const timer = setTimeout(() => engine?.kill('SIGKILL'), 40_000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await engine?.stop();
     await Promise.all([openai?.close(), runware?.close(), s3?.stop()]);
-    fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('runs a whole book with every secret set and logs none of them', async () => {
@@ -63,36 +47,25 @@ describe('ops: no secret in any log line', function () {
       CLERK_SECRET_KEY: secret('sk_test_'),
       CLERK_WEBHOOK_SIGNING_SECRET: `whsec_${randomBytes(24).toString('base64')}`,
     };
-    // Tokens are signed with the local key; Clerk's settings name its public half, as a real instance's would.
-    const keys = ensureDevKeys(dataDir);
-    const [port, temporalPort, uiPort, pgPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of Object.keys(env)) if (/^(TEMPORAL_|DATABASE_URL|S3_|AWS_|REDIS_URL|GROQ_|OPENAI_|RUNWARE_|CLERK_)/.test(k)) delete env[k];
-    Object.assign(env, secrets, s3.env, {
-      DATA_DIR: dataDir,
-      PORT: String(port),
-      TEMPORAL_PORT: String(temporalPort),
-      TEMPORAL_UI_PORT: String(uiPort),
-      EMBEDDED_PG_PORT: String(pgPort),
-      GROQ_BASE_URL: openai.url,
-      OPENAI_BASE_URL: `${openai.url}/v1`,
-      RUNWARE_URL: runware.url,
-      TEXT_PROVIDERS: 'groq,openai',
-      IMAGE_PROVIDERS: 'runware,openai',
-      CLERK_JWT_KEY: keys.publicKeyPem,
-      PROVIDER_TIMEOUT_MS: '20000',
-      LOG_LEVEL: 'debug',
-    });
-    engine = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    engine.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    engine.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    await waitFor('the engine to be ready', async () => {
-      if (engine!.exitCode !== null) throw new Error(`the start script exited:\n${output.slice(-3000)}`);
-      return output.includes('[engine] ready');
-    }, 240_000, 500);
+    engine = await spawnStartScript(
+      {
+        ...secrets,
+        ...s3.env,
+        GROQ_BASE_URL: openai.url,
+        OPENAI_BASE_URL: `${openai.url}/v1`,
+        RUNWARE_URL: runware.url,
+        TEXT_PROVIDERS: 'groq,openai',
+        IMAGE_PROVIDERS: 'runware,openai',
+        PROVIDER_TIMEOUT_MS: '20000',
+        LOG_LEVEL: 'debug',
+      },
+      // Tokens are signed with the local key; Clerk's settings name its public half, as a real instance's would.
+      (dataDir) => ({ CLERK_JWT_KEY: ensureDevKeys(dataDir).publicKeyPem }),
+    );
+    await engine.ready();
 
-    const url = `http://127.0.0.1:${port}`;
-    const token = await signSessionToken(keys, { userId: 'secret-keeper', sessionId: 'sess_secrets' });
+    const url = engine.url;
+    const token = await signSessionToken(ensureDevKeys(engine.dataDir), { userId: 'secret-keeper', sessionId: 'sess_secrets' });
     const started = await api(url, 'POST', '/v1/ebooks', { token, body: { prompt: 'A keeper of small secrets', chapterCount: 1 } });
     assert.equal(started.status, 202, JSON.stringify(started.body));
     const id = started.body.id as string;
@@ -116,15 +89,15 @@ describe('ops: no secret in any log line', function () {
     // A webhook with a bad signature is logged as refused, with nothing of the secret.
     await api(url, 'POST', '/v1/auth/clerk/webhook', { raw: '{}', headers: { 'svix-id': 'msg_x', 'svix-timestamp': '1', 'svix-signature': 'v1,bad' } });
 
-    // Stop cleanly, so every process flushes its last lines.
-    const exited = new Promise((r) => engine!.once('exit', r));
-    engine.kill('SIGTERM');
-    await exited;
-
+    // Stop cleanly, so every process flushes its last lines; keep the folder for its log files.
+    const dataDir = engine.dataDir;
+    await engine.stop({ keepData: true });
+    const output = engine.output();
     const logs = [
       { name: 'start script, worker and API (stdout, stderr)', text: output },
       ...filesUnder(path.join(dataDir, 'logs')).map((f) => ({ name: path.relative(dataDir, f), text: fs.readFileSync(f, 'utf8') })),
     ];
+    fs.rmSync(dataDir, { recursive: true, force: true });
     assert.ok(output.split('\n').length > 20, 'the processes did log');
     assert.match(output, /"msg":"request"/, 'the API logged its requests');
     // The capture is whole: the request lines name the book, and the worker's its steps.
