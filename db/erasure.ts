@@ -43,6 +43,11 @@ export function createErasureRepository(knex: Knex) {
     });
 
   return {
+    /** The Clerk user id of a profile (a book's owner, for the erasure's search attribute and audit). */
+    async clerkIdOf(profileId: string): Promise<string | undefined> {
+      return (await knex('profiles').where({ id: profileId }).first('clerk_user_id'))?.clerk_user_id as string | undefined;
+    },
+
     /** The user's profile and the ids of everything they own; undefined when no profile is left. */
     async userFootprint(clerkUserId: string): Promise<UserFootprint | undefined> {
       const profile = await knex('profiles').where({ clerk_user_id: clerkUserId }).first('id');

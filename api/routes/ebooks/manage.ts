@@ -101,16 +101,16 @@ export const manageRoutes: EbookRoutes = (router, deps) => {
     // The row, its events and ledger lines, and every stored object of the book go in
     // an erasure workflow, which retries storage until it is empty; the answer waits
     // for it briefly, so a DELETE answered 204 has left nothing behind.
-    const owner = await services.knex('profiles').where({ id: book.userId }).first('clerk_user_id');
+    const owner = (await repos.erasure.clerkIdOf(book.userId)) ?? req.user!.userId;
     const handle = await startBookErasure(
       deps,
       {
         ebookId: book.id,
         requestedBy: req.user!.userId,
-        source: owner?.clerk_user_id === req.user!.userId ? 'api' : 'admin',
+        source: owner === req.user!.userId ? 'api' : 'admin',
         requestedAt: new Date().toISOString(),
       },
-      owner?.clerk_user_id ?? req.user!.userId,
+      owner,
     );
     // No title: the owner's activity log keeps that a book went, not what it held.
     await repos.activities.record({
