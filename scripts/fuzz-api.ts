@@ -14,6 +14,8 @@ import net from 'node:net';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..');
+/** The user the fuzzed erasure erases: not the admin, whose fixtures every other operation uses. */
+const DOOMED_USER = 'fuzz-doomed';
 const SCHEMATHESIS_VERSION = '4.32.5';
 const VENV = path.join(ROOT, '.tools', 'schemathesis');
 const BIN = path.join(VENV, 'bin', 'schemathesis');
@@ -61,6 +63,8 @@ interface Engine {
   base: string;
   token: string;
   dataDir: string;
+  /** A token for another user, whom the fuzzed DELETE /v1/users/{userId} may erase. */
+  doomedToken?: string;
   stop(): Promise<void>;
 }
 
@@ -116,12 +120,9 @@ async function startEngine(): Promise<Engine> {
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  const token = execFileSync('npm', ['run', '--silent', 'token', '--', 'fuzz-admin', '--role', 'admin'], {
-    cwd: ROOT,
-    env: { ...env, DATA_DIR: dataDir },
-    encoding: 'utf8',
-  }).trim();
-  return { base: `http://127.0.0.1:${port}`, token, dataDir, stop };
+  const mint = (...args: string[]) =>
+    execFileSync('npm', ['run', '--silent', 'token', '--', ...args], { cwd: ROOT, env: { ...env, DATA_DIR: dataDir }, encoding: 'utf8' }).trim();
+  return { base: `http://127.0.0.1:${port}`, token: mint('fuzz-admin', '--role', 'admin'), doomedToken: mint(DOOMED_USER), dataDir, stop };
 }
 
 async function call(engine: Engine, method: string, p: string, body?: unknown): Promise<any> {
@@ -154,6 +155,11 @@ async function fixtures(engine: Engine): Promise<Record<string, string>> {
   const startBook = async () =>
     (await call(engine, 'POST', '/v1/ebooks', { prompt: 'A lighthouse keeper befriends a clockwork gull', chapterCount: 1 })).id as string;
   const [book, doomed] = [await startBook(), await startBook()];
+  // A profile for the user DELETE /v1/users/{userId} erases (a profile is made on a user's first request).
+  if (engine.doomedToken) {
+    const res = await fetch(`${engine.base}/v1/users/me/profile`, { headers: { authorization: `Bearer ${engine.doomedToken}` } });
+    if (!res.ok) throw new Error(`fixture: the doomed user's profile: ${res.status}`);
+  }
   const story = await call(engine, 'POST', '/v1/stories', { title: 'Fixture', content: 'One paragraph.\n\nAnother one.' });
   const generated = await call(engine, 'POST', '/v1/stories/generate', { prompt: 'A fox learns to sail', chapterCount: 1 });
   const picture = await call(engine, 'POST', '/v1/ai/generate/image', { prompt: 'A red kite over a hill' });
@@ -224,7 +230,7 @@ function configFor(doc: { paths: Record<string, Record<string, { operationId: st
   for (const [p, ops] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(ops)) {
       const params: Record<string, string> = {};
-      if (p.includes('{userId}')) params['path.userId'] = ids.FUZZ_USER_ID;
+      if (p.includes('{userId}')) params['path.userId'] = p === '/v1/users/{userId}' && method === 'delete' ? DOOMED_USER : ids.FUZZ_USER_ID;
       if (p.includes('{n}')) params['path.n'] = '1';
       if (p.includes('{kind}')) params['path.kind'] = 'pdf';
       if (p.includes('{id}')) {
