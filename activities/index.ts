@@ -11,6 +11,7 @@ import { createAiActivities } from './ai';
 import { createAiServiceActivities } from './ai-services';
 import { createBookReads } from './book-reads';
 import { createChapterActivities } from './chapters';
+import { createErasureActivities } from './erasure';
 import type { ActivityDeps } from './deps';
 import { createFileActivities } from './files';
 import { createOutlineActivities } from './outline';
@@ -43,5 +44,6 @@ export function createActivities(deps: ActivityDeps) {
     ...createPictureActivities(deps, calls, reads),
     ...createFileActivities(deps, calls, reads),
     ...createPublishActivities(deps, reads),
+    ...createErasureActivities(deps),
   };
 }

@@ -7,7 +7,9 @@ import { randomUUID } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { createApiMetrics } from './metrics';
-import { openApiDocument } from './openapi';
+import { openApiDocument, OPERATIONS } from './openapi';
+import { refuseUnsafeBody, refuseUnsafePathAndQuery } from './safe-text';
+import { answerOptions, methodNotAllowed } from './method-not-allowed';
 import { createRateLimits } from './rate-limit';
 import { createWebRouter } from './web';
 import { ensureDevKeys } from '../lib/dev-keys';
@@ -94,6 +96,9 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   app.use(cors(deps.corsOrigins ?? []));
+  // NUL and lone surrogates in a path or query are a 400 naming the field, before any route.
+  app.use(refuseUnsafePathAndQuery(OPERATIONS.map((op) => op.path)));
+  app.use(answerOptions(OPERATIONS));
   app.get('/metrics', metrics.handler);
   const openapi = openApiDocument();
   app.get('/openapi.json', (_req, res) => {
@@ -133,7 +138,8 @@ export function createApp(deps: AppDeps): express.Express {
   });
 
   // The only /v1 route without a bearer token: Clerk calls it, signed by Svix.
-  app.use('/v1', clerkWebhookRouter({ services: deps.services, signingSecret: deps.webhookSigningSecret, log: deps.log }));
+  const erasure = { temporal: deps.temporal, taskQueue: deps.taskQueue };
+  app.use('/v1', clerkWebhookRouter({ services: deps.services, signingSecret: deps.webhookSigningSecret, log: deps.log, erasure }));
 
   // One cache of chapter text for the owner's and the public reads (Redis when configured).
   const bookCache = createBookCache({ redis: deps.redis, log: deps.log });
@@ -147,10 +153,11 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(...auth.handlers);
   v1.use((req, res, next) => (res.locals.userLimitTaken ? next() : limits.perUser(req, res, next)));
   v1.use(express.json({ limit: '64kb' }));
+  v1.use(refuseUnsafeBody);
   v1.use(statusCache.invalidateOnChange);
   // Every /v1/ebooks route: the book, its steps, publishing, illustrations.
   v1.use(ebookRouter({ ...deps, bookCache, statusCache }));
-  v1.use(userRouter(deps.services));
+  v1.use(userRouter(deps.services, erasure));
   v1.use(aiRouter(deps));
   v1.use(storyRouter(deps.services));
   v1.use(profileRouter(deps.services));
@@ -173,6 +180,7 @@ export function createApp(deps: AppDeps): express.Express {
     );
   }
 
+  app.use(methodNotAllowed(OPERATIONS));
   app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));
   return app;

@@ -17,6 +17,8 @@ export interface BookCache {
   readonly kind: 'redis' | 'memory';
   get(key: string): Promise<string | undefined>;
   set(key: string, value: string): Promise<void>;
+  /** Drops every cached version of a book's text (an erased book leaves none behind). */
+  forget(ebookId: string): Promise<void>;
 }
 
 export interface BookCacheOptions {
@@ -28,13 +30,15 @@ export interface BookCacheOptions {
   log?: Logger;
 }
 
+const CACHE_PREFIX = 'ebook-chapters:';
+
 /** The cache key of a book as its row stands now. */
 export function bookCacheKey(book: Pick<Ebook, 'id' | 'updatedAt' | 'fileVersion' | 'chapters'>): string {
   const texts = createHash('sha256')
     .update(book.chapters.map((c) => c.textKey ?? '').join('\n'))
     .digest('hex')
     .slice(0, 16);
-  return `ebook-chapters:${book.id}:${book.updatedAt}:v${book.fileVersion}:${texts}`;
+  return `${CACHE_PREFIX}${book.id}:${book.updatedAt}:v${book.fileVersion}:${texts}`;
 }
 
 export function createBookCache(opts: BookCacheOptions = {}): BookCache {
@@ -59,6 +63,20 @@ export function createBookCache(opts: BookCacheOptions = {}): BookCache {
           opts.log?.warn({ err }, 'book cache write failed');
         }
       },
+      async forget(ebookId) {
+        try {
+          // A book has a handful of keys at most (one per version read), so one SCAN pass.
+          let cursor = '0';
+          do {
+            const [next, found] = await redis.scan(cursor, 'MATCH', `${CACHE_PREFIX}${ebookId}:*`, 'COUNT', 1000);
+            if (found.length) await redis.del(...found);
+            cursor = next;
+          } while (cursor !== '0');
+        } catch (err) {
+          // The entries expire within the TTL anyway, and no read finds them once the row is gone.
+          opts.log?.warn({ err }, 'book cache forget failed');
+        }
+      },
     };
   }
   // Bounded in entries and in age, like the Redis keys: a changed book is a new key, so
@@ -71,6 +89,9 @@ export function createBookCache(opts: BookCacheOptions = {}): BookCache {
     },
     async set(key, value) {
       entries.set(key, value);
+    },
+    async forget(ebookId) {
+      for (const key of [...entries.keys()]) if (key.startsWith(`${CACHE_PREFIX}${ebookId}:`)) entries.delete(key);
     },
   };
 }

@@ -85,7 +85,8 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/users/{userId}/subscription', summary: "A user's plan and this month's usage", responses: { '200': 'Subscription', '404': 'No such user for this caller' } },
   { method: 'put', path: '/v1/users/{userId}/subscription', summary: 'Change a plan (admin only)', body: subscriptionSchema, responses: { '200': 'Subscription', '400': 'Invalid request', '403': 'Not an admin', '404': 'No such user' } },
   { method: 'put', path: '/v1/ebooks/{id}', summary: 'Change the title and/or description of a finished book', body: updateEbookSchema, responses: { '200': 'The book', '400': 'Invalid request (names the field)', '404': 'No such book for this user', '409': 'Still being generated' } },
-  { method: 'delete', path: '/v1/ebooks/{id}', summary: 'Delete a book; a running generation is cancelled and its allowance given back (stored files are kept)', responses: { '204': 'Deleted', '404': 'No such book for this user' } },
+  { method: 'delete', path: '/v1/ebooks/{id}', summary: 'Delete a book; a running generation is cancelled and its allowance given back; an erasure workflow removes its rows and every stored file, picture and version', responses: { '202': 'Still erasing after 20 s: {id, workflowId, status}', '204': 'Deleted, rows and files', '404': 'No such book for this user' } },
+  { method: 'delete', path: '/v1/users/{userId}', summary: "Erase a user (admin only): cancels their running books and stories and deletes all their rows and stored files, as a workflow (erase-user-<userId>)", responses: { '202': 'Erasing: {userId, workflowId, status}', '403': 'Not an admin', '404': 'No such user' } },
   { method: 'post', path: '/v1/stories', summary: 'Save a story', body: createStorySchema, responses: { '201': 'Created', '400': 'Invalid request' } },
   { method: 'get', path: '/v1/stories/{id}', summary: "A story: the owner's (admins: any) or a published one", responses: { '200': 'The story', '404': 'No such story for this user' } },
   { method: 'put', path: '/v1/stories/{id}', summary: 'Change title, content, status or metadata (merged)', body: updateStorySchema, responses: { '200': 'The story', '400': 'Invalid request', '404': 'No such story for this user' } },
@@ -192,7 +193,13 @@ export function openApiDocument(): Record<string, unknown> {
       ...(op.auth === false ? { security: [] } : {}),
       ...(params.length ? { parameters: params } : {}),
       ...(op.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(op.body, { io: 'input' }) } } } }
+        ? {
+            requestBody: {
+              // A body whose every field is optional may be left out: the routes read it as {}.
+              required: !op.body.safeParse({}).success,
+              content: { 'application/json': { schema: z.toJSONSchema(op.body, { io: 'input' }) } },
+            },
+          }
         : {}),
       responses,
     };

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { ErrorRequestHandler, Request, Response } from 'express';
 import { ZodError } from 'zod';
 import type { Logger } from '../lib/logger';
@@ -78,6 +79,11 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
     }
     if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') {
       sendProblem(req, res, 415, 'Unsupported Media Type', 'body: unsupported encoding');
+      return;
+    }
+    // Express's own client errors (a path parameter that does not decode, …) carry a 4xx status.
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      sendProblem(req, res, e.status, STATUS_CODES[e.status] ?? 'Invalid request', 'The request could not be read.');
       return;
     }
     if (isDependencyDown(err)) {

@@ -47,11 +47,14 @@ const text = (max: number) => z.string().trim().max(max, `must be at most ${max}
 
 /** The brief's fields as a request gives them (books and stories alike). */
 export const briefSchema = z.object({
-  prompt: z.string().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters'),
+  // `pattern`: the document says what trim() + min(1) mean, so a client never sends only spaces.
+  prompt: z.string().trim().min(1, 'must not be empty').max(2000, 'must be at most 2000 characters').meta({ pattern: '\\S' }),
   chapterCount: chapterCountSchema.default(CHAPTER_COUNT.default),
   era: z
     .string()
     .refine(isEraId, { message: `must be one of ${ERAS.map((e) => e.id).join(', ')}` })
+    // The refine is invisible to the OpenAPI document; the list is what it checks.
+    .meta({ enum: ERAS.map((e) => e.id) })
     .optional(),
   style: text(100).optional(),
   mood: text(100).optional(),

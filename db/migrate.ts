@@ -11,6 +11,7 @@ import * as eventInsertFunctions from './migrations/20251127061000_event_insert_
 import * as operatorResets from './migrations/20261205000000_operator_resets';
 import * as authSessions from './migrations/20261205160000_auth_sessions';
 import * as outlineReview from './migrations/20261205170000_outline_review';
+import * as erasures from './migrations/20261205180000_erasures';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -35,6 +36,7 @@ const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20261205000000_operator_resets', operatorResets],
   ['20261205160000_auth_sessions', authSessions],
   ['20261205170000_outline_review', outlineReview],
+  ['20261205180000_erasures', erasures],
 ];
 
 /** Names of every migration, in the order they apply. */

@@ -15,6 +15,7 @@ import { createRegenerationRepository } from './regeneration';
 import { createReconcileRepository } from './reconcile';
 import { createAnalyticsRepository } from './analytics';
 import { createSessionRepository } from './sessions';
+import { createErasureRepository } from './erasure';
 
 export * from './rows';
 export type { BookRow, BookSelection } from './regeneration';
@@ -33,6 +34,7 @@ export function createRepositories(knex: Knex) {
     reconcile: createReconcileRepository(knex),
     analytics: createAnalyticsRepository(knex),
     sessions: createSessionRepository(knex),
+    erasure: createErasureRepository(knex),
     /** Runs `fn` in one transaction: writes of several repositories that must commit together. */
     transaction: <T>(fn: (trx: Knex.Transaction) => Promise<T>): Promise<T> => knex.transaction(fn),
   };

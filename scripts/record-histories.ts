@@ -9,7 +9,9 @@
  * local OpenAI-compatible provider server. It makes a two-chapter book, rewrites
  * one chapter, runs the `chapters` and `pdf` revisions, writes a two-section
  * story, enhances a prompt and draws a picture, then stores each run's history
- * as `temporal workflow show -o json` prints it. Re-record only on purpose: a
+ * as `temporal workflow show -o json` prints it; last, it deletes the book and
+ * erases the user (with a book still running) for the two erasure workflows.
+ * `--only-erasure` records just those two, on a one-chapter book. Re-record only on purpose: a
  * fixture that no longer replays means in-flight runs would break too. The
  * ebookWorkflow fixture (ebook-3-chapters.history.json) is left as recorded.
  *
@@ -32,6 +34,7 @@ import { providerEnv, startOpenAICompatServer } from '../test/helpers/provider-s
 import { mochaGlobalTeardown } from '../test/helpers/global';
 import { signSessionToken } from '../lib/tokens';
 import { BATCH_REGENERATE_WORKFLOW_TYPE, type BatchRegenerateInput } from '../workflows/batch-shared';
+import { eraseEbookWorkflowId } from '../workflows/shared';
 
 const FIXTURES = path.resolve(__dirname, '..', 'test', 'fixtures');
 /** The fixtures to write (all when none are named). */
@@ -67,12 +70,30 @@ async function main(): Promise<void> {
       if (res.status >= 300) throw new Error(`${method} ${route} → ${res.status} ${JSON.stringify(res.body)}`);
       return res.body;
     };
+    /** Deletes a finished book, then erases the user while another of their books runs. */
+    const recordErasures = async (bookId: string) => {
+      const deleted = await api(url, 'DELETE', `/v1/ebooks/${bookId}`, { token });
+      if (deleted.status !== 204) throw new Error(`DELETE book → ${deleted.status} ${JSON.stringify(deleted.body)}`);
+      await save(stack.client, eraseEbookWorkflowId(bookId), 'erase-ebook.history.json');
+      await call('POST', '/v1/ebooks', { prompt: 'A lighthouse that keeps a diary', chapterCount: 3 });
+      const admin = await signSessionToken(stack.devKeys, { userId: 'root', role: 'admin' });
+      const erased = await api(url, 'DELETE', '/v1/users/alice', { token: admin });
+      if (erased.status !== 202) throw new Error(`DELETE user → ${erased.status} ${JSON.stringify(erased.body)}`);
+      await save(stack.client, erased.body.workflowId, 'erase-user.history.json');
+    };
     const version = (id: string, v: number) =>
       waitFor(`book ${id} at version ${v}`, async () => {
         const book = await call('GET', `/v1/ebooks/${id}`);
         if (book.status === 'failed') throw new Error(`book failed: ${JSON.stringify(book)}`);
         return book.status === 'completed' && book.fileVersion === v;
       }, 300_000);
+
+    if (process.argv.includes('--only-erasure')) {
+      const small = await call('POST', '/v1/ebooks', { prompt: 'A tide clock that runs backwards', chapterCount: 1 });
+      await version(small.id, 1);
+      await recordErasures(small.id);
+      return;
+    }
 
     // A book that waits for its outline review: edited to three chapters, revised, approved.
     const reviewed = await call('POST', '/v1/ebooks', { prompt: 'A kite that carries letters', chapterCount: 2, review: 'outline' });
@@ -160,6 +181,7 @@ async function main(): Promise<void> {
       });
       await save(stack.client, workflowId, file);
     }
+    await recordErasures(book.id);
   } finally {
     await stopApi();
     await stopWorker();

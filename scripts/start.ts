@@ -1,7 +1,8 @@
 /**
  * `npm start`: the whole engine on embedded defaults. Starts (unless configured
  * to use existing ones) the Temporal dev server and an embedded PostgreSQL,
- * then a worker and the API as child processes, restarting either if it dies.
+ * then a worker and the API as child processes, restarting any of the four if it
+ * dies (the embedded servers keep their data, so books in flight carry on).
  * Ctrl-C (SIGINT) or SIGTERM stops all of it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -24,6 +25,23 @@ const ROOT = path.resolve(__dirname, '..');
 function say(msg: string) {
   process.stdout.write(`[engine] ${msg}\n`);
 }
+
+/** Whether something accepts connections on the port (within a second). */
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+/** A crash loop backs off; a server that ran a while comes back at once. */
+const restartDelay = (restarts: number) => Math.min(30_000, 500 * 2 ** Math.min(restarts, 6));
 
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -51,12 +69,14 @@ async function main() {
   }
   fs.mkdirSync(path.join(config.dataDir, 'logs'), { recursive: true });
   const stops: Array<() => Promise<void>> = [];
+  const timers: NodeJS.Timeout[] = [];
   let stopping = false;
   const children: Supervised[] = [];
 
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    for (const t of timers) clearInterval(t);
     say('stopping…');
     await Promise.all(
       children.map(
@@ -111,29 +131,88 @@ async function main() {
       }
       say(`starting the Temporal dev server on 127.0.0.1:${config.temporal.port}…`);
       const logFile = fs.openSync(path.join(config.dataDir, 'logs', 'temporal.log'), 'a');
-      const server: DevServer = await startDevServer({
-        port: config.temporal.port,
-        uiPort: config.temporal.uiPort,
-        dbFile: path.join(config.dataDir, 'temporal', 'temporal.sqlite'),
-        namespace: config.temporal.namespace,
-        stdio: logFile,
-      });
+      const startTemporal = () =>
+        startDevServer({
+          port: config.temporal.port,
+          uiPort: config.temporal.uiPort,
+          dbFile: path.join(config.dataDir, 'temporal', 'temporal.sqlite'),
+          namespace: config.temporal.namespace,
+          stdio: logFile,
+        });
+      let server: DevServer = await startTemporal();
+      say(`Temporal dev server running (pid ${server.process.pid})`);
       stops.push(() => server.stop());
-      server.process.once('exit', (code) => {
-        if (!stopping) {
-          process.stderr.write(`[engine] the Temporal dev server exited (${code}); see ${config.dataDir}/logs/temporal.log\n`);
-          void shutdown(1);
-        }
-      });
+      // Like the worker and the API: a dead dev server comes back on the same SQLite
+      // history, and the worker and the API reconnect to it by themselves.
+      let restarts = 0;
+      const supervise = (s: DevServer) => {
+        const started = Date.now();
+        s.process.once('exit', (code, signal) => {
+          if (stopping) return;
+          restarts = Date.now() - started > 60_000 ? 0 : restarts + 1;
+          const delay = restartDelay(restarts);
+          process.stderr.write(
+            `[engine] the Temporal dev server exited (${signal ?? code}); restarting in ${delay} ms (see ${config.dataDir}/logs/temporal.log)\n`,
+          );
+          const again = async (): Promise<void> => {
+            if (stopping) return;
+            try {
+              server = await startTemporal();
+              say(`Temporal dev server running again (pid ${server.process.pid})`);
+              supervise(server);
+            } catch (err) {
+              process.stderr.write(`[engine] the Temporal dev server did not start: ${(err as Error).message}; trying again\n`);
+              restarts++;
+              setTimeout(() => void again(), restartDelay(restarts));
+            }
+          };
+          setTimeout(() => void again(), delay);
+        });
+      };
+      supervise(server);
     }
     env.TEMPORAL_ADDRESS = temporalAddress(config);
 
     if (!config.databaseUrl) {
       say(`starting the embedded PostgreSQL on 127.0.0.1:${config.embeddedPostgresPort}…`);
-      const pg = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
+      const pgOptions = { dataDir: config.dataDir, port: config.embeddedPostgresPort };
+      let pg = await startEmbeddedPostgres(pgOptions);
       keepOnlyOurSignalHandlers();
       stops.push(() => pg.stop());
       env.DATABASE_URL = pg.url;
+      // The package gives no exit event for its server, so its port is watched: three
+      // missed checks in a row (6 s) and it is started again on the same data folder.
+      // Meanwhile the API answers 503 with Retry-After and activities retry.
+      let misses = 0;
+      let restarting = false;
+      let restarts = 0;
+      timers.push(
+        setInterval(async () => {
+          if (stopping || restarting) return;
+          if (await portOpen(config.embeddedPostgresPort)) {
+            misses = 0;
+            return;
+          }
+          if (++misses < 3 || stopping) return;
+          restarting = true;
+          process.stderr.write('[engine] the embedded PostgreSQL stopped answering; restarting it\n');
+          try {
+            await pg.stop();
+            await new Promise((r) => setTimeout(r, restartDelay(restarts)));
+            pg = await startEmbeddedPostgres(pgOptions);
+            keepOnlyOurSignalHandlers();
+            restarts = 0;
+            say('PostgreSQL is running again');
+          } catch (err) {
+            // Its backends may still hold the old shared memory for a moment: the next check tries again.
+            restarts++;
+            process.stderr.write(`[engine] the embedded PostgreSQL did not start: ${(err as Error).message.split('\n')[0]}; trying again\n`);
+          } finally {
+            misses = 0;
+            restarting = false;
+          }
+        }, 2000),
+      );
     }
     // Migrate once here so the two children find the schema ready.
     const knex = createDb(env.DATABASE_URL!);

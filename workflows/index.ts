@@ -6,3 +6,4 @@ export { storyWorkflow } from './story';
 export { enhancePromptWorkflow, drawPictureWorkflow } from './ai';
 export { batchRegenerateWorkflow } from './batch';
 export { splitChaptersWorkflow, enhanceImageWorkflow } from './ai-services';
+export { eraseEbookWorkflow, eraseUserWorkflow } from './erase';

@@ -243,3 +243,49 @@ export function computeProgress(
   }
   return STAGE_BASE[stage] ?? 0;
 }
+
+// ---- Erasure (workflows/erase.ts) ----
+
+export const ERASE_EBOOK_WORKFLOW_TYPE = 'eraseEbookWorkflow';
+export const ERASE_USER_WORKFLOW_TYPE = 'eraseUserWorkflow';
+
+/** One erasure per book: a second DELETE while one runs joins it. */
+export function eraseEbookWorkflowId(ebookId: string): string {
+  return `erase-ebook-${ebookId}`;
+}
+
+/** One erasure per user at a time; a user made again and deleted again gets a new run of the same id. */
+export function eraseUserWorkflowId(clerkUserId: string): string {
+  return `erase-user-${clerkUserId}`;
+}
+
+/** Who asked for an erasure, for its audit entry: no content. */
+export interface ErasureRequest {
+  /** The caller's Clerk user id, or `clerk` for Clerk's user.deleted webhook. */
+  requestedBy: string;
+  source: 'api' | 'admin' | 'clerk-webhook';
+  /** ISO time the request arrived. */
+  requestedAt: string;
+}
+
+export interface EraseEbookInput extends ErasureRequest {
+  ebookId: string;
+}
+
+export interface EraseUserInput extends ErasureRequest {
+  clerkUserId: string;
+}
+
+/**
+ * The storage prefixes of what a book, a story or a user (their AI pictures) owns:
+ * every key the engine writes starts with one (activities/storage/types.ts `keys`,
+ * the stories' and pictures' keys), so erasing the prefixes leaves nothing behind.
+ */
+export const erasurePrefixes = {
+  ebook: (ebookId: string) => `ebooks/${ebookId}/`,
+  story: (storyId: string) => `stories/${storyId}/`,
+  user: (profileId: string) => `users/${profileId}/`,
+};
+
+/** What an erasure removed, by kind (rows and stored objects): numbers only. */
+export type ErasureCounts = Record<string, number>;

@@ -25,6 +25,24 @@ export function createLocalStorage(root: string): Storage {
     return describe(key, body, opts?.contentType);
   };
 
+  const list = async (prefix: string): Promise<string[]> => {
+    // A prefix names a folder (`ebooks/<id>/`): walk it. The temporary files of a write
+    // in progress are objects-to-be and are listed (and erased) too.
+    if (!prefix.endsWith('/')) throw new Error(`invalid storage prefix: ${prefix}`);
+    const dir = resolve(prefix.slice(0, -1));
+    try {
+      const found = await fs.readdir(dir, { recursive: true, withFileTypes: true });
+      return found
+        .filter((d) => d.isFile())
+        .map((d) => path.relative(root, path.join(d.parentPath, d.name)).split(path.sep).join('/'))
+        .sort();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return [];
+      throw err;
+    }
+  };
+
   return {
     kind: 'local',
     put,
@@ -50,6 +68,12 @@ export function createLocalStorage(root: string): Storage {
     },
     async delete(key) {
       await fs.rm(resolve(key), { force: true });
+    },
+    list,
+    async deletePrefix(prefix) {
+      const found = await list(prefix);
+      await fs.rm(resolve(prefix.slice(0, -1)), { recursive: true, force: true });
+      return found.length;
     },
     async ping() {
       await fs.mkdir(root, { recursive: true });

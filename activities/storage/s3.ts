@@ -3,9 +3,11 @@ import { Readable } from 'node:stream';
 import {
   CopyObjectCommand,
   DeleteObjectCommand,
+  DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
   S3ServiceException,
@@ -121,6 +123,28 @@ export function createS3Storage(opts: S3StorageOptions): S3Storage {
     }
   };
 
+  const listPage = async (prefix: string, ContinuationToken?: string) => {
+    const res = await client.send(new ListObjectsV2Command({ Bucket, Prefix: checkPrefix(prefix), ContinuationToken }));
+    const keys = (res.Contents ?? []).map((o) => o.Key!).filter(Boolean);
+    return Object.assign(keys, { next: res.IsTruncated ? res.NextContinuationToken : undefined });
+  };
+  const listKeys = async (prefix: string): Promise<string[]> => {
+    const all: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await listPage(prefix, token);
+      all.push(...page);
+      token = page.next;
+    } while (token);
+    return all.sort();
+  };
+  // A prefix names a folder of our own keys: never empty, so erasure can never list the whole bucket.
+  const checkPrefix = (prefix: string): string => {
+    if (!prefix.endsWith('/')) throw new Error(`invalid storage prefix: ${prefix}`);
+    checkKey(prefix.slice(0, -1));
+    return prefix;
+  };
+
   return {
     kind: 's3',
     client,
@@ -167,6 +191,23 @@ export function createS3Storage(opts: S3StorageOptions): S3Storage {
     async delete(key) {
       // S3 answers 204 for a missing key too: delete is idempotent like local rm -f.
       await client.send(new DeleteObjectCommand({ Bucket, Key: checkKey(key) }));
+    },
+    list: listKeys,
+    async deletePrefix(prefix) {
+      let deleted = 0;
+      // A page at a time (at most 1000 keys, DeleteObjects' own limit), until none is left.
+      for (;;) {
+        const page = await listPage(prefix);
+        if (page.length === 0) return deleted;
+        const res = await client.send(
+          new DeleteObjectsCommand({ Bucket, Delete: { Objects: page.map((Key) => ({ Key })), Quiet: true } }),
+        );
+        if (res.Errors?.length) {
+          const e = res.Errors[0];
+          throw new Error(`S3 refused to delete ${res.Errors.length} object(s) under ${prefix}: ${e.Code} ${e.Message ?? ''}`.trim());
+        }
+        deleted += page.length;
+      }
     },
     async ping() {
       // HeadBucket: one cheap signed request that proves endpoint, credentials and bucket.

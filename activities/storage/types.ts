@@ -20,6 +20,10 @@ export interface Storage {
   stream(key: string): Promise<Readable>;
   copy(fromKey: string, toKey: string): Promise<StoredObject>;
   delete(key: string): Promise<void>;
+  /** Every key under a prefix (e.g. `ebooks/<id>/`), so erasure finds what no row names any more. */
+  list(prefix: string): Promise<string[]>;
+  /** Deletes every object under a prefix; resolves to how many there were. */
+  deletePrefix(prefix: string): Promise<number>;
   /** Cheap reachability check for /readyz. */
   ping(): Promise<void>;
   /**

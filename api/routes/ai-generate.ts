@@ -31,13 +31,13 @@ import { briefSchema } from '../../core/brief';
 export const enhancePromptSchema = briefSchema.omit({ chapterCount: true }).strict();
 
 export const generateImageSchema = z.strictObject({
-  prompt: z.string().trim().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters'),
+  prompt: z.string().trim().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters').meta({ pattern: '\\S' }),
   style: briefSchema.shape.style,
   era: briefSchema.shape.era,
 });
 
 export const generateCoverSchema = generateImageSchema.extend({
-  title: z.string().trim().min(1, 'must not be empty').max(120, 'must be at most 120 characters').optional(),
+  title: z.string().trim().min(1, 'must not be empty').max(120, 'must be at most 120 characters').meta({ pattern: '\\S' }).optional(),
   subtitle: z.string().trim().max(200, 'must be at most 200 characters').optional(),
 });
 

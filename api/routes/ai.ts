@@ -22,12 +22,14 @@ const orderOf = <T extends readonly [string, ...string[]]>(names: T) =>
     .array(z.enum(names, { message: `must be one of ${names.join(', ')}` }))
     .min(1, 'must name at least one provider')
     .refine((a) => new Set(a).size === a.length, 'must not name a provider twice')
+    .meta({ uniqueItems: true })
     .optional();
 
 export const switchProvidersSchema = z
   .object({ text: orderOf(TEXT_PROVIDER_NAMES), image: orderOf(IMAGE_PROVIDER_NAMES) })
   .strict()
-  .refine((b) => b.text !== undefined || b.image !== undefined, { message: 'give text, image or both', path: ['text'] });
+  .refine((b) => b.text !== undefined || b.image !== undefined, { message: 'give text, image or both', path: ['text'] })
+  .meta({ minProperties: 1 });
 
 export interface AiRouterDeps {
   services: Services;

@@ -24,13 +24,15 @@ export const updateProfileSchema = z
       .nullable()
       .optional(),
   })
-  .refine((b) => Object.keys(b).length > 0, { message: 'must change name or avatarUrl' });
+  .refine((b) => Object.keys(b).length > 0, { message: 'must change name or avatarUrl' })
+  .meta({ minProperties: 1 });
 
 /** The preferences the product knows; a null value removes one. Unknown keys are refused, so typos surface. */
 export const preferencesSchema = z.strictObject({
   defaultEra: z
     .string()
     .refine(isEraId, { message: `must be one of ${ERAS.map((e) => e.id).join(', ')}` })
+    .meta({ enum: ERAS.map((e) => e.id) })
     .nullable()
     .optional(),
   defaultStyle: z.string().trim().max(100, 'must be at most 100 characters').nullable().optional(),

@@ -14,8 +14,9 @@ import { subjectProfile } from './helpers/users';
 const jsonObject = z.record(z.string(), z.unknown());
 
 export const createStorySchema = z.strictObject({
-  title: z.string().trim().min(1, 'must not be empty').max(255, 'must be at most 255 characters'),
-  content: z.string().min(1, 'must not be empty').max(200_000, 'must be at most 200000 characters'),
+  title: z.string().trim().min(1, 'must not be empty').max(255, 'must be at most 255 characters').meta({ pattern: '\\S' }),
+  // What fits in the API's 64 kB JSON body limit: a longer text could never arrive (413).
+  content: z.string().min(1, 'must not be empty').max(60_000, 'must be at most 60000 characters'),
   promptData: jsonObject.optional(),
   metadata: jsonObject.optional(),
 });
@@ -30,7 +31,8 @@ export const updateStorySchema = z
     status: z.enum(EDITABLE_STATUSES, { message: `must be one of ${EDITABLE_STATUSES.join(', ')}` }).optional(),
     metadata: jsonObject.optional(),
   })
-  .refine((b) => Object.keys(b).length > 0, { message: 'must change at least one of title, content, status, metadata' });
+  .refine((b) => Object.keys(b).length > 0, { message: 'must change at least one of title, content, status, metadata' })
+  .meta({ minProperties: 1 });
 
 function storyJson(s: Story, ownerClerkId?: string) {
   return {

@@ -1,6 +1,7 @@
 /**
  * A user's books and plan: `GET /users/{userId}/ebooks` (their status documents,
- * a page at a time) and the subscription, which only an admin (or billing) changes.
+ * a page at a time) and the subscription, which only an admin (or billing) changes;
+ * and an admin's `DELETE /users/{userId}`, which erases the user (workflows/erase.ts).
  */
 import { Router } from 'express';
 import { z } from 'zod';
@@ -11,6 +12,7 @@ import { HttpProblem, notFound, zodProblem } from '../problem';
 import { statusOf } from './helpers/books';
 import { listQuerySchema, pageOrProblem } from './helpers/request';
 import { subjectProfile } from './helpers/users';
+import { startUserErasure, type ErasureStarter } from '../services/erasure';
 
 export const subscriptionSchema = z.object({
   tier: z.enum(Object.keys(TIERS) as [SubscriptionTier, ...SubscriptionTier[]]),
@@ -18,7 +20,7 @@ export const subscriptionSchema = z.object({
 });
 
 /** Routes about one user: `me` or their Clerk user id; another user's answer 404 unless the caller is an admin. */
-export function userRouter(services: Services): Router {
+export function userRouter(services: Services, erasure?: ErasureStarter): Router {
   const { repos } = services;
   const router = Router();
 
@@ -59,6 +61,23 @@ export function userRouter(services: Services): Router {
       data: { tier: body.data.tier, by: req.user!.userId },
     });
     res.json(await subscriptionOf(profile));
+  });
+
+  router.delete('/users/:userId', async (req, res) => {
+    if (req.user!.role !== 'admin') {
+      throw new HttpProblem(403, 'Forbidden', 'Only an administrator can erase a user.');
+    }
+    if (!erasure) throw new HttpProblem(503, 'Service Unavailable', 'Erasure is not available here.');
+    const userId = req.params.userId === 'me' ? req.user!.userId : String(req.params.userId);
+    if (!(await repos.profiles.getByClerkId(userId))) throw notFound('User');
+    // Cancelling the user's runs and deleting their rows and files takes a while: 202 at once.
+    const handle = await startUserErasure(erasure, {
+      clerkUserId: userId,
+      requestedBy: req.user!.userId,
+      source: 'admin',
+      requestedAt: new Date().toISOString(),
+    });
+    res.status(202).json({ userId, workflowId: handle.workflowId, status: 'erasing' });
   });
 
   async function subscriptionOf(profile: Profile) {

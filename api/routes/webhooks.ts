@@ -3,6 +3,8 @@ import { verifyWebhook } from '@clerk/express/webhooks';
 import type { Services } from '../../wiring/services';
 import type { Logger } from '../../lib/logger';
 import { HttpProblem } from '../problem';
+import { findUnsafeText } from '../safe-text';
+import { startUserErasure, type ErasureStarter } from '../services/erasure';
 
 interface ClerkUser {
   id: string;
@@ -16,9 +18,16 @@ interface ClerkUser {
 /**
  * Clerk's user webhooks (signed by Svix): user.created|updated|deleted keep
  * profiles in step with the identity provider. Handled once per event id, so
- * Svix's redeliveries change nothing.
+ * Svix's redeliveries change nothing. user.deleted starts the user's erasure
+ * (workflows/erase.ts): runs cancelled, rows and stored files deleted.
  */
-export function clerkWebhookRouter(deps: { services: Services; signingSecret?: string; log: Logger }): Router {
+export function clerkWebhookRouter(deps: {
+  services: Services;
+  signingSecret?: string;
+  log: Logger;
+  /** Where user.deleted starts the erasure workflow; without it, user.deleted answers 503 (Svix retries). */
+  erasure?: ErasureStarter;
+}): Router {
   const { repos, knex } = deps.services;
   const router = Router();
   // The signature covers the exact bytes, so this route reads the raw body.
@@ -32,6 +41,9 @@ export function clerkWebhookRouter(deps: { services: Services; signingSecret?: s
     } catch {
       throw new HttpProblem(400, 'Invalid signature', 'The webhook signature is missing, wrong or too old.');
     }
+    // Signed, but still text PostgreSQL cannot store: refused like any request's.
+    const unsafe = findUnsafeText(event, 'body');
+    if (unsafe) throw new HttpProblem(400, 'Invalid request', `${unsafe.field}: ${unsafe.message}`, { errors: [unsafe] });
     const eventId = req.get('svix-id')!;
     const fresh = await knex.raw(
       `INSERT INTO webhook_events (id, type) VALUES (?, ?) ON CONFLICT DO NOTHING RETURNING id`,
@@ -62,7 +74,15 @@ export function clerkWebhookRouter(deps: { services: Services; signingSecret?: s
         }
       } else if (event.type === 'user.deleted') {
         const id = (event.data as { id?: string }).id;
-        if (id) await repos.profiles.deleteByClerkId(id);
+        if (id) {
+          if (!deps.erasure) throw new HttpProblem(503, 'Service Unavailable', 'Erasure is not available here.');
+          await startUserErasure(deps.erasure, {
+            clerkUserId: id,
+            requestedBy: 'clerk',
+            source: 'clerk-webhook',
+            requestedAt: new Date().toISOString(),
+          });
+        }
       }
     } catch (err) {
       // Let Svix deliver it again: the event is not handled.

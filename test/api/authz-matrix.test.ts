@@ -56,6 +56,7 @@ const RULES: Record<string, Rule> = {
   'GET /v1/users/{userId}/ebooks': { owner: 'user' },
   'GET /v1/users/{userId}/subscription': { owner: 'user' },
   'PUT /v1/users/{userId}/subscription': { owner: 'user', admin: true, body: { tier: 'midnights' } },
+  'DELETE /v1/users/{userId}': { owner: 'user', admin: true },
   'POST /v1/stories': { owner: 'none', body: { title: 'Mine', content: 'Once.' } },
   'GET /v1/stories/{id}': { owner: 'story' },
   'PUT /v1/stories/{id}': { owner: 'story', body: { title: 'Taken' } },

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Webhook } from 'svix';
 import { useTestStack } from '../helpers/stack';
+import { eraseUserWorkflowId } from '../../workflows/shared';
 import { api } from '../helpers/http';
 
 const SECRET = `whsec_${randomBytes(24).toString('base64')}`;
@@ -16,6 +17,8 @@ describe('Clerk webhook', function () {
 
   before(async () => {
     ({ url } = await stack.startApi());
+    // user.deleted erases the user in a workflow.
+    await stack.startWorker();
   });
 
   const deliver = (id: string, payload: object, opts: { when?: Date; tamper?: boolean; secret?: string } = {}) => {
@@ -79,6 +82,7 @@ describe('Clerk webhook', function () {
     assert.equal((await profile())!.name, 'Augusta Lovelace');
     const del = await deliver('msg_6', { type: 'user.deleted', object: 'event', data: { id: 'user_2abc', deleted: true } });
     assert.equal(del.status, 200);
+    await stack.client.workflow.getHandle(eraseUserWorkflowId('user_2abc')).result();
     assert.equal(await profile(), undefined);
   });
 });

@@ -8,6 +8,7 @@ const TABLES = [
   'cost_ledger',
   'ebook_allowances',
   'ebook_events',
+  'erasures',
   'idempotency_keys',
   'memory_books',
   'profiles',

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { S3Client, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { onGlobalTeardown } from './global';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -36,7 +37,27 @@ export interface S3TestServer {
   bucket: string;
   /** S3_* and AWS_* variables for `createTestStack(env)` or `loadConfig`. */
   env: Record<string, string>;
+  /** Every key in the bucket (under `prefix`), as the server lists it. */
+  list(prefix?: string): Promise<string[]>;
   stop(): Promise<void>;
+}
+
+/**
+ * s3rver computes the signature of a bucket-level request (ListObjectsV2,
+ * DeleteObjects) over `/bucket` while the SDK sends and signs `/bucket/`, so it
+ * refuses them ("SignatureDoesNotMatch"); AWS and MinIO accept both. Sending
+ * `/bucket` instead makes the two agree. Object requests are untouched.
+ */
+export function s3rverCompatible(client: S3Client): S3Client {
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      const request = args.request as { path?: string };
+      if (typeof request.path === 'string' && /^\/[^/]+\/$/.test(request.path)) request.path = request.path.slice(0, -1);
+      return next(args);
+    },
+    { step: 'build', name: 's3rverBucketPath' },
+  );
+  return client;
 }
 
 let seq = 0;
@@ -70,9 +91,23 @@ export async function startS3Server(): Promise<S3TestServer> {
       await fs.rm(dir, { recursive: true, force: true });
     })());
   onGlobalTeardown(stop);
+  const lister = s3rverCompatible(
+    new S3Client({ region: 'us-east-1', endpoint, forcePathStyle: true, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY } }),
+  );
+  const list = async (prefix?: string) => {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await lister.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      keys.push(...(page.Contents ?? []).map((o) => o.Key!));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return keys.sort();
+  };
   return {
     endpoint,
     bucket,
+    list,
     env: {
       S3_BUCKET: bucket,
       S3_ENDPOINT: endpoint,

@@ -30,7 +30,9 @@ export const createEbookSchema = briefSchema
       const message = b.prompt === undefined ? 'give a prompt or a storyId' : 'give either a prompt or a storyId, not both';
       ctx.addIssue({ code: 'custom', path: [b.prompt === undefined ? 'prompt' : 'storyId'], message });
     }
-  });
+  })
+  // The same rule in the document: exactly one of the two.
+  .meta({ oneOf: [{ required: ['prompt'] }, { required: ['storyId'] }] });
 
 export const createRoutes: EbookRoutes = (router, deps) => {
   const { services } = deps;

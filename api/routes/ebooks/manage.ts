@@ -1,6 +1,7 @@
 /**
  * Changing a book as a whole: cancel its generation (owner), edit its title and
- * description, or delete it (owner, or any book for an admin).
+ * description, or delete it (owner, or any book for an admin): an erasure workflow
+ * removes its rows and every stored object of it.
  */
 import type { Request } from 'express';
 import { z } from 'zod';
@@ -12,19 +13,24 @@ import { HttpProblem, notFound } from '../../problem';
 import { idempotency } from '../../idempotency';
 import { findOwnBook, statusOf } from '../helpers/books';
 import { parseStrict } from '../helpers/request';
+import { finishedWithin, startBookErasure } from '../../services/erasure';
 import type { EbookRoutes } from './deps';
 
 /** PUT /ebooks/:id: what a person may change about a book; anything else is refused by name. */
 export const updateEbookSchema = z
   .strictObject({
-    title: z.string().trim().min(1, 'must not be empty').max(255, 'must be at most 255 characters').optional(),
+    title: z.string().trim().min(1, 'must not be empty').max(255, 'must be at most 255 characters').meta({ pattern: '\\S' }).optional(),
     description: z.string().max(5000, 'must be at most 5000 characters').nullable().optional(),
     /** The name the book is published under; null goes back to the owner's profile name. */
     penName: penNameSchema.nullable().optional(),
   })
   .refine((b) => b.title !== undefined || b.description !== undefined || b.penName !== undefined, {
     message: 'must change title, description or penName',
-  });
+  })
+  .meta({ minProperties: 1 });
+
+/** How long DELETE waits for the erasure before answering 202 (it goes on either way). */
+const ERASE_WAIT_MS = 20_000;
 
 export const manageRoutes: EbookRoutes = (router, deps) => {
   const { services, temporal } = deps;
@@ -94,14 +100,33 @@ export const manageRoutes: EbookRoutes = (router, deps) => {
       }
       await repos.usage.release(book.id);
     }
-    // Events go with the row (ON DELETE CASCADE); the files stay in storage.
-    await services.knex('memory_books').where({ id: book.id }).delete();
+    // The row, its events and ledger lines, and every stored object of the book go in
+    // an erasure workflow, which retries storage until it is empty; the answer waits
+    // for it briefly, so a DELETE answered 204 has left nothing behind.
+    const owner = (await repos.erasure.clerkIdOf(book.userId)) ?? req.user!.userId;
+    const handle = await startBookErasure(
+      deps,
+      {
+        ebookId: book.id,
+        requestedBy: req.user!.userId,
+        source: owner === req.user!.userId ? 'api' : 'admin',
+        requestedAt: new Date().toISOString(),
+      },
+      owner,
+    );
+    // No title: the owner's activity log keeps that a book went, not what it held.
     await repos.activities.record({
       userId: book.userId,
       type: 'ebook_deleted',
-      data: { ebookId: book.id, title: book.title, by: req.user!.userId },
+      data: { ebookId: book.id, by: req.user!.userId },
       dedupeKey: `ebook_deleted:${book.id}`,
     });
-    res.status(204).end();
+    const done = await finishedWithin(handle, ERASE_WAIT_MS);
+    await deps.bookCache.forget(book.id);
+    if (done) {
+      res.status(204).end();
+      return;
+    }
+    res.status(202).json({ id: book.id, workflowId: handle.workflowId, status: 'erasing' });
   });
 };

@@ -16,7 +16,9 @@ export const listQuerySchema = z.object({
 
 /** A rewrite's body (a chapter, the chapters step, a story): optional feedback for the writer. */
 export const rewriteSchema = z
-  .object({ feedback: z.string().trim().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters').optional() })
+  .object({
+    feedback: z.string().trim().min(1, 'must not be empty').max(1000, 'must be at most 1000 characters').meta({ pattern: '\\S' }).optional(),
+  })
   .strict();
 
 /**
