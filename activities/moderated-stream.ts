@@ -127,7 +127,15 @@ export class ModeratedStream {
         this.fail(verdict);
         return;
       }
-      await this.opts.publish(piece);
+      try {
+        await this.opts.publish(piece);
+      } catch (err) {
+        // A piece that cannot reach readers (the database gone, the book erased) stops the
+        // stream like a refusal would; held here, the chain never rejects unobserved when
+        // the activity gives up without waiting for it.
+        this.fail(undefined, err);
+        return;
+      }
       this.approved += piece;
     });
   }
