@@ -361,11 +361,12 @@ async function ensureNamespace(connections: Connection[], namespace: string, log
     });
     log(`namespace ${namespace} created`);
   }
-  // Each frontend refreshes its namespace cache on its own (~10 s): wait for all of them.
+  // Each frontend refreshes its namespace cache on its own (~10 s), and describeNamespace
+  // reads the database, not that cache: wait until a cache-backed call works on every one.
   for (const c of connections) {
     for (let i = 0; ; i++) {
       try {
-        await c.workflowService.describeNamespace({ namespace });
+        await c.operatorService.listSearchAttributes({ namespace });
         break;
       } catch (err) {
         if (i > 120) throw err;
@@ -610,11 +611,12 @@ export async function startCluster(partial: Partial<ClusterOptions> = {}): Promi
       }
       log(`starting the engine: ${options.apis} API processes, ${options.workers} workers…`);
       const deadline = Date.now() + 180_000;
-      for (const port of ports.apis.slice(0, options.apis)) {
+      // Each API, then the balancer (its health checks mark an API up a check interval later).
+      for (const url of [...ports.apis.slice(0, options.apis).map((p) => `http://127.0.0.1:${p}`), `http://127.0.0.1:${ports.apiBalancer}`]) {
         for (;;) {
-          const ok = await fetch(`http://127.0.0.1:${port}/readyz`).then((r) => r.ok, () => false);
+          const ok = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
           if (ok) break;
-          if (Date.now() > deadline) throw new Error(`the API on ${port} was not ready within 3 minutes; see ${logs}`);
+          if (Date.now() > deadline) throw new Error(`${url} was not ready within 3 minutes; see ${logs}`);
           await new Promise((r) => setTimeout(r, 500));
         }
       }
