@@ -542,7 +542,8 @@ export async function startCluster(partial: Partial<ClusterOptions> = {}): Promi
     // 6. The Web UI, when a ui-server binary was built (see docs/operations.md).
     const uiBin = path.join(ROOT, '.tools', 'temporal-ui', 'bin', 'ui-server');
     let ui: ClusterProcess | undefined;
-    if (fs.existsSync(uiBin)) {
+    // With TLS the UI would need its own client certificate settings: left out there.
+    if (fs.existsSync(uiBin) && !options.tls) {
       const uiCfgDir = path.join(options.dir, 'ui-config');
       fs.mkdirSync(uiCfgDir, { recursive: true });
       fs.writeFileSync(
