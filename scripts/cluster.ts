@@ -39,6 +39,11 @@ export type TemporalRole = 'frontend' | 'history' | 'matching' | 'worker';
 
 /** Every port of the cluster, derived from one base so two clusters can live side by side. */
 export function clusterPorts(base: number) {
+  // Temporal stores membership ports in a SMALLINT column (cluster_membership.rpc_port):
+  // a membership port above 32767 makes the host exit at start.
+  if (!Number.isInteger(base) || base < 1024 || base + 1131 > 32767) {
+    throw new Error(`CLUSTER_PORT_BASE must be 1024..${32767 - 1131} (membership ports are base+1101..base+1131 and Temporal keeps them in a smallint); got ${base}`);
+  }
   const role = (offset: number, n: number) =>
     Array.from({ length: n }, (_, i) => {
       const grpc = base + offset + i + 1;
@@ -438,6 +443,7 @@ export async function startCluster(partial: Partial<ClusterOptions> = {}): Promi
       const u = new URL(options.databaseUrl);
       u.pathname = '/postgres';
       adminUrl = u.toString();
+      await ensureDatabase(adminUrl, decodeURIComponent(new URL(databaseUrl).pathname.slice(1)));
       log(`PostgreSQL: ${new URL(databaseUrl).host} (DATABASE_URL)`);
     } else {
       log(`starting PostgreSQL (embedded) on 127.0.0.1:${ports.postgres}…`);
@@ -717,7 +723,8 @@ async function main() {
   }
   if (stopping) return;
   process.stdout.write(`\n${describeCluster(cluster)}\n\n`);
-  options.log('ready. A token: DATA_DIR=' + path.relative(ROOT, cluster.engineEnv.DATA_DIR!) + ' npm run --silent token -- alice');
+  const rel = path.relative(ROOT, cluster.engineEnv.DATA_DIR!);
+  options.log(`ready. A token: DATA_DIR=${rel.startsWith('..') ? cluster.engineEnv.DATA_DIR : rel} npm run --silent token -- alice`);
   options.log('Ctrl-C stops everything');
 }
 

@@ -16,6 +16,7 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -43,7 +44,7 @@ async function freePortBase(): Promise<number> {
       s.once('error', () => resolve(false));
       s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  for (let base = 21000 + (process.pid % 40) * 100; base < 30000; base += 100) {
+  for (let base = 21000 + (process.pid % 40) * 100; base <= 31600; base += 100) {
     const p = clusterPorts(base);
     const all = [p.apiBalancer, ...p.apis, ...p.workerMetrics, p.postgres, p.balancer, p.balancerStats,
       ...[...p.frontend, ...p.history, ...p.matching, ...p.worker].flatMap((x) => [x.grpc, x.membership, x.http, x.metrics])];
@@ -230,7 +231,11 @@ describe('cluster: 30 books through host, frontend, worker and database faults',
     const surprises = [...c.temporal, ...c.engineWorkers, ...c.apis, c.balancer]
       .filter((p) => !killed.has(p))
       .flatMap((p) => p.unexpectedExits.map((e) => `${p.name} pid ${e.pid} exited ${e.signal ?? e.code}`));
-    assert.deepEqual(surprises, [], 'no process died on its own');
+    const died = [...c.temporal, ...c.engineWorkers, ...c.apis, c.balancer].filter((p) => !killed.has(p) && p.unexpectedExits.length);
+    const tails = died
+      .map((p) => `--- ${p.logFile} (last lines)\n${readFileSync(p.logFile, 'utf8').split('\n').slice(-40).join('\n')}`)
+      .join('\n');
+    assert.deepEqual(surprises, [], `no process died on its own\n${tails}`);
 
     // 4. Rows: completed, at the last stage, two chapters with text, files and cover recorded.
     for (const r of rows) {

@@ -47,7 +47,7 @@ async function freePortBase(from: number): Promise<number> {
       s.once('error', () => resolve(false));
       s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
     });
-  for (let base = from; base < from + 9000; base += 100) {
+  for (let base = from; base <= 31600; base += 100) {
     const p = clusterPorts(base);
     const all = [p.apiBalancer, ...p.apis, ...p.workerMetrics, p.postgres, p.balancer, p.balancerStats,
       ...[...p.frontend, ...p.history, ...p.matching, ...p.worker].flatMap((x) => [x.grpc, x.membership, x.http, x.metrics])];
