@@ -9,6 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { devServerArgs } from '../../wiring/temporal';
+import { TEMPORAL_SERVER_VERSION } from '../../scripts/cluster';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const FILE = path.join(ROOT, 'docker-compose.yml');
@@ -21,6 +22,7 @@ type Service = {
   command?: string[] | string;
   environment?: Record<string, string | null>;
   healthcheck?: { test?: string[] | string };
+  entrypoint?: string[] | string;
   depends_on?: Record<string, { condition: string }>;
   volumes?: Array<string | { source?: string; target?: string; type?: string }>;
   ports?: unknown[];
@@ -58,12 +60,23 @@ describe('ops: docker-compose.yml', function () {
     volumes = doc.volumes ?? {};
   });
 
+  /** The Temporal server roles, as `npm run cluster` runs them: two of each but the worker role. */
+  const ROLES: Record<string, string[]> = {
+    history: ['temporal-history', 'temporal-history-2'],
+    matching: ['temporal-matching', 'temporal-matching-2'],
+    frontend: ['temporal-frontend', 'temporal-frontend-2'],
+    worker: ['temporal-worker'],
+  };
+  const roleServices = () => Object.values(ROLES).flat();
+
   it('has every service of the production-like stack', () => {
-    for (const name of ['postgresql', 'temporal', 'temporal-ui', 'redis', 'minio', 'minio-setup', 'api', 'worker']) {
+    for (const name of ['postgresql', 'temporal', 'temporal-schema', 'temporal-setup', ...roleServices(), 'temporal-ui', 'redis', 'minio', 'minio-setup', 'api', 'worker']) {
       assert.ok(services[name], `service ${name}`);
     }
     assert.match(services.postgresql.image!, /^postgres:16/);
-    assert.match(services.temporal.image!, /^temporalio\/auto-setup:/);
+    // The balancer is what TEMPORAL_ADDRESS names; no deprecated auto-setup image anywhere.
+    assert.match(services.temporal.image!, /^haproxy:/);
+    for (const [name, s] of Object.entries(services)) assert.doesNotMatch(s.image ?? '', /auto-setup/, name);
     assert.match(services['temporal-ui'].image!, /^temporalio\/ui:/);
     assert.match(services.redis.image!, /^redis:7/);
     assert.match(services['minio-setup'].image!, /^minio\/mc/);
@@ -74,7 +87,11 @@ describe('ops: docker-compose.yml', function () {
       assert.ok(services[name].healthcheck?.test, `${name} has a healthcheck`);
     }
     assert.match(JSON.stringify(services.postgresql.healthcheck!.test), /pg_isready/);
-    assert.match(JSON.stringify(services.temporal.healthcheck!.test), /cluster health/);
+    // Healthy while haproxy has a live frontend; the one-shot setup then waits for SERVING.
+    assert.match(JSON.stringify(services.temporal.healthcheck!.test), /\/dev\/tcp\/127\.0\.0\.1\/8404.*GET \/healthz/);
+    const lb = fs.readFileSync(path.join(ROOT, 'scripts', 'cluster', 'haproxy-compose.cfg'), 'utf8');
+    assert.match(lb, /monitor fail if \{ nbsrv\(temporal_frontends\) lt 1 \}/);
+    assert.match(JSON.stringify(services['temporal-setup'].entrypoint), /temporal operator cluster health.*SERVING/);
     assert.match(JSON.stringify(services.api.healthcheck!.test), /\/readyz/);
   });
 
@@ -86,23 +103,55 @@ describe('ops: docker-compose.yml', function () {
     assert.ok(mounts(services.minio).includes('minio-data'));
   });
 
-  it('Temporal runs on the PostgreSQL service', () => {
-    const env = services.temporal.environment!;
-    assert.equal(env.DB, 'postgres12');
-    assert.equal(env.POSTGRES_SEEDS, 'postgresql');
-    assert.ok(env.DB_PORT && env.POSTGRES_USER && env.POSTGRES_PWD);
-    assert.equal(services.temporal.depends_on?.postgresql?.condition, 'service_healthy');
+  it('Temporal: the same server version as npm run cluster, one role per service, on the PostgreSQL service', () => {
+    for (const [role, names] of Object.entries(ROLES)) {
+      for (const name of names) {
+        const s = services[name];
+        assert.equal(s.image, `temporalio/server:${TEMPORAL_SERVER_VERSION}`, `${name} image`);
+        const env = s.environment!;
+        assert.equal(env.TEMPORAL_SERVICES, role, `${name} runs only ${role}`);
+        assert.equal(env.DB, 'postgres12');
+        assert.equal(env.POSTGRES_SEEDS, 'postgresql');
+        assert.equal(env.DBNAME, 'temporal');
+        assert.equal(env.VISIBILITY_DBNAME, 'temporal_visibility');
+        assert.equal(env.NUM_HISTORY_SHARDS, '8');
+        assert.ok(env.DB_PORT && env.POSTGRES_USER && env.POSTGRES_PWD);
+        assert.equal(s.depends_on?.['temporal-schema']?.condition, 'service_completed_successfully');
+        // Ringpop needs each container's own address, not the loopback default.
+        assert.match(JSON.stringify(s.entrypoint), /TEMPORAL_BROADCAST_ADDRESS=.*hostname -i/);
+      }
+    }
+    const lb = fs.readFileSync(path.join(ROOT, 'scripts', 'cluster', 'haproxy-compose.cfg'), 'utf8');
+    for (const fe of ROLES.frontend) assert.match(lb, new RegExp(`server \\S+ ${fe}:7233 check`), `haproxy balances ${fe}`);
+    assert.match(lb, /mode tcp/);
     assert.equal(services['temporal-ui'].environment!.TEMPORAL_ADDRESS, 'temporal:7233');
   });
 
+  it('Temporal schema: an explicit admin-tools step with the same version, setting up and upgrading both databases', () => {
+    const schema = services['temporal-schema'];
+    assert.equal(schema.image, `temporalio/admin-tools:${TEMPORAL_SERVER_VERSION}`);
+    assert.equal(schema.restart, 'no');
+    assert.equal(schema.depends_on?.postgresql?.condition, 'service_healthy');
+    assert.equal(schema.environment!.SQL_PLUGIN, 'postgres12');
+    assert.equal(schema.environment!.SQL_HOST, 'postgresql');
+    const script = JSON.stringify(schema.entrypoint);
+    assert.match(script, /temporal:temporal temporal_visibility:visibility/);
+    assert.match(script, /setup-schema -v 0\.0/);
+    assert.match(script, /update-schema -d .*\/etc\/temporal\/schema\/postgresql\/v12\/.*\/versioned/);
+    assert.equal(services['temporal-setup'].image, `temporalio/admin-tools:${TEMPORAL_SERVER_VERSION}`);
+    assert.match(JSON.stringify(services['temporal-setup'].entrypoint), /namespace create/);
+  });
+
   it('Temporal hands activities out eagerly, as the dev server of npm start and the tests does', () => {
-    const env = services.temporal.environment!;
-    const mount = (services.temporal.volumes ?? [])
-      .map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v))
-      .find((v) => v.target === `/etc/temporal/${env.DYNAMIC_CONFIG_FILE_PATH}`);
-    assert.ok(mount, 'the dynamic config file the server is told to read is mounted there');
-    const config = fs.readFileSync(path.resolve(ROOT, mount.source ?? ''), 'utf8');
-    assert.match(config, /^system\.enableActivityEagerExecution:\n\s+- value: true$/m);
+    for (const name of roleServices()) {
+      const env = services[name].environment!;
+      const mount = (services[name].volumes ?? [])
+        .map((v) => (typeof v === 'string' ? { source: v.split(':')[0], target: v.split(':')[1] } : v))
+        .find((v) => v.target === env.DYNAMIC_CONFIG_FILE_PATH);
+      assert.ok(mount, `${name}: the dynamic config file the server is told to read is mounted there`);
+      const config = fs.readFileSync(path.resolve(ROOT, mount.source ?? ''), 'utf8');
+      assert.match(config, /^system\.enableActivityEagerExecution:\n\s+- value: true$/m);
+    }
     assert.ok(
       devServerArgs({ port: 7233, namespace: 'default' }).join(' ').includes('--dynamic-config-value system.enableActivityEagerExecution=true'),
     );
@@ -117,6 +166,7 @@ describe('ops: docker-compose.yml', function () {
     for (const s of [api, worker]) {
       assert.equal(s.depends_on?.postgresql?.condition, 'service_healthy');
       assert.equal(s.depends_on?.temporal?.condition, 'service_healthy');
+      assert.equal(s.depends_on?.['temporal-setup']?.condition, 'service_completed_successfully');
       assert.equal(s.depends_on?.redis?.condition, 'service_healthy');
       assert.equal(s.depends_on?.['minio-setup']?.condition, 'service_completed_successfully');
       assert.ok(s.restart && s.restart !== 'no', 'restarts');
