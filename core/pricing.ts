@@ -116,9 +116,10 @@ export function priceOf(provider: string, model: string, table: PriceTable = act
 }
 
 export function costOf(provider: string, model: string, usage: Usage, table?: PriceTable): CallCost {
-  // Both run on the worker's own CPU: nothing is billed per token or image.
-  if (provider === 'offline' || provider === 'local') return { costUsd: 0, estimated: true };
   const price = priceOf(provider, model, table);
+  // Both run on the worker's own CPU: nothing is billed per token or image, unless an
+  // operator prices their own machine's time in PROVIDER_PRICES.
+  if (!price && (provider === 'offline' || provider === 'local')) return { costUsd: 0, estimated: true };
   if (!price) return { costUsd: 0, estimated: false };
   const usd =
     ((usage.inputTokens ?? 0) * (price.inputPerMTok ?? 0)) / 1e6 +

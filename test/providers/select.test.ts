@@ -6,8 +6,8 @@ import { createProviders } from '../../wiring/providers';
 const providers = (env: Record<string, string>) => createProviders(loadConfig({ DATA_DIR: '/tmp/x', ...env }));
 
 describe('provider selection', () => {
-  it('no keys → the offline providers', () => {
-    const p = providers({});
+  it('no keys and no local model → the offline providers', () => {
+    const p = providers({ LOCAL_MODEL_PATH: '/nonexistent/model.gguf' });
     assert.equal(p.text.name, 'offline');
     assert.equal(p.text.offline, true);
     assert.equal(p.image.name, 'offline');
