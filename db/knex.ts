@@ -57,5 +57,13 @@ export function createDb(url: string, options: CreateDbOptions = {}): Knex {
     } as Knex.PgConnectionConfig,
     pool: { min: 0, max: options.maxConnections ?? 10 },
     acquireConnectionTimeout: 30_000,
+    // knex writes its warnings to stdout by default; stdout is the commands' answer
+    // (`npm run --silent token` prints a token alone), so they go to stderr.
+    log: {
+      warn: (message: string) => process.stderr.write(`knex: ${message}\n`),
+      error: (message: string) => process.stderr.write(`knex: ${message}\n`),
+      deprecate: (method: string, alternative: string) => process.stderr.write(`knex: ${method} is deprecated, use ${alternative}\n`),
+      debug: () => undefined,
+    },
   });
 }
