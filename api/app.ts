@@ -166,7 +166,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(aiGenerateRouter(deps));
   const sessions = createSessionControl({ repos: deps.services.repos, auth: deps.auth, revocations, log: deps.log });
   v1.use(sessionRouter({ ...deps, revocations, sessions }));
-  v1.use(adminUserRouter({ ...deps, sessions }));
+  v1.use(adminUserRouter({ ...deps, sessions, erasure }));
   v1.use(aiServiceRouter(deps));
   app.use('/v1', v1);
   if (deps.web) {

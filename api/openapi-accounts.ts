@@ -73,8 +73,8 @@ export const ACCOUNT_OPERATIONS: AccountOperation[] = [
   {
     method: 'delete',
     path: '/v1/auth/users/{userId}',
-    summary: "Delete a user (admin only): the erasure's job, DELETE /v1/users/{id}; answers 501 until that route exists",
-    responses: { '403': 'Not an admin', '501': 'Not implemented here: see the erasure route' },
+    summary: 'Erase a user (admin only), as DELETE /v1/users/{userId} does',
+    responses: { '202': 'The erasure workflow started', '403': 'Not an admin', '404': 'No such user' },
   },
   {
     method: 'post',

@@ -1,8 +1,8 @@
 /**
  * Users for administrators: `GET`/`PUT /auth/users/{userId}` read and change a
  * user's profile, role and plan; every call is recorded in the user's activity
- * (who looked, what changed). `DELETE` is the erasure's (issue 15): it belongs to
- * the erasure route, which this build does not have yet, so it answers 501.
+ * (who looked, what changed). `DELETE` starts the user's erasure, as
+ * `DELETE /v1/users/{id}` does.
  *
  * A role lives in the session token (Clerk: the user's public metadata, which the
  * instance's session-token template carries as `metadata.role`). So a change is
@@ -19,6 +19,7 @@ import { parseStrict } from './helpers/request';
 import { updateProfileSchema } from './profiles';
 import { subscriptionSchema } from './users';
 import type { SessionControl } from '../services/sessions';
+import { eraseUserByAdmin, type ErasureStarter } from '../services/erasure';
 
 export const adminUpdateUserSchema = z
   .strictObject({
@@ -32,6 +33,8 @@ export const adminUpdateUserSchema = z
 export interface AdminUserDeps {
   services: Services;
   sessions: SessionControl;
+  /** Starts erasure workflows; without it (a wiring with no Temporal client) DELETE answers 503. */
+  erasure?: ErasureStarter;
 }
 
 export function adminUserRouter(deps: AdminUserDeps): Router {
@@ -112,14 +115,13 @@ export function adminUserRouter(deps: AdminUserDeps): Router {
     res.json({ ...after, signedOut });
   });
 
-  router.delete('/auth/users/:userId', (req) => {
+  // The same erasure as DELETE /v1/users/{id}: the workflow records its own audit entry.
+  router.delete('/auth/users/:userId', async (req, res) => {
     adminOnly(req);
-    throw new HttpProblem(
-      501,
-      'Not Implemented',
-      "Deleting a user is the erasure's job: DELETE /v1/users/{id} (issue 15) starts the erasure workflow. This build has no erasure route yet.",
-      { see: '/v1/users/{id}' },
-    );
+    if (!deps.erasure) throw new HttpProblem(503, 'Service Unavailable', 'Erasure is not available here.');
+    const started = await eraseUserByAdmin(deps.erasure, deps.services.repos, String(req.params.userId), req.user!.userId);
+    if (!started) throw notFound('User');
+    res.status(202).json(started);
   });
 
   return router;

@@ -12,7 +12,7 @@ import { HttpProblem, notFound, zodProblem } from '../problem';
 import { statusOf } from './helpers/books';
 import { listQuerySchema, pageOrProblem } from './helpers/request';
 import { subjectProfile } from './helpers/users';
-import { startUserErasure, type ErasureStarter } from '../services/erasure';
+import { eraseUserByAdmin, type ErasureStarter } from '../services/erasure';
 
 export const subscriptionSchema = z.object({
   tier: z.enum(Object.keys(TIERS) as [SubscriptionTier, ...SubscriptionTier[]]),
@@ -69,15 +69,9 @@ export function userRouter(services: Services, erasure?: ErasureStarter): Router
     }
     if (!erasure) throw new HttpProblem(503, 'Service Unavailable', 'Erasure is not available here.');
     const userId = req.params.userId === 'me' ? req.user!.userId : String(req.params.userId);
-    if (!(await repos.profiles.getByClerkId(userId))) throw notFound('User');
-    // Cancelling the user's runs and deleting their rows and files takes a while: 202 at once.
-    const handle = await startUserErasure(erasure, {
-      clerkUserId: userId,
-      requestedBy: req.user!.userId,
-      source: 'admin',
-      requestedAt: new Date().toISOString(),
-    });
-    res.status(202).json({ userId, workflowId: handle.workflowId, status: 'erasing' });
+    const started = await eraseUserByAdmin(erasure, repos, userId, req.user!.userId);
+    if (!started) throw notFound('User');
+    res.status(202).json(started);
   });
 
   async function subscriptionOf(profile: Profile) {

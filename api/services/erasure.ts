@@ -44,6 +44,27 @@ export function startUserErasure(deps: ErasureStarter, input: EraseUserInput): P
 }
 
 /** Waits up to `ms` for the erasure to finish: true when it has. */
+/**
+ * An administrator's erasure of a user (`DELETE /v1/users/{id}`, `DELETE /v1/auth/users/{id}`):
+ * the workflow is started and answered for at once, since cancelling the user's runs and
+ * deleting their rows and files takes a while. Undefined when there is no such user.
+ */
+export async function eraseUserByAdmin(
+  deps: ErasureStarter,
+  repos: { profiles: { getByClerkId(id: string): Promise<unknown> } },
+  clerkUserId: string,
+  adminId: string,
+): Promise<{ userId: string; workflowId: string; status: 'erasing' } | undefined> {
+  if (!(await repos.profiles.getByClerkId(clerkUserId))) return undefined;
+  const handle = await startUserErasure(deps, {
+    clerkUserId,
+    requestedBy: adminId,
+    source: 'admin',
+    requestedAt: new Date().toISOString(),
+  });
+  return { userId: clerkUserId, workflowId: handle.workflowId, status: 'erasing' };
+}
+
 export async function finishedWithin(handle: WorkflowHandle, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {

@@ -1,7 +1,7 @@
 /**
  * Users for administrators (issue 22): an admin reads and changes a user's
  * profile, role and plan, each call recorded in the user's activity; taking
- * admin away signs the user out at once; deleting is the erasure route's (501).
+ * admin away signs the user out at once; deleting starts the user's erasure.
  */
 import assert from 'node:assert/strict';
 import { useTestStack } from '../helpers/stack';
@@ -67,10 +67,15 @@ describe('users for administrators', function () {
     assert.equal(refused.body.reason, 'session_revoked');
   });
 
-  it("answers DELETE with 501: deleting a user is the erasure route's job", async () => {
+  it('DELETE erases the user as DELETE /v1/users/{id} does; an unknown user is a 404', async () => {
+    await stack.startWorker();
     const res = await api(url, 'DELETE', '/v1/auth/users/uma', { token: admin });
-    assert.equal(res.status, 501);
-    assert.match(res.headers.get('content-type') ?? '', /problem\+json/);
-    assert.match(res.body.detail, /DELETE \/v1\/users\/\{id\}/);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    assert.equal(res.body.status, 'erasing');
+    await stack.client.workflow.getHandle(res.body.workflowId).result();
+    assert.equal(await stack.services.repos.profiles.getByClerkId('uma'), undefined, 'the profile is gone');
+    const unknown = await api(url, 'DELETE', '/v1/auth/users/nobody-here', { token: admin });
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.headers.get('content-type') ?? '', /problem\+json/);
   });
 });
