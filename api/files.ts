@@ -72,7 +72,7 @@ export async function sendBookFile(
   }
   const key =
     kind === 'pdf' ? book.pdfKey : kind === 'epub' ? book.epubKey : kind === 'print' ? printFile(book)?.key : book.coverImageKey;
-  if (!key) throw new HttpProblem(404, 'Not Found', `The ${kind} is not ready yet`, { status: book.status });
+  if (!key) throw new HttpProblem(404, 'Not Found', `The ${kind} is not ready yet`, { bookStatus: book.status });
   const head = await storage.head(key);
   if (!head) throw notFound('File');
   const ext = key.slice(key.lastIndexOf('.') + 1);
@@ -108,7 +108,7 @@ export async function sendChapterImage(
   const chapter = book.chapters.find((c) => c.index === n);
   if (!chapter) throw notFound('Chapter');
   if (!chapter.imageKey) {
-    throw new HttpProblem(404, 'Not Found', `The illustration of chapter ${chapter.index} is not ready yet`, { status: book.status });
+    throw new HttpProblem(404, 'Not Found', `The illustration of chapter ${chapter.index} is not ready yet`, { bookStatus: book.status });
   }
   const head = await storage.head(chapter.imageKey);
   if (!head) throw notFound('Illustration');

@@ -101,7 +101,7 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
           { revision: current, status: story.status },
         );
     if (!generation) {
-      throw new HttpProblem(409, 'Conflict', 'The story is being generated; wait until this run ends.', { status: 'generating' });
+      throw new HttpProblem(409, 'Conflict', 'The story is being generated; wait until this run ends.', { storyStatus: 'generating' });
     }
     const { revision, workflowId } = generation;
     try {
@@ -124,7 +124,7 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
     if (!story || !profile || story.userId !== profile.id) throw notFound('Story');
     const generation = story.metadata.generation as Partial<StoryGeneration> | undefined;
     if (story.status !== 'generating' || !generation?.workflowId) {
-      throw new HttpProblem(409, 'Conflict', 'No run of this story is in progress.', { status: story.status });
+      throw new HttpProblem(409, 'Conflict', 'No run of this story is in progress.', { storyStatus: story.status });
     }
     try {
       // The run records its own end (a rewrite leaves the story as it was before it).
