@@ -3,6 +3,7 @@
  * requests, so the document and the validation cannot drift apart.
  */
 import { z } from 'zod';
+import { components, operationParts, type ComponentName, type RequestHeader, type ResponseHeader } from './openapi-parts';
 import { createEbookSchema } from './routes/ebooks/create';
 import { updateEbookSchema } from './routes/ebooks/manage';
 import { revisionBodySchemas } from './routes/ebooks/steps';
@@ -20,18 +21,26 @@ import { switchProvidersSchema } from './routes/ai';
 import { generateStorySchema, regenerateStorySchema } from './routes/story-generation';
 import { enhancePromptSchema, generateCoverSchema, generateImageSchema } from './routes/ai-generate';
 
+/** A documented answer: its description, and (for 2xx) body schema, media type and headers. */
+type Answer = string | { description: string; schema?: ComponentName; produces?: string; headers?: ResponseHeader[] };
+
 interface Operation {
   method: 'get' | 'post' | 'put' | 'delete';
   path: string;
   summary: string;
   auth?: false;
   body?: z.ZodType;
+  /** The body may be left out (an empty body is `{}`). */
+  bodyOptional?: true;
   query?: z.ZodObject;
-  responses: Record<string, string>;
-  produces?: string;
+  /** Request headers the route reads. */
+  headers?: RequestHeader[];
+  responses: Record<string, Answer>;
+  produces?: string | string[];
 }
 
-const problem = { description: 'Problem details', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } };
+/** What the file routes send, by kind: pdf and print, epub, cover. */
+const DOWNLOADS = ['application/pdf', 'application/epub+zip', 'image/*'];
 
 export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', summary: 'Liveness', auth: false, responses: { '200': 'The process is alive' } },
@@ -43,18 +52,21 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/ebooks',
     summary: 'Start the whole pipeline for a new book from a prompt, or from one of your completed stories (storyId: its text becomes the chapters); honours Idempotency-Key',
     body: createEbookSchema,
-    responses: { '202': 'Started', '400': 'Invalid request', '402': 'Monthly allowance used up', '404': 'storyId names no story of this user', '409': 'Same Idempotency-Key in progress, or the story is not completed', '422': 'Idempotency-Key reused for another request', '503': 'Workflow engine unreachable' },
+    headers: ['Idempotency-Key'],
+    responses: { '202': { description: 'Started: follow the book at Location', schema: 'Started', headers: ['Location'] }, '413': 'Body over 64 kB', '415': 'Not application/json', '400': 'Invalid request', '402': 'Monthly allowance used up', '404': 'storyId names no story of this user', '409': 'Same Idempotency-Key in progress, or the story is not completed', '422': 'Idempotency-Key reused for another request', '503': 'Workflow engine unreachable' },
   },
-  { method: 'get', path: '/v1/ebooks/{id}', summary: 'The book: title, chapters with text, file URLs, cost', responses: { '200': 'The book', '404': 'No such book for this user' } },
-  { method: 'get', path: '/v1/ebooks/{id}/status', summary: 'Status, stage, progress and per-chapter state', responses: { '200': 'Status', '304': 'Unchanged (If-None-Match)', '404': 'No such book for this user' } },
-  { method: 'get', path: '/v1/ebooks/{id}/events', summary: 'Progress and chapter text as server-sent events (Last-Event-ID resumes)', produces: 'text/event-stream', responses: { '200': 'Event stream', '404': 'No such book for this user' } },
-  { method: 'post', path: '/v1/ebooks/{id}/cancel', summary: 'Cancel the generation', responses: { '202': 'Cancelling', '404': 'No such book for this user', '409': 'Already finished' } },
+  { method: 'get', path: '/v1/ebooks/{id}', summary: 'The book: title, chapters with text, file URLs, cost', responses: { '200': { description: 'The book', schema: 'Book' }, '404': 'No such book for this user' } },
+  { method: 'get', path: '/v1/ebooks/{id}/status', summary: 'Status, stage, progress and per-chapter state; the running change in `revision`, the published version in `fileVersion`', headers: ['If-None-Match'], responses: { '200': { description: 'Status', schema: 'Status', headers: ['ETag'] }, '304': 'Unchanged (If-None-Match)', '404': 'No such book for this user' } },
+  { method: 'get', path: '/v1/ebooks/{id}/events', summary: 'Progress and chapter text as server-sent events (Last-Event-ID resumes)', produces: 'text/event-stream', headers: ['Last-Event-ID'], responses: { '200': 'Event stream: each `data:` is JSON, one schema per event type (components/schemas/EbookEvent)', '404': 'No such book for this user' } },
+  { method: 'post', path: '/v1/ebooks/{id}/cancel', summary: 'Cancel the generation (honours Idempotency-Key)', headers: ['Idempotency-Key'], responses: { '202': { description: 'Cancelling', schema: 'Started', headers: ['Location'] }, '404': 'No such book for this user', '409': 'Already finished' } },
   {
     method: 'post',
     path: '/v1/ebooks/{id}/chapters/{n}/regenerate',
     summary: 'Rewrite one chapter (optionally with feedback) and its picture, re-render, publish a new file version',
     body: rewriteSchema,
-    responses: { '202': 'Started', '400': 'Invalid request', '404': 'No such book or chapter', '409': 'Book not completed, or this rewrite is already running' },
+    bodyOptional: true,
+    headers: ['Idempotency-Key'],
+    responses: { '202': { description: 'Started: follow the book at Location', schema: 'Started', headers: ['Location'] }, '400': 'Invalid request', '404': 'No such book or chapter', '409': 'Book not completed, or this rewrite is already running' },
   },
   ...(['chapters', 'illustrations', 'pdf', 'epub'] as const).map((step) => ({
     method: 'post' as const,
@@ -65,20 +77,22 @@ export const OPERATIONS: Operation[] = [
       pdf: 'Render the PDF again from the current book, publish a new file version',
       epub: 'Render the EPUB again from the current book, publish a new file version',
     }[step] + ' (honours Idempotency-Key; progress in /status `revision` and the event stream)',
-    ...(step === 'chapters' ? { body: revisionBodySchemas.chapters } : {}),
-    responses: { '202': 'Started', '400': 'Invalid request', '404': 'No such book for this user', '409': 'Book not completed, or a revision of it is already running' },
+    body: revisionBodySchemas[step],
+    bodyOptional: true as const,
+    headers: ['Idempotency-Key' as const],
+    responses: { '202': { description: 'Started: follow the book at Location', schema: 'Started' as const, headers: ['Location' as const] }, '400': 'Invalid request', '404': 'No such book for this user', '409': 'Book not completed, or a revision of it is already running' },
   })),
-  { method: 'post', path: '/v1/ebooks/{id}/publish', summary: 'Make a completed book public (readable without a token under /shared/ebooks/{id})', responses: { '200': '{id, visibility, publishedAt, shareUrl}', '404': 'No such book for this user', '409': 'Book not completed' } },
-  { method: 'post', path: '/v1/ebooks/{id}/unpublish', summary: 'Make a book private again', responses: { '200': '{id, visibility, publishedAt, shareUrl}', '404': 'No such book for this user' } },
-  { method: 'get', path: '/shared/ebooks/{id}', summary: 'A public book: title, description, chapters with text, file URLs', auth: false, responses: { '200': 'The book', '404': 'No such public book' } },
-  { method: 'get', path: '/shared/ebooks/{id}/chapters/{n}/image', summary: "A public book's chapter illustration (ETag, alt text in X-Image-Alt)", auth: false, produces: 'image/*', responses: { '200': 'The image', '304': 'Unchanged (If-None-Match)', '400': 'n is not a chapter number', '404': 'No such public book, chapter or illustration' } },
-  { method: 'get', path: '/shared/ebooks/{id}/files/{kind}', summary: "A public book's PDF, EPUB or cover (kind: pdf, epub, cover)", auth: false, produces: 'application/octet-stream', responses: { '200': 'The file', '404': 'No such public book or file' } },
-  { method: 'get', path: '/v1/ebooks/{id}/chapters/{n}/image', summary: "A chapter's illustration (owner only; ETag, alt text in X-Image-Alt)", produces: 'image/*', responses: { '200': 'The image', '304': 'Unchanged (If-None-Match)', '400': 'n is not a chapter number', '404': 'No such book or chapter, or not illustrated yet' } },
-  { method: 'get', path: '/v1/ebooks/{id}/files/{kind}', summary: 'Download the PDF, the EPUB, the cover or the print-ready PDF of the Midnights and The Eras Tour plans (kind: pdf, epub, cover, print)', produces: 'application/octet-stream', responses: { '200': 'The file', '404': 'No such book or file not ready' } },
-  { method: 'get', path: '/v1/users/{userId}/ebooks', summary: "A user's books, newest first (userId may be 'me')", query: listQuerySchema, responses: { '200': 'A page of books', '400': 'Invalid query', '404': 'No such user for this caller' } },
-  { method: 'get', path: '/v1/users/{userId}/subscription', summary: "A user's plan and this month's usage", responses: { '200': 'Subscription', '404': 'No such user for this caller' } },
-  { method: 'put', path: '/v1/users/{userId}/subscription', summary: 'Change a plan (admin only)', body: subscriptionSchema, responses: { '200': 'Subscription', '400': 'Invalid request', '403': 'Not an admin', '404': 'No such user' } },
-  { method: 'put', path: '/v1/ebooks/{id}', summary: 'Change the title and/or description of a finished book', body: updateEbookSchema, responses: { '200': 'The book', '400': 'Invalid request (names the field)', '404': 'No such book for this user', '409': 'Still being generated' } },
+  { method: 'post', path: '/v1/ebooks/{id}/publish', summary: 'Make a completed book public (readable without a token under /shared/ebooks/{id})', headers: ['Idempotency-Key'], responses: { '200': { description: 'Published', schema: 'Publication' }, '404': 'No such book for this user', '409': 'Book not completed' } },
+  { method: 'post', path: '/v1/ebooks/{id}/unpublish', summary: 'Make a book private again', headers: ['Idempotency-Key'], responses: { '200': { description: 'Private', schema: 'Publication' }, '404': 'No such book for this user' } },
+  { method: 'get', path: '/shared/ebooks/{id}', summary: 'A public book: title, description, chapters with text, file URLs', auth: false, responses: { '200': { description: 'The book', schema: 'SharedBook' }, '404': 'No such public book' } },
+  { method: 'get', path: '/shared/ebooks/{id}/chapters/{n}/image', summary: "A public book's chapter illustration (ETag, alt text in X-Image-Alt)", auth: false, produces: 'image/*', headers: ['If-None-Match'], responses: { '200': { description: 'The image', headers: ['ETag'] }, '304': 'Unchanged (If-None-Match)', '400': 'n is not a chapter number', '404': 'No such public book, chapter or illustration' } },
+  { method: 'get', path: '/shared/ebooks/{id}/files/{kind}', summary: "A public book's PDF, EPUB or cover (kind: pdf, epub, cover)", auth: false, produces: DOWNLOADS, headers: ['If-None-Match'], responses: { '200': { description: 'The file', headers: ['Content-Disposition', 'ETag'] }, '304': 'Unchanged (If-None-Match)', '404': 'No such public book or file' } },
+  { method: 'get', path: '/v1/ebooks/{id}/chapters/{n}/image', summary: "A chapter's illustration (owner only; ETag, alt text in X-Image-Alt)", produces: 'image/*', headers: ['If-None-Match'], responses: { '200': { description: 'The image', headers: ['ETag'] }, '304': 'Unchanged (If-None-Match)', '400': 'n is not a chapter number', '404': 'No such book or chapter, or not illustrated yet' } },
+  { method: 'get', path: '/v1/ebooks/{id}/files/{kind}', summary: 'Download the PDF, the EPUB, the cover or the print-ready PDF of the Midnights and The Eras Tour plans (kind: pdf, epub, cover, print)', produces: DOWNLOADS, headers: ['If-None-Match'], responses: { '200': { description: 'The file', headers: ['Content-Disposition', 'ETag'] }, '304': 'Unchanged (If-None-Match)', '404': 'No such book or file not ready' } },
+  { method: 'get', path: '/v1/users/{userId}/ebooks', summary: "A user's books, newest first (userId may be 'me')", query: listQuerySchema, responses: { '200': { description: 'A page of books', schema: 'BookPage' }, '400': 'Invalid query', '404': 'No such user for this caller' } },
+  { method: 'get', path: '/v1/users/{userId}/subscription', summary: "A user's plan and this month's usage", responses: { '200': { description: 'Subscription', schema: 'Subscription' }, '404': 'No such user for this caller' } },
+  { method: 'put', path: '/v1/users/{userId}/subscription', summary: 'Change a plan (admin only)', body: subscriptionSchema, responses: { '200': { description: 'Subscription', schema: 'Subscription' }, '400': 'Invalid request', '403': 'Not an admin', '404': 'No such user' } },
+  { method: 'put', path: '/v1/ebooks/{id}', summary: 'Change the title and/or description of a finished book', body: updateEbookSchema, responses: { '200': { description: 'The status document with the description', schema: 'EditedBook' }, '400': 'Invalid request (names the field)', '404': 'No such book for this user', '409': 'Still being generated' } },
   { method: 'delete', path: '/v1/ebooks/{id}', summary: 'Delete a book; a running generation is cancelled and its allowance given back (stored files are kept)', responses: { '204': 'Deleted', '404': 'No such book for this user' } },
   { method: 'post', path: '/v1/stories', summary: 'Save a story', body: createStorySchema, responses: { '201': 'Created', '400': 'Invalid request' } },
   { method: 'get', path: '/v1/stories/{id}', summary: "A story: the owner's (admins: any) or a published one", responses: { '200': 'The story', '404': 'No such story for this user' } },
@@ -87,8 +101,8 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/stories/{id}/analytics', summary: 'Views, unique viewers, words and the books made from a story', responses: { '200': 'Analytics', '404': 'No such story for this user' } },
   { method: 'post', path: '/v1/stories/{id}/views', summary: "Count a view (a viewer's repeats within 30 minutes count once)", responses: { '202': 'Counted (or deduplicated), with the count', '404': 'No such story for this user' } },
   { method: 'get', path: '/v1/users/{userId}/stories', summary: "A user's stories, newest first (userId may be 'me')", query: listQuerySchema, responses: { '200': 'A page of stories', '400': 'Invalid query', '404': 'No such user for this caller' } },
-  { method: 'get', path: '/v1/users/{userId}/profile', summary: "A user's profile", responses: { '200': 'Profile', '404': 'No such user for this caller' } },
-  { method: 'put', path: '/v1/users/{userId}/profile', summary: 'Change name or avatar (email comes from Clerk)', body: updateProfileSchema, responses: { '200': 'Profile', '400': 'Invalid request', '404': 'No such user for this caller' } },
+  { method: 'get', path: '/v1/users/{userId}/profile', summary: "A user's profile", responses: { '200': { description: 'Profile', schema: 'Profile' }, '404': 'No such user for this caller' } },
+  { method: 'put', path: '/v1/users/{userId}/profile', summary: 'Change name or avatar (email comes from Clerk)', body: updateProfileSchema, responses: { '200': { description: 'Profile', schema: 'Profile' }, '400': 'Invalid request', '404': 'No such user for this caller' } },
   { method: 'get', path: '/v1/users/{userId}/preferences', summary: "A user's preferences", responses: { '200': 'Preferences', '404': 'No such user for this caller' } },
   { method: 'put', path: '/v1/users/{userId}/preferences', summary: 'Merge preferences (null removes a key; unknown keys are refused)', body: preferencesSchema, responses: { '200': 'Preferences', '400': 'Invalid request', '404': 'No such user for this caller', '413': 'Over 16 kB' } },
   { method: 'post', path: '/v1/users/{userId}/activity', summary: 'Record a client event (page_view, share, download...)', body: activitySchema, responses: { '201': 'Recorded', '400': 'Invalid request', '404': 'No such user for this caller' } },
@@ -154,63 +168,35 @@ export const OPERATIONS: Operation[] = [
 export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of OPERATIONS) {
-    const params = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => ({
-      name: m[1],
-      in: 'path',
-      required: true,
-      schema: { type: 'string' },
-    }));
+    const { parameters, responses } = operationParts(op);
     if (op.query) {
       const shape = z.toJSONSchema(op.query, { io: 'input' }) as { properties?: Record<string, unknown>; required?: string[] };
       for (const [name, schema] of Object.entries(shape.properties ?? {})) {
-        params.push({ name, in: 'query', required: (shape.required ?? []).includes(name), schema: schema as { type: string } });
+        parameters.push({ name, in: 'query', required: (shape.required ?? []).includes(name), schema });
       }
     }
-    const responses = Object.fromEntries(
-      Object.entries(op.responses).map(([code, description]) => [
-        code,
-        Number(code) >= 400
-          ? { ...problem, description }
-          : { description, content: { [op.produces ?? 'application/json']: {} } },
-      ]),
-    );
     (paths[op.path] ??= {})[op.method] = {
       summary: op.summary,
       operationId: `${op.method}${op.path.replace(/[{}]/g, '').replace(/\/(\w)/g, (_, c: string) => c.toUpperCase()).replace(/\W/g, '')}`,
       ...(op.auth === false ? { security: [] } : {}),
-      ...(params.length ? { parameters: params } : {}),
+      ...(parameters.length ? { parameters } : {}),
       ...(op.body
-        ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(op.body, { io: 'input' }) } } } }
+        ? { requestBody: { required: !op.bodyOptional, content: { 'application/json': { schema: z.toJSONSchema(op.body, { io: 'input' }) } } } }
         : {}),
       responses,
     };
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Ebook engine API', version: '1.0.0', description: 'Durable, workflow-orchestrated generation of illustrated ebooks.' },
+    info: {
+      title: 'Ebook engine API',
+      version: '1.0.0',
+      description: 'Durable, workflow-orchestrated generation of illustrated ebooks.',
+      license: { name: 'UNLICENSED', identifier: 'LicenseRef-UNLICENSED' },
+    },
     servers: [{ url: '/' }],
     security: [{ bearer: [] }],
-    components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (Clerk session token)' } },
-      schemas: {
-        Problem: {
-          type: 'object',
-          required: ['title', 'status'],
-          properties: {
-            type: { type: 'string' },
-            title: { type: 'string' },
-            status: { type: 'integer' },
-            detail: { type: 'string' },
-            instance: { type: 'string' },
-            requestId: { type: 'string' },
-            errors: {
-              type: 'array',
-              items: { type: 'object', properties: { field: { type: 'string' }, message: { type: 'string' } } },
-            },
-          },
-        },
-      },
-    },
+    components: components(),
     paths,
   };
 }

@@ -11,6 +11,8 @@ import { HttpProblem, notFound, zodProblem } from '../problem';
 import { statusOf } from './helpers/books';
 import { listQuerySchema, pageOrProblem } from './helpers/request';
 import { subjectProfile } from './helpers/users';
+import type { BookPage } from '../schemas/ebooks';
+import type { Subscription } from '../schemas/users';
 
 export const subscriptionSchema = z.object({
   tier: z.enum(Object.keys(TIERS) as [SubscriptionTier, ...SubscriptionTier[]]),
@@ -35,7 +37,7 @@ export function userRouter(services: Services): Router {
         epubUrl: b.epubUrl ?? null,
       })),
       nextCursor: page.nextCursor ?? null,
-    });
+    } satisfies BookPage);
   });
 
   router.get('/users/:userId/subscription', async (req, res) => {
@@ -61,7 +63,7 @@ export function userRouter(services: Services): Router {
     res.json(await subscriptionOf(profile));
   });
 
-  async function subscriptionOf(profile: Profile) {
+  async function subscriptionOf(profile: Profile): Promise<Subscription> {
     const rules = tierRules(profile.subscriptionTier);
     const period = allowancePeriod();
     const used = await repos.usage.used(profile.id, period);

@@ -10,6 +10,7 @@ import { HttpProblem, zodProblem } from '../../problem';
 import { idempotency } from '../../idempotency';
 import { AllowanceUsedUp, EngineUnavailable, startEbook } from '../../services/start-ebook';
 import { briefFromStory } from './story-brief';
+import type { Started } from '../../schemas/ebooks';
 import type { EbookRoutes } from './deps';
 
 /** A book from a prompt, or from one of the caller's completed stories (`storyId`): exactly one of the two. */
@@ -81,6 +82,6 @@ export const createRoutes: EbookRoutes = (router, deps) => {
     res
       .status(202)
       .location(`/v1/ebooks/${id}`)
-      .json({ id, workflowId, status: 'queued' satisfies EbookStatus });
+      .json({ id, workflowId, status: 'queued' satisfies EbookStatus } satisfies Started);
   });
 };

@@ -8,6 +8,7 @@ import { chapterParagraphs } from '../../book-cache';
 import { sendBookFile } from '../../files';
 import { streamEvents } from '../../sse';
 import { findOwnBook, statusOf } from '../helpers/books';
+import type { Book } from '../../schemas/ebooks';
 import type { EbookRoutes } from './deps';
 
 export const readRoutes: EbookRoutes = (router, deps) => {
@@ -26,7 +27,9 @@ export const readRoutes: EbookRoutes = (router, deps) => {
       textProvider: c.textProvider,
       imageProvider: c.imageProvider,
       imageAlt: c.imageAlt,
-      paragraphs: paragraphs[i],
+      // Like the public book's: the owner's image route, versioned like the files.
+      imageUrl: c.imageKey ? `/v1/ebooks/${book.id}/chapters/${c.index}/image?v=${book.fileVersion}` : null,
+      paragraphs: paragraphs[i] ?? [],
     }));
     res.json({
       ...statusOf(book),
@@ -42,7 +45,7 @@ export const readRoutes: EbookRoutes = (router, deps) => {
       cost: book.cost ?? {},
       createdAt: book.createdAt,
       publishedAt: book.publishedAt ?? null,
-    });
+    } satisfies Book);
   });
 
   router.get('/ebooks/:id/status', async (req, res) => {

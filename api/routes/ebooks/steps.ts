@@ -30,6 +30,7 @@ import { refuseWhileRevising } from '../../revision-guard';
 import { placement, planMarks } from '../../services/placement';
 import { findOwnBook } from '../helpers/books';
 import { rewriteSchema } from '../helpers/request';
+import type { Started } from '../../schemas/ebooks';
 import type { EbookRoutes } from './deps';
 
 /** Bodies of the steps: feedback for the chapters; nothing (or `{}`) for the others. */
@@ -50,7 +51,7 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
     if (!body.success) throw zodProblem(body.error, 'body');
     if (book.status !== 'completed') {
       throw new HttpProblem(409, 'Conflict', `Chapters can be rewritten once the book is completed; it is ${book.status}.`, {
-        status: book.status,
+        bookStatus: book.status,
       });
     }
     const n = Number(req.params.n);
@@ -80,7 +81,10 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
       }
       throw err;
     }
-    res.status(202).json({ id: book.id, chapter: n, workflowId, fromVersion: book.fileVersion });
+    res
+      .status(202)
+      .location(`/v1/ebooks/${book.id}`)
+      .json({ id: book.id, workflowId, status: 'running', chapter: n, fromVersion: book.fileVersion } satisfies Started);
   });
 
   for (const step of REVISION_STEPS) {
@@ -90,7 +94,7 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
       if (!body.success) throw zodProblem(body.error, 'body');
       if (book.status !== 'completed') {
         throw new HttpProblem(409, 'Conflict', `A step can be run again once the book is completed; it is ${book.status}.`, {
-          status: book.status,
+          bookStatus: book.status,
         });
       }
       await refuseWhileRevising(temporal, book);
@@ -143,8 +147,8 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
       });
       res
         .status(202)
-        .location(`/v1/ebooks/${book.id}/status`)
-        .json({ id: book.id, step, workflowId, fromVersion: book.fileVersion, status: 'running' });
+        .location(`/v1/ebooks/${book.id}`)
+        .json({ id: book.id, workflowId, status: 'running', step, fromVersion: book.fileVersion } satisfies Started);
     });
   }
 };

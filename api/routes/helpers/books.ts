@@ -9,6 +9,7 @@ import type { Ebook, Repositories } from '../../../db/repositories';
 import { computeProgress, type EbookStatus, type Stage } from '../../../workflows/shared';
 import { revisionProgress } from '../../../workflows/revision-shared';
 import { notFound } from '../../problem';
+import type { Status } from '../../schemas/ebooks';
 
 const idSchema = z.string().uuid('must be a UUID');
 
@@ -27,7 +28,7 @@ export async function findOwnBook(repos: Pick<Repositories, 'ebooks'>, req: Requ
 }
 
 /** The status document: read from the database row, so status polls never load Temporal. */
-export function statusOf(book: Ebook) {
+export function statusOf(book: Ebook): Status {
   const stage = (book.stage ?? 'queued') as Stage;
   const status: EbookStatus = book.status === 'draft' ? 'queued' : book.status;
   const progress =
@@ -56,6 +57,7 @@ export function statusOf(book: Ebook) {
     error: book.error ?? null,
     visibility: book.visibility,
     shareUrl: shareUrlOf(book),
+    fileVersion: book.fileVersion,
     revision: book.revision ? { ...book.revision, progress: revisionProgress(book.revision, book.chapters) } : null,
     updatedAt: book.updatedAt,
   };

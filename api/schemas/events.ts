@@ -1,0 +1,57 @@
+/**
+ * The payloads of a book's server-sent events (`GET /v1/ebooks/{id}/events`), one
+ * schema per event type. The `data:` line of an event of type T is JSON matching
+ * EBOOK_EVENT_SCHEMAS[T]; api/openapi.ts publishes them as components
+ * (`EbookEvent` names them all), and the contract test checks every event a
+ * book's run sends against them.
+ */
+import { z } from 'zod';
+import { EBOOK_STAGES, REVISION_STAGES, REVISION_STEP_NAMES } from './ebooks';
+
+const index = z.int().min(1);
+const error = z.object({ type: z.string().optional(), message: z.string(), details: z.unknown().optional() });
+
+export const EBOOK_EVENT_SCHEMAS = {
+  stage: z.object({
+    stage: z.enum(EBOOK_STAGES),
+    bytes: z.int().optional().describe('Size of the file just rendered'),
+    print: z.boolean().optional().describe('The print-ready PDF'),
+  }),
+  outline: z.object({
+    title: z.string(),
+    logline: z.string().optional(),
+    chapters: z.array(z.object({ index, title: z.string() })),
+    provider: z.string(),
+    offline: z.boolean(),
+  }),
+  'chapter.text': z.object({ index, delta: z.string().describe('Moderated text to append to the chapter') }),
+  'chapter.written': z.object({ index, words: z.int().min(0), provider: z.string() }),
+  'chapter.restart': z.object({ index, attempt: z.int().min(2).describe('The chapter starts over: drop its text so far') }),
+  'chapter.illustrated': z.object({ index, provider: z.string() }),
+  cover: z.object({ provider: z.string() }),
+  'provider.call': z.object({
+    step: z.string(),
+    index: index.optional(),
+    provider: z.string(),
+    model: z.string(),
+    usage: z.record(z.string(), z.unknown()),
+  }),
+  revision: z.object({
+    step: z.enum(REVISION_STEP_NAMES),
+    stage: z.enum(REVISION_STAGES),
+    status: z.enum(['running', 'completed', 'failed', 'cancelled']),
+    fromVersion: z.int().min(1),
+    toVersion: z.int().min(1).optional(),
+    error: z.object({ type: z.string(), message: z.string() }).optional(),
+  }),
+  completed: z.object({ version: z.int().min(1).describe('The file version just published') }),
+  failed: z.object({ error }),
+  cancelled: z.object({ error }),
+} as const;
+
+export type EbookEventType = keyof typeof EBOOK_EVENT_SCHEMAS;
+export type EbookEventData<T extends EbookEventType> = z.infer<(typeof EBOOK_EVENT_SCHEMAS)[T]>;
+
+/** Component name of an event type's payload: `chapter.text` → `EbookEventChapterText`. */
+export const eventComponentName = (type: string) =>
+  'EbookEvent' + type.split('.').map((w) => w[0].toUpperCase() + w.slice(1)).join('');
