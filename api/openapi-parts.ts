@@ -10,7 +10,6 @@ import {
   bookPageSchema,
   bookSchema,
   editedBookSchema,
-  FILE_KINDS,
   publicationSchema,
   revisionSchema,
   sharedBookSchema,
@@ -18,6 +17,7 @@ import {
   statusSchema,
 } from './schemas/ebooks';
 import { problemSchema } from './schemas/problem';
+import { FILE_KINDS } from './files';
 import { profileAnswerSchema, subscriptionAnswerSchema } from './schemas/users';
 import { EBOOK_EVENT_SCHEMAS, eventComponentName } from './schemas/events';
 

@@ -19,7 +19,6 @@ export const REVISION_STEP_NAMES = ['chapters', 'illustrations', 'pdf', 'epub'] 
 export const REVISION_STAGES = [
   'queued', 'chapters', 'illustrations', 'pdf', 'epub', 'storing', 'publishing', 'completed', 'failed', 'cancelled',
 ] as const;
-export const FILE_KINDS = ['pdf', 'epub', 'cover', 'print', 'print-cover'] as const;
 
 export const errorSchema = z.object({ type: z.string().optional(), message: z.string(), details: z.unknown().optional() });
 

@@ -5,7 +5,7 @@
  */
 import { printFile } from '../../../db/repositories';
 import { chapterParagraphs } from '../../book-cache';
-import { sendBookFile } from '../../files';
+import { etagMatches, sendBookFile } from '../../files';
 import { streamEvents } from '../../sse';
 import { findOwnBook, statusOf } from '../helpers/books';
 import type { Book } from '../../schemas/ebooks';
@@ -54,7 +54,7 @@ export const readRoutes: EbookRoutes = (router, deps) => {
       return { id: book.id, doc: statusOf(book) };
     });
     res.setHeader('ETag', answer.etag);
-    if (req.fresh) {
+    if (etagMatches(req, answer.etag)) {
       res.status(304).end();
       return;
     }
