@@ -7,7 +7,8 @@ import { randomUUID } from 'node:crypto';
 import express, { type RequestHandler } from 'express';
 import helmet from 'helmet';
 import { createApiMetrics } from './metrics';
-import { openApiDocument } from './openapi';
+import { OPERATIONS, openApiDocument } from './openapi';
+import { compress, methodNotAllowed, requireJsonBody } from './http-rules';
 import { createRateLimits } from './rate-limit';
 import { createWebRouter } from './web';
 import { ensureDevKeys } from '../lib/dev-keys';
@@ -86,6 +87,7 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   app.use(cors(deps.corsOrigins ?? []));
+  app.use(compress());
   app.get('/metrics', metrics.handler);
   const openapi = openApiDocument();
   app.get('/openapi.json', (_req, res) => {
@@ -137,7 +139,7 @@ export function createApp(deps: AppDeps): express.Express {
   const v1 = express.Router();
   v1.use(...auth.handlers);
   v1.use((req, res, next) => (res.locals.userLimitTaken ? next() : limits.perUser(req, res, next)));
-  v1.use(express.json({ limit: '64kb' }));
+  v1.use(requireJsonBody, express.json({ limit: '64kb' }));
   v1.use(statusCache.invalidateOnChange);
   // Every /v1/ebooks route: the book, its steps, publishing, illustrations.
   v1.use(ebookRouter({ ...deps, bookCache, statusCache }));
@@ -158,6 +160,7 @@ export function createApp(deps: AppDeps): express.Express {
     );
   }
 
+  app.use(methodNotAllowed(OPERATIONS));
   app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));
   return app;
@@ -193,15 +196,26 @@ async function readiness(deps: AppDeps): Promise<Record<string, string>> {
 /**
  * CORS for an allow-list of origins only: a listed origin gets the headers
  * (and preflights an empty 204), anything else gets none, so browsers refuse it.
+ * A preflight from another origin is refused here (403), before auth and rate
+ * limits: it carries no token and should spend nobody's allowance.
  */
 function cors(origins: string[]): RequestHandler {
   const allowed = new Set(origins);
   return (req, res, next) => {
     const origin = req.get('origin');
+    const preflight = req.method === 'OPTIONS' && req.get('access-control-request-method') !== undefined;
+    if (origin && preflight && !allowed.has(origin)) {
+      sendProblem(req, res, 403, 'Forbidden', `Origin ${origin} is not allowed`);
+      return;
+    }
     if (!origin || !allowed.has(origin)) return next();
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.append('Vary', 'Origin');
-    res.setHeader('Access-Control-Expose-Headers', 'Location, ETag, Retry-After, X-Request-Id, Idempotent-Replayed');
+    res.setHeader(
+      'Access-Control-Expose-Headers',
+      'Location, ETag, Retry-After, X-Request-Id, Idempotent-Replayed, Content-Disposition, X-Image-Alt, ' +
+        'RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy',
+    );
     if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
       res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, Last-Event-ID, If-None-Match');

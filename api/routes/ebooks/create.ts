@@ -6,7 +6,8 @@
 import { z } from 'zod';
 import { briefSchema, CHAPTER_MODES } from '../../../core/brief';
 import type { EbookStatus } from '../../../workflows/shared';
-import { HttpProblem, zodProblem } from '../../problem';
+import { HttpProblem } from '../../problem';
+import { parseStrict } from '../helpers/request';
 import { idempotency } from '../../idempotency';
 import { AllowanceUsedUp, EngineUnavailable, startEbook } from '../../services/start-ebook';
 import { briefFromStory } from './story-brief';
@@ -22,6 +23,8 @@ export const createEbookSchema = briefSchema
     /** 'sequential' writes the chapters one after the other, each from the end of the one before. */
     chapterMode: z.enum(CHAPTER_MODES, { message: 'must be "parallel" or "sequential"' }).default('parallel'),
   })
+  // Unknown fields are refused by name, as on every route.
+  .strict()
   .superRefine((b, ctx) => {
     if ((b.prompt === undefined) === (b.storyId === undefined)) {
       const message = b.prompt === undefined ? 'give a prompt or a storyId' : 'give either a prompt or a storyId, not both';
@@ -37,10 +40,8 @@ export const createRoutes: EbookRoutes = (router, deps) => {
     if (!req.is('application/json')) {
       throw new HttpProblem(415, 'Unsupported Media Type', 'body: send application/json');
     }
-    const parsed = createEbookSchema.safeParse(req.body ?? {});
-    if (!parsed.success) throw zodProblem(parsed.error, 'body');
     // Visibility is about the book row, not what the workflow writes from.
-    const { visibility, ...request } = parsed.data;
+    const { visibility, ...request } = parseStrict(createEbookSchema, req.body ?? {}, 'body');
     const user = req.user!;
     const profile = await repos.profiles.ensure({ clerkUserId: user.userId, role: user.role });
     // From a story: checked (owner, completed, long enough) before any allowance is taken.
