@@ -15,6 +15,7 @@ export const EBOOK_STATUSES = ['queued', 'running', 'completed', 'failed', 'canc
 export const EBOOK_STAGES = [
   'queued', 'outline', 'chapters', 'cover', 'pdf', 'epub', 'storing', 'publishing', 'completed', 'failed', 'cancelled',
 ] as const;
+export const CHAPTER_STATUSES = ['pending', 'writing', 'written', 'illustrating', 'done', 'failed'] as const;
 export const REVISION_STEP_NAMES = ['chapters', 'illustrations', 'pdf', 'epub'] as const;
 export const REVISION_STAGES = [
   'queued', 'chapters', 'illustrations', 'pdf', 'epub', 'storing', 'publishing', 'completed', 'failed', 'cancelled',
@@ -42,7 +43,7 @@ export const revisionSchema = z
 const statusChapterSchema = z.object({
   index: z.int().min(1),
   title: z.string(),
-  status: z.string().describe('pending, writing, written, illustrating, done or failed'),
+  status: z.enum(CHAPTER_STATUSES),
   words: z.int().min(0).optional(),
   textProvider: z.string().optional(),
   imageProvider: z.string().optional(),

@@ -805,8 +805,8 @@ export interface components {
                 imageUrl: string | null;
                 index: number;
                 paragraphs: string[];
-                /** @description pending, writing, written, illustrating, done or failed */
-                status: string;
+                /** @enum {string} */
+                status: "pending" | "writing" | "written" | "illustrating" | "done" | "failed";
                 summary?: string;
                 textProvider?: string;
                 title: string;
@@ -861,8 +861,8 @@ export interface components {
                 chapters: {
                     imageProvider?: string;
                     index: number;
-                    /** @description pending, writing, written, illustrating, done or failed */
-                    status: string;
+                    /** @enum {string} */
+                    status: "pending" | "writing" | "written" | "illustrating" | "done" | "failed";
                     textProvider?: string;
                     title: string;
                     words?: number;
@@ -1050,8 +1050,8 @@ export interface components {
             chapters: {
                 imageProvider?: string;
                 index: number;
-                /** @description pending, writing, written, illustrating, done or failed */
-                status: string;
+                /** @enum {string} */
+                status: "pending" | "writing" | "written" | "illustrating" | "done" | "failed";
                 textProvider?: string;
                 title: string;
                 words?: number;
@@ -1187,8 +1187,8 @@ export interface components {
             chapters: {
                 imageProvider?: string;
                 index: number;
-                /** @description pending, writing, written, illustrating, done or failed */
-                status: string;
+                /** @enum {string} */
+                status: "pending" | "writing" | "written" | "illustrating" | "done" | "failed";
                 textProvider?: string;
                 title: string;
                 words?: number;

@@ -7,7 +7,7 @@ import { printFile } from '../../../db/repositories';
 import { chapterParagraphs } from '../../book-cache';
 import { etagMatches, sendBookFile } from '../../files';
 import { streamEvents } from '../../sse';
-import { findOwnBook, statusOf } from '../helpers/books';
+import { chapterStatus, findOwnBook, statusOf } from '../helpers/books';
 import type { Book } from '../../schemas/ebooks';
 import type { EbookRoutes } from './deps';
 
@@ -22,7 +22,7 @@ export const readRoutes: EbookRoutes = (router, deps) => {
       index: c.index,
       title: c.title,
       summary: c.summary,
-      status: c.status,
+      status: chapterStatus(c.status),
       words: c.words,
       textProvider: c.textProvider,
       imageProvider: c.imageProvider,

@@ -9,7 +9,11 @@ import type { Ebook, Repositories } from '../../../db/repositories';
 import { computeProgress, type EbookStatus, type Stage } from '../../../workflows/shared';
 import { revisionProgress } from '../../../workflows/revision-shared';
 import { notFound } from '../../problem';
-import type { Status } from '../../schemas/ebooks';
+import { CHAPTER_STATUSES, type Status } from '../../schemas/ebooks';
+
+type ChapterStatus = Status['chapters'][number]['status'];
+/** The row keeps a chapter's status as text; the answer names only the states there are. */
+export const chapterStatus = (s: string): ChapterStatus => CHAPTER_STATUSES.find((c) => c === s) ?? 'pending';
 
 const idSchema = z.string().uuid('must be a UUID');
 
@@ -47,7 +51,7 @@ export function statusOf(book: Ebook): Status {
     chapters: book.chapters.map((c) => ({
       index: c.index,
       title: c.title,
-      status: c.status,
+      status: chapterStatus(c.status),
       words: c.words,
       textProvider: c.textProvider,
       imageProvider: c.imageProvider,
