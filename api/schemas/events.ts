@@ -11,32 +11,44 @@ import { EBOOK_STAGES, REVISION_STAGES, REVISION_STEP_NAMES } from './ebooks';
 const index = z.int().min(1);
 const error = z.object({ type: z.string().optional(), message: z.string(), details: z.unknown().optional() });
 
+/** Every event names its run (the file version it publishes; 1 for the first generation), once the book has a `started`. */
+const run = { run: z.int().min(1).optional().describe('The run this event belongs to: the file version it publishes') };
+const event = <S extends z.ZodRawShape>(shape: S) => z.object({ ...run, ...shape });
+
 export const EBOOK_EVENT_SCHEMAS = {
-  stage: z.object({
+  // The one event whose run is always there: it is what names the run.
+  started: z.object({
+    kind: z.enum(['book', 'chapter', 'step']).describe('The first generation, a chapter rewrite, or a step run again'),
+    workflowId: z.string(),
+    chapter: index.optional(),
+    step: z.enum(REVISION_STEP_NAMES).optional(),
+    run: z.int().min(1),
+  }),
+  stage: event({
     stage: z.enum(EBOOK_STAGES),
     bytes: z.int().optional().describe('Size of the file just rendered'),
     print: z.boolean().optional().describe('The print-ready PDF'),
   }),
-  outline: z.object({
+  outline: event({
     title: z.string(),
     logline: z.string().optional(),
     chapters: z.array(z.object({ index, title: z.string() })),
     provider: z.string(),
     offline: z.boolean(),
   }),
-  'chapter.text': z.object({ index, delta: z.string().describe('Moderated text to append to the chapter') }),
-  'chapter.written': z.object({ index, words: z.int().min(0), provider: z.string() }),
-  'chapter.restart': z.object({ index, attempt: z.int().min(2).describe('The chapter starts over: drop its text so far') }),
-  'chapter.illustrated': z.object({ index, provider: z.string() }),
-  cover: z.object({ provider: z.string() }),
-  'provider.call': z.object({
+  'chapter.text': event({ index, delta: z.string().describe('Moderated text to append to the chapter') }),
+  'chapter.written': event({ index, words: z.int().min(0), provider: z.string() }),
+  'chapter.restart': event({ index, attempt: z.int().min(2).describe('The chapter starts over: drop its text so far') }),
+  'chapter.illustrated': event({ index, provider: z.string() }),
+  cover: event({ provider: z.string() }),
+  'provider.call': event({
     step: z.string(),
     index: index.optional(),
     provider: z.string(),
     model: z.string(),
     usage: z.record(z.string(), z.unknown()),
   }),
-  revision: z.object({
+  revision: event({
     step: z.enum(REVISION_STEP_NAMES),
     stage: z.enum(REVISION_STAGES),
     status: z.enum(['running', 'completed', 'failed', 'cancelled']),
@@ -44,9 +56,9 @@ export const EBOOK_EVENT_SCHEMAS = {
     toVersion: z.int().min(1).optional(),
     error: z.object({ type: z.string(), message: z.string() }).optional(),
   }),
-  completed: z.object({ version: z.int().min(1).describe('The file version just published') }),
-  failed: z.object({ error }),
-  cancelled: z.object({ error }),
+  completed: event({ version: z.int().min(1).describe('The file version just published') }),
+  failed: event({ error }),
+  cancelled: event({ error }),
 } as const;
 
 export type EbookEventType = keyof typeof EBOOK_EVENT_SCHEMAS;

@@ -905,6 +905,11 @@ export interface components {
         };
         /** @description One server-sent event of a book: `event:` is the type, `id:` the resume point, `data:` the JSON payload */
         EbookEvent: {
+            data: components["schemas"]["EbookEventStarted"];
+            /** @constant */
+            event: "started";
+            id: number;
+        } | {
             data: components["schemas"]["EbookEventStage"];
             /** @constant */
             event: "stage";
@@ -971,32 +976,46 @@ export interface components {
                 message: string;
                 type?: string;
             };
+            /** @description The run this event belongs to: the file version it publishes */
+            run?: number;
         };
         EbookEventChapterIllustrated: {
             index: number;
             provider: string;
+            /** @description The run this event belongs to: the file version it publishes */
+            run?: number;
         };
         EbookEventChapterRestart: {
             /** @description The chapter starts over: drop its text so far */
             attempt: number;
             index: number;
+            /** @description The run this event belongs to: the file version it publishes */
+            run?: number;
         };
         EbookEventChapterText: {
             /** @description Moderated text to append to the chapter */
             delta: string;
             index: number;
+            /** @description The run this event belongs to: the file version it publishes */
+            run?: number;
         };
         EbookEventChapterWritten: {
             index: number;
             provider: string;
+            /** @description The run this event belongs to: the file version it publishes */
+            run?: number;
             words: number;
         };
         EbookEventCompleted: {
+            /** @description The run this event belongs to: the file version it publishes */
+            run?: number;
             /** @description The file version just published */
             version: number;
         };
         EbookEventCover: {
             provider: string;
+            /** @description The run this event belongs to: the file version it publishes */
+            run?: number;
         };
         EbookEventFailed: {
             error: {
@@ -1004,6 +1023,8 @@ export interface components {
                 message: string;
                 type?: string;
             };
+            /** @description The run this event belongs to: the file version it publishes */
+            run?: number;
         };
         EbookEventOutline: {
             chapters: {
@@ -1013,12 +1034,16 @@ export interface components {
             logline?: string;
             offline: boolean;
             provider: string;
+            /** @description The run this event belongs to: the file version it publishes */
+            run?: number;
             title: string;
         };
         EbookEventProviderCall: {
             index?: number;
             model: string;
             provider: string;
+            /** @description The run this event belongs to: the file version it publishes */
+            run?: number;
             step: string;
             usage: {
                 [key: string]: unknown;
@@ -1030,6 +1055,8 @@ export interface components {
                 type: string;
             };
             fromVersion: number;
+            /** @description The run this event belongs to: the file version it publishes */
+            run?: number;
             /** @enum {string} */
             stage: "queued" | "chapters" | "illustrations" | "pdf" | "epub" | "storing" | "publishing" | "completed" | "failed" | "cancelled";
             /** @enum {string} */
@@ -1043,8 +1070,22 @@ export interface components {
             bytes?: number;
             /** @description The print-ready PDF */
             print?: boolean;
+            /** @description The run this event belongs to: the file version it publishes */
+            run?: number;
             /** @enum {string} */
             stage: "queued" | "outline" | "chapters" | "cover" | "pdf" | "epub" | "storing" | "publishing" | "completed" | "failed" | "cancelled";
+        };
+        EbookEventStarted: {
+            chapter?: number;
+            /**
+             * @description The first generation, a chapter rewrite, or a step run again
+             * @enum {string}
+             */
+            kind: "book" | "chapter" | "step";
+            run: number;
+            /** @enum {string} */
+            step?: "chapters" | "illustrations" | "pdf" | "epub";
+            workflowId: string;
         };
         EditedBook: {
             chapters: {

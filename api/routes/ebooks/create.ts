@@ -51,7 +51,7 @@ export const createRoutes: EbookRoutes = (router, deps) => {
     let started;
     try {
       started = await startEbook(
-        { ...deps, repos },
+        { ...deps, repos, events: services.events },
         { profile, clerkUserId: user.userId, brief, visibility },
       );
     } catch (err) {

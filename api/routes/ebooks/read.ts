@@ -6,7 +6,8 @@
 import { printFile } from '../../../db/repositories';
 import { chapterParagraphs } from '../../book-cache';
 import { etagMatches, sendBookFile } from '../../files';
-import { streamEvents } from '../../sse';
+import { lastEventId, streamEvents } from '../../sse';
+import { latestRunStart, runStamper } from '../../ebook-runs';
 import { chapterStatus, findOwnBook, statusOf } from '../helpers/books';
 import type { Book } from '../../schemas/ebooks';
 import type { EbookRoutes } from './deps';
@@ -68,6 +69,8 @@ export const readRoutes: EbookRoutes = (router, deps) => {
 
   router.get('/ebooks/:id/events', async (req, res) => {
     const book = await findOwnBook(repos, req);
-    await streamEvents(req, res, services.events, book.id, 'ebook');
+    // A fresh stream starts at the latest run; Last-Event-ID resumes (0: every run).
+    const afterId = lastEventId(req) ?? (await latestRunStart(services.knex, book.id));
+    await streamEvents(req, res, services.events, book.id, 'ebook', afterId, await runStamper(services.knex, book.id, afterId));
   });
 };

@@ -29,6 +29,7 @@ import { idempotency } from '../../idempotency';
 import { refuseWhileRevising } from '../../revision-guard';
 import { placement, planMarks } from '../../services/placement';
 import { findOwnBook } from '../helpers/books';
+import { announceRun } from '../../ebook-runs';
 import { rewriteSchema } from '../helpers/request';
 import type { Started } from '../../schemas/ebooks';
 import type { EbookRoutes } from './deps';
@@ -67,6 +68,8 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
       feedback: body.data.feedback,
       ...planMarks(rules),
     };
+    // Before the workflow starts, so nothing of the run comes before it on the stream.
+    await announceRun(services.events, book.id, { kind: 'chapter', chapter: n, workflowId, run: input.revision });
     try {
       await temporal.workflow.start<typeof regenerateChapterWorkflow>(CHAPTER_REWRITE_WORKFLOW_TYPE, {
         workflowId,
@@ -111,6 +114,7 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
         concurrency: deps.chapterConcurrency,
       };
       let runId: string;
+      await announceRun(services.events, book.id, { kind: 'step', step, workflowId, run: book.fileVersion + 1 });
       try {
         const handle = await temporal.workflow.start<typeof reviseEbookWorkflow>(REVISION_WORKFLOW_TYPE, {
           workflowId,

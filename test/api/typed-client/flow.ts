@@ -75,15 +75,23 @@ async function until(id: string, done: (s: Status) => boolean, what: string): Pr
   }
 }
 
-/** Reads the book's event stream until its run ends. */
-async function readEvents(id: string): Promise<void> {
+type BookEvent = { event: string; id: number; data: unknown };
+
+/** The run an event's data names, if any. */
+function runOf(e: BookEvent): unknown {
+  return typeof e.data === 'object' && e.data !== null && 'run' in e.data ? e.data.run : undefined;
+}
+
+/** Reads a fresh stream of the book (it starts at the latest run) until that run ends; returns its events. */
+async function readEvents(id: string): Promise<BookEvent[]> {
+  const seen: BookEvent[] = [];
   const { data, response } = await client.GET('/v1/ebooks/{id}/events', { params: { path: { id } }, parseAs: 'stream' });
   check(response.status === 200 && data, 'an event stream');
   const reader = data.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   for (;;) {
     const { value, done } = await reader.read();
-    if (done) return;
+    if (done) return seen;
     buffer += value;
     let end: number;
     while ((end = buffer.indexOf('\n\n')) >= 0) {
@@ -93,10 +101,12 @@ async function readEvents(id: string): Promise<void> {
       const event = field('event');
       const data = field('data');
       if (!event || data === undefined) continue;
-      events.push({ event, id: Number(field('id')), data: JSON.parse(data) });
+      const e = { event, id: Number(field('id')), data: JSON.parse(data) };
+      events.push(e);
+      seen.push(e);
       if (event === 'completed' || event === 'failed' || event === 'cancelled') {
         await reader.cancel();
-        return;
+        return seen;
       }
     }
   }
@@ -111,7 +121,8 @@ async function main(): Promise<void> {
   const id = created.data.id;
   check(created.response.headers.get('location') === `/v1/ebooks/${id}`, 'Location on the book');
 
-  await readEvents(id);
+  const first = await readEvents(id);
+  check(first[0]?.event === 'started' && first.every((e) => runOf(e) === 1), 'the first run starts with `started`, every event of it run 1');
   const done = await until(id, (s) => s.status === 'completed', 'the book completes');
   check(done.fileVersion === 1, 'the first file version');
 
@@ -143,11 +154,17 @@ async function main(): Promise<void> {
   });
   check(rewrite.data?.status === 'running' && rewrite.data.fromVersion === 1, 'a rewrite started');
   await until(id, (s) => s.fileVersion === 2, 'the rewrite publishes version 2');
+  // A fresh stream now starts at the rewrite, not at the first run's `completed`.
+  const second = await readEvents(id);
+  check(second[0]?.event === 'started' && second.every((e) => runOf(e) === 2), 'a fresh stream starts at run 2');
+  check(second.at(-1)?.event === 'completed', 'run 2 ends completed');
 
   const rerun = await client.POST('/v1/ebooks/{id}/pdf', { params: { path: { id } } });
   check(rerun.data?.step === 'pdf' && rerun.response.headers.get('location') === `/v1/ebooks/${id}`, 'a step re-run started');
   const after = await until(id, (s) => s.revision?.status === 'completed', 'the re-run publishes');
   check(after.fileVersion === 3, 'version 3');
+  const third = await readEvents(id);
+  check(third[0]?.event === 'started' && third.every((e) => runOf(e) === 3), 'a fresh stream starts at run 3');
 
   // Refusals are problems too.
   const missing = await client.GET('/v1/ebooks/{id}', { params: { path: { id: '00000000-0000-4000-8000-000000000000' } } });
