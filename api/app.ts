@@ -9,6 +9,7 @@ import helmet from 'helmet';
 import { createApiMetrics } from './metrics';
 import { OPERATIONS, openApiDocument } from './openapi';
 import { compress, methodNotAllowed, requireJsonBody } from './http-rules';
+import { streamTokens } from './stream-tokens';
 import { createRateLimits } from './rate-limit';
 import { createWebRouter } from './web';
 import { ensureDevKeys } from '../lib/dev-keys';
@@ -47,6 +48,8 @@ export interface AppDeps {
   redis?: Redis;
   /** Serve the web page at / (with local one-time sign-in links when Clerk is not configured). */
   web?: { dataDir: string; clerkPublishableKey?: string };
+  /** Signs the event-stream tokens (api/stream-tokens.ts); the same in every API process. Unset: random, this process only. */
+  streamTokenSecret?: string;
   /** How long the AI routes wait for their workflow's answer (default 60 s). */
   aiWaitMs?: number;
 }
@@ -136,6 +139,8 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Status polls read a book's row once per second per process, whatever the number of pollers.
   const statusCache = createStatusCache();
+  const tokens = streamTokens(deps.services.repos, deps.streamTokenSecret);
+  app.use('/v1', tokens.accept);
   const v1 = express.Router();
   v1.use(...auth.handlers);
   v1.use((req, res, next) => (res.locals.userLimitTaken ? next() : limits.perUser(req, res, next)));
@@ -149,6 +154,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(profileRouter(deps.services));
   v1.use(storyGenerationRouter(deps));
   v1.use(aiGenerateRouter(deps));
+  v1.use(tokens.router);
   app.use('/v1', v1);
   if (deps.web) {
     app.use(

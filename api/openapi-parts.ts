@@ -15,6 +15,7 @@ import {
   sharedBookSchema,
   startedSchema,
   statusSchema,
+  streamTokenSchema,
 } from './schemas/ebooks';
 import { problemSchema } from './schemas/problem';
 import { FILE_KINDS } from './files';
@@ -33,6 +34,7 @@ const COMPONENTS = {
   BookPage: bookPageSchema,
   Subscription: subscriptionAnswerSchema,
   Profile: profileAnswerSchema,
+  StreamToken: streamTokenSchema,
 } as const;
 
 export type ComponentName = keyof typeof COMPONENTS;
@@ -111,6 +113,7 @@ interface OperationSpec {
   path: string;
   auth?: false;
   produces?: string | string[];
+  body?: unknown;
   headers?: RequestHeader[];
   responses: Record<string, string | { description: string; schema?: ComponentName; produces?: string; headers?: ResponseHeader[] }>;
 }
@@ -138,6 +141,9 @@ export function operationParts(op: OperationSpec): { parameters: unknown[]; resp
   const all: OperationSpec['responses'] = { ...op.responses };
   if (op.auth !== false && !all['401']) all['401'] = PROBLEM_TITLES['401'];
   if (limited && !all['429']) all['429'] = PROBLEM_TITLES['429'];
+  // Any JSON body: the size limit, and JSON only (api/http-rules.ts).
+  if (op.body && !all['413']) all['413'] = 'Body over 64 kB';
+  if (op.body && !all['415']) all['415'] = 'Body not application/json';
   const responses: Record<string, unknown> = {};
   for (const [code, answer] of Object.entries(all).sort(([a], [b]) => a.localeCompare(b))) {
     const a = typeof answer === 'string' ? { description: answer } : answer;

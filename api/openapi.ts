@@ -42,6 +42,12 @@ interface Operation {
 /** What the file routes send, by kind: pdf and print, epub, cover. */
 const DOWNLOADS = ['application/pdf', 'application/epub+zip', 'image/*'];
 
+/** The event stream's query: the browser's way in (api/stream-tokens.ts) and its way to resume. */
+const streamQuerySchema = z.object({
+  streamToken: z.string().optional().describe('From POST /v1/ebooks/{id}/events/token, instead of the Authorization header'),
+  lastEventId: z.string().regex(/^\d+$/).optional().describe('As Last-Event-ID: resume after this id; 0 for every run'),
+});
+
 export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', summary: 'Liveness', auth: false, responses: { '200': 'The process is alive' } },
   { method: 'get', path: '/readyz', summary: 'Readiness: Temporal, database, storage (and Redis when configured) reachable', auth: false, responses: { '200': 'Ready', '503': 'A dependency is down' } },
@@ -57,7 +63,8 @@ export const OPERATIONS: Operation[] = [
   },
   { method: 'get', path: '/v1/ebooks/{id}', summary: 'The book: title, chapters with text, file URLs, cost', responses: { '200': { description: 'The book', schema: 'Book' }, '404': 'No such book for this user' } },
   { method: 'get', path: '/v1/ebooks/{id}/status', summary: 'Status, stage, progress and per-chapter state; the running change in `revision`, the published version in `fileVersion`', headers: ['If-None-Match'], responses: { '200': { description: 'Status', schema: 'Status', headers: ['ETag'] }, '304': 'Unchanged (If-None-Match)', '404': 'No such book for this user' } },
-  { method: 'get', path: '/v1/ebooks/{id}/events', summary: 'Progress and chapter text as server-sent events (Last-Event-ID resumes)', produces: 'text/event-stream', headers: ['Last-Event-ID'], responses: { '200': 'Event stream: each `data:` is JSON, one schema per event type (components/schemas/EbookEvent)', '404': 'No such book for this user' } },
+  { method: 'get', path: '/v1/ebooks/{id}/events', summary: "Progress and chapter text as server-sent events, each naming its run (`run`: the file version it publishes; a run opens with `started` and ends with `completed`, `failed` or `cancelled`). A new stream starts at the latest run; Last-Event-ID resumes, 0 for every run. A browser's EventSource authenticates with `?streamToken=`", produces: 'text/event-stream', headers: ['Last-Event-ID'], query: streamQuerySchema, responses: { '200': 'Event stream: each `data:` is JSON, one schema per event type (components/schemas/EbookEvent)', '404': 'No such book for this user' } },
+  { method: 'post', path: '/v1/ebooks/{id}/events/token', summary: "A short-lived token (5 minutes) to read this book's event stream with a browser's own EventSource, which cannot send a bearer token", responses: { '200': { description: 'The token and the stream URL with it', schema: 'StreamToken' }, '404': 'No such book for this user' } },
   { method: 'post', path: '/v1/ebooks/{id}/cancel', summary: 'Cancel the generation (honours Idempotency-Key)', headers: ['Idempotency-Key'], responses: { '202': { description: 'Cancelling', schema: 'Started', headers: ['Location'] }, '404': 'No such book for this user', '409': 'Already finished' } },
   {
     method: 'post',

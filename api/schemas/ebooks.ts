@@ -157,6 +157,14 @@ export const bookPageSchema = z
   })
 ;
 
+/** POST /v1/ebooks/{id}/events/token: a browser's EventSource reads the stream with it. */
+export const streamTokenSchema = z.object({
+  token: z.string(),
+  expiresAt: dateTime,
+  url: z.string().describe('The event stream with this token, for `new EventSource(url)`'),
+});
+
+export type StreamToken = z.infer<typeof streamTokenSchema>;
 export type Status = z.infer<typeof statusSchema>;
 export type Book = z.infer<typeof bookSchema>;
 export type EditedBook = z.infer<typeof editedBookSchema>;

@@ -16,6 +16,7 @@ import { createBookCache } from '../../api/book-cache';
 import { storyGenerationRouter } from '../../api/routes/story-generation';
 import { aiGenerateRouter } from '../../api/routes/ai-generate';
 import { createLogger } from '../../lib/logger';
+import { streamTokens } from '../../api/stream-tokens';
 
 /** "METHOD /path/{param}" for every route a router declares, under a prefix. */
 function routesOf(router: Router, prefix: string): string[] {
@@ -90,6 +91,7 @@ describe('OpenAPI document', function () {
       ...routesOf(aiRouter(deps), '/v1'),
       ...routesOf(storyGenerationRouter(deps), '/v1'),
       ...routesOf(aiGenerateRouter(deps), '/v1'),
+      ...routesOf(streamTokens(stack.services.repos).router, '/v1'),
     ].sort();
     assert.deepEqual(documented, served);
     const documentedShared = Object.entries<Record<string, unknown>>(doc.paths)
