@@ -27,6 +27,7 @@ import { lastEventId, streamEvents } from '../sse';
 import { parseStrict, rewriteSchema } from './helpers/request';
 import { briefSchema } from '../../core/brief';
 import type { BookBrief } from '../../core/brief';
+import type { Started } from '../schemas/ebooks';
 
 /** The brief of a story; `chapterCount` is how many sections it is written in. */
 export const generateStorySchema = briefSchema.strict();
@@ -79,7 +80,7 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
         throw new HttpProblem(503, 'Service Unavailable', 'The workflow engine is unreachable; try again shortly.');
       }
     }
-    res.status(202).location(`/v1/stories/${id}`).json({ id, workflowId, status: 'generating' });
+    res.status(202).location(`/v1/stories/${id}`).json({ id, workflowId, status: 'generating' } satisfies Started);
   });
 
   router.post('/stories/:id/regenerate', idempotency(knex), async (req, res) => {
@@ -114,7 +115,7 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
       deps.log.error({ err, storyId: story.id, requestId: req.id }, 'story rewrite start failed');
       throw new HttpProblem(503, 'Service Unavailable', 'The workflow engine is unreachable; try again shortly.');
     }
-    res.status(202).location(`/v1/stories/${story.id}`).json({ id: story.id, workflowId, revision, status: 'generating' });
+    res.status(202).location(`/v1/stories/${story.id}`).json({ id: story.id, workflowId, revision, status: 'generating' } satisfies Started);
   });
 
   router.post('/stories/:id/cancel', idempotency(knex), async (req, res) => {
@@ -137,7 +138,10 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
         await announceRunEnd(services.storyEvents, story.id, revisionOf(story), error);
       }
     }
-    res.status(202).json({ id: story.id, workflowId: generation.workflowId, revision: revisionOf(story), status: 'cancelling' });
+    res
+      .status(202)
+      .location(`/v1/stories/${story.id}`)
+      .json({ id: story.id, workflowId: generation.workflowId, revision: revisionOf(story), status: 'cancelling' } satisfies Started);
   });
 
   /**

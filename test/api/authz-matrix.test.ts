@@ -38,6 +38,7 @@ const RULES: Record<string, Rule> = {
   'DELETE /v1/ebooks/{id}': { owner: 'ebook' },
   'GET /v1/ebooks/{id}/status': { owner: 'ebook' },
   'GET /v1/ebooks/{id}/events': { owner: 'ebook' },
+  'POST /v1/ebooks/{id}/events/token': { owner: 'ebook' },
   'POST /v1/ebooks/{id}/cancel': { owner: 'ebook' },
   'GET /v1/ebooks/{id}/files/{kind}': { owner: 'ebook' },
   'GET /v1/ebooks/{id}/chapters/{n}/image': { owner: 'ebook' },

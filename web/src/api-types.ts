@@ -1612,7 +1612,10 @@ export interface operations {
     postV1AiEnhancePrompt: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key (1-255 visible ASCII characters) that makes retrying this request safe: the same key answers the first answer again */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1634,6 +1637,7 @@ export interface operations {
             /** @description {prompt, title, provider} */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -1647,6 +1651,7 @@ export interface operations {
             /** @description Invalid request */
             400: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1656,6 +1661,7 @@ export interface operations {
             /** @description No valid bearer token */
             401: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1665,6 +1671,7 @@ export interface operations {
             /** @description Body over 64 kB */
             413: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1674,6 +1681,7 @@ export interface operations {
             /** @description Body not application/json */
             415: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1683,6 +1691,7 @@ export interface operations {
             /** @description Refused by content moderation */
             422: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1692,6 +1701,7 @@ export interface operations {
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -1736,7 +1746,10 @@ export interface operations {
     postV1AiGenerateCover: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key (1-255 visible ASCII characters) that makes retrying this request safe: the same key answers the first answer again */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1755,6 +1768,7 @@ export interface operations {
             /** @description {id, url, contentType, width, height, provider} */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -1768,6 +1782,7 @@ export interface operations {
             /** @description Invalid request */
             400: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1777,6 +1792,7 @@ export interface operations {
             /** @description No valid bearer token */
             401: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1786,6 +1802,7 @@ export interface operations {
             /** @description Body over 64 kB */
             413: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1795,6 +1812,7 @@ export interface operations {
             /** @description Body not application/json */
             415: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1804,6 +1822,7 @@ export interface operations {
             /** @description Refused by content moderation */
             422: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1813,6 +1832,7 @@ export interface operations {
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -1857,7 +1877,10 @@ export interface operations {
     postV1AiGenerateImage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key (1-255 visible ASCII characters) that makes retrying this request safe: the same key answers the first answer again */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1874,6 +1897,7 @@ export interface operations {
             /** @description {id, url, contentType, width, height, provider} */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -1887,6 +1911,7 @@ export interface operations {
             /** @description Invalid request */
             400: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1896,6 +1921,7 @@ export interface operations {
             /** @description No valid bearer token */
             401: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1905,6 +1931,7 @@ export interface operations {
             /** @description Body over 64 kB */
             413: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1914,6 +1941,7 @@ export interface operations {
             /** @description Body not application/json */
             415: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1923,6 +1951,7 @@ export interface operations {
             /** @description Refused by content moderation */
             422: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -1932,6 +1961,7 @@ export interface operations {
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -4303,7 +4333,10 @@ export interface operations {
     postV1StoriesIdCancel: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key (1-255 visible ASCII characters) that makes retrying this request safe: the same key answers the first answer again */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4311,9 +4344,11 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Cancelling: {id, workflowId, revision, status} */
+            /** @description Cancelling */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -4321,12 +4356,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Started"];
                 };
             };
             /** @description No valid bearer token */
             401: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4336,6 +4372,7 @@ export interface operations {
             /** @description No such story for this user */
             404: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4345,6 +4382,7 @@ export interface operations {
             /** @description No run of this story is in progress */
             409: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4354,6 +4392,7 @@ export interface operations {
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -4428,7 +4467,10 @@ export interface operations {
     postV1StoriesIdRegenerate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key (1-255 visible ASCII characters) that makes retrying this request safe: the same key answers the first answer again */
+                "Idempotency-Key"?: string;
+            };
             path: {
                 id: string;
             };
@@ -4442,9 +4484,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Started: {id, workflowId, revision, status} */
+            /** @description Started: follow the story at Location */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -4452,12 +4496,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Started"];
                 };
             };
             /** @description Invalid request */
             400: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4467,6 +4512,7 @@ export interface operations {
             /** @description No valid bearer token */
             401: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4476,6 +4522,7 @@ export interface operations {
             /** @description No such story for this user */
             404: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4485,6 +4532,7 @@ export interface operations {
             /** @description A run of this story is in progress, or it was not generated from a prompt */
             409: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4494,6 +4542,7 @@ export interface operations {
             /** @description Body over 64 kB */
             413: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4503,6 +4552,7 @@ export interface operations {
             /** @description Body not application/json */
             415: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4512,6 +4562,7 @@ export interface operations {
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -4596,7 +4647,10 @@ export interface operations {
     postV1StoriesGenerate: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key (1-255 visible ASCII characters) that makes retrying this request safe: the same key answers the first answer again */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -4617,9 +4671,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Started: {id, workflowId, status} */
+            /** @description Started: follow the story at Location */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -4627,12 +4683,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Started"];
                 };
             };
             /** @description Invalid request */
             400: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4642,6 +4699,7 @@ export interface operations {
             /** @description No valid bearer token */
             401: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4651,6 +4709,7 @@ export interface operations {
             /** @description Same Idempotency-Key in progress */
             409: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4660,6 +4719,7 @@ export interface operations {
             /** @description Body over 64 kB */
             413: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4669,6 +4729,7 @@ export interface operations {
             /** @description Body not application/json */
             415: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4678,6 +4739,7 @@ export interface operations {
             /** @description Idempotency-Key reused for another request */
             422: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -4687,6 +4749,7 @@ export interface operations {
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
