@@ -165,6 +165,10 @@ async function main(): Promise<void> {
   check(after.fileVersion === 3, 'version 3');
   const third = await readEvents(id);
   check(third[0]?.event === 'started' && third.every((e) => runOf(e) === 3), 'a fresh stream starts at run 3');
+  // The run's terminal event comes last: after the revision's own `completed` report.
+  const revisionDone = (e: BookEvent) =>
+    e.event === 'revision' && typeof e.data === 'object' && e.data !== null && 'status' in e.data && e.data.status === 'completed';
+  check(third.at(-1)?.event === 'completed' && third.at(-2) !== undefined && revisionDone(third[third.length - 2]), '`completed` after the last revision event');
 
   // Refusals are problems too.
   const missing = await client.GET('/v1/ebooks/{id}', { params: { path: { id: '00000000-0000-4000-8000-000000000000' } } });
