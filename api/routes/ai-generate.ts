@@ -74,9 +74,14 @@ export function aiGenerateRouter(deps: AiGenerateDeps): Router {
     }
     let timer: NodeJS.Timeout | undefined;
     const timedOut = Symbol('timeout');
+    // Once this request is answered (or timed out) nobody waits for the run: stop the
+    // long poll, or it outlives the request (and, in tests, the client's connection).
+    const stopWaiting = new AbortController();
+    const waiting = temporal.withAbortSignal(stopWaiting.signal, () => handle.result() as Promise<T>);
+    waiting.catch(() => undefined);
     try {
       const result = await Promise.race([
-        handle.result() as Promise<T>,
+        waiting,
         new Promise<typeof timedOut>((resolve) => {
           timer = setTimeout(() => resolve(timedOut), waitMs);
         }),
@@ -103,6 +108,7 @@ export function aiGenerateRouter(deps: AiGenerateDeps): Router {
       throw new HttpProblem(502, 'Bad Gateway', 'The providers failed to answer this request; try again.', extra);
     } finally {
       clearTimeout(timer);
+      stopWaiting.abort();
     }
   }
 
