@@ -11,6 +11,21 @@ import { currentRun, type BookReads } from './book-reads';
 import type { ActivityDeps } from './deps';
 import { PRINT_PDF_NAME } from './files';
 import { keys } from './storage/types';
+import { Context } from '@temporalio/activity';
+import { REVISION_WORKFLOW_TYPE } from '../workflows/revision-shared';
+
+/**
+ * Whether this activity runs for a whole-book revision: its run ends with the
+ * revision's own `completed` report (activities/revisions.ts), after its last
+ * `revision` event, so a stream's terminal event comes last.
+ */
+function inRevision(): boolean {
+  try {
+    return Context.current().info.workflowType === REVISION_WORKFLOW_TYPE;
+  } catch {
+    return false; // called outside an activity
+  }
+}
 
 /**
  * Records the end of a book that did not come out: its allowance back (once, however often
@@ -99,7 +114,7 @@ export function createPublishActivities(deps: ActivityDeps, reads: BookReads) {
         // The print PDF (premium plans) is found through here: GET …/files/print, printPdfUrl.
         metadata: { ...(book.metadata ?? {}), files: { pdf: files.pdf, epub: files.epub, ...(files.print ? { print: files.print } : {}) } },
       });
-      await events.publish(ebookId, 'completed', { version: files.version });
+      if (!inRevision()) await events.publish(ebookId, 'completed', { version: files.version });
     },
 
     async finishEbook(input: { ebookId: string; status: 'failed' | 'cancelled'; error: EbookError }): Promise<void> {

@@ -48,6 +48,10 @@ export function createRevisionActivities(deps: { repos: Repositories; events: Ev
         toVersion: state.toVersion,
         error: state.error,
       });
+      // The run's terminal event, after its last `revision` event (publishEbook leaves it to this report).
+      if (input.stage === 'completed' && input.toVersion !== undefined) {
+        await events.publish(input.ebookId, 'completed', { version: input.toVersion });
+      }
     },
 
     /** The storage keys of the published version's files. */

@@ -10,6 +10,8 @@ import { createApiMetrics } from './metrics';
 import { openApiDocument, OPERATIONS } from './openapi';
 import { refuseUnsafeBody, refuseUnsafePathAndQuery } from './safe-text';
 import { answerOptions, methodNotAllowed } from './method-not-allowed';
+import { compress, requireJsonBody } from './http-rules';
+import { streamTokens } from './stream-tokens';
 import { createRateLimits } from './rate-limit';
 import { createWebRouter } from './web';
 import { ensureDevKeys } from '../lib/dev-keys';
@@ -56,6 +58,8 @@ export interface AppDeps {
   redis?: Redis;
   /** Serve the web page at / (with local one-time sign-in links when Clerk is not configured). */
   web?: { dataDir: string; clerkPublishableKey?: string };
+  /** Signs the event-stream tokens (api/stream-tokens.ts); the same in every API process. Unset: random, this process only. */
+  streamTokenSecret?: string;
   /** How long the AI routes wait for their workflow's answer (default 60 s). */
   aiWaitMs?: number;
 }
@@ -96,6 +100,7 @@ export function createApp(deps: AppDeps): express.Express {
     }),
   );
   app.use(cors(deps.corsOrigins ?? []));
+  app.use(compress());
   // NUL and lone surrogates in a path or query are a 400 naming the field, before any route.
   app.use(refuseUnsafePathAndQuery(OPERATIONS.map((op) => op.path)));
   app.use(answerOptions(OPERATIONS));
@@ -149,10 +154,12 @@ export function createApp(deps: AppDeps): express.Express {
 
   // Status polls read a book's row once per second per process, whatever the number of pollers.
   const statusCache = createStatusCache();
+  const tokens = streamTokens(deps.services.repos, deps.streamTokenSecret);
+  app.use('/v1', tokens.accept);
   const v1 = express.Router();
   v1.use(...auth.handlers);
   v1.use((req, res, next) => (res.locals.userLimitTaken ? next() : limits.perUser(req, res, next)));
-  v1.use(express.json({ limit: '64kb' }));
+  v1.use(requireJsonBody, express.json({ limit: '64kb' }));
   v1.use(refuseUnsafeBody);
   v1.use(statusCache.invalidateOnChange);
   // Every /v1/ebooks route: the book, its steps, publishing, illustrations.
@@ -168,6 +175,7 @@ export function createApp(deps: AppDeps): express.Express {
   v1.use(sessionRouter({ ...deps, revocations, sessions }));
   v1.use(adminUserRouter({ ...deps, sessions, erasure }));
   v1.use(aiServiceRouter(deps));
+  v1.use(tokens.router);
   app.use('/v1', v1);
   if (deps.web) {
     app.use(
@@ -216,15 +224,26 @@ async function readiness(deps: AppDeps): Promise<Record<string, string>> {
 /**
  * CORS for an allow-list of origins only: a listed origin gets the headers
  * (and preflights an empty 204), anything else gets none, so browsers refuse it.
+ * A preflight from another origin is refused here (403), before auth and rate
+ * limits: it carries no token and should spend nobody's allowance.
  */
 function cors(origins: string[]): RequestHandler {
   const allowed = new Set(origins);
   return (req, res, next) => {
     const origin = req.get('origin');
+    const preflight = req.method === 'OPTIONS' && req.get('access-control-request-method') !== undefined;
+    if (origin && preflight && !allowed.has(origin)) {
+      sendProblem(req, res, 403, 'Forbidden', `Origin ${origin} is not allowed`);
+      return;
+    }
     if (!origin || !allowed.has(origin)) return next();
     res.setHeader('Access-Control-Allow-Origin', origin);
     res.append('Vary', 'Origin');
-    res.setHeader('Access-Control-Expose-Headers', 'Location, ETag, Retry-After, X-Request-Id, Idempotent-Replayed');
+    res.setHeader(
+      'Access-Control-Expose-Headers',
+      'Location, ETag, Retry-After, X-Request-Id, Idempotent-Replayed, Content-Disposition, X-Image-Alt, ' +
+        'RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy',
+    );
     if (req.method === 'OPTIONS' && req.get('access-control-request-method')) {
       res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, DELETE, OPTIONS');
       res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Idempotency-Key, Last-Event-ID, If-None-Match');

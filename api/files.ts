@@ -15,6 +15,20 @@ export const FILE_KINDS = ['pdf', 'epub', 'cover', 'print'] as const;
 export type FileKind = (typeof FILE_KINDS)[number];
 
 /**
+ * Whether the request's If-None-Match names this ETag (weakly). Not `req.fresh`:
+ * fetch() adds `Cache-Control: no-cache` to any request with a conditional header
+ * of its own, and `fresh` then never answers 304, though the origin may.
+ */
+export function etagMatches(req: Request, etag: string): boolean {
+  const given = (req.get('if-none-match') ?? '').split(',').map((t) => t.trim().replace(/^W\//, ''));
+  return given.includes(etag.replace(/^W\//, '')) || given.includes('*');
+}
+
+/** A stored object's ETag: its key (new for every version) and size. */
+const storedEtag = (key: string, bytes: number) =>
+  `"${createHash('sha256').update(`${key}:${bytes}`).digest('base64url').slice(0, 22)}"`;
+
+/**
  * Sends a stored object (the caller has checked who may read it): from S3 as a
  * redirect to a short-lived signed URL, so the bytes never pass through the API
  * and the link stops working minutes later; from local storage streamed.
@@ -39,9 +53,15 @@ export async function sendStoredFile(
     res.redirect(302, url);
     return;
   }
+  const etag = storedEtag(key, head.bytes);
+  res.setHeader('ETag', etag);
+  res.setHeader('Cache-Control', opts.cacheControl ?? 'private, max-age=0, must-revalidate');
+  if (etagMatches(req, etag)) {
+    res.status(304).end();
+    return;
+  }
   res.setHeader('Content-Type', head.contentType);
   res.setHeader('Content-Length', String(head.bytes));
-  res.setHeader('Cache-Control', opts.cacheControl ?? 'private, max-age=0, must-revalidate');
   res.setHeader(
     'Content-Disposition',
     `${inline ? 'inline' : 'attachment'}; filename="${name.replace(/[^\x20-\x7e]|"/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
@@ -72,12 +92,16 @@ export async function sendBookFile(
   }
   const key =
     kind === 'pdf' ? book.pdfKey : kind === 'epub' ? book.epubKey : kind === 'print' ? printFile(book)?.key : book.coverImageKey;
-  if (!key) throw new HttpProblem(404, 'Not Found', `The ${kind} is not ready yet`, { status: book.status });
+  if (!key) throw new HttpProblem(404, 'Not Found', `The ${kind} is not ready yet`, { bookStatus: book.status });
   const head = await storage.head(key);
   if (!head) throw notFound('File');
   const ext = key.slice(key.lastIndexOf('.') + 1);
   const name = `${slug(book.title) || 'ebook'}${kind === 'print' ? '-print' : ''}.${ext}`;
-  await sendStoredFile(req, res, { storage, key, head, name, inline: kind === 'cover', log: deps.log, cacheControl: deps.cacheControl });
+  // A URL naming the current version (`?v=`, as the book's answers give them) never
+  // changes content: the next version has another URL. Any other URL revalidates.
+  const scope = deps.cacheControl.startsWith('public') ? 'public' : 'private';
+  const cacheControl = req.query.v === String(book.fileVersion) ? `${scope}, max-age=31536000, immutable` : deps.cacheControl;
+  await sendStoredFile(req, res, { storage, key, head, name, inline: kind === 'cover', log: deps.log, cacheControl });
 }
 
 function slug(s: string): string {
@@ -108,17 +132,16 @@ export async function sendChapterImage(
   const chapter = book.chapters.find((c) => c.index === n);
   if (!chapter) throw notFound('Chapter');
   if (!chapter.imageKey) {
-    throw new HttpProblem(404, 'Not Found', `The illustration of chapter ${chapter.index} is not ready yet`, { status: book.status });
+    throw new HttpProblem(404, 'Not Found', `The illustration of chapter ${chapter.index} is not ready yet`, { bookStatus: book.status });
   }
   const head = await storage.head(chapter.imageKey);
   if (!head) throw notFound('Illustration');
 
-  const etag = `"${createHash('sha256').update(`${chapter.imageKey}:${head.bytes}`).digest('base64url').slice(0, 22)}"`;
+  const etag = storedEtag(chapter.imageKey, head.bytes);
   res.setHeader('ETag', etag);
   res.setHeader('Cache-Control', deps.cacheControl);
   if (chapter.imageAlt) res.setHeader('X-Image-Alt', encodeURIComponent(chapter.imageAlt));
-  const given = (req.get('if-none-match') ?? '').split(',').map((t) => t.trim().replace(/^W\//, ''));
-  if (given.includes(etag) || given.includes('*')) {
+  if (etagMatches(req, etag)) {
     res.status(304).end();
     return;
   }

@@ -4,7 +4,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import { loadConfig } from '../lib/config';
-import { clerkSettings } from '../lib/dev-keys';
+import { clerkSettings, ensureDevKeys } from '../lib/dev-keys';
 import { createLogger } from '../lib/logger';
 import { createServices } from '../wiring/services';
 import { connectClient } from '../wiring/temporal';
@@ -40,6 +40,8 @@ async function main() {
     webhookSigningSecret: config.clerk.webhookSigningSecret,
     rateLimits: config.rateLimits,
     redis,
+    // Shared by every API process of this deployment, and secret.
+    streamTokenSecret: clerk.local ? ensureDevKeys(config.dataDir).privateKeyPem : clerk.secretKey,
     web: { dataDir: config.dataDir, clerkPublishableKey: clerk.local ? undefined : clerk.publishableKey },
   });
   const server = app.listen(config.port, '0.0.0.0', () => {

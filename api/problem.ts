@@ -31,11 +31,12 @@ export function sendProblem(
     .json({
       type: 'about:blank',
       title,
-      status,
       detail,
       instance: req.originalUrl,
       requestId: req.id,
       ...extra,
+      // RFC 9457: `status` is the HTTP status code, whatever else a problem carries.
+      status,
     });
 }
 

@@ -38,6 +38,15 @@ function limiter(opts: RateLimitOptions, keyPrefix: string, points: number): Rat
 }
 
 type Req = Parameters<RequestHandler>[0];
+type Res = Parameters<RequestHandler>[1];
+
+/** The IETF RateLimit header fields (draft-ietf-httpapi-ratelimit-headers): limit, what is left, seconds to the reset, the policy. */
+function setRateLimitHeaders(res: Res, points: number, state: RateLimiterRes): void {
+  res.setHeader('RateLimit-Limit', String(points));
+  res.setHeader('RateLimit-Remaining', String(Math.max(0, state.remainingPoints)));
+  res.setHeader('RateLimit-Reset', String(Math.max(0, Math.ceil(state.msBeforeNext / 1000))));
+  res.setHeader('RateLimit-Policy', `${points};w=60`);
+}
 
 /**
  * Per-address limits before authentication and per-user limits after it; 429 with Retry-After.
@@ -60,21 +69,23 @@ export function createRateLimits(opts: RateLimitOptions): {
     async (req, res, next) => {
       // Started together: with Redis auto-pipelining they leave in one write.
       const results = await Promise.allSettled(which.map(({ l, keyOf }) => l.consume(keyOf(req))));
-      let remaining = Infinity;
+      // The limit closest to running out is the one the headers describe.
+      let closest: { points: number; state: RateLimiterRes } | undefined;
       for (const [i, r] of results.entries()) {
         if (r.status === 'fulfilled') {
-          remaining = Math.min(remaining, r.value.remainingPoints);
+          if (!closest || r.value.remainingPoints < closest.state.remainingPoints) closest = { points: which[i].l.points, state: r.value };
           continue;
         }
         const err: unknown = r.reason;
         if (!(err instanceof RateLimiterRes)) throw err;
         const seconds = Math.max(1, Math.ceil(err.msBeforeNext / 1000));
+        setRateLimitHeaders(res, which[i].l.points, err);
         res.setHeader('Retry-After', String(seconds));
         throw new HttpProblem(429, 'Too Many Requests', `Too many requests from this ${which[i].who}; retry in ${seconds} s.`, {
           retryAfterSeconds: seconds,
         });
       }
-      res.setHeader('RateLimit-Remaining', String(remaining));
+      if (closest) setRateLimitHeaders(res, closest.points, closest.state);
       next();
     };
   return { perIp: consume([limits[0]]), perUser: consume([limits[1]]), both: consume(limits) };

@@ -5,7 +5,7 @@
  * what came after it, each event once and in order.
  */
 import type { Request, Response } from 'express';
-import type { EventBus } from '../db/events';
+import type { BusEvent, EventBus } from '../db/events';
 
 /** How often a comment line keeps idle proxies from closing the stream. */
 const KEEP_ALIVE_MS = 15_000;
@@ -38,6 +38,8 @@ export async function streamEvents(
   ownerId: string,
   label: string,
   afterId = lastEventId(req) ?? 0,
+  /** What each event's `data:` line carries (default: its data as stored). */
+  dataOf: (e: BusEvent) => unknown = (e) => e.data ?? {},
 ): Promise<void> {
   res.writeHead(200, {
     'Content-Type': 'text/event-stream; charset=utf-8',
@@ -49,7 +51,7 @@ export async function streamEvents(
   let closed = false;
   const unsubscribe = await bus.subscribe(ownerId, afterId, (e) => {
     if (closed) return;
-    res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data ?? {})}\n\n`);
+    res.write(`id: ${e.id}\nevent: ${e.type}\ndata: ${JSON.stringify(dataOf(e))}\n\n`);
   });
   const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), KEEP_ALIVE_MS);
   const end = () => {

@@ -13,7 +13,8 @@ export default defineConfig({
   build: {
     outDir: 'dist',
     emptyOutDir: true,
-    sourcemap: true,
+    // No public source maps: the API serves dist/ as it is, to anyone.
+    sourcemap: false,
     target: 'es2022',
   },
   server: {

@@ -12,6 +12,7 @@ import { HttpProblem } from '../problem';
 import { parseStrict } from './helpers/request';
 import { subjectProfile } from './helpers/users';
 import { chapterCountSchema } from '../../core/brief';
+import type { ProfileAnswer } from '../schemas/users';
 
 const BCP47 = /^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$/;
 
@@ -71,7 +72,7 @@ export function profileRouter(services: Services): Router {
   const { repos } = services;
   const router = Router();
 
-  const profileJson = (p: Profile) => ({
+  const profileJson = (p: Profile): ProfileAnswer => ({
     userId: p.clerkUserId,
     email: p.email,
     name: p.name,

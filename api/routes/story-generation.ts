@@ -28,6 +28,7 @@ import { lastEventId, streamEvents } from '../sse';
 import { parseStrict, rewriteSchema } from './helpers/request';
 import { briefSchema } from '../../core/brief';
 import type { BookBrief } from '../../core/brief';
+import type { Started } from '../schemas/ebooks';
 
 /** The brief of a story; `chapterCount` is how many sections it is written in. */
 export const generateStorySchema = briefSchema
@@ -89,7 +90,7 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
         throw new HttpProblem(503, 'Service Unavailable', 'The workflow engine is unreachable; try again shortly.');
       }
     }
-    res.status(202).location(`/v1/stories/${id}`).json({ id, workflowId, status: 'generating' });
+    res.status(202).location(`/v1/stories/${id}`).json({ id, workflowId, status: 'generating' } satisfies Started);
   });
 
   router.post('/stories/:id/regenerate', idempotency(knex), async (req, res) => {
@@ -111,7 +112,7 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
           { revision: current, status: story.status },
         );
     if (!generation) {
-      throw new HttpProblem(409, 'Conflict', 'The story is being generated; wait until this run ends.', { status: 'generating' });
+      throw new HttpProblem(409, 'Conflict', 'The story is being generated; wait until this run ends.', { storyStatus: 'generating' });
     }
     const { revision, workflowId } = generation;
     try {
@@ -124,7 +125,7 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
       deps.log.error({ err, storyId: story.id, requestId: req.id }, 'story rewrite start failed');
       throw new HttpProblem(503, 'Service Unavailable', 'The workflow engine is unreachable; try again shortly.');
     }
-    res.status(202).location(`/v1/stories/${story.id}`).json({ id: story.id, workflowId, revision, status: 'generating' });
+    res.status(202).location(`/v1/stories/${story.id}`).json({ id: story.id, workflowId, revision, status: 'generating' } satisfies Started);
   });
 
   router.post('/stories/:id/cancel', idempotency(knex), async (req, res) => {
@@ -134,7 +135,7 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
     if (!story || !profile || story.userId !== profile.id) throw notFound('Story');
     const generation = story.metadata.generation as Partial<StoryGeneration> | undefined;
     if (story.status !== 'generating' || !generation?.workflowId) {
-      throw new HttpProblem(409, 'Conflict', 'No run of this story is in progress.', { status: story.status });
+      throw new HttpProblem(409, 'Conflict', 'No run of this story is in progress.', { storyStatus: story.status });
     }
     try {
       // The run records its own end (a rewrite leaves the story as it was before it).
@@ -147,7 +148,10 @@ export function storyGenerationRouter(deps: StoryGenerationDeps): Router {
         await announceRunEnd(services.storyEvents, story.id, revisionOf(story), error);
       }
     }
-    res.status(202).json({ id: story.id, workflowId: generation.workflowId, revision: revisionOf(story), status: 'cancelling' });
+    res
+      .status(202)
+      .location(`/v1/stories/${story.id}`)
+      .json({ id: story.id, workflowId: generation.workflowId, revision: revisionOf(story), status: 'cancelling' } satisfies Started);
   });
 
   /**

@@ -10,11 +10,13 @@ import { allowancePeriod, tierRules, TIERS } from '../../core/tiers';
 import type { Profile, SubscriptionTier } from '../../db/repositories';
 import { HttpProblem, notFound, zodProblem } from '../problem';
 import { statusOf } from './helpers/books';
-import { listQuerySchema, pageOrProblem } from './helpers/request';
+import { listQuerySchema, pageOrProblem, parseStrict } from './helpers/request';
 import { subjectProfile } from './helpers/users';
 import { eraseUserByAdmin, type ErasureStarter } from '../services/erasure';
+import type { BookPage } from '../schemas/ebooks';
+import type { Subscription } from '../schemas/users';
 
-export const subscriptionSchema = z.object({
+export const subscriptionSchema = z.strictObject({
   tier: z.enum(Object.keys(TIERS) as [SubscriptionTier, ...SubscriptionTier[]]),
   expiresAt: z.iso.datetime({ message: 'must be an ISO 8601 date-time' }).nullable().optional(),
 });
@@ -37,7 +39,7 @@ export function userRouter(services: Services, erasure?: ErasureStarter): Router
         epubUrl: b.epubUrl ?? null,
       })),
       nextCursor: page.nextCursor ?? null,
-    });
+    } satisfies BookPage);
   });
 
   router.get('/users/:userId/subscription', async (req, res) => {
@@ -50,8 +52,7 @@ export function userRouter(services: Services, erasure?: ErasureStarter): Router
     if (req.user!.role !== 'admin') {
       throw new HttpProblem(403, 'Forbidden', 'Only an administrator can change a subscription.');
     }
-    const body = subscriptionSchema.safeParse(req.body ?? {});
-    if (!body.success) throw zodProblem(body.error, 'body');
+    const body = { data: parseStrict(subscriptionSchema, req.body ?? {}, 'body') };
     const userId = req.params.userId === 'me' ? req.user!.userId : String(req.params.userId);
     const profile = await repos.profiles.setSubscription(userId, body.data.tier, body.data.expiresAt ?? null);
     if (!profile) throw notFound('User');
@@ -74,7 +75,7 @@ export function userRouter(services: Services, erasure?: ErasureStarter): Router
     res.status(202).json(started);
   });
 
-  async function subscriptionOf(profile: Profile) {
+  async function subscriptionOf(profile: Profile): Promise<Subscription> {
     const rules = tierRules(profile.subscriptionTier);
     const period = allowancePeriod();
     const used = await repos.usage.used(profile.id, period);

@@ -19,9 +19,13 @@ import {
 } from '../../workflows/shared';
 import type { ebookWorkflow } from '../../workflows/ebook';
 import { placement, planMarks, type Queues } from './placement';
+import type { EventBus } from '../../db/events';
+import { announceRun } from '../ebook-runs';
 
 export interface StartEbookDeps extends Queues {
   repos: Pick<Repositories, 'ebooks' | 'usage'>;
+  /** Where the run's `started` event goes (api/ebook-runs.ts). */
+  events: Pick<EventBus, 'publish'>;
   temporal: Client;
   chapterConcurrency: number;
   reviewTimeoutMs?: number;
@@ -83,6 +87,7 @@ export async function startEbook(deps: StartEbookDeps, request: StartEbookReques
       originalStoryId: brief.storyId,
     });
     await repos.usage.attach(id, period);
+    await announceRun(deps.events, id, { kind: 'book', workflowId, run: 1 });
   } catch (err) {
     await repos.usage.unreserve(profile.id, period);
     throw err;

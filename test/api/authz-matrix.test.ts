@@ -39,6 +39,7 @@ const RULES: Record<string, Rule> = {
   'DELETE /v1/ebooks/{id}': { owner: 'ebook' },
   'GET /v1/ebooks/{id}/status': { owner: 'ebook' },
   'GET /v1/ebooks/{id}/events': { owner: 'ebook' },
+  'POST /v1/ebooks/{id}/events/token': { owner: 'ebook' },
   'POST /v1/ebooks/{id}/cancel': { owner: 'ebook' },
   'GET /v1/ebooks/{id}/outline': { owner: 'ebook' },
   'PUT /v1/ebooks/{id}/outline': { owner: 'ebook', body: { chapters: [{ title: 'Taken', summary: 'Taken.' }] } },

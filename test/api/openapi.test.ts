@@ -23,6 +23,7 @@ import { createSessionControl } from '../../api/services/sessions';
 import { createRevocations } from '../../api/session-revocations';
 import { clerkSettings } from '../../lib/dev-keys';
 import { createLogger } from '../../lib/logger';
+import { streamTokens } from '../../api/stream-tokens';
 
 /** "METHOD /path/{param}" for every route a router declares, under a prefix. */
 function routesOf(router: Router, prefix: string): string[] {
@@ -102,6 +103,7 @@ describe('OpenAPI document', function () {
           ...routesOf(aiServiceRouter(deps), '/v1'),
         ];
       })(),
+      ...routesOf(streamTokens(stack.services.repos).router, '/v1'),
     ].sort();
     assert.deepEqual(documented, served);
     const documentedShared = Object.entries<Record<string, unknown>>(doc.paths)

@@ -92,6 +92,9 @@ describe('web app: the outline review', function () {
 
     // Written from the approved plan.
     await page.getByRole('button', { name: 'Download PDF' }).waitFor({ timeout: 180_000 });
+    // The page read the finished book from GET /v1/ebooks/{id}; /status may still answer from
+    // the API's status cache, filled by the page's last poll, for up to a second (api/status-cache.ts).
+    await new Promise((r) => setTimeout(r, 1500));
     const final = await status();
     assert.equal(final.status, 'completed');
     assert.deepEqual(

@@ -1,5 +1,6 @@
 /** Talking to the engine's API: bearer token, problem+json errors in plain words. */
 import type { ReviewOutline } from '../../core/outline-review';
+import type { components } from './api-types';
 
 export type { ReviewOutline };
 
@@ -22,39 +23,13 @@ export class ApiError extends Error {
 /** A network failure (offline, server down): distinct from an answer the API gave. */
 export class NetworkError extends Error {}
 
-export type ChapterStatus = 'pending' | 'writing' | 'written' | 'illustrating' | 'done' | 'failed';
-
-export interface StatusDoc {
-  id: string;
-  status: 'queued' | 'running' | 'awaiting_review' | 'completed' | 'failed' | 'cancelled';
-  stage: string;
-  progress: number;
-  title: string;
-  chapters: Array<{ index: number; title: string; status: ChapterStatus; words?: number; textProvider?: string; imageProvider?: string }>;
-  providers: { text?: string; image?: string; used: string[] };
-  offline: boolean;
-  error: { type: string; message: string } | null;
-  updatedAt?: string;
-  /** Only while the book waits for its owner to review the outline. */
-  outline?: ReviewOutline;
-}
-
-export interface BookDoc extends StatusDoc {
-  description?: string;
-  prompt: string;
-  chapters: Array<StatusDoc['chapters'][number] & { summary?: string; imageAlt?: string; paragraphs?: string[] }>;
-  pdfUrl: string | null;
-  epubUrl: string | null;
-  coverImageUrl: string | null;
-  fileVersion?: number;
-  createdAt?: string;
-  publishedAt?: string | null;
-  /** Spend on providers so far, from the cost ledger (list prices: an estimate). */
-  cost?: { totalUsd?: number; calls?: number };
-  /** Set by the publish routes; absent on an engine without them. */
-  visibility?: 'private' | 'public';
-  shareUrl?: string | null;
-}
+/**
+ * The API's answers, as generated from its /openapi.json (npm run api:types), so
+ * the page cannot drift from what the API sends.
+ */
+export type StatusDoc = components['schemas']['Status'];
+export type BookDoc = components['schemas']['Book'];
+export type ChapterStatus = StatusDoc['chapters'][number]['status'];
 
 /**
  * Where a request's bearer token comes from: the local sign-in's token as it is,

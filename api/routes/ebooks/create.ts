@@ -6,10 +6,12 @@
 import { z } from 'zod';
 import { briefSchema, CHAPTER_MODES, penNameSchema } from '../../../core/brief';
 import { REVIEW_KINDS, type EbookStatus } from '../../../workflows/shared';
-import { HttpProblem, zodProblem } from '../../problem';
+import { HttpProblem } from '../../problem';
+import { parseStrict } from '../helpers/request';
 import { idempotency } from '../../idempotency';
 import { AllowanceUsedUp, EngineUnavailable, startEbook } from '../../services/start-ebook';
 import { briefFromStory } from './story-brief';
+import type { Started } from '../../schemas/ebooks';
 import type { EbookRoutes } from './deps';
 
 /** A book from a prompt, or from one of the caller's completed stories (`storyId`): exactly one of the two. */
@@ -25,6 +27,8 @@ export const createEbookSchema = briefSchema
     /** The name the book is published under; default: the owner's profile name. */
     penName: penNameSchema.optional(),
   })
+  // Unknown fields are refused by name, as on every route.
+  .strict()
   .superRefine((b, ctx) => {
     if ((b.prompt === undefined) === (b.storyId === undefined)) {
       const message = b.prompt === undefined ? 'give a prompt or a storyId' : 'give either a prompt or a storyId, not both';
@@ -42,10 +46,8 @@ export const createRoutes: EbookRoutes = (router, deps) => {
     if (!req.is('application/json')) {
       throw new HttpProblem(415, 'Unsupported Media Type', 'body: send application/json');
     }
-    const parsed = createEbookSchema.safeParse(req.body ?? {});
-    if (!parsed.success) throw zodProblem(parsed.error, 'body');
     // Visibility is about the book row, not what the workflow writes from.
-    const { visibility, review, penName, ...request } = parsed.data;
+    const { visibility, review, penName, ...request } = parseStrict(createEbookSchema, req.body ?? {}, 'body');
     const user = req.user!;
     const profile = await repos.profiles.ensure({ clerkUserId: user.userId, role: user.role });
     // From a story: checked (owner, completed, long enough) before any allowance is taken.
@@ -55,7 +57,7 @@ export const createRoutes: EbookRoutes = (router, deps) => {
     let started;
     try {
       started = await startEbook(
-        { ...deps, repos },
+        { ...deps, repos, events: services.events },
         { profile, clerkUserId: user.userId, brief, visibility, review },
       );
     } catch (err) {
@@ -89,6 +91,6 @@ export const createRoutes: EbookRoutes = (router, deps) => {
     res
       .status(202)
       .location(`/v1/ebooks/${id}`)
-      .json({ id, workflowId, status: 'queued' satisfies EbookStatus });
+      .json({ id, workflowId, status: 'queued' satisfies EbookStatus } satisfies Started);
   });
 };

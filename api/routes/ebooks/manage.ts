@@ -14,6 +14,7 @@ import { idempotency } from '../../idempotency';
 import { findOwnBook, statusOf } from '../helpers/books';
 import { parseStrict } from '../helpers/request';
 import { finishedWithin, startBookErasure } from '../../services/erasure';
+import type { EditedBook, Started } from '../../schemas/ebooks';
 import type { EbookRoutes } from './deps';
 
 /** PUT /ebooks/:id: what a person may change about a book; anything else is refused by name. */
@@ -39,7 +40,7 @@ export const manageRoutes: EbookRoutes = (router, deps) => {
   router.post('/ebooks/:id/cancel', idempotency(services.knex), async (req, res) => {
     const book = await findOwnBook(repos, req);
     if (TERMINAL_STATUSES.includes(book.status as EbookStatus)) {
-      throw new HttpProblem(409, 'Conflict', `The book is already ${book.status}`, { status: book.status });
+      throw new HttpProblem(409, 'Conflict', `The book is already ${book.status}`, { bookStatus: book.status });
     }
     try {
       await temporal.workflow.getHandle(book.workflowId ?? ebookWorkflowId(book.id)).cancel();
@@ -55,7 +56,10 @@ export const manageRoutes: EbookRoutes = (router, deps) => {
       data: { ebookId: book.id },
       dedupeKey: `ebook_cancelled:${book.id}`,
     });
-    res.status(202).json({ id: book.id, status: 'cancelling' });
+    res
+      .status(202)
+      .location(`/v1/ebooks/${book.id}`)
+      .json({ id: book.id, workflowId: book.workflowId ?? ebookWorkflowId(book.id), status: 'cancelling' } satisfies Started);
   });
 
   /** The book for changing or deleting: its owner's, or any for an admin; otherwise 404. */
@@ -72,12 +76,12 @@ export const manageRoutes: EbookRoutes = (router, deps) => {
     // A generating book's outline step writes the title itself and would undo this edit.
     if (!TERMINAL_STATUSES.includes(statusOf(book).status)) {
       throw new HttpProblem(409, 'Conflict', 'The book is still being generated; edit it once it has finished.', {
-        status: book.status,
+        bookStatus: book.status,
       });
     }
     await repos.ebooks.updateDetails(book.id, body);
     const updated = (await repos.ebooks.get(book.id)) ?? book;
-    res.json({ ...statusOf(updated), description: updated.description });
+    res.json({ ...statusOf(updated), description: updated.description } satisfies EditedBook);
   });
 
   router.delete('/ebooks/:id', async (req, res) => {
@@ -127,6 +131,6 @@ export const manageRoutes: EbookRoutes = (router, deps) => {
       res.status(204).end();
       return;
     }
-    res.status(202).json({ id: book.id, workflowId: handle.workflowId, status: 'erasing' });
+    res.status(202).json({ id: book.id, workflowId: handle.workflowId, status: 'erasing' } satisfies Started);
   });
 };

@@ -5,9 +5,11 @@
  */
 import { printFile } from '../../../db/repositories';
 import { chapterParagraphs } from '../../book-cache';
-import { sendBookFile } from '../../files';
-import { streamEvents } from '../../sse';
-import { findOwnBook, statusOf } from '../helpers/books';
+import { etagMatches, sendBookFile } from '../../files';
+import { lastEventId, streamEvents } from '../../sse';
+import { latestRunStart, runStamper } from '../../ebook-runs';
+import { chapterStatus, findOwnBook, statusOf } from '../helpers/books';
+import type { Book } from '../../schemas/ebooks';
 import type { EbookRoutes } from './deps';
 
 export const readRoutes: EbookRoutes = (router, deps) => {
@@ -21,12 +23,14 @@ export const readRoutes: EbookRoutes = (router, deps) => {
       index: c.index,
       title: c.title,
       summary: c.summary,
-      status: c.status,
+      status: chapterStatus(c.status),
       words: c.words,
       textProvider: c.textProvider,
       imageProvider: c.imageProvider,
       imageAlt: c.imageAlt,
-      paragraphs: paragraphs[i],
+      // Like the public book's: the owner's image route, versioned like the files.
+      imageUrl: c.imageKey ? `/v1/ebooks/${book.id}/chapters/${c.index}/image?v=${book.fileVersion}` : null,
+      paragraphs: paragraphs[i] ?? [],
     }));
     res.json({
       ...statusOf(book),
@@ -42,7 +46,7 @@ export const readRoutes: EbookRoutes = (router, deps) => {
       cost: book.cost ?? {},
       createdAt: book.createdAt,
       publishedAt: book.publishedAt ?? null,
-    });
+    } satisfies Book);
   });
 
   router.get('/ebooks/:id/status', async (req, res) => {
@@ -51,7 +55,7 @@ export const readRoutes: EbookRoutes = (router, deps) => {
       return { id: book.id, doc: statusOf(book) };
     });
     res.setHeader('ETag', answer.etag);
-    if (req.fresh) {
+    if (etagMatches(req, answer.etag)) {
       res.status(304).end();
       return;
     }
@@ -65,6 +69,8 @@ export const readRoutes: EbookRoutes = (router, deps) => {
 
   router.get('/ebooks/:id/events', async (req, res) => {
     const book = await findOwnBook(repos, req);
-    await streamEvents(req, res, services.events, book.id, 'ebook');
+    // A fresh stream starts at the latest run; Last-Event-ID resumes (0: every run).
+    const afterId = lastEventId(req) ?? (await latestRunStart(services.knex, book.id));
+    await streamEvents(req, res, services.events, book.id, 'ebook', afterId, await runStamper(services.knex, book.id, afterId));
   });
 };

@@ -20,12 +20,13 @@ import { idempotency } from '../../idempotency';
 import { chapterParagraphs, type BookCache } from '../../book-cache';
 import { sendBookFile, sendChapterImage } from '../../files';
 import { chapterParamsSchema, findOwnBook, shareUrlOf } from '../helpers/books';
+import type { Publication, SharedBook } from '../../schemas/ebooks';
 import type { EbookRoutes } from './deps';
 
 export const publishRoutes: EbookRoutes = (router, deps) => {
   const { repos, knex } = deps.services;
 
-  const answer = (book: Ebook) => ({
+  const answer = (book: Ebook): Publication => ({
     id: book.id,
     visibility: book.visibility,
     publishedAt: book.publishedAt,
@@ -37,7 +38,7 @@ export const publishRoutes: EbookRoutes = (router, deps) => {
       const book = await findOwnBook(repos, req);
       if (visibility === 'public' && book.status !== 'completed') {
         throw new HttpProblem(409, 'Conflict', `Only a completed book can be published; it is ${book.status}.`, {
-          status: book.status,
+          bookStatus: book.status,
         });
       }
       const updated = await repos.sharing.setVisibility(book.id, visibility);
@@ -87,7 +88,7 @@ export function sharedRouter(deps: { services: Services; bookCache: BookCache; l
       fileVersion: book.fileVersion,
       publishedAt: book.publishedAt,
       shareUrl: shareUrlOf(book),
-    });
+    } satisfies SharedBook);
   });
 
   router.get('/shared/ebooks/:id/files/:kind', async (req, res) => {

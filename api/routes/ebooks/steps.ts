@@ -29,7 +29,9 @@ import { idempotency } from '../../idempotency';
 import { refuseWhileRevising } from '../../revision-guard';
 import { placement, planMarks } from '../../services/placement';
 import { findOwnBook } from '../helpers/books';
+import { announceRun } from '../../ebook-runs';
 import { rewriteSchema } from '../helpers/request';
+import type { Started } from '../../schemas/ebooks';
 import type { EbookRoutes } from './deps';
 
 /** Bodies of the steps: feedback for the chapters; nothing (or `{}`) for the others. */
@@ -50,7 +52,7 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
     if (!body.success) throw zodProblem(body.error, 'body');
     if (book.status !== 'completed') {
       throw new HttpProblem(409, 'Conflict', `Chapters can be rewritten once the book is completed; it is ${book.status}.`, {
-        status: book.status,
+        bookStatus: book.status,
       });
     }
     const n = Number(req.params.n);
@@ -66,6 +68,8 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
       feedback: body.data.feedback,
       ...planMarks(rules),
     };
+    // Before the workflow starts, so nothing of the run comes before it on the stream.
+    await announceRun(services.events, book.id, { kind: 'chapter', chapter: n, workflowId, run: input.revision });
     try {
       await temporal.workflow.start<typeof regenerateChapterWorkflow>(CHAPTER_REWRITE_WORKFLOW_TYPE, {
         workflowId,
@@ -80,7 +84,10 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
       }
       throw err;
     }
-    res.status(202).json({ id: book.id, chapter: n, workflowId, fromVersion: book.fileVersion });
+    res
+      .status(202)
+      .location(`/v1/ebooks/${book.id}`)
+      .json({ id: book.id, workflowId, status: 'running', chapter: n, fromVersion: book.fileVersion } satisfies Started);
   });
 
   for (const step of REVISION_STEPS) {
@@ -90,7 +97,7 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
       if (!body.success) throw zodProblem(body.error, 'body');
       if (book.status !== 'completed') {
         throw new HttpProblem(409, 'Conflict', `A step can be run again once the book is completed; it is ${book.status}.`, {
-          status: book.status,
+          bookStatus: book.status,
         });
       }
       await refuseWhileRevising(temporal, book);
@@ -107,6 +114,7 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
         concurrency: deps.chapterConcurrency,
       };
       let runId: string;
+      await announceRun(services.events, book.id, { kind: 'step', step, workflowId, run: book.fileVersion + 1 });
       try {
         const handle = await temporal.workflow.start<typeof reviseEbookWorkflow>(REVISION_WORKFLOW_TYPE, {
           workflowId,
@@ -143,8 +151,8 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
       });
       res
         .status(202)
-        .location(`/v1/ebooks/${book.id}/status`)
-        .json({ id: book.id, step, workflowId, fromVersion: book.fileVersion, status: 'running' });
+        .location(`/v1/ebooks/${book.id}`)
+        .json({ id: book.id, workflowId, status: 'running', step, fromVersion: book.fileVersion } satisfies Started);
     });
   }
 };

@@ -23,7 +23,7 @@ export async function briefFromStory(
   if (!story || story.userId !== profileId) throw fieldProblem(404, 'Not Found', 'body.storyId', 'no such story for this user');
   if (story.status !== 'completed' && story.status !== 'published') {
     throw new HttpProblem(409, 'Conflict', `body.storyId: the story is ${story.status}; a book needs a completed story`, {
-      status: story.status,
+      storyStatus: story.status,
     });
   }
   const paragraphs = storyParagraphs(story.content).length;

@@ -9,6 +9,11 @@ import type { Ebook, Repositories } from '../../../db/repositories';
 import { computeProgress, type EbookStatus, type Stage } from '../../../workflows/shared';
 import { revisionProgress } from '../../../workflows/revision-shared';
 import { notFound } from '../../problem';
+import { CHAPTER_STATUSES, type Status } from '../../schemas/ebooks';
+
+type ChapterStatus = Status['chapters'][number]['status'];
+/** The row keeps a chapter's status as text; the answer names only the states there are. */
+export const chapterStatus = (s: string): ChapterStatus => CHAPTER_STATUSES.find((c) => c === s) ?? 'pending';
 
 const idSchema = z.string().uuid('must be a UUID');
 
@@ -27,7 +32,7 @@ export async function findOwnBook(repos: Pick<Repositories, 'ebooks'>, req: Requ
 }
 
 /** The status document: read from the database row, so status polls never load Temporal. */
-export function statusOf(book: Ebook) {
+export function statusOf(book: Ebook): Status {
   const stage = (book.stage ?? 'queued') as Stage;
   const status: EbookStatus = book.status === 'draft' ? 'queued' : book.status;
   const progress =
@@ -46,7 +51,7 @@ export function statusOf(book: Ebook) {
     chapters: book.chapters.map((c) => ({
       index: c.index,
       title: c.title,
-      status: c.status,
+      status: chapterStatus(c.status),
       words: c.words,
       textProvider: c.textProvider,
       imageProvider: c.imageProvider,
@@ -56,9 +61,11 @@ export function statusOf(book: Ebook) {
     error: book.error ?? null,
     visibility: book.visibility,
     shareUrl: shareUrlOf(book),
+    fileVersion: book.fileVersion,
     revision: book.revision ? { ...book.revision, progress: revisionProgress(book.revision, book.chapters) } : null,
     // Only a book waiting for its owner carries the outline under review (title, logline, cast, chapters).
-    ...(status === 'awaiting_review' && book.outlineReview ? { outline: book.outlineReview } : {}),
+    // Stored by the review activities as core/outline-review.ts's ReviewOutline.
+    ...(status === 'awaiting_review' && book.outlineReview ? { outline: book.outlineReview as unknown as Status['outline'] } : {}),
     updatedAt: book.updatedAt,
   };
 }

@@ -23,19 +23,37 @@ import { HttpProblem } from '../../problem';
 
 // For the OpenAPI description only: the update's validator checks the same limits.
 const text = (max: number) => z.string().min(1).max(max);
-export const outlineEditSchema = z.object({
+export const outlineEditSchema = z.strictObject({
   title: text(OUTLINE_LIMITS.title).optional(),
   chapters: z
-    .array(z.object({ title: text(OUTLINE_LIMITS.title), summary: text(OUTLINE_LIMITS.summary) }))
+    .array(z.strictObject({ title: text(OUTLINE_LIMITS.title), summary: text(OUTLINE_LIMITS.summary) }))
     .min(CHAPTER_COUNT.min)
     .max(CHAPTER_COUNT.max),
 });
-export const outlineReviseSchema = z.object({ feedback: text(OUTLINE_LIMITS.feedback) });
+export const outlineReviseSchema = z.strictObject({ feedback: text(OUTLINE_LIMITS.feedback) });
+
+/** The fields each answer's body may have; an unknown one is refused by name, as on every route. */
+const ANSWER_FIELDS: Record<OutlineAnswer['action'], readonly string[]> = { edit: ['title', 'chapters'], revise: ['feedback'], approve: [] };
+
+function refuseUnknownFields(action: OutlineAnswer['action'], body: Record<string, unknown>): void {
+  if (action === 'approve') return;
+  const unknown = Object.keys(body).filter((k) => !ANSWER_FIELDS[action].includes(k)).map((k) => `body.${k}`);
+  if (action === 'edit' && Array.isArray(body.chapters)) {
+    body.chapters.forEach((c: unknown, i) => {
+      if (typeof c !== 'object' || c === null || Array.isArray(c)) return;
+      for (const k of Object.keys(c)) if (k !== 'title' && k !== 'summary') unknown.push(`body.chapters.${i}.${k}`);
+    });
+  }
+  if (unknown.length === 0) return;
+  const message = 'is not a field this request accepts';
+  throw new HttpProblem(400, 'Invalid request', `${unknown[0]}: ${message}`, { errors: unknown.map((field) => ({ field, message })) });
+}
 
 /** The answer a request's body makes: the update's validator, not this, judges it. */
 export function answerOf(req: Request, action: OutlineAnswer['action']): OutlineAnswer {
   const body: Record<string, unknown> =
     typeof req.body === 'object' && req.body !== null && !Array.isArray(req.body) ? req.body : {};
+  refuseUnknownFields(action, body);
   if (action === 'edit') return { action, title: body.title, chapters: body.chapters } as OutlineAnswer;
   if (action === 'revise') return { action, feedback: body.feedback } as OutlineAnswer;
   return { action };
