@@ -475,7 +475,7 @@ export interface paths {
         /** Change a user's name, avatar, role or plan (admin only; audited). With Clerk the role is written to the user's public metadata; taking admin away signs the user out everywhere */
         put: operations["putV1AuthUsersUserId"];
         post?: never;
-        /** Delete a user (admin only): the erasure's job, DELETE /v1/users/{id}; answers 501 until that route exists */
+        /** Erase a user (admin only), as DELETE /v1/users/{userId} does */
         delete: operations["deleteV1AuthUsersUserId"];
         options?: never;
         head?: never;
@@ -3942,6 +3942,19 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
+            /** @description The erasure workflow started */
+            202: {
+                headers: {
+                    "RateLimit-Limit": components["headers"]["RateLimitLimit"];
+                    "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+                    "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
+                    "RateLimit-Reset": components["headers"]["RateLimitReset"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
             /** @description No valid bearer token */
             401: {
                 headers: {
@@ -3960,6 +3973,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description No such user */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
@@ -3968,15 +3990,6 @@ export interface operations {
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
                     "RateLimit-Reset": components["headers"]["RateLimitReset"];
                     "Retry-After": components["headers"]["RetryAfter"];
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/problem+json": components["schemas"]["Problem"];
-                };
-            };
-            /** @description Not implemented here: see the erasure route */
-            501: {
-                headers: {
                     [name: string]: unknown;
                 };
                 content: {
