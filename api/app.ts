@@ -104,6 +104,8 @@ export function createApp(deps: AppDeps): express.Express {
   // NUL and lone surrogates in a path or query are a 400 naming the field, before any route.
   app.use(refuseUnsafePathAndQuery(OPERATIONS.map((op) => op.path)));
   app.use(answerOptions(OPERATIONS));
+  // Before the routes: PUT /v1/stories/generate would otherwise reach PUT /v1/stories/{id}.
+  app.use(methodNotAllowed(OPERATIONS));
   app.get('/metrics', metrics.handler);
   const openapi = openApiDocument();
   app.get('/openapi.json', (_req, res) => {
@@ -188,7 +190,6 @@ export function createApp(deps: AppDeps): express.Express {
     );
   }
 
-  app.use(methodNotAllowed(OPERATIONS));
   app.use((req, _res, next) => next(new HttpProblem(404, 'Not Found', `No route for ${req.method} ${req.path}`)));
   app.use(errorHandler(deps.log));
   return app;

@@ -89,6 +89,11 @@ const REQUEST_HEADERS = {
 
 export type RequestHeader = keyof typeof REQUEST_HEADERS;
 
+/** What the API accepts in a request header, where it checks more than "a string" (api/idempotency.ts). */
+const REQUEST_HEADER_SCHEMAS: Partial<Record<RequestHeader, Record<string, unknown>>> = {
+  'Idempotency-Key': { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' },
+};
+
 /** Path parameters, by name, as the routes accept them. */
 function pathParameter(path: string, name: string): Record<string, unknown> {
   const schema: Record<string, unknown> =
@@ -135,7 +140,7 @@ function mediaType(path: string, type: string, schema?: ComponentName): Record<s
 export function operationParts(op: OperationSpec): { parameters: unknown[]; responses: Record<string, unknown> } {
   const parameters: unknown[] = [...op.path.matchAll(/\{(\w+)\}/g)].map((m) => pathParameter(op.path, m[1]));
   for (const h of op.headers ?? []) {
-    parameters.push({ name: h, in: 'header', required: false, description: REQUEST_HEADERS[h], schema: { type: 'string' } });
+    parameters.push({ name: h, in: 'header', required: false, description: REQUEST_HEADERS[h], schema: REQUEST_HEADER_SCHEMAS[h] ?? { type: 'string' } });
   }
   const limited = op.path.startsWith('/v1/') || op.path.startsWith('/shared/');
   const all: OperationSpec['responses'] = { ...op.responses };

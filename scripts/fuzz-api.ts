@@ -224,7 +224,10 @@ const SPECIAL: Record<string, string> = {
  * each path parameter gets. DELETE and unpublish get ids of their own, so they cannot
  * take the fixtures away from the operations that run after them.
  */
-function configFor(doc: { paths: Record<string, Record<string, { operationId: string }>> }, ids: Record<string, string>): string {
+function configFor(
+  doc: { paths: Record<string, Record<string, { operationId: string; parameters?: Array<{ name: string; in: string }> }>> },
+  ids: Record<string, string>,
+): string {
   const tables: string[] = [BASE_CONFIG];
   const quote = (v: string) => JSON.stringify(v);
   for (const [p, ops] of Object.entries(doc.paths)) {
@@ -249,6 +252,12 @@ function configFor(doc: { paths: Record<string, Record<string, { operationId: st
         lines.push(`parameters = { ${Object.entries(params).map(([k, v]) => `${quote(k)} = ${quote(v)}`).join(', ')} }`);
       }
       if (SPECIAL[op.operationId]) lines.push(SPECIAL[op.operationId]);
+      else if (op.parameters?.some((x) => x.in === 'header' && x.name === 'Idempotency-Key')) {
+        // The generator sends the same Idempotency-Key with different bodies, which the route
+        // answers with its documented 422 (the key was used for another request); the key's
+        // rules are tested in test/api (idempotency), so acceptance is not judged here.
+        lines.push('checks.positive_data_acceptance.enabled = false');
+      }
       if (lines.length > 2) tables.push(lines.join('\n'));
     }
   }

@@ -28,7 +28,8 @@ export const adminUpdateUserSchema = z
     role: z.enum(['user', 'admin'], { message: 'must be user or admin' }).optional(),
     plan: subscriptionSchema.optional(),
   })
-  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'must change name, avatarUrl, role or plan' });
+  .refine((b) => Object.values(b).some((v) => v !== undefined), { message: 'must change name, avatarUrl, role or plan' })
+  .meta({ minProperties: 1 });
 
 export interface AdminUserDeps {
   services: Services;

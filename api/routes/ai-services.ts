@@ -49,7 +49,9 @@ export const generateChaptersSchema = z
     mood: briefSchema.shape.mood,
     language: briefSchema.shape.language,
   })
-  .refine((b) => (b.storyId === undefined) !== (b.text === undefined), { message: 'give either storyId or text, not both' });
+  .refine((b) => (b.storyId === undefined) !== (b.text === undefined), { message: 'give either storyId or text, not both' })
+  // The document says the same, so a generated client never sends both or neither.
+  .meta({ oneOf: [{ required: ['storyId'] }, { required: ['text'] }] });
 
 export const enhanceImageSchema = z
   .strictObject({
@@ -61,6 +63,10 @@ export const enhanceImageSchema = z
   })
   .refine((b) => (b.imageId !== undefined) !== (b.ebookId !== undefined && b.chapter !== undefined) && (b.ebookId === undefined) === (b.chapter === undefined), {
     message: 'give either imageId, or ebookId with chapter',
+  })
+  .meta({
+    oneOf: [{ required: ['imageId'] }, { required: ['ebookId', 'chapter'] }],
+    dependentRequired: { ebookId: ['chapter'], chapter: ['ebookId'] },
   });
 
 export interface AiServiceDeps extends StoryGenerationDeps {

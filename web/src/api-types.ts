@@ -2090,7 +2090,7 @@ export interface operations {
                     /** Format: uuid */
                     imageId?: string;
                     scale: 2 | 4;
-                };
+                } & (unknown | unknown);
             };
         };
         responses: {
@@ -2358,7 +2358,7 @@ export interface operations {
                     storyId?: string;
                     style?: string;
                     text?: string;
-                };
+                } & (unknown | unknown);
             };
         };
         responses: {
