@@ -34,6 +34,8 @@ export interface RenderPdfOptions {
    * when installed and the npm ones otherwise; 'bundled' only those npm installs.
    */
   fallbackFonts?: 'system' | 'bundled';
+  /** Told the final page count once every page is laid out (the print cover's spine needs it). */
+  onPageCount?: (pages: number) => void;
 }
 
 // 6 × 9 in trade format, in points.
@@ -471,6 +473,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     page.margins.bottom = bottom;
   }
 
+  opts.onPageCount?.(range.count);
   doc.end();
   return done;
 }
