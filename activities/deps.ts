@@ -31,6 +31,8 @@ export interface ActivityDeps {
    * the throughput benchmark's books ~10% cheaper. Long steps still beat after this.
    */
   heartbeatQuietMs?: number;
+  /** The print package's paper (lib/config.ts `print`): the wraparound cover's spine is pages × thickness. Default: white. */
+  print?: { paperThicknessIn: number };
 }
 
 /** A chapter as stored: the text itself never enters workflow history. */

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parsePriceOverrides, type PriceTable } from '../core/pricing';
+import { PAPER_THICKNESS_IN, type PaperStock } from '../core/print';
 
 /**
  * The one typed configuration of the engine, read from the environment once and
@@ -83,6 +84,13 @@ export interface Config {
   corsOrigins: string[];
   /** Requests a minute per signed-in user and per client address. */
   rateLimits: { userPerMinute: number; ipPerMinute: number };
+  /**
+   * The paper of the print-on-demand package (plans with `printReady`): PRINT_PAPER picks a
+   * stock (its thickness per page from core/print.ts), PRINT_PAPER_THICKNESS_IN overrides
+   * the thickness with the printer's own figure. The wraparound cover's spine is
+   * pages × `paperThicknessIn`.
+   */
+  print: { paper: PaperStock; paperThicknessIn: number };
   /** Unset (no S3_BUCKET): files live on local disk under `dataDir/files`. */
   s3?: {
     bucket: string;
@@ -311,6 +319,22 @@ const envSchema = z.object({
   CORS_ORIGINS: origins,
   RATE_LIMIT_USER_PER_MINUTE: integer(600, 1, 1_000_000),
   RATE_LIMIT_IP_PER_MINUTE: integer(1200, 1, 1_000_000),
+  PRINT_PAPER: text.pipe(
+    z
+      .enum(Object.keys(PAPER_THICKNESS_IN) as [PaperStock, ...PaperStock[]], {
+        error: (iss) => `unknown paper "${String(iss.input)}" (expected ${Object.keys(PAPER_THICKNESS_IN).join(', ')})`,
+      })
+      .default('white'),
+  ),
+  // Inches per page (half a sheet): 0.002252 is 0.0045 in paper, a typical 50-60 lb stock.
+  PRINT_PAPER_THICKNESS_IN: text.pipe(
+    z
+      .string()
+      .regex(/^\d*\.\d+$|^\d+$/, { error: (iss) => `expected inches per page such as 0.0025, got "${String(iss.input)}"` })
+      .transform(Number)
+      .pipe(z.number().gt(0, { error: 'expected more than 0 in per page' }).max(0.01, { error: (iss) => `expected at most 0.01 in per page, got ${String(iss.input)}` }))
+      .optional(),
+  ),
   // Checked even without S3_BUCKET, so a typo fails at start rather than when S3 is turned on.
   S3_FORCE_PATH_STYLE: flag(false),
   S3_ENDPOINT: urlOf('http:', 'https:'),
@@ -385,6 +409,7 @@ export function loadConfig(env: Env = process.env): Config {
       userPerMinute: e.RATE_LIMIT_USER_PER_MINUTE,
       ipPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
     },
+    print: { paper: e.PRINT_PAPER, paperThicknessIn: e.PRINT_PAPER_THICKNESS_IN ?? PAPER_THICKNESS_IN[e.PRINT_PAPER] },
     s3: s3Config(e),
   };
 }

@@ -76,7 +76,7 @@ async function main() {
         connection,
         namespace: config.temporal.namespace,
         taskQueue,
-        deps: { ...services, ...providers },
+        deps: { ...services, ...providers, print: config.print },
         bundleCacheDir: path.join(config.dataDir, 'cache'),
         maxConcurrentActivityTaskExecutions: activitySlots,
       }),
