@@ -10,6 +10,7 @@ import type { ActivityDeps } from './deps';
 import type { ProviderCalls } from './provider-calls';
 import { renderEpub as renderEpubFile } from './render/epub';
 import { renderPdf as renderPdfFile } from './render/pdf';
+import { renderPrintCover } from './render/print-cover';
 import type { RenderBook, RenderImage } from './render/types';
 import { keys } from './storage/types';
 import { creditLine } from '../core/credits';
@@ -18,6 +19,13 @@ import { getEra } from '../core/eras';
 /** Trim and bleed of the print-ready PDF: US trade 6×9 in, 1/8 in bleed on every side. */
 const PRINT_FORMAT = { trimWidthIn: 6, trimHeightIn: 9, bleedIn: 0.125 };
 export const PRINT_PDF_NAME = 'book-print.pdf';
+/** The wraparound cover, stored beside the print PDF under the same prefix (draft or version). */
+export const PRINT_COVER_NAME = 'book-print-cover.pdf';
+
+/** The print cover's key beside a print PDF's key: the cover always travels with its interior. */
+export function printCoverKeyFor(printKey: string): string {
+  return printKey.slice(0, printKey.lastIndexOf('/') + 1) + PRINT_COVER_NAME;
+}
 
 /**
  * Who the book is by: the pen name the owner gave it (kept as `metadata.author`), else the
@@ -124,12 +132,24 @@ export function createFileActivities(deps: ActivityDeps, calls: ProviderCalls, r
 
     /**
      * The print-ready PDF of the plans that include it: 6×9 in trim with 1/8 in bleed
-     * (MediaBox, TrimBox, BleedBox), images at print resolution, never a watermark.
+     * (MediaBox, TrimBox, BleedBox), images at print resolution, never a watermark; and
+     * beside it (PRINT_COVER_NAME) its wraparound cover, whose spine fits its page count.
      */
     async renderPrintPdf(manifest: BookManifest): Promise<FileRef> {
       const book = await assemble({ ...manifest, watermark: undefined });
-      const pdf = await renderPdfFile(book, { print: PRINT_FORMAT, onProgress: (done, total) => heartbeat({ done, total }) });
+      let pageCount = 0;
+      const pdf = await renderPdfFile(book, {
+        print: PRINT_FORMAT,
+        onProgress: (done, total) => heartbeat({ done, total }),
+        onPageCount: (pages) => (pageCount = pages),
+      });
       const draft = await storage.put(keys.draft(manifest.ebookId, PRINT_PDF_NAME), pdf);
+      // The wraparound cover, from the interior's real page count, as the draft's sibling:
+      // the workflow passes the interior's key only, and publishing finds the cover beside it.
+      heartbeat();
+      const { palette } = await reads.loadOutline(manifest.ebookId);
+      const cover = await renderPrintCover(book, { pageCount, palette, paperThicknessIn: deps.print?.paperThicknessIn });
+      await storage.put(printCoverKeyFor(draft.key), cover);
       await events.publish(manifest.ebookId, 'stage', { stage: 'pdf', print: true, bytes: draft.bytes });
       return stored(draft);
     },

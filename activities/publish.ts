@@ -9,7 +9,7 @@ import type { Repositories } from '../db/repositories';
 import type { EbookError, StoredFiles } from '../workflows/shared';
 import { currentRun, type BookReads } from './book-reads';
 import type { ActivityDeps } from './deps';
-import { PRINT_PDF_NAME } from './files';
+import { PRINT_COVER_NAME, PRINT_PDF_NAME, printCoverKeyFor } from './files';
 import { keys } from './storage/types';
 import { Context } from '@temporalio/activity';
 import { REVISION_WORKFLOW_TYPE } from '../workflows/revision-shared';
@@ -74,8 +74,20 @@ export function createPublishActivities(deps: ActivityDeps, reads: BookReads) {
         storage.copy(input.coverKey, keys.published(input.ebookId, version, `cover.${coverExt}`)),
       ]);
       const print = input.printKey ? await storage.copy(input.printKey, keys.published(input.ebookId, version, PRINT_PDF_NAME)) : undefined;
+      // The wraparound cover lies beside the print PDF (a draft, or the version a one-file
+      // revision carries over); a print PDF made before covers existed has none.
+      const coverKey = input.printKey ? printCoverKeyFor(input.printKey) : undefined;
+      const printCover =
+        coverKey && (await storage.head(coverKey)) ? await storage.copy(coverKey, keys.published(input.ebookId, version, PRINT_COVER_NAME)) : undefined;
       const ref = (o: { key: string; bytes: number; sha256: string }) => ({ key: o.key, bytes: o.bytes, sha256: o.sha256 });
-      return { version, pdf: ref(pdf), epub: ref(epub), cover: ref(cover), ...(print ? { print: ref(print) } : {}) };
+      return {
+        version,
+        pdf: ref(pdf),
+        epub: ref(epub),
+        cover: ref(cover),
+        ...(print ? { print: ref(print) } : {}),
+        ...(printCover ? { printCover: ref(printCover) } : {}),
+      };
     },
 
     async publishEbook(input: {
@@ -111,8 +123,17 @@ export function createPublishActivities(deps: ActivityDeps, reads: BookReads) {
           .filter((c) => c.imageKey)
           .map((c) => ({ chapter: c.index, key: c.imageKey, alt: c.imageAlt, provider: c.imageProvider })),
         providers: input.providers,
-        // The print PDF (premium plans) is found through here: GET …/files/print, printPdfUrl.
-        metadata: { ...(book.metadata ?? {}), files: { pdf: files.pdf, epub: files.epub, ...(files.print ? { print: files.print } : {}) } },
+        // The print PDF and its cover (premium plans) are found through here: GET …/files/print
+        // and …/files/print-cover, printPdfUrl and printCoverUrl.
+        metadata: {
+          ...(book.metadata ?? {}),
+          files: {
+            pdf: files.pdf,
+            epub: files.epub,
+            ...(files.print ? { print: files.print } : {}),
+            ...(files.printCover ? { printCover: files.printCover } : {}),
+          },
+        },
       });
       if (!inRevision()) await events.publish(ebookId, 'completed', { version: files.version });
     },

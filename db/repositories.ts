@@ -47,3 +47,9 @@ export function printFile(book: { metadata?: Record<string, unknown> }): { key: 
   const files = book.metadata?.files as { print?: { key?: unknown } } | undefined;
   return typeof files?.print?.key === 'string' ? { key: files.print.key } : undefined;
 }
+
+/** The print PDF's wraparound cover, recorded beside it at publish (absent for versions made before covers). */
+export function printCoverFile(book: { metadata?: Record<string, unknown> }): { key: string } | undefined {
+  const files = book.metadata?.files as { printCover?: { key?: unknown } } | undefined;
+  return typeof files?.printCover?.key === 'string' ? { key: files.printCover.key } : undefined;
+}

@@ -205,6 +205,8 @@ export interface StoredFiles {
   cover: FileRef;
   /** The print-ready PDF, when the owner's plan includes one. */
   print?: FileRef;
+  /** Its wraparound cover (back, spine, front), stored beside it; absent for print PDFs made before covers. */
+  printCover?: FileRef;
 }
 
 /**
