@@ -6,12 +6,12 @@
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { printFile, type Ebook } from '../db/repositories';
+import { printCoverFile, printFile, type Ebook } from '../db/repositories';
 import type { Storage } from '../activities/storage/types';
 import type { Logger } from '../lib/logger';
 import { HttpProblem, notFound } from './problem';
 
-export const FILE_KINDS = ['pdf', 'epub', 'cover', 'print'] as const;
+export const FILE_KINDS = ['pdf', 'epub', 'cover', 'print', 'print-cover'] as const;
 export type FileKind = (typeof FILE_KINDS)[number];
 
 /**
@@ -74,7 +74,7 @@ export async function sendStoredFile(
 
 /**
  * One of a book's files by kind; 404 problems for an unknown kind or a file not
- * made yet. The print-ready PDF is the owner's alone (`options.print`).
+ * made yet. The print-ready PDF and its wraparound cover are the owner's alone (`options.print`).
  */
 export async function sendBookFile(
   req: Request,
@@ -86,17 +86,29 @@ export async function sendBookFile(
 ): Promise<void> {
   const { storage } = deps;
   const kind = kindParam as FileKind;
-  if (!FILE_KINDS.includes(kind) || (kind === 'print' && !options.print)) throw notFound('File');
-  if (kind === 'print' && book.pdfKey && !printFile(book)) {
+  const printKind = kind === 'print' || kind === 'print-cover';
+  if (!FILE_KINDS.includes(kind) || (printKind && !options.print)) throw notFound('File');
+  if (printKind && book.pdfKey && !printFile(book)) {
     throw new HttpProblem(404, 'Not Found', 'This book has no print-ready PDF (it comes with the Midnights and The Eras Tour plans)');
   }
+  if (kind === 'print-cover' && book.pdfKey && !printCoverFile(book)) {
+    throw new HttpProblem(404, 'Not Found', 'This version of the book has no print cover (it was made before print covers were); re-run its PDF to get one');
+  }
   const key =
-    kind === 'pdf' ? book.pdfKey : kind === 'epub' ? book.epubKey : kind === 'print' ? printFile(book)?.key : book.coverImageKey;
+    kind === 'pdf'
+      ? book.pdfKey
+      : kind === 'epub'
+        ? book.epubKey
+        : kind === 'print'
+          ? printFile(book)?.key
+          : kind === 'print-cover'
+            ? printCoverFile(book)?.key
+            : book.coverImageKey;
   if (!key) throw new HttpProblem(404, 'Not Found', `The ${kind} is not ready yet`, { bookStatus: book.status });
   const head = await storage.head(key);
   if (!head) throw notFound('File');
   const ext = key.slice(key.lastIndexOf('.') + 1);
-  const name = `${slug(book.title) || 'ebook'}${kind === 'print' ? '-print' : ''}.${ext}`;
+  const name = `${slug(book.title) || 'ebook'}${printKind ? `-${kind}` : ''}.${ext}`;
   // A URL naming the current version (`?v=`, as the book's answers give them) never
   // changes content: the next version has another URL. Any other URL revalidates.
   const scope = deps.cacheControl.startsWith('public') ? 'public' : 'private';

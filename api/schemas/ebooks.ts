@@ -100,6 +100,7 @@ export const bookSchema = statusSchema
     ),
     pdfUrl: url.nullable(),
     printPdfUrl: url.nullable(),
+    printCoverUrl: url.nullable().describe('The print PDF’s wraparound cover (back, spine, front, bleed), sized from its page count; null without a print PDF'),
     epubUrl: url.nullable(),
     coverImageUrl: url.nullable(),
     cost: z.record(z.string(), z.unknown()),

@@ -15,6 +15,7 @@ import { useTestStack } from '../helpers/stack';
 import { api } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
 import { OPERATIONS } from '../../api/openapi';
+import { FILE_KINDS } from '../../api/files';
 import { pictureKey } from '../../workflows/story-ai-shared';
 import { chaptersJobKey } from '../../workflows/ai-services-shared';
 
@@ -107,6 +108,14 @@ const RULES: Record<string, Rule> = {
   'POST /v1/ai/enhance/image': { owner: 'none', body: { imageId: '00000000-0000-4000-8000-000000000000', scale: 2 } },
 };
 
+/**
+ * Rows beyond an operation's own: a path parameter whose values are routes of their own
+ * (the file kinds, print and print-cover among them) gets each value checked.
+ */
+const PATH_VARIANTS: Record<string, Record<string, readonly string[]>> = {
+  'GET /v1/ebooks/{id}/files/{kind}': { '{kind}': FILE_KINDS },
+};
+
 const v1Operations = OPERATIONS.filter((op) => op.path.startsWith('/v1/')).map((op) => ({
   ...op,
   name: `${op.method.toUpperCase()} ${op.path}`,
@@ -165,6 +174,15 @@ describe('authorization matrix (every /v1 operation of the OpenAPI document)', f
       .replace('{n}', '1')
       .replace('{kind}', 'pdf');
 
+  /** The operation's path, and one more per value of a parameter listed in PATH_VARIANTS. */
+  const pathsOf = (op: (typeof v1Operations)[number], rule: Rule): string[] => {
+    const paths = [pathOf(op.path, rule)];
+    for (const [param, values] of Object.entries(PATH_VARIANTS[op.name] ?? {})) {
+      for (const v of values) paths.push(pathOf(op.path.replace(param, v), rule));
+    }
+    return [...new Set(paths)];
+  };
+
   const call = (op: (typeof v1Operations)[number], token: string | undefined, path: string) => {
     const rule = RULES[op.name];
     const opts: Parameters<typeof api>[3] = { token };
@@ -200,15 +218,16 @@ describe('authorization matrix (every /v1 operation of the OpenAPI document)', f
     const failures: string[] = [];
     for (const op of v1Operations.filter((o) => !PUBLIC_V1.has(o.name))) {
       const rule = RULES[op.name] ?? { owner: 'none' };
-      const path = pathOf(op.path, rule);
-      for (const [label, token] of [
-        ['no token', undefined],
-        ['forged token', forged],
-        ['garbage token', 'not.a.jwt'],
-      ] as const) {
-        const res = await call(op, token, path);
-        if (res.status !== 401) failures.push(`${op.name} with ${label}: ${res.status}`);
-        else assert.match(res.headers.get('content-type') ?? '', /problem\+json/, `${op.name} ${label}`);
+      for (const path of pathsOf(op, rule)) {
+        for (const [label, token] of [
+          ['no token', undefined],
+          ['forged token', forged],
+          ['garbage token', 'not.a.jwt'],
+        ] as const) {
+          const res = await call(op, token, path);
+          if (res.status !== 401) failures.push(`${op.name} (${path}) with ${label}: ${res.status}`);
+          else assert.match(res.headers.get('content-type') ?? '', /problem\+json/, `${op.name} ${label}`);
+        }
       }
     }
     assert.deepEqual(failures, []);
@@ -219,9 +238,11 @@ describe('authorization matrix (every /v1 operation of the OpenAPI document)', f
     for (const op of v1Operations.filter((o) => !PUBLIC_V1.has(o.name))) {
       const rule = RULES[op.name];
       if (!rule || rule.owner === 'none' || rule.admin) continue;
-      const res = await call(op, intruder, pathOf(op.path, rule));
-      if (res.status !== 404) failures.push(`${op.name}: ${res.status} ${JSON.stringify(res.body)}`);
-      else if (/^No route/.test(res.body?.detail ?? '')) failures.push(`${op.name}: no such route`);
+      for (const path of pathsOf(op, rule)) {
+        const res = await call(op, intruder, path);
+        if (res.status !== 404) failures.push(`${op.name} (${path}): ${res.status} ${JSON.stringify(res.body)}`);
+        else if (/^No route/.test(res.body?.detail ?? '')) failures.push(`${op.name} (${path}): no such route`);
+      }
     }
     assert.deepEqual(failures, []);
     // Nothing of Olive's changed or went.

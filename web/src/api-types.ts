@@ -644,7 +644,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Download the PDF, the EPUB, the cover or the print-ready PDF of the Midnights and The Eras Tour plans (kind: pdf, epub, cover, print) */
+        /** Download the PDF, the EPUB, the cover, or the print-on-demand package of the Midnights and The Eras Tour plans: the print-ready interior PDF and its wraparound cover PDF (kind: pdf, epub, cover, print, print-cover) */
         get: operations["getV1EbooksIdFilesKind"];
         put?: never;
         post?: never;
@@ -1176,6 +1176,8 @@ export interface components {
                 version: number;
             };
             pdfUrl: string | null;
+            /** @description The print PDF’s wraparound cover (back, spine, front, bleed), sized from its page count; null without a print PDF */
+            printCoverUrl: string | null;
             printPdfUrl: string | null;
             progress: number;
             prompt: string | null;
@@ -5015,7 +5017,7 @@ export interface operations {
             };
             path: {
                 id: string;
-                kind: "pdf" | "epub" | "cover" | "print";
+                kind: "pdf" | "epub" | "cover" | "print" | "print-cover";
             };
             cookie?: never;
         };
@@ -5075,7 +5077,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description No such book or file not ready */
+            /** @description No such book, file not ready, or no print package (plan without printReady; print-cover: a version made before print covers) */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -3,7 +3,7 @@
  * status document (from the status cache, with an ETag), its files, and its
  * progress as server-sent events.
  */
-import { printFile } from '../../../db/repositories';
+import { printCoverFile, printFile } from '../../../db/repositories';
 import { chapterParagraphs } from '../../book-cache';
 import { etagMatches, sendBookFile } from '../../files';
 import { lastEventId, streamEvents } from '../../sse';
@@ -40,6 +40,7 @@ export const readRoutes: EbookRoutes = (router, deps) => {
       chapters,
       pdfUrl: book.pdfUrl ?? null,
       printPdfUrl: printFile(book) ? `/v1/ebooks/${book.id}/files/print?v=${book.fileVersion}` : null,
+      printCoverUrl: printCoverFile(book) ? `/v1/ebooks/${book.id}/files/print-cover?v=${book.fileVersion}` : null,
       epubUrl: book.epubUrl ?? null,
       coverImageUrl: book.coverImageUrl ?? null,
       fileVersion: book.fileVersion,
