@@ -9,6 +9,7 @@
 import { createRequire } from 'node:module';
 import sharp from 'sharp';
 import type { ImageProvider, ImageRequest, ImageResult } from './types';
+import { handFontsToSvg } from '../render/svg-fonts';
 import { hash32, Rng } from './offline-text';
 
 const MODEL = 'offline-painter-1';
@@ -685,6 +686,12 @@ export function composeSvg(req: ImageRequest): { svg: string; width: number; hei
   return { svg, width, height };
 }
 
+/** The SVG as the picture's file: a JPEG cover, a PNG illustration. */
+export async function rasteriseSvg(svg: string, kind: 'cover' | 'illustration'): Promise<Buffer> {
+  const img = sharp(Buffer.from(svg), { density: 72 });
+  return kind === 'cover' ? img.jpeg({ quality: 88, mozjpeg: false }).toBuffer() : img.png({ compressionLevel: 6 }).toBuffer();
+}
+
 export function createOfflineImageProvider(): ImageProvider {
   return {
     name: 'offline',
@@ -695,11 +702,9 @@ export function createOfflineImageProvider(): ImageProvider {
         throw new RangeError(`unknown image kind ${String(req.kind)}`);
       }
       const { svg, width, height } = composeSvg(req);
-      const img = sharp(Buffer.from(svg), { density: 72 });
-      const data =
-        req.kind === 'cover'
-          ? await img.jpeg({ quality: 88, mozjpeg: false }).toBuffer()
-          : await img.png({ compressionLevel: 6 }).toBuffer();
+      // librsvg finds fonts through fontconfig only: it gets the files the PDF draws with.
+      await handFontsToSvg([req.title, req.subtitle, req.caption].filter(Boolean).join(' '));
+      const data = await rasteriseSvg(svg, req.kind);
       signal?.throwIfAborted();
       return {
         data,
