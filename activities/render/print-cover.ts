@@ -167,9 +167,12 @@ export async function renderPrintCover(book: RenderBook, opts: PrintCoverOptions
 
   let y = bleed + m;
   doc.fillColor(ink);
-  const titleSize = 22;
-  const titleOpts = { width: boxW, align: 'center' as const, baseDir: dir, lineGap: 2, height: titleSize * 4.2, ellipsis: true };
-  ts.draw('serif-bold', titleSize, title, boxX, y, titleOpts);
+  // The title as large as fits three lines (22 pt down to 14 pt); longer still, it ends in an ellipsis.
+  const titleBase = { width: boxW, align: 'center' as const, baseDir: dir, lineGap: 2 };
+  let titleSize = 22;
+  const lines = (size: number) => ts.height('serif-bold', size, title, titleBase) / ts.height('serif-bold', size, 'X', titleBase);
+  while (titleSize > 14 && lines(titleSize) > 3.01) titleSize -= 1;
+  ts.draw('serif-bold', titleSize, title, boxX, y, { ...titleBase, height: ts.height('serif-bold', titleSize, 'X', titleBase) * 3.2, ellipsis: true });
   y = doc.y + 12;
   doc.moveTo(boxX + boxW * 0.4, y).lineTo(boxX + boxW * 0.6, y).lineWidth(1).strokeColor(rule).stroke();
   y += 18;
