@@ -37,6 +37,26 @@ async function textBetween(file: string, x0: number, x1: number): Promise<string
   return stdout.replace(/\s+/g, ' ').trim();
 }
 
+/** Word boxes (points) pdftotext finds on the sheet. */
+async function words(file: string): Promise<Array<{ text: string; xMin: number; xMax: number }>> {
+  const { stdout } = await exec('pdftotext', ['-bbox', file, '-']);
+  return [...stdout.matchAll(/<word xMin="([\d.]+)" yMin="[\d.]+" xMax="([\d.]+)" yMax="[\d.]+">([^<]*)<\/word>/g)].map((m) => ({
+    xMin: Number(m[1]),
+    xMax: Number(m[2]),
+    text: m[3],
+  }));
+}
+
+/** Asserts that every word on the spine keeps SPINE_TEXT_MARGIN_IN (1/16 in) from both folds. */
+async function assertSpineClear(file: string, spineX0: number, spineX1: number): Promise<number> {
+  const margin = 0.0625 * PT;
+  const onSpine = (await words(file)).filter((w) => (w.xMin + w.xMax) / 2 > spineX0 && (w.xMin + w.xMax) / 2 < spineX1);
+  for (const w of onSpine) {
+    assert.ok(w.xMin >= spineX0 + margin - 0.01 && w.xMax <= spineX1 - margin + 0.01, `"${w.text}" spans ${w.xMin.toFixed(2)}..${w.xMax.toFixed(2)} pt; the spine's clear area is ${(spineX0 + margin).toFixed(2)}..${(spineX1 - margin).toFixed(2)}`);
+  }
+  return onSpine.length;
+}
+
 describe('print package: the wraparound cover PDF', function () {
   this.timeout(120_000);
   let dir: string;
@@ -86,6 +106,7 @@ describe('print package: the wraparound cover PDF', function () {
       if (pages >= 100) {
         assert.match(spine, new RegExp(book.title.split(' ')[0]), `spine text: ${spine}`);
         assert.match(spine, /Ada Quill/);
+        assert.ok((await assertSpineClear(file, spineX0, spineX0 + spineIn * PT)) >= 3);
       } else {
         assert.equal(spine, '', 'no text on a spine under 100 pages');
       }
@@ -127,6 +148,7 @@ describe('print package: the wraparound cover PDF', function () {
     const spine = await textBetween(file, spineX0, spineX0 + 200 * WHITE_IN_PER_PAGE * PT);
     assert.match(spine, /美咲の地図/);
     assert.match(spine, /Карта/);
+    assert.ok((await assertSpineClear(file, spineX0, spineX0 + 200 * WHITE_IN_PER_PAGE * PT)) >= 3);
     const back = await textBetween(file, 0, spineX0);
     for (const word of ['東京', 'القاهرة', 'ירושלים', 'Москва', 'Ἀθῆναι']) assert.ok(back.includes(word), `${word} on the back: ${back}`);
     const { stdout: fonts } = await exec('pdffonts', [file]);
