@@ -13,7 +13,7 @@ import path from 'node:path';
 import { renderPrintCover } from '../../activities/render/print-cover';
 import type { RenderBook } from '../../activities/render/types';
 import { exec } from '../helpers/http';
-import { englishBook, mixedBook, picture } from './books';
+import { englishBook, mixedBook, picture, SCRIPT_PROBES } from './books';
 
 const PT = 72;
 /** The published figures the cover must match (docs/print.md): 6 × 9 in trim, 1/8 in bleed. */
@@ -155,5 +155,18 @@ describe('print package: the wraparound cover PDF', function () {
     // Every font is embedded (the "emb" column), and a CJK face drew the Japanese.
     for (const line of fonts.trim().split('\n').slice(2)) assert.match(line, /\s+yes\s+yes\s+(yes|no)\s+\d+\s+\d+\s*$/, line);
     assert.match(fonts, /CJK|Hans|KR/);
+  });
+
+  it("draws the word of each of the render matrix's further scripts in its blurb, each in the font that has it", async () => {
+    const blurb = SCRIPT_PROBES.map((p) => p.word).join(' · ');
+    const file = await render({ ...english, description: blurb }, 150, 'cover-probes');
+    // The whole sheet's text (the blurb is only on the back): pdftotext's cropped mode splits some stacked Myanmar letters.
+    const { stdout: back } = await exec('pdftotext', ['-enc', 'UTF-8', file, '-']);
+    assert.ok(!back.includes('\uFFFD'), 'U+FFFD in the text');
+    const { stdout: fonts } = await exec('pdffonts', [file]);
+    for (const probe of SCRIPT_PROBES) {
+      if (probe.extracts) assert.ok(back.includes(probe.word), `${probe.script} (${probe.word}) on the back: ${back}`);
+      assert.match(fonts, probe.font, `${probe.script}: no font matching ${probe.font}`);
+    }
   });
 });
