@@ -45,10 +45,13 @@ export function createBookCache(opts: BookCacheOptions = {}): BookCache {
   const { redis } = opts;
   if (redis) {
     const ttl = opts.ttlSeconds ?? 3600;
-    // A Redis outage makes every read a miss (the answer is computed as without a cache), never an error.
+    // A Redis outage makes every read a miss (the answer is computed as without a cache), never an
+    // error; while the client knows Redis is away (it logs that once) nothing is even tried.
+    const away = () => redis.status !== 'ready';
     return {
       kind: 'redis',
       async get(key) {
+        if (away()) return undefined;
         try {
           return (await redis.get(key)) ?? undefined;
         } catch (err) {
@@ -57,6 +60,7 @@ export function createBookCache(opts: BookCacheOptions = {}): BookCache {
         }
       },
       async set(key, value) {
+        if (away()) return;
         try {
           await redis.set(key, value, 'EX', ttl);
         } catch (err) {
