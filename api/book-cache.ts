@@ -12,6 +12,7 @@ import { LRUCache } from 'lru-cache';
 import type { Ebook } from '../db/repositories';
 import type { Logger } from '../lib/logger';
 import type { Storage } from '../activities/storage/types';
+import { isStorageUnreachable } from '../activities/storage/waits';
 
 export interface BookCache {
   readonly kind: 'redis' | 'memory';
@@ -125,7 +126,9 @@ export async function chapterParagraphs(
       if (!c.textKey) return undefined;
       try {
         return (JSON.parse((await storage.get(c.textKey)).toString('utf8')) as { paragraphs: string[] }).paragraphs;
-      } catch {
+      } catch (err) {
+        // A store that does not answer is a 503 (try again), not a book without its text.
+        if (isStorageUnreachable(err)) throw err;
         complete = false;
         return undefined;
       }

@@ -62,7 +62,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: Temporal, database, storage (and Redis when configured) reachable */
+        /** Readiness: Temporal, database and storage reachable; Redis, when configured, is reported but only degrades (`degraded: ["redis"]`) */
         get: operations["getReadyz"];
         put?: never;
         post?: never;
@@ -1199,6 +1199,20 @@ export interface components {
             updatedAt: string;
             /** @enum {string} */
             visibility: "private" | "public";
+            /** @description While the book is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
+            waitingFor: {
+                /**
+                 * @description What the book waits for: `storage`, the file store
+                 * @enum {string}
+                 */
+                dependency: "storage";
+                /** @description In words, e.g. "waiting for file storage (unreachable: ECONNREFUSED); writeChapter is retried until it answers" */
+                message: string;
+                /** @description ISO 8601 date-time */
+                since: string;
+                /** @description The step (activity) that waits */
+                step?: string;
+            } | null;
             workflowId: string | null;
         };
         BookPage: {
@@ -1262,6 +1276,20 @@ export interface components {
                 updatedAt: string;
                 /** @enum {string} */
                 visibility: "private" | "public";
+                /** @description While the book is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
+                waitingFor: {
+                    /**
+                     * @description What the book waits for: `storage`, the file store
+                     * @enum {string}
+                     */
+                    dependency: "storage";
+                    /** @description In words, e.g. "waiting for file storage (unreachable: ECONNREFUSED); writeChapter is retried until it answers" */
+                    message: string;
+                    /** @description ISO 8601 date-time */
+                    since: string;
+                    /** @description The step (activity) that waits */
+                    step?: string;
+                } | null;
                 workflowId: string | null;
             }[];
             nextCursor: string | null;
@@ -1531,6 +1559,20 @@ export interface components {
             updatedAt: string;
             /** @enum {string} */
             visibility: "private" | "public";
+            /** @description While the book is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
+            waitingFor: {
+                /**
+                 * @description What the book waits for: `storage`, the file store
+                 * @enum {string}
+                 */
+                dependency: "storage";
+                /** @description In words, e.g. "waiting for file storage (unreachable: ECONNREFUSED); writeChapter is retried until it answers" */
+                message: string;
+                /** @description ISO 8601 date-time */
+                since: string;
+                /** @description The step (activity) that waits */
+                step?: string;
+            } | null;
             workflowId: string | null;
         };
         Problem: {
@@ -1685,6 +1727,20 @@ export interface components {
             updatedAt: string;
             /** @enum {string} */
             visibility: "private" | "public";
+            /** @description While the book is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
+            waitingFor: {
+                /**
+                 * @description What the book waits for: `storage`, the file store
+                 * @enum {string}
+                 */
+                dependency: "storage";
+                /** @description In words, e.g. "waiting for file storage (unreachable: ECONNREFUSED); writeChapter is retried until it answers" */
+                message: string;
+                /** @description ISO 8601 date-time */
+                since: string;
+                /** @description The step (activity) that waits */
+                step?: string;
+            } | null;
             workflowId: string | null;
         };
         StreamToken: {

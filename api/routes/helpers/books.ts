@@ -66,8 +66,16 @@ export function statusOf(book: Ebook): Status {
     // Only a book waiting for its owner carries the outline under review (title, logline, cast, chapters).
     // Stored by the review activities as core/outline-review.ts's ReviewOutline.
     ...(status === 'awaiting_review' && book.outlineReview ? { outline: book.outlineReview as unknown as Status['outline'] } : {}),
+    waitingFor: waitingForOf(book, status),
     updatedAt: book.updatedAt,
   };
+}
+
+/** What a book in progress waits for (file storage unreachable); null otherwise, and always once it has ended. */
+function waitingForOf(book: Ebook, status: EbookStatus): Status['waitingFor'] {
+  const w = book.waitingFor;
+  if (!w || (status !== 'queued' && status !== 'running')) return null;
+  return { dependency: 'storage', message: w.message, ...(w.step ? { step: w.step } : {}), since: new Date(w.since).toISOString() };
 }
 
 /** Where anyone reads a public book; null while it is private. */
