@@ -107,7 +107,8 @@ export function createEbookRepository(knex: Knex) {
         .where({ id, workflow_id: workflowId, status: 'failed' })
         .whereNotNull('closed_run_id')
         .whereNot('closed_run_id', runId)
-        .update({ status: 'running', stage, error: null, closed_run_id: null, updated_at: knex.fn.now() });
+        // A wait the failed run left behind is not this run's.
+        .update({ status: 'running', stage, error: null, closed_run_id: null, waiting_for: null, updated_at: knex.fn.now() });
       return n > 0;
     },
 

@@ -88,7 +88,7 @@ export const statusSchema = z
         since: dateTime,
       })
       .nullable()
-      .describe('While the book is queued or running: a dependency it waits for (its steps are retried until it answers); else null'),
+      .describe('While the book (or its revision) is queued or running: a dependency it waits for (its steps are retried until it answers); else null'),
     updatedAt: dateTime,
   })
 ;

@@ -1199,7 +1199,7 @@ export interface components {
             updatedAt: string;
             /** @enum {string} */
             visibility: "private" | "public";
-            /** @description While the book is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
+            /** @description While the book (or its revision) is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
             waitingFor: {
                 /**
                  * @description What the book waits for: `storage`, the file store
@@ -1276,7 +1276,7 @@ export interface components {
                 updatedAt: string;
                 /** @enum {string} */
                 visibility: "private" | "public";
-                /** @description While the book is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
+                /** @description While the book (or its revision) is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
                 waitingFor: {
                     /**
                      * @description What the book waits for: `storage`, the file store
@@ -1559,7 +1559,7 @@ export interface components {
             updatedAt: string;
             /** @enum {string} */
             visibility: "private" | "public";
-            /** @description While the book is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
+            /** @description While the book (or its revision) is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
             waitingFor: {
                 /**
                  * @description What the book waits for: `storage`, the file store
@@ -1727,7 +1727,7 @@ export interface components {
             updatedAt: string;
             /** @enum {string} */
             visibility: "private" | "public";
-            /** @description While the book is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
+            /** @description While the book (or its revision) is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
             waitingFor: {
                 /**
                  * @description What the book waits for: `storage`, the file store

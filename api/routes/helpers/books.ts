@@ -71,10 +71,11 @@ export function statusOf(book: Ebook): Status {
   };
 }
 
-/** What a book in progress waits for (file storage unreachable); null otherwise, and always once it has ended. */
+/** What a book in progress (or its running revision) waits for (file storage unreachable); null otherwise. */
 function waitingForOf(book: Ebook, status: EbookStatus): Status['waitingFor'] {
   const w = book.waitingFor;
-  if (!w || (status !== 'queued' && status !== 'running')) return null;
+  const inProgress = status === 'queued' || status === 'running' || book.revision?.status === 'running';
+  if (!w || !inProgress) return null;
   return { dependency: 'storage', message: w.message, ...(w.step ? { step: w.step } : {}), since: new Date(w.since).toISOString() };
 }
 
