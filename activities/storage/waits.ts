@@ -127,13 +127,7 @@ export function withStorageWaits<S extends Storage>(storage: S, opts: StorageWai
         const reason = reasonOf(err);
         const ctx = currentContext();
         if (!ctx) throw new StorageUnavailable(`file storage is unreachable (${reason})`, { cause: err });
-        const pause = Math.min(maxPauseMs, 250 * 2 ** tries);
-        if (Date.now() + pause > waitDeadline(ctx, opts.maxWaitMs)) {
-          throw new StorageUnavailable(
-            `file storage is unreachable (${reason}) during ${op}; ${ctx.info.activityType} is retried until it answers`,
-            { cause: err },
-          );
-        }
+        // The book says so first, also when this attempt cannot afford to wait at all.
         if (!waited) {
           waited = true;
           const step = ctx.info.activityType;
@@ -141,6 +135,13 @@ export function withStorageWaits<S extends Storage>(storage: S, opts: StorageWai
             .get(ctx)
             ?.waiting({ dependency: 'storage', step, message: `waiting for file storage (unreachable: ${reason}); ${step} is retried until it answers` })
             .catch(() => undefined);
+        }
+        const pause = Math.min(maxPauseMs, 250 * 2 ** tries);
+        if (Date.now() + pause > waitDeadline(ctx, opts.maxWaitMs)) {
+          throw new StorageUnavailable(
+            `file storage is unreachable (${reason}) during ${op}; ${ctx.info.activityType} is retried until it answers`,
+            { cause: err },
+          );
         }
         if (!ctx.info.isLocal) ctx.heartbeat({ waitingFor: 'storage' });
         // Rejects when the activity is cancelled: a cancelled book stops waiting.
