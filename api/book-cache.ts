@@ -12,6 +12,7 @@ import { LRUCache } from 'lru-cache';
 import type { Ebook } from '../db/repositories';
 import type { Logger } from '../lib/logger';
 import type { Storage } from '../activities/storage/types';
+import { isStorageUnreachable } from '../activities/storage/waits';
 
 export interface BookCache {
   readonly kind: 'redis' | 'memory';
@@ -45,10 +46,13 @@ export function createBookCache(opts: BookCacheOptions = {}): BookCache {
   const { redis } = opts;
   if (redis) {
     const ttl = opts.ttlSeconds ?? 3600;
-    // A Redis outage makes every read a miss (the answer is computed as without a cache), never an error.
+    // A Redis outage makes every read a miss (the answer is computed as without a cache), never an
+    // error; while the client knows Redis is away (it logs that once) nothing is even tried.
+    const away = () => redis.status !== 'ready';
     return {
       kind: 'redis',
       async get(key) {
+        if (away()) return undefined;
         try {
           return (await redis.get(key)) ?? undefined;
         } catch (err) {
@@ -57,6 +61,7 @@ export function createBookCache(opts: BookCacheOptions = {}): BookCache {
         }
       },
       async set(key, value) {
+        if (away()) return;
         try {
           await redis.set(key, value, 'EX', ttl);
         } catch (err) {
@@ -121,7 +126,9 @@ export async function chapterParagraphs(
       if (!c.textKey) return undefined;
       try {
         return (JSON.parse((await storage.get(c.textKey)).toString('utf8')) as { paragraphs: string[] }).paragraphs;
-      } catch {
+      } catch (err) {
+        // A store that does not answer is a 503 (try again), not a book without its text.
+        if (isStorageUnreachable(err)) throw err;
         complete = false;
         return undefined;
       }

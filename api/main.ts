@@ -10,7 +10,7 @@ import { createServices } from '../wiring/services';
 import { connectClient } from '../wiring/temporal';
 import { createApp } from './app';
 import { endAllStreams } from './sse';
-import Redis from 'ioredis';
+import { createApiRedis } from '../wiring/redis';
 
 /** How long a stopping API lets in-flight requests run before it closes their connections. */
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -21,12 +21,7 @@ async function main() {
   const services = await createServices(config);
   const temporal = await connectClient(config);
   const clerk = clerkSettings(config);
-  // Auto-pipelining: the rate limiters' commands of requests arriving together go out in
-  // one write, not one socket write each (a syscall per command was a tenth of the
-  // API's CPU under load).
-  const redis = config.redisUrl
-    ? new Redis(config.redisUrl, { maxRetriesPerRequest: 2, enableOfflineQueue: false, enableAutoPipelining: true })
-    : undefined;
+  const redis = config.redisUrl ? createApiRedis(config.redisUrl, log) : undefined;
   const app = createApp({
     services,
     temporal,

@@ -52,7 +52,7 @@ const streamQuerySchema = z.object({
 
 export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', summary: 'Liveness', auth: false, responses: { '200': 'The process is alive' } },
-  { method: 'get', path: '/readyz', summary: 'Readiness: Temporal, database, storage (and Redis when configured) reachable', auth: false, responses: { '200': 'Ready', '503': 'A dependency is down' } },
+  { method: 'get', path: '/readyz', summary: 'Readiness: Temporal, database and storage reachable; Redis, when configured, is reported but only degrades (`degraded: ["redis"]`)', auth: false, responses: { '200': 'Ready', '503': 'A dependency is down' } },
   { method: 'get', path: '/metrics', summary: 'Prometheus metrics', auth: false, produces: 'text/plain', responses: { '200': 'Metrics' } },
   { method: 'get', path: '/openapi.json', summary: 'This document', auth: false, responses: { '200': 'OpenAPI 3.1' } },
   {

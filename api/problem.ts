@@ -87,6 +87,14 @@ export function errorHandler(log: Logger): ErrorRequestHandler {
       sendProblem(req, res, e.status, STATUS_CODES[e.status] ?? 'Invalid request', 'The request could not be read.');
       return;
     }
+    if ((err as { code?: unknown }).code === 'STORAGE_UNAVAILABLE') {
+      log.warn({ err, requestId: req.id, path: req.path }, 'file storage unavailable');
+      res.setHeader('Retry-After', '5');
+      sendProblem(req, res, 503, 'Service Unavailable', 'File storage is unreachable; try again in a few seconds.', {
+        retryAfterSeconds: 5,
+      });
+      return;
+    }
     if (isDependencyDown(err)) {
       // A database (or other dependency) outage is temporary: say so, and when to come back.
       log.warn({ err, requestId: req.id, path: req.path }, 'dependency unavailable');

@@ -107,7 +107,8 @@ export function createEbookRepository(knex: Knex) {
         .where({ id, workflow_id: workflowId, status: 'failed' })
         .whereNotNull('closed_run_id')
         .whereNot('closed_run_id', runId)
-        .update({ status: 'running', stage, error: null, closed_run_id: null, updated_at: knex.fn.now() });
+        // A wait the failed run left behind is not this run's.
+        .update({ status: 'running', stage, error: null, closed_run_id: null, waiting_for: null, updated_at: knex.fn.now() });
       return n > 0;
     },
 
@@ -118,6 +119,28 @@ export function createEbookRepository(knex: Knex) {
           title: clip(outline.title),
           description: outline.description ?? null,
           chapters: json(outline.chapters),
+          updated_at: knex.fn.now(),
+        });
+      return n > 0;
+    },
+
+    /**
+     * What a running step waits for (`{dependency, message, step}`; `since` is kept from the
+     * first report of the same dependency), or null once it answers again. Never touches a
+     * row with nothing to clear.
+     */
+    async setWaitingFor(id: string, wait: { dependency: string; message: string; step?: string } | null): Promise<boolean> {
+      if (wait === null) {
+        const n = await knex('memory_books').where({ id }).whereNotNull('waiting_for').update({ waiting_for: null, updated_at: knex.fn.now() });
+        return n > 0;
+      }
+      const n = await knex('memory_books')
+        .where({ id })
+        .update({
+          waiting_for: knex.raw(
+            `?::jsonb || jsonb_build_object('since', CASE WHEN waiting_for->>'dependency' = ? THEN waiting_for->'since' ELSE to_jsonb(now()) END)`,
+            [JSON.stringify(wait), wait.dependency],
+          ),
           updated_at: knex.fn.now(),
         });
       return n > 0;

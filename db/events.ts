@@ -297,6 +297,8 @@ function createSubscriptions(knex: Knex, opts: CatchUpOptions) {
     deliver,
     pump,
     pumpInBackground,
+    /** One pass of the safety net now (one query for every owner subscribed here). */
+    poll: () => safetyNet(),
     get closed() {
       return closed;
     },
@@ -500,6 +502,8 @@ export interface RedisEventBusOptions {
   clientName?: string;
   /** How long a message that came before its predecessor waits for it before the table is read (default 25 ms). */
   reorderWaitMs?: number;
+  /** While Redis is unreachable, the table is read this often instead (default 1 s). */
+  degradedPollMs?: number;
 }
 
 /** The Redis pub/sub channel of one book's (or story's) live events. */
@@ -548,6 +552,16 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
   let publisher: Redis | undefined;
   let subscriber: Redis | undefined;
   let lostSinceReady = false;
+  /**
+   * Redis unreachable (a connection closed, or a command failed): publishes skip it
+   * (the row is committed; readers find it in the table), SUBSCRIBEs go out in the
+   * background, and every subscription here reads the table every `degradedPollMs`
+   * until the subscriber connection is ready again. Nothing waits on Redis meanwhile.
+   */
+  let publisherDown = false;
+  let subscriberDown = false;
+  let degradedTimer: NodeJS.Timeout | undefined;
+  const degradedPollMs = options.degradedPollMs ?? 1_000;
   /** Per book, the SUBSCRIBE every local subscriber waits for before its first read. */
   const channels = new Map<string, Promise<unknown>>();
   /** Messages that came before their predecessor, per subscriber, by predecessor id. */
@@ -564,6 +578,21 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
       maxRetriesPerRequest: 1,
       retryStrategy: (times) => Math.min(2_000, 50 * 2 ** Math.min(times, 6)),
     });
+
+  /** An outage's first error is reported; the reconnect attempts after it are not. */
+  const reportOnce = (down: boolean, err: unknown) => {
+    if (!down) onError(err);
+  };
+
+  function setSubscriberDown(down: boolean): void {
+    subscriberDown = down;
+    if (down && !degradedTimer && !subs.closed) {
+      degradedTimer = setInterval(() => void subs.poll(), degradedPollMs).unref();
+    } else if (!down && degradedTimer) {
+      clearInterval(degradedTimer);
+      degradedTimer = undefined;
+    }
+  }
 
   function onMessage(channel: string, raw: string): void {
     let msg: RedisEventMessage;
@@ -632,14 +661,20 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
     // again while subscriptions kept coming.
     const s = connection(`${clientName}-subscriber`, { enableReadyCheck: false });
     s.on('message', onMessage);
-    s.on('error', (err) => onError(err));
+    s.on('error', (err) => reportOnce(subscriberDown, err));
     s.on('close', () => {
       lostSinceReady = true;
+      setSubscriberDown(true);
     });
     s.on('ready', () => {
-      // ioredis subscribes again by itself; what was published meanwhile is only in the table.
+      setSubscriberDown(false);
+      // ioredis subscribes again by itself to what it had; what was published meanwhile is only in the table.
       if (!lostSinceReady) return;
       lostSinceReady = false;
+      // SUBSCRIBEs that failed while Redis was away are not among what ioredis restores:
+      // every book subscribed here is asked for again (twice is harmless).
+      const owners = [...subs.byOwner.keys()];
+      if (owners.length > 0) s.subscribe(...owners.map(channelOf)).catch(onError);
       // It sends the SUBSCRIBEs right after 'ready': a PING queued behind them answers
       // once they are active, so the re-read below cannot miss an event in between.
       setImmediate(() => {
@@ -657,11 +692,25 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
   async function sendToRedis(msg: RedisEventMessage): Promise<void> {
     // A transaction that commits after close() has nobody left to tell in this process.
     if (subs.closed) return;
-    publisher ??= connection(`${clientName}-publisher`).on('error', (err) => onError(err));
+    if (!publisher) {
+      const p = connection(`${clientName}-publisher`);
+      p.on('error', (err) => reportOnce(publisherDown, err));
+      p.on('close', () => {
+        publisherDown = true;
+      });
+      p.on('ready', () => {
+        publisherDown = false;
+      });
+      publisher = p;
+    }
+    // Redis known to be away: the event is in the table, which readers fall back to; a
+    // publish would only wait for the next reconnect attempt to fail.
+    if (publisherDown) return;
     try {
       await publisher.publish(channelOf(msg.ownerId), JSON.stringify(msg));
     } catch (err) {
-      onError(err);
+      reportOnce(publisherDown, err);
+      publisherDown = publisher.status !== 'ready';
     }
   }
 
@@ -714,9 +763,19 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
     async subscribe(ownerId, afterId, onEvent) {
       const { sub, isFirst } = subs.add(ownerId, afterId, onEvent);
       try {
-        // Subscribed before the first read, so nothing falls between the two.
-        if (isFirst) channels.set(ownerId, ensureSubscriber().subscribe(channelOf(ownerId)));
-        await channels.get(ownerId);
+        // Subscribed before the first read, so nothing falls between the two. With Redis
+        // away the SUBSCRIBE fails (or waits): the stream goes on from the table, read
+        // every `degradedPollMs`, and the channel is subscribed again once Redis is back.
+        if (isFirst) {
+          const subscribing = ensureSubscriber()
+            .subscribe(channelOf(ownerId))
+            .catch((err: unknown) => {
+              reportOnce(subscriberDown, err);
+              setSubscriberDown(true);
+            });
+          channels.set(ownerId, subscribing);
+        }
+        if (!subscriberDown) await channels.get(ownerId);
         await subs.pump(sub);
       } catch (err) {
         await leave(sub);
@@ -727,6 +786,7 @@ export function createRedisEventBus(knex: Knex, redisUrl: string, options: Redis
 
     async close() {
       subs.close();
+      setSubscriberDown(false);
       for (const sub of [...early.keys()]) dropHeld(sub);
       await Promise.all(
         [publisher, subscriber].map((c) => c?.quit().catch(() => c.disconnect())),

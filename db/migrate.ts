@@ -12,6 +12,7 @@ import * as operatorResets from './migrations/20261205000000_operator_resets';
 import * as authSessions from './migrations/20261205160000_auth_sessions';
 import * as outlineReview from './migrations/20261205170000_outline_review';
 import * as erasures from './migrations/20261205180000_erasures';
+import * as waitingFor from './migrations/20261205190000_waiting_for';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -37,6 +38,7 @@ const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20261205160000_auth_sessions', authSessions],
   ['20261205170000_outline_review', outlineReview],
   ['20261205180000_erasures', erasures],
+  ['20261205190000_waiting_for', waitingFor],
 ];
 
 /** Names of every migration, in the order they apply. */

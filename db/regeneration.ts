@@ -111,7 +111,7 @@ async function selectBooks(knex: Knex, flags: BookSelection): Promise<BookRow[]>
 async function resetForRegeneration(knex: Knex, book: BookRow, workflowId: string): Promise<boolean> {
   const result = await knex.raw(
     `UPDATE memory_books
-     SET status = 'queued', stage = 'queued', error = NULL, progress = 0, workflow_id = ?, updated_at = now()
+     SET status = 'queued', stage = 'queued', error = NULL, progress = 0, waiting_for = NULL, workflow_id = ?, updated_at = now()
      WHERE id = ? AND status IN ('completed', 'failed', 'cancelled')`,
     [workflowId, book.id],
   );

@@ -91,6 +91,8 @@ export interface Ebook {
   closedRunId: string | null;
   /** The outline its owner is asked to review, while the book waits for them (else null). */
   outlineReview: JsonObject | null;
+  /** What a running step waits for (file storage unreachable), with `since`; null when nothing. */
+  waitingFor: { dependency: string; message: string; step?: string; since: string } | null;
   createdAt: string;
   updatedAt: string;
 }
@@ -258,6 +260,7 @@ export function toEbook(r: Row): Ebook {
     revision: r.revision ?? null,
     closedRunId: r.closed_run_id ?? null,
     outlineReview: r.outline_review ?? null,
+    waitingFor: r.waiting_for ?? null,
     createdAt: iso(r.created_at)!,
     updatedAt: iso(r.updated_at)!,
   };

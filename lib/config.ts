@@ -79,6 +79,12 @@ export interface Config {
   reviewTimeoutMs: number;
   /** Added latency of each offline provider call (demos, crash tests, benchmarks). */
   offlineProviderDelayMs: number;
+  /**
+   * STORAGE_WAIT_MS: the longest one activity attempt waits for unreachable file storage
+   * before failing for Temporal to retry it (a last attempt waits as long as its timeout
+   * allows). Unset: as long as the attempt's timeout allows.
+   */
+  storageWaitMs?: number;
   logLevel: string;
   /** Browser origins allowed to call the API (CORS); empty allows none. */
   corsOrigins: string[];
@@ -315,6 +321,7 @@ const envSchema = z.object({
   CHAPTER_CONCURRENCY: integer(4, 1, 24),
   REVIEW_TIMEOUT: duration(7 * DAY_MS, 1000, 366 * DAY_MS),
   OFFLINE_PROVIDER_DELAY_MS: integer(0, 0, 600_000),
+  STORAGE_WAIT_MS: optionalInteger(0, 3_600_000),
   LOG_LEVEL: textOr('info'),
   CORS_ORIGINS: origins,
   RATE_LIMIT_USER_PER_MINUTE: integer(600, 1, 1_000_000),
@@ -403,6 +410,7 @@ export function loadConfig(env: Env = process.env): Config {
     chapterConcurrency: e.CHAPTER_CONCURRENCY,
     reviewTimeoutMs: e.REVIEW_TIMEOUT,
     offlineProviderDelayMs: e.OFFLINE_PROVIDER_DELAY_MS,
+    storageWaitMs: e.STORAGE_WAIT_MS,
     logLevel: e.LOG_LEVEL,
     corsOrigins: e.CORS_ORIGINS,
     rateLimits: {

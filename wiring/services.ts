@@ -4,6 +4,7 @@ import { migrate } from '../db/migrate';
 import { createRepositories, type Repositories } from '../db/repositories';
 import { createEventBus, STORY_EVENTS, type EventBus } from '../db/events';
 import { createStorage } from '../activities/storage';
+import { withStorageWaits } from '../activities/storage/waits';
 import type { Storage } from '../activities/storage/types';
 import { databaseUrl, type Config } from '../lib/config';
 
@@ -25,7 +26,11 @@ export async function createServices(config: Config, opts: { migrate?: boolean }
   // Both processes may migrate at start; migrate() queues them on an advisory lock.
   if (opts.migrate !== false) await migrate(knex);
   const repos = createRepositories(knex);
-  const storage = createStorage(config);
+  // An unreachable store is waited for inside activities and a 503 in the API (activities/storage/waits.ts).
+  const storage = withStorageWaits(createStorage(config), {
+    maxWaitMs: config.storageWaitMs,
+    onUnreachable: (err, op) => console.warn(`[storage] unreachable during ${op}: ${(err as Error).message}; waiting for it`),
+  });
   const events = createEventBus(knex, url, config.redisUrl);
   const storyEvents = createEventBus(knex, url, config.redisUrl, STORY_EVENTS);
   return {

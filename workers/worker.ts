@@ -3,6 +3,7 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { createBatchActivities } from '../activities/batch';
 import { loadWorkflowBundle } from './bundle';
 import { metricsInterceptor } from './metrics';
+import { storageWaitInterceptor } from '../activities/storage/waits';
 
 export interface EngineWorkerOptions {
   connection: NativeConnection;
@@ -27,7 +28,8 @@ export async function createEngineWorker(opts: EngineWorkerOptions): Promise<Wor
       ...createActivities(opts.deps),
       ...createBatchActivities(opts.deps),
     },
-    interceptors: { activity: [metricsInterceptor] },
+    // A step waiting for unreachable storage says so on its book's row (and clears it).
+    interceptors: { activity: [metricsInterceptor, storageWaitInterceptor(opts.deps.repos.ebooks)] },
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivityTaskExecutions ?? 16,
     // A running activity hears of its cancellation (the book cancelled, its workflow failed or
     // gone) only in the answer to a heartbeat, and Temporal throttles heartbeats to 80% of the

@@ -80,6 +80,15 @@ export const statusSchema = z
     fileVersion: z.int().min(1).describe('The published file version; a finished rewrite or re-run raises it'),
     revision: revisionSchema.nullable().describe('The running change (status running), else the last one, else null'),
     outline: reviewOutlineSchema.optional().describe('Only while the book is awaiting_review: the outline under review'),
+    waitingFor: z
+      .object({
+        dependency: z.enum(['storage']).describe('What the book waits for: `storage`, the file store'),
+        message: z.string().describe('In words, e.g. "waiting for file storage (unreachable: ECONNREFUSED); writeChapter is retried until it answers"'),
+        step: z.string().optional().describe('The step (activity) that waits'),
+        since: dateTime,
+      })
+      .nullable()
+      .describe('While the book (or its revision) is queued or running: a dependency it waits for (its steps are retried until it answers); else null'),
     updatedAt: dateTime,
   })
 ;

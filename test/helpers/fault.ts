@@ -7,6 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
@@ -183,4 +184,133 @@ export function stillAlive(pids: number[]): number[] {
       return false;
     }
   });
+}
+
+export interface RedisTestServer {
+  url: string;
+  port: number;
+  /** `SHUTDOWN NOSAVE` (as an outage: clients see their connections drop and reconnects refused). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, empty. */
+  start(): Promise<void>;
+  /** Stops it for good (teardown). */
+  close(): Promise<void>;
+}
+
+/**
+ * A redis-server of the test's own on a free port, no persistence, so stopping it
+ * hurts no other test (the shared TEST_REDIS_URL server stays up).
+ */
+export async function startRedisServer(port: number, logFile: string): Promise<RedisTestServer> {
+  let child: ChildProcess | undefined;
+  const url = `redis://127.0.0.1:${port}`;
+  const start = async () => {
+    const log = fs.openSync(logFile, 'a');
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'no'], {
+      stdio: ['ignore', log, log],
+    });
+    fs.closeSync(log);
+    const c = child;
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (c.exitCode !== null) throw new Error(`redis-server exited with ${c.exitCode}; see ${logFile}`);
+      const ok = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1', () => {
+          s.end();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      });
+      if (ok) return;
+      if (Date.now() > deadline) throw new Error(`redis-server did not listen on ${port}`);
+      await sleep(100);
+    }
+  };
+  const stop = async () => {
+    const c = child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise<void>((r) => c.once('exit', () => r()));
+    // What an operator's `redis-cli shutdown nosave` does.
+    await new Promise<void>((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => s.write('SHUTDOWN NOSAVE\r\n'));
+      s.on('close', () => resolve());
+      s.on('error', () => resolve());
+    });
+    const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  await start();
+  return { url, port, start, stop, close: stop };
+}
+
+export interface StreamedEvent {
+  id: number;
+  type: string;
+  data: unknown;
+}
+
+export interface EventStreamReader {
+  /** The HTTP status of the stream's answer. */
+  status: number;
+  events: StreamedEvent[];
+  /** Resolves with the first event of one of these types (or rejects when the stream ends first). */
+  until(types: string[], timeoutMs: number): Promise<StreamedEvent>;
+  close(): void;
+}
+
+/** Reads a server-sent event stream (`GET …/events`) into `events` as they come. */
+export async function readEventStream(url: string, token: string): Promise<EventStreamReader> {
+  const abort = new AbortController();
+  const res = await fetch(url, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: abort.signal });
+  const events: StreamedEvent[] = [];
+  const waiters = new Set<() => void>();
+  let ended: Error | undefined;
+  const wake = () => waiters.forEach((w) => w());
+  void (async () => {
+    let buf = '';
+    try {
+      const decoder = new TextDecoder();
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        let cut: number;
+        while ((cut = buf.indexOf('\n\n')) >= 0) {
+          const block = buf.slice(0, cut);
+          buf = buf.slice(cut + 2);
+          const field = (name: string) => block.split('\n').find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2);
+          const id = field('id');
+          if (id === undefined) continue;
+          events.push({ id: Number(id), type: field('event') ?? 'message', data: JSON.parse(field('data') ?? 'null') });
+          wake();
+        }
+      }
+      ended = new Error('the event stream ended');
+    } catch (err) {
+      ended = err as Error;
+    }
+    wake();
+  })();
+  return {
+    status: res.status,
+    events,
+    until(types, timeoutMs) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no ${types.join('/')} event within ${timeoutMs} ms; got ${events.map((e) => e.type).join(', ')}`));
+        }, timeoutMs);
+        const check = () => {
+          const found = events.find((e) => types.includes(e.type));
+          if (!found && !ended) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          if (found) resolve(found);
+          else reject(ended);
+        };
+        waiters.add(check);
+        check();
+      });
+    },
+    close: () => abort.abort(),
+  };
 }

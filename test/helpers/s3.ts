@@ -20,8 +20,8 @@ const SECRET_KEY = 'S3RVER';
 // CreateBucket fails the SDK's signature check, so the bucket is made at start-up.
 const SERVER_SCRIPT = `
 const S3rver = require('@20minutes/s3rver');
-const [dir, bucket] = process.argv.slice(1);
-const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: dir, configureBuckets: [{ name: bucket }] });
+const [dir, bucket, port] = process.argv.slice(1);
+const server = new S3rver({ address: '127.0.0.1', port: Number(port || 0), silent: true, directory: dir, configureBuckets: [{ name: bucket }] });
 server.run().then((addr) => { process.stdout.write(JSON.stringify({ port: addr.port }) + '\\n'); },
   (err) => { console.error(err); process.exit(1); });
 const stop = () => server.close().finally(() => process.exit(0));
@@ -39,6 +39,9 @@ export interface S3TestServer {
   env: Record<string, string>;
   /** Every key in the bucket (under `prefix`), as the server lists it. */
   list(prefix?: string): Promise<string[]>;
+  /** Stops the server but keeps its files (an outage); `resume` starts it again on the same port. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -65,29 +68,40 @@ let seq = 0;
 export async function startS3Server(): Promise<S3TestServer> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 's3rver-'));
   const bucket = `test-${process.pid}-${++seq}`;
-  const child = spawn(process.execPath, ['-e', SERVER_SCRIPT, dir, bucket], {
-    cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  const spawnServer = async (atPort = 0) => {
+    const c = spawn(process.execPath, ['-e', SERVER_SCRIPT, dir, bucket, String(atPort)], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    try {
+      return { child: c, port: await readPort(c) };
+    } catch (err) {
+      c.kill('SIGKILL');
+      throw err;
+    }
+  };
+  let child: ChildProcess;
   let port: number;
   try {
-    port = await readPort(child);
+    ({ child, port } = await spawnServer());
   } catch (err) {
-    child.kill('SIGKILL');
     await fs.rm(dir, { recursive: true, force: true });
     throw err;
   }
   const endpoint = `http://127.0.0.1:${port}`;
+  const kill = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
   let stopped: Promise<void> | undefined;
   const stop = () =>
     (stopped ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise<void>((r) => child.once('exit', () => r()));
-        child.kill('SIGTERM');
-        const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await kill();
       await fs.rm(dir, { recursive: true, force: true });
     })());
   onGlobalTeardown(stop);
@@ -115,6 +129,10 @@ export async function startS3Server(): Promise<S3TestServer> {
       S3_FORCE_PATH_STYLE: 'true',
       AWS_ACCESS_KEY_ID: ACCESS_KEY,
       AWS_SECRET_ACCESS_KEY: SECRET_KEY,
+    },
+    pause: kill,
+    async resume() {
+      ({ child } = await spawnServer(port));
     },
     stop,
   };

@@ -62,7 +62,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness: Temporal, database, storage (and Redis when configured) reachable */
+        /** Readiness: Temporal, database and storage reachable; Redis, when configured, is reported but only degrades (`degraded: ["redis"]`) */
         get: operations["getReadyz"];
         put?: never;
         post?: never;
@@ -1201,6 +1201,20 @@ export interface components {
             updatedAt: string;
             /** @enum {string} */
             visibility: "private" | "public";
+            /** @description While the book (or its revision) is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
+            waitingFor: {
+                /**
+                 * @description What the book waits for: `storage`, the file store
+                 * @enum {string}
+                 */
+                dependency: "storage";
+                /** @description In words, e.g. "waiting for file storage (unreachable: ECONNREFUSED); writeChapter is retried until it answers" */
+                message: string;
+                /** @description ISO 8601 date-time */
+                since: string;
+                /** @description The step (activity) that waits */
+                step?: string;
+            } | null;
             workflowId: string | null;
         };
         BookPage: {
@@ -1264,6 +1278,20 @@ export interface components {
                 updatedAt: string;
                 /** @enum {string} */
                 visibility: "private" | "public";
+                /** @description While the book (or its revision) is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
+                waitingFor: {
+                    /**
+                     * @description What the book waits for: `storage`, the file store
+                     * @enum {string}
+                     */
+                    dependency: "storage";
+                    /** @description In words, e.g. "waiting for file storage (unreachable: ECONNREFUSED); writeChapter is retried until it answers" */
+                    message: string;
+                    /** @description ISO 8601 date-time */
+                    since: string;
+                    /** @description The step (activity) that waits */
+                    step?: string;
+                } | null;
                 workflowId: string | null;
             }[];
             nextCursor: string | null;
@@ -1533,6 +1561,20 @@ export interface components {
             updatedAt: string;
             /** @enum {string} */
             visibility: "private" | "public";
+            /** @description While the book (or its revision) is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
+            waitingFor: {
+                /**
+                 * @description What the book waits for: `storage`, the file store
+                 * @enum {string}
+                 */
+                dependency: "storage";
+                /** @description In words, e.g. "waiting for file storage (unreachable: ECONNREFUSED); writeChapter is retried until it answers" */
+                message: string;
+                /** @description ISO 8601 date-time */
+                since: string;
+                /** @description The step (activity) that waits */
+                step?: string;
+            } | null;
             workflowId: string | null;
         };
         Problem: {
@@ -1687,6 +1729,20 @@ export interface components {
             updatedAt: string;
             /** @enum {string} */
             visibility: "private" | "public";
+            /** @description While the book (or its revision) is queued or running: a dependency it waits for (its steps are retried until it answers); else null */
+            waitingFor: {
+                /**
+                 * @description What the book waits for: `storage`, the file store
+                 * @enum {string}
+                 */
+                dependency: "storage";
+                /** @description In words, e.g. "waiting for file storage (unreachable: ECONNREFUSED); writeChapter is retried until it answers" */
+                message: string;
+                /** @description ISO 8601 date-time */
+                since: string;
+                /** @description The step (activity) that waits */
+                step?: string;
+            } | null;
             workflowId: string | null;
         };
         StreamToken: {

@@ -66,8 +66,17 @@ export function statusOf(book: Ebook): Status {
     // Only a book waiting for its owner carries the outline under review (title, logline, cast, chapters).
     // Stored by the review activities as core/outline-review.ts's ReviewOutline.
     ...(status === 'awaiting_review' && book.outlineReview ? { outline: book.outlineReview as unknown as Status['outline'] } : {}),
+    waitingFor: waitingForOf(book, status),
     updatedAt: book.updatedAt,
   };
+}
+
+/** What a book in progress (or its running revision) waits for (file storage unreachable); null otherwise. */
+function waitingForOf(book: Ebook, status: EbookStatus): Status['waitingFor'] {
+  const w = book.waitingFor;
+  const inProgress = status === 'queued' || status === 'running' || book.revision?.status === 'running';
+  if (!w || !inProgress) return null;
+  return { dependency: 'storage', message: w.message, ...(w.step ? { step: w.step } : {}), since: new Date(w.since).toISOString() };
 }
 
 /** Where anyone reads a public book; null while it is private. */
