@@ -136,8 +136,12 @@ const MIN_LINES_AT_BREAK = 2;
 /** Pictures in book order (cover first), each converted once and shared by every layout round. */
 type Images = Array<Promise<JpegImage | undefined>>;
 
-/** The most layout rounds of a print interior: the gutter only grows, so 1–2 are the rule. */
-const MAX_PRINT_ROUNDS = 4;
+/**
+ * The most layout rounds of a print interior. The page count only grows with the gutter, so
+ * the rounds move the gutter one way and stop at the first that agrees with its count: one
+ * round when the estimate's bracket is right, two when it is one bracket off.
+ */
+const MAX_PRINT_ROUNDS = 6;
 
 export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): Promise<Buffer> {
   const print = opts.print;
@@ -158,27 +162,46 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     return out.pdf;
   }
   // The gutter depends on the page count, which depends on the text block's width: lay out
-  // with the narrowest gutter, count, and lay out again while the count moves the gutter.
-  let gutter = gutterIn(MIN_PRINT_PAGES);
-  const first = geometry(print, gutter);
+  // with the gutter of an estimated count, count, and lay out again while the count moves the gutter.
+  const widest = geometry(print, gutterIn(MIN_PRINT_PAGES));
+  let gutter = gutterIn(estimatePages(book, widest));
   // No cover inside; every picture is sized for the widest it can be printed (the text block
-  // of the first round, the widest there will be) at MIN_PRINT_PPI, enlarged when too small.
-  const minWidth = Math.ceil((first.contentW / 72) * MIN_PRINT_PPI);
+  // with the narrowest gutter) at MIN_PRINT_PPI, enlarged when too small.
+  const minWidth = Math.ceil((widest.contentW / 72) * MIN_PRINT_PPI);
   const images: Images = [
     Promise.resolve(undefined),
     ...startLimited(book.chapters, IMAGE_CONVERSIONS, (c) =>
-      c.image ? toPrintJpeg(c.image, { minWidth, maxWidth: Math.max(minWidth, first.maxImagePx) }) : Promise.resolve(undefined),
+      c.image ? toPrintJpeg(c.image, { minWidth, maxWidth: Math.max(minWidth, widest.maxImagePx) }) : Promise.resolve(undefined),
     ),
   ];
   for (let round = 1; ; round++) {
     const out = await layOut(book, opts, geometry(print, gutter), images);
     const wanted = gutterIn(out.pages);
-    if (wanted <= gutter || round >= MAX_PRINT_ROUNDS) {
+    if (wanted === gutter || round >= MAX_PRINT_ROUNDS) {
       opts.onPageCount?.(out.pages);
       return out.pdf;
     }
     gutter = wanted;
   }
+}
+
+/**
+ * A quick guess at the print interior's page count, to choose the first round's gutter: body
+ * lines of an average Latin letter width, the opening's heading and picture, blank left pages.
+ * A wrong guess costs a layout round, never a wrong gutter (renderPdf counts and lays out again).
+ */
+function estimatePages(book: RenderBook, g: Geometry): number {
+  const lineH = BODY_SIZE * 1.164 + BODY_LINE_GAP;
+  const linesPerPage = Math.floor(g.contentH / lineH);
+  const charsPerLine = g.contentW / (0.6 * BODY_SIZE);
+  let pages = 2 + Math.ceil(book.chapters.length / 20);
+  for (const c of book.chapters) {
+    if (pages % 2 === 1) pages++;
+    let lines = 3 + (c.image ? (g.contentH * 0.45) / lineH : 0);
+    for (const p of c.paragraphs) lines += Math.ceil(p.length / charsPerLine) + PARAGRAPH_GAP / lineH;
+    pages += Math.ceil(lines / linesPerPage);
+  }
+  return Math.max(MIN_PRINT_PAGES, pages + (pages % 2));
 }
 
 /** One layout of the whole book with geometry `g`: the PDF and its page count. */
