@@ -79,8 +79,6 @@ interface Geometry {
   maxImagePx: number;
   /** Left edge of the text block on physical page `n` (1-based). */
   leftAt(n: number): number;
-  /** Inside margin added for the binding, in inches (0 on screen). */
-  gutterIn: number;
 }
 
 function geometry(print?: PrintOptions, gutter = 0): Geometry {
@@ -109,7 +107,6 @@ function geometry(print?: PrintOptions, gutter = 0): Geometry {
     contentH: trimH - MARGIN.top - MARGIN.bottom,
     maxImagePx: print ? MAX_PRINT_IMAGE_PX : MAX_IMAGE_PX,
     leftAt: (n) => bleed + (n % 2 === 1 ? inside : outside),
-    gutterIn: print ? gutter : 0,
   };
 }
 
