@@ -15,9 +15,10 @@ import type { RenderBook, RenderImage } from './render/types';
 import { keys } from './storage/types';
 import { creditLine } from '../core/credits';
 import { getEra } from '../core/eras';
+import { BLEED_IN, TRIM } from '../core/print';
 
-/** Trim and bleed of the print-ready PDF: US trade 6×9 in, 1/8 in bleed on every side. */
-const PRINT_FORMAT = { trimWidthIn: 6, trimHeightIn: 9, bleedIn: 0.125 };
+/** Trim and bleed of the print interior (core/print.ts): US trade 6×9 in, 1/8 in bleed on every side. */
+const PRINT_FORMAT = { trimWidthIn: TRIM.widthIn, trimHeightIn: TRIM.heightIn, bleedIn: BLEED_IN };
 export const PRINT_PDF_NAME = 'book-print.pdf';
 /** The wraparound cover, stored beside the print PDF under the same prefix (draft or version). */
 export const PRINT_COVER_NAME = 'book-print-cover.pdf';
@@ -131,9 +132,10 @@ export function createFileActivities(deps: ActivityDeps, calls: ProviderCalls, r
     },
 
     /**
-     * The print-ready PDF of the plans that include it: 6×9 in trim with 1/8 in bleed
-     * (MediaBox, TrimBox, BleedBox), images at print resolution, never a watermark; and
-     * beside it (PRINT_COVER_NAME) its wraparound cover, whose spine fits its page count.
+     * The print interior of the plans that include it: 6×9 in trim with 1/8 in bleed
+     * (MediaBox, TrimBox, BleedBox), no cover, chapters on right-hand pages, a gutter by page
+     * count, pictures at 300 ppi or more, PDF/X-4; never a watermark. Beside it
+     * (PRINT_COVER_NAME) its wraparound cover, whose spine fits its page count.
      */
     async renderPrintPdf(manifest: BookManifest): Promise<FileRef> {
       const book = await assemble({ ...manifest, watermark: undefined });

@@ -8,6 +8,7 @@
  *
  *   npx tsx bench/render.ts            # 3 runs each (BENCH_RUNS=n to change)
  *   BENCH_PDF_ONLY=1 npx tsx bench/render.ts   # only our PDF (fresh, warmed-up) and Chromium
+ *   BENCH_PRINT_ONLY=1 npx tsx bench/render.ts # only our screen PDF, the print interior and both in one process
  *
  * Child mode (what the parent runs for our renderers):
  *   node --import tsx bench/render.ts --child <mode> <bookDir> <outFile>
@@ -29,6 +30,8 @@ const WORDS = 30_000;
 const IMAGE_PX = 1024;
 const PAGE_W = 432;
 const PAGE_H = 648;
+/** The print interior's trim and bleed, as activities/files.ts passes them. */
+const PRINT_FORMAT = { trimWidthIn: 6, trimHeightIn: 9, bleedIn: 0.125 };
 const FONT_DIR = path.join(path.dirname(require.resolve('dejavu-fonts-ttf/package.json')), 'ttf');
 
 // ---------------------------------------------------------------------------------------
@@ -249,6 +252,17 @@ async function child(mode: string, dir: string, out: string): Promise<void> {
     const buf = await renderPdf(loadRenderBook(dir, spec, mode === 'pdf' ? png : pre));
     await fs.writeFile(out, buf);
     bytes = buf.length;
+  } else if (mode === 'pdf-print') {
+    // The print interior of a printReady plan (activities/files.ts renderPrintPdf).
+    const buf = await renderPdf(loadRenderBook(dir, spec, png), { print: PRINT_FORMAT });
+    await fs.writeFile(out, buf);
+    bytes = buf.length;
+  } else if (mode === 'pdf-both') {
+    // What a printReady book's ending renders in one worker: the screen PDF, then the print interior.
+    const screen = await renderPdf(loadRenderBook(dir, spec, png));
+    const print = await renderPdf(loadRenderBook(dir, spec, png), { print: PRINT_FORMAT });
+    await fs.writeFile(out, print);
+    bytes = screen.length + print.length;
   } else if (mode === 'epub' || mode === 'epub-prejpeg') {
     const buf = await renderEpub(loadRenderBook(dir, spec, mode === 'epub' ? png : pre));
     await fs.writeFile(out, buf);
@@ -381,6 +395,8 @@ async function main(): Promise<void> {
   const renderers: Array<{ name: string; run: (i: number) => [string, string[]]; cwd?: string }> = [
     { name: 'ours renderPdf', run: (i) => node('pdf', path.join(dir, `ours-${i}.pdf`)) },
     { name: 'ours renderPdf, warmed-up worker', run: (i) => node('pdf-warm', path.join(dir, `warm-${i}.pdf`)) },
+    { name: 'ours renderPdf, print interior', run: (i) => node('pdf-print', path.join(dir, `print-${i}.pdf`)) },
+    { name: 'ours renderPdf, screen + print interior', run: (i) => node('pdf-both', path.join(dir, `both-${i}.pdf`)) },
     {
       name: 'chromium --print-to-pdf',
       run: (i) => [
@@ -424,6 +440,8 @@ async function main(): Promise<void> {
   // BENCH_PDF_ONLY=1: only our PDF (fresh and warmed-up) and Chromium, for a shorter run
   // when the machine is busy and the PDF's ratio is what is in question.
   if (process.env.BENCH_PDF_ONLY) renderers.splice(0, renderers.length, ...renderers.filter((r) => /renderPdf|chromium/.test(r.name) && !r.name.startsWith('profile')));
+  // BENCH_PRINT_ONLY=1: what the print interior adds to a book's render (no Chromium, no EPUB).
+  if (process.env.BENCH_PRINT_ONLY) renderers.splice(0, renderers.length, ...renderers.filter((r) => /^ours renderPdf(,| print|$)/.test(r.name) && !/warmed/.test(r.name)));
   const all = renderers.map(() => [] as Sample[]);
   for (let i = 0; i < runs; i++) {
     for (const [k, r] of renderers.entries()) {
@@ -468,6 +486,24 @@ async function main(): Promise<void> {
 
   const by = (name: string) => results.find((r) => r.name === name)?.s as Sample;
   const pdf = by('ours renderPdf');
+  const print = by('ours renderPdf, print interior');
+  const both = by('ours renderPdf, screen + print interior');
+  if (print && pdf) {
+    console.log('\nthe print interior (printReady plans), render call alone:');
+    console.log(`- print interior ${fmt(print.renderMs! / 1000)} s wall, ${fmt(print.renderCpuMs! / 1000)} s CPU; screen PDF ${fmt(pdf.renderMs! / 1000)} s, ${fmt(pdf.renderCpuMs! / 1000)} s CPU`);
+    if (both) {
+      const pct = (a: number, b: number) => `+${(((a - b) / b) * 100).toFixed(0)}%`;
+      console.log(
+        `- screen + print in one process ${fmt(both.renderMs! / 1000)} s wall, ${fmt(both.renderCpuMs! / 1000)} s CPU: ` +
+          `${pct(both.renderCpuMs!, pdf.renderCpuMs!)} CPU and ${pct(both.renderMs!, pdf.renderMs!)} wall over the screen PDF alone`,
+      );
+    }
+  }
+  if (!by('chromium --print-to-pdf')) {
+    console.log(`load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    if (!process.env.KEEP_BENCH_OUTPUT) await fs.rm(dir, { recursive: true, force: true });
+    return;
+  }
   const chrome = by('chromium --print-to-pdf');
   const epub = by('ours renderEpub');
   const pandoc = by('pandoc → epub3');
@@ -499,7 +535,7 @@ async function main(): Promise<void> {
 
 /** Size of the file the renderer's last run wrote (0 for the profile slices without one). */
 async function lastOutput(dir: string, name: string): Promise<number> {
-  const prefix = name.startsWith('ours renderPdf') ? 'ours-' : name.startsWith('chromium') ? 'chromium-' : name.startsWith('ours renderEpub') ? 'ours-' : name.startsWith('pandoc') ? 'pandoc-' : '';
+  const prefix = name.endsWith('print interior') ? (name.includes('screen') ? 'both-' : 'print-') : name.startsWith('ours renderPdf') ? 'ours-' : name.startsWith('chromium') ? 'chromium-' : name.startsWith('ours renderEpub') ? 'ours-' : name.startsWith('pandoc') ? 'pandoc-' : '';
   const ext = name.includes('Pdf') || name.includes('pdf') ? '.pdf' : '.epub';
   if (!prefix) return 0;
   const files = (await fs.readdir(dir)).filter((f) => f.startsWith(prefix) && f.endsWith(ext));

@@ -4,6 +4,15 @@
  * the document info mirrored, every value escaped, the length counted in UTF-8 bytes) and
  * an sRGB output intent (the ICC profile pdfkit ships for its own PDF/A mode).
  *
+ * The print interior (`pdfx`) is besides identified as PDF/X-4: `GTS_PDFXVersion` in the info
+ * dictionary and `pdfxid:GTS_PDFXVersion` in the XMP (described by an extension schema, as
+ * PDF/A-2 asks for properties it does not predefine), `Trapped` False in both, the document and
+ * version ids PDF/X-4 asks of the XMP, and a second output intent of subtype GTS_PDFX. Both
+ * intents share one DestOutputProfile stream, which PDF/A-2 requires when there are several.
+ * The profile is sRGB: the pages are drawn in DeviceRGB (text colours and JPEG pictures), and an
+ * RGB output intent lets DeviceRGB stand under PDF/X-4 and PDF/A-2 alike; the printer's RIP
+ * converts from it to its own inks.
+ *
  * pdfkit's `subset` option can declare only one of the two standards, and its XMP writer
  * pastes the title in unescaped and sets the stream length in UTF-16 units, so a title
  * with `&` or any non-ASCII letter breaks the packet; this replaces its `endMetadata`.
@@ -32,8 +41,35 @@ function xmpDate(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** The XMP packet for the document's info dictionary, declaring PDF/A-2u and PDF/UA-1. */
-export function xmpPacket(info: DocInternals['info'], language: string): string {
+/** What PDF/X-4 adds to the XMP of the print interior. */
+export interface PdfxIds {
+  /** A stable id of the document (the book's UUID), as xmpMM:DocumentID. */
+  documentId: string;
+  /** An id of this rendition, as xmpMM:VersionID. */
+  versionId: string;
+}
+
+/** The PDF/X version the print interior declares. */
+export const PDFX_VERSION = 'PDF/X-4';
+
+const extensionSchema = (name: string, uri: string, prefix: string, props: Array<[string, string, string]>) => `<rdf:li rdf:parseType="Resource">
+<pdfaSchema:schema>${name}</pdfaSchema:schema>
+<pdfaSchema:namespaceURI>${uri}</pdfaSchema:namespaceURI>
+<pdfaSchema:prefix>${prefix}</pdfaSchema:prefix>
+<pdfaSchema:property><rdf:Seq>${props
+  .map(
+    ([prop, type, description]) => `<rdf:li rdf:parseType="Resource">
+<pdfaProperty:name>${prop}</pdfaProperty:name>
+<pdfaProperty:valueType>${type}</pdfaProperty:valueType>
+<pdfaProperty:category>internal</pdfaProperty:category>
+<pdfaProperty:description>${description}</pdfaProperty:description>
+</rdf:li>`,
+  )
+  .join('')}</rdf:Seq></pdfaSchema:property>
+</rdf:li>`;
+
+/** The XMP packet for the document's info dictionary, declaring PDF/A-2u and PDF/UA-1 (and PDF/X-4 with `pdfx`). */
+export function xmpPacket(info: DocInternals['info'], language: string, pdfx?: PdfxIds): string {
   const text = (v: unknown) => (typeof v === 'string' && v ? escapeXml(v) : undefined);
   const date = (v: unknown) => (v instanceof Date ? xmpDate(v) : undefined);
   const title = text(info.Title);
@@ -56,18 +92,21 @@ export function xmpPacket(info: DocInternals['info'], language: string): string 
     '<pdfaid:part>2</pdfaid:part>',
     '<pdfaid:conformance>U</pdfaid:conformance>',
     '<pdfuaid:part>1</pdfuaid:part>',
-    // PDF/A-2 accepts only namespaces it predefines or that the file describes: pdfuaid is not predefined.
-    `<pdfaExtension:schemas><rdf:Bag><rdf:li rdf:parseType="Resource">
-<pdfaSchema:schema>PDF/UA Universal Accessibility Schema</pdfaSchema:schema>
-<pdfaSchema:namespaceURI>http://www.aiim.org/pdfua/ns/id/</pdfaSchema:namespaceURI>
-<pdfaSchema:prefix>pdfuaid</pdfaSchema:prefix>
-<pdfaSchema:property><rdf:Seq><rdf:li rdf:parseType="Resource">
-<pdfaProperty:name>part</pdfaProperty:name>
-<pdfaProperty:valueType>Integer</pdfaProperty:valueType>
-<pdfaProperty:category>internal</pdfaProperty:category>
-<pdfaProperty:description>Part of ISO 14289 the file conforms to</pdfaProperty:description>
-</rdf:li></rdf:Seq></pdfaSchema:property>
-</rdf:li></rdf:Bag></pdfaExtension:schemas>`,
+    pdfx && `<pdfxid:GTS_PDFXVersion>${PDFX_VERSION}</pdfxid:GTS_PDFXVersion>`,
+    pdfx && '<pdf:Trapped>False</pdf:Trapped>',
+    pdfx && `<xmpMM:DocumentID>uuid:${escapeXml(pdfx.documentId)}</xmpMM:DocumentID>`,
+    pdfx && `<xmpMM:VersionID>${escapeXml(pdfx.versionId)}</xmpMM:VersionID>`,
+    pdfx && '<xmpMM:RenditionClass>default</xmpMM:RenditionClass>',
+    // PDF/A-2 accepts only namespaces it predefines or that the file describes: pdfuaid and pdfxid are not predefined.
+    `<pdfaExtension:schemas><rdf:Bag>${extensionSchema('PDF/UA Universal Accessibility Schema', 'http://www.aiim.org/pdfua/ns/id/', 'pdfuaid', [
+      ['part', 'Integer', 'Part of ISO 14289 the file conforms to'],
+    ])}${
+      pdfx
+        ? extensionSchema('PDF/X ID Schema', 'http://www.npes.org/pdfx/ns/id/', 'pdfxid', [['GTS_PDFXVersion', 'Text', 'ID of PDF/X standard']]) +
+          // pdf:Trapped came into the Adobe PDF schema after the XMP of 2005 that PDF/A-2 predefines.
+          extensionSchema('Adobe PDF Schema', 'http://ns.adobe.com/pdf/1.3/', 'pdf', [['Trapped', 'Text', 'Whether the document has been trapped']])
+        : ''
+    }</rdf:Bag></pdfaExtension:schemas>`,
   ].filter(Boolean);
   return `<?xpacket begin="\uFEFF" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
@@ -78,7 +117,7 @@ export function xmpPacket(info: DocInternals['info'], language: string): string 
  xmlns:pdf="http://ns.adobe.com/pdf/1.3/"
  xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/"
  xmlns:pdfuaid="http://www.aiim.org/pdfua/ns/id/"
- xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/"
+${pdfx ? ' xmlns:pdfxid="http://www.npes.org/pdfx/ns/id/"\n xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"\n' : ''} xmlns:pdfaExtension="http://www.aiim.org/pdfa/ns/extension/"
  xmlns:pdfaSchema="http://www.aiim.org/pdfa/ns/schema#"
  xmlns:pdfaProperty="http://www.aiim.org/pdfa/ns/property#">
 ${props.join('\n')}
@@ -88,11 +127,27 @@ ${props.join('\n')}
 <?xpacket end="w"?>`;
 }
 
-/** Makes `doc` write the PDF/A-2u + PDF/UA-1 metadata and output intent when it ends. */
-export function declarePdfStandards(pdf: PDFKit.PDFDocument, language: string): void {
+/**
+ * Makes `doc` write the PDF/A-2u + PDF/UA-1 metadata and output intent when it ends; with
+ * `pdfx`, the PDF/X-4 identification and output intent too.
+ */
+export function declarePdfStandards(pdf: PDFKit.PDFDocument, language: string, pdfx?: PdfxIds): void {
   const doc = pdf as unknown as DocInternals;
+  if (pdfx) {
+    doc.info.GTS_PDFXVersion = PDFX_VERSION;
+    // Trapped must be the name /False; pdfkit writes every info string as a string, so this
+    // marker object is caught as its entry is made and given the name instead.
+    const trapped = new String('False');
+    (doc.info as Record<string, unknown>).Trapped = trapped;
+    const ref = doc.ref.bind(doc);
+    doc.ref = (data) => {
+      const r = ref(data);
+      if ((data as unknown) === trapped) r.data = 'False' as unknown as Record<string, unknown>;
+      return r;
+    };
+  }
   doc.endMetadata = () => {
-    const xml = Buffer.from(xmpPacket(doc.info, language), 'utf8');
+    const xml = Buffer.from(xmpPacket(doc.info, language, pdfx), 'utf8');
     const meta = doc.ref({ Length: xml.length, Type: 'Metadata', Subtype: 'XML' });
     // PDF/A wants the packet readable without a filter.
     meta.compress = false;
@@ -113,5 +168,18 @@ export function declarePdfStandards(pdf: PDFKit.PDFDocument, language: string): 
     });
     intent.end();
     doc._root.data.OutputIntents = [intent];
+    if (pdfx) {
+      const printIntent = doc.ref({
+        Type: 'OutputIntent',
+        S: 'GTS_PDFX',
+        OutputCondition: new String('sRGB IEC61966-2.1'),
+        OutputConditionIdentifier: new String('sRGB IEC61966-2.1'),
+        RegistryName: new String('http://www.color.org'),
+        Info: new String('sRGB IEC61966-2.1: pictures and text are sRGB, to be converted to the press\'s inks'),
+        DestOutputProfile: profile,
+      });
+      printIntent.end();
+      doc._root.data.OutputIntents = [printIntent, intent];
+    }
   };
 }

@@ -5,11 +5,22 @@
  * pages only, running heads (book title left, chapter title right) on the pages after a
  * chapter's first. Built with pdfkit in buffered-pages mode so the table of contents,
  * folios and running heads can be written once every page number is known.
+ *
+ * The print interior (`print`) is the book a printer binds: trim plus bleed with TrimBox and
+ * BleedBox on every page, no cover (that is a file of its own), the title page on page 1 and
+ * every chapter on a right-hand (odd) page with a blank left page before it where needed, an
+ * even page count of at least MIN_PRINT_PAGES, mirrored margins whose inside one grows with
+ * the page count (so the book is laid out again when the count moves the gutter), pictures of
+ * at least MIN_PRINT_PPI at their printed size, and PDF/X-4 identification with an output
+ * intent besides PDF/A-2u and PDF/UA-1.
  */
 import PDFDocument from 'pdfkit';
-import { chapterTitle, labelsFor, oneLine, startLimited, stripInvalidChars, textDirection, toJpeg, yearOf } from './common';
+import { createHash } from 'node:crypto';
+import { gutterIn, MIN_PRINT_PAGES, MIN_PRINT_PPI, OUTSIDE_MARGIN_IN } from '../../core/print';
+import { chapterTitle, labelsFor, oneLine, startLimited, stripInvalidChars, textDirection, toJpeg, yearOf, type JpegImage } from './common';
 import { registerSharedFont, resolveFallbackFonts, resolveFonts } from './fonts';
 import { declarePdfStandards } from './pdf-standards';
+import { toPrintJpeg } from './print-images';
 import { TextSetter, type BlockOptions, type LaidOut } from './text';
 import type { RenderBook } from './types';
 
@@ -25,8 +36,9 @@ export interface RenderPdfOptions {
   /** Called after each chapter is laid out, e.g. to heartbeat a Temporal activity. */
   onProgress?: (done: number, total: number) => void;
   /**
-   * Print-ready variant: the trim size plus bleed as MediaBox, TrimBox and BleedBox on
-   * every page, the cover full-bleed and images at a higher resolution.
+   * Print interior: the trim size plus bleed as MediaBox, TrimBox and BleedBox on every
+   * page, no cover, chapters on right-hand pages, mirrored margins with a gutter that grows
+   * with the page count, pictures at MIN_PRINT_PPI or more, PDF/X-4 (see the file's comment).
    */
   print?: PrintOptions;
   /**
@@ -45,7 +57,7 @@ const MARGIN = { top: 58, bottom: 68, left: 54, right: 54 };
 
 /** Max pixel width of embedded images: ~370 dpi across the text block, plenty for screens. */
 const MAX_IMAGE_PX = 1600;
-/** For print: ~400 dpi across a 6 in full-bleed cover, above the 300 dpi printers ask for. */
+/** For print: pictures wider than this (~550 ppi across the text block) are reduced. */
 const MAX_PRINT_IMAGE_PX = 2400;
 /** Image conversions in flight at once: enough to keep libuv's 4 threads busy. */
 const IMAGE_CONVERSIONS = 3;
@@ -60,22 +72,29 @@ interface Geometry {
   bleed: number;
   trimW: number;
   trimH: number;
+  /** Margins of a right-hand (odd) page; left-hand pages mirror the sides in print. */
   margin: { top: number; bottom: number; left: number; right: number };
   contentW: number;
   contentH: number;
   maxImagePx: number;
+  /** Left edge of the text block on physical page `n` (1-based). */
+  leftAt(n: number): number;
 }
 
-function geometry(print?: PrintOptions): Geometry {
+function geometry(print?: PrintOptions, gutter = 0): Geometry {
   const trimW = print ? print.trimWidthIn * 72 : PAGE_W;
   const trimH = print ? print.trimHeightIn * 72 : PAGE_H;
   const bleed = print ? Math.max(0, print.bleedIn) * 72 : 0;
   if (!(trimW > 144 && trimH > 216)) throw new Error(`Trim size too small: ${trimW / 72} × ${trimH / 72} in`);
+  // On screen both sides are MARGIN's; in print the outside is OUTSIDE_MARGIN_IN and the
+  // inside that plus the gutter, on the left of odd pages and the right of even ones.
+  const outside = print ? OUTSIDE_MARGIN_IN * 72 : MARGIN.right;
+  const inside = print ? (OUTSIDE_MARGIN_IN + gutter) * 72 : MARGIN.left;
   const margin = {
     top: MARGIN.top + bleed,
     bottom: MARGIN.bottom + bleed,
-    left: MARGIN.left + bleed,
-    right: MARGIN.right + bleed,
+    left: inside + bleed,
+    right: outside + bleed,
   };
   return {
     pageW: trimW + 2 * bleed,
@@ -84,9 +103,10 @@ function geometry(print?: PrintOptions): Geometry {
     trimW,
     trimH,
     margin,
-    contentW: trimW - MARGIN.left - MARGIN.right,
+    contentW: trimW - inside - outside,
     contentH: trimH - MARGIN.top - MARGIN.bottom,
     maxImagePx: print ? MAX_PRINT_IMAGE_PX : MAX_IMAGE_PX,
+    leftAt: (n) => bleed + (n % 2 === 1 ? inside : outside),
   };
 }
 
@@ -104,19 +124,91 @@ const COVER_BAND_COLOR = '#3a3a3a';
  */
 type OutlineOptions = { expanded?: boolean; fit?: boolean };
 
-/** What a page is, for folios and running heads. */
-type PageKind = 'cover' | 'front' | 'contents' | 'opener' | 'body';
+/** What a page is, for folios and running heads; a blank page (print only) carries nothing. */
+type PageKind = 'cover' | 'front' | 'contents' | 'opener' | 'body' | 'blank';
 
 /** Lines of a paragraph a page must hold at its foot (orphans) and at its head (widows). */
 const MIN_LINES_AT_BREAK = 2;
 
+/** Pictures in book order (cover first), each converted once and shared by every layout round. */
+type Images = Array<Promise<JpegImage | undefined>>;
+
+/**
+ * The most layout rounds of a print interior. The page count only grows with the gutter, so
+ * the rounds move the gutter one way and stop at the first that agrees with its count: one
+ * round when the estimate's bracket is right, two when it is one bracket off.
+ */
+const MAX_PRINT_ROUNDS = 6;
+
 export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): Promise<Buffer> {
+  const print = opts.print;
+  if (!print) {
+    const g = geometry();
+    // Every image conversion starts now, a few at a time on sharp's threads (libuv's pool),
+    // and runs while the main thread lays out the text; each chapter awaits only its own.
+    // The converted JPEGs are small (~100-200 KB), so holding all of them costs little.
+    const images = startLimited([book.cover, ...book.chapters.map((c) => c.image)], IMAGE_CONVERSIONS, (img) =>
+      img === book.cover
+        ? toJpeg(img, { maxWidth: g.maxImagePx, aspect: g.pageH / g.pageW })
+        : img
+          ? toJpeg(img, { maxWidth: g.maxImagePx })
+          : Promise.resolve(undefined),
+    );
+    const out = await layOut(book, opts, g, images);
+    opts.onPageCount?.(out.pages);
+    return out.pdf;
+  }
+  // The gutter depends on the page count, which depends on the text block's width: lay out
+  // with the gutter of an estimated count, count, and lay out again while the count moves the gutter.
+  const widest = geometry(print, gutterIn(MIN_PRINT_PAGES));
+  let gutter = gutterIn(estimatePages(book, widest));
+  // No cover inside; every picture is sized for the widest it can be printed (the text block
+  // with the narrowest gutter) at MIN_PRINT_PPI, enlarged when too small.
+  const minWidth = Math.ceil((widest.contentW / 72) * MIN_PRINT_PPI);
+  const images: Images = [
+    Promise.resolve(undefined),
+    ...startLimited(book.chapters, IMAGE_CONVERSIONS, (c) =>
+      c.image ? toPrintJpeg(c.image, { minWidth, maxWidth: Math.max(minWidth, widest.maxImagePx) }) : Promise.resolve(undefined),
+    ),
+  ];
+  for (let round = 1; ; round++) {
+    const out = await layOut(book, opts, geometry(print, gutter), images);
+    const wanted = gutterIn(out.pages);
+    if (wanted === gutter || round >= MAX_PRINT_ROUNDS) {
+      opts.onPageCount?.(out.pages);
+      return out.pdf;
+    }
+    gutter = wanted;
+  }
+}
+
+/**
+ * A quick guess at the print interior's page count, to choose the first round's gutter: body
+ * lines of an average Latin letter width, the opening's heading and picture, blank left pages.
+ * A wrong guess costs a layout round, never a wrong gutter (renderPdf counts and lays out again).
+ */
+function estimatePages(book: RenderBook, g: Geometry): number {
+  const lineH = BODY_SIZE * 1.164 + BODY_LINE_GAP;
+  const linesPerPage = Math.floor(g.contentH / lineH);
+  const charsPerLine = g.contentW / (0.6 * BODY_SIZE);
+  let pages = 2 + Math.ceil(book.chapters.length / 20);
+  for (const c of book.chapters) {
+    if (pages % 2 === 1) pages++;
+    let lines = 3 + (c.image ? (g.contentH * 0.45) / lineH : 0);
+    for (const p of c.paragraphs) lines += Math.ceil(p.length / charsPerLine) + PARAGRAPH_GAP / lineH;
+    pages += Math.ceil(lines / linesPerPage);
+  }
+  return Math.max(MIN_PRINT_PAGES, pages + (pages % 2));
+}
+
+/** One layout of the whole book with geometry `g`: the PDF and its page count. */
+async function layOut(book: RenderBook, opts: RenderPdfOptions, g: Geometry, images: Images): Promise<{ pdf: Buffer; pages: number }> {
   const fonts = resolveFonts();
   const labels = labelsFor(book.language);
   const bookDir = textDirection(book.language);
   const modified = new Date(book.modified);
   const date = Number.isNaN(modified.getTime()) ? new Date() : modified;
-  const g = geometry(opts.print);
+  const print = Boolean(opts.print);
   const { margin: MARGIN, contentW: CONTENT_W, contentH: CONTENT_H, pageW: PAGE_W, pageH: PAGE_H } = g;
   const bookTitle = oneLine(book.title) || '—';
 
@@ -126,7 +218,8 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     margins: MARGIN,
     autoFirstPage: false,
     bufferPages: true,
-    pdfVersion: '1.7',
+    // PDF/X-4 is built on PDF 1.6 and asks for no later header.
+    pdfVersion: print ? '1.6' : '1.7',
     tagged: true,
     lang: book.language,
     displayTitle: true,
@@ -140,9 +233,13 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
       ModDate: date,
     },
   });
-  declarePdfStandards(doc, book.language);
+  declarePdfStandards(
+    doc,
+    book.language,
+    print ? { documentId: book.id, versionId: createHash('sha256').update(`${book.id}/${book.modified}`).digest('hex').slice(0, 16) } : undefined,
+  );
 
-  if (opts.print) {
+  if (print) {
     // Every page gets the printer's boxes: MediaBox is the trim plus bleed, TrimBox the cut.
     const b = g.bleed;
     const trimBox = [b, b, b + g.trimW, b + g.trimH];
@@ -179,9 +276,18 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   const block = (o: BlockOptions): BlockOptions => ({ baseDir: bookDir, ...o });
 
   const kinds: Array<{ kind: PageKind; chapter?: number }> = [];
+  /** Left edge of the text block on the current page (mirrored from page to page in print). */
+  let X = MARGIN.left;
   const newPage = (kind: PageKind, chapter?: number, options?: PDFKit.PDFDocumentOptions) => {
-    doc.addPage(options);
+    const n = kinds.length + 1;
+    X = g.leftAt(n);
+    // pdfkit's own margins matter only to its line breaking; keep them the page's.
+    doc.addPage(options ?? (print ? { size: [PAGE_W, PAGE_H], margins: { ...MARGIN, left: X, right: PAGE_W - X - CONTENT_W } } : undefined));
     kinds.push({ kind, chapter });
+  };
+  /** In print, a blank left-hand page when the next page would be one: what follows starts on a right-hand page. */
+  const toRightHand = () => {
+    if (print && kinds.length % 2 === 1) newPage('blank');
   };
 
   const root = doc.struct('Document');
@@ -190,19 +296,8 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
   const front = doc.struct('Sect');
   root.add(front);
 
-  // Every image conversion starts now, a few at a time on sharp's threads (libuv's pool),
-  // and runs while the main thread lays out the text; each chapter awaits only its own.
-  // The converted JPEGs are small (~100-200 KB), so holding all of them costs little.
-  const images = startLimited([book.cover, ...book.chapters.map((c) => c.image)], IMAGE_CONVERSIONS, (img) =>
-    img === book.cover
-      ? toJpeg(img, { maxWidth: g.maxImagePx, aspect: PAGE_H / PAGE_W })
-      : img
-        ? toJpeg(img, { maxWidth: g.maxImagePx })
-        : Promise.resolve(undefined),
-  );
-
-  // --- Cover: the image cropped to the page's aspect ratio, full bleed. ---
-  {
+  // --- Cover: the image cropped to the page's aspect ratio, full bleed (not in print: a file of its own). ---
+  if (!print) {
     const cover = (await images[0])!;
     newPage('cover', undefined, { size: [PAGE_W, PAGE_H], margins: { top: 0, bottom: 0, left: 0, right: 0 } });
     front.add(
@@ -221,7 +316,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     const titleY = MARGIN.top + CONTENT_H * 0.22;
     front.add(
       doc.struct('H1', {}, () => {
-        ts.draw('serif-bold', titleSize, bookTitle, MARGIN.left, titleY, block({ width: CONTENT_W, height: titleH + 1, ellipsis: true, align: 'center' }));
+        ts.draw('serif-bold', titleSize, bookTitle, X, titleY, block({ width: CONTENT_W, height: titleH + 1, ellipsis: true, align: 'center' }));
       }),
     );
     let y = titleY + titleH + 14;
@@ -233,7 +328,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
       const sy = y;
       front.add(
         doc.struct('P', {}, () => {
-          ts.draw('serif-italic', 15, subtitle, MARGIN.left, sy, block({ width: CONTENT_W, height: h + 1, ellipsis: true, align: 'center' }));
+          ts.draw('serif-italic', 15, subtitle, X, sy, block({ width: CONTENT_W, height: h + 1, ellipsis: true, align: 'center' }));
         }),
       );
       y = sy + h;
@@ -246,7 +341,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
       const authorY = Math.max(y + 40, MARGIN.top + CONTENT_H * 0.7);
       front.add(
         doc.struct('P', {}, () => {
-          ts.draw('serif', 14, author, MARGIN.left, authorY, block({ width: CONTENT_W, height: authorH + 1, ellipsis: true, align: 'center' }));
+          ts.draw('serif', 14, author, X, authorY, block({ width: CONTENT_W, height: authorH + 1, ellipsis: true, align: 'center' }));
         }),
       );
     }
@@ -268,7 +363,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     const y = MARGIN.top + CONTENT_H - h;
     front.add(
       doc.struct('P', {}, () => {
-        ts.draw('serif', 9, text, MARGIN.left, y, { ...opts9, height: h + 1, ellipsis: true });
+        ts.draw('serif', 9, text, X, y, { ...opts9, height: h + 1, ellipsis: true });
       }),
     );
   }
@@ -294,6 +389,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     const chapter = book.chapters[i];
     const image = await images[i + 1];
 
+    toRightHand();
     newPage('opener', i);
     const pageIndex = doc.bufferedPageRange().count - 1;
     chapterPages.push(pageIndex);
@@ -311,7 +407,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     const headingH = Math.min(ts.height('serif-bold', headingSize, tocTitles[i], headingOpts), headingMaxH);
     section.add(
       doc.struct('H1', {}, () => {
-        ts.draw('serif-bold', headingSize, tocTitles[i], MARGIN.left, MARGIN.top, { ...headingOpts, height: headingH + 1, ellipsis: true });
+        ts.draw('serif-bold', headingSize, tocTitles[i], X, MARGIN.top, { ...headingOpts, height: headingH + 1, ellipsis: true });
       }),
     );
     let y = MARGIN.top + headingH + 18;
@@ -322,7 +418,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
       const scale = Math.min(CONTENT_W / image.width, boxH / image.height);
       const w = image.width * scale;
       const h = image.height * scale;
-      const x = MARGIN.left + (CONTENT_W - w) / 2;
+      const x = X + (CONTENT_W - w) / 2;
       const imgY = y;
       section.add(
         doc.struct('Figure', { alt: oneLine(chapter.image.alt) || tocTitles[i] }, () => {
@@ -356,7 +452,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
           const from = first;
           const top = y;
           // One marked-content sequence per page: a paragraph's part on each page is tagged on its own.
-          p.add(() => ts.drawLines(laid, from, from + take, MARGIN.left, top, bodyOpts));
+          p.add(() => ts.drawLines(laid, from, from + take, X, top, bodyOpts));
           first += take;
           y += take * laid.lineH;
         }
@@ -374,42 +470,50 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     opts.onProgress?.(i + 1, total);
   }
 
+  // The printer's book ends on an even page, and has at least MIN_PRINT_PAGES: blank pages at the end.
+  while (print && (kinds.length % 2 === 1 || kinds.length < MIN_PRINT_PAGES)) newPage('blank');
+
   // --- Fill the reserved table of contents: TOC > TOCI > Reference > Link (text + annotation). ---
+  // In print there is nothing to click: TOCI > Reference holds the text, with no annotation.
   {
     doc.switchToPage(tocFirstPage);
     doc.fillColor(TEXT_COLOR);
+    const tocX = g.leftAt(tocFirstPage + 1);
     tocSect.add(
       doc.struct('H1', {}, () => {
-        ts.draw('serif-bold', 18, labels.contents, MARGIN.left, MARGIN.top, block({ width: CONTENT_W, align: 'start' }));
+        ts.draw('serif-bold', 18, labels.contents, tocX, MARGIN.top, block({ width: CONTENT_W, align: 'start' }));
       }),
     );
     const tocStruct = doc.struct('TOC');
     tocSect.add(tocStruct);
     // Right-to-left books mirror the entries: numbers on the left, titles set from the right.
     const rtl = bookDir === 'rtl';
-    const titleX = rtl ? MARGIN.left + toc.numW + 10 : MARGIN.left;
-    const numX = rtl ? MARGIN.left : MARGIN.left + CONTENT_W - toc.numW;
     tocPlan.entries.forEach((entry, i) => {
       doc.switchToPage(tocFirstPage + entry.page);
+      const left = g.leftAt(tocFirstPage + entry.page + 1);
+      const titleX = rtl ? left + toc.numW + 10 : left;
+      const numX = rtl ? left : left + CONTENT_W - toc.numW;
       const pageNo = String(chapterPages[i] + 1);
       doc.fillColor(TEXT_COLOR);
       const item = doc.struct('TOCI');
       tocStruct.add(item);
       const ref = doc.struct('Reference');
       item.add(ref);
-      const link = doc.struct('Link');
-      ref.add(link);
+      const link = print ? ref : doc.struct('Link');
+      if (!print) ref.add(link);
       link.add(() => {
         ts.draw('serif', TOC_SIZE, tocTitles[i], titleX, entry.y, block({ width: toc.titleW, height: entry.height + 1, ellipsis: true, lineGap: TOC_LINE_GAP, align: 'start' }));
         doc.font('serif').fontSize(TOC_SIZE);
         doc.text(pageNo, numX, entry.y, { width: toc.numW, align: rtl ? 'left' : 'right', lineBreak: false });
       });
-      // The annotation belongs to the Link element and says where it goes (PDF/UA 7.18.5).
-      doc.goTo(MARGIN.left, entry.y, CONTENT_W, entry.height, chapterDest(i), {
-        structParent: link,
-        Contents: new String(`${tocTitles[i]} (${pageNo})`),
-      } as unknown as PDFKit.Mixins.AnnotationOption);
-      link.end();
+      if (!print) {
+        // The annotation belongs to the Link element and says where it goes (PDF/UA 7.18.5).
+        doc.goTo(left, entry.y, CONTENT_W, entry.height, chapterDest(i), {
+          structParent: link,
+          Contents: new String(`${tocTitles[i]} (${pageNo})`),
+        } as unknown as PDFKit.Mixins.AnnotationOption);
+        link.end();
+      }
       ref.end();
       item.end();
     });
@@ -435,6 +539,8 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
     doc.switchToPage(p);
     const page = doc.page;
     const { kind, chapter } = kinds[p];
+    if (kind === 'blank') continue;
+    const left = g.leftAt(p + 1);
     // Writing inside the bottom margin would make pdfkit start a new page; lift the limit.
     const bottom = page.margins.bottom;
     page.margins.bottom = 0;
@@ -443,7 +549,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
       doc.markContent('Artifact', { type: 'Pagination' });
       doc.font('sans').fontSize(9).fillColor(MUTED_COLOR);
       const w = doc.widthOfString(String(folio));
-      doc.text(String(folio), MARGIN.left + (CONTENT_W - w) / 2, PAGE_H - MARGIN.bottom + 26, { lineBreak: false });
+      doc.text(String(folio), left + (CONTENT_W - w) / 2, PAGE_H - MARGIN.bottom + 26, { lineBreak: false });
       doc.endMarkedContent();
     }
     if (kind === 'body') {
@@ -452,7 +558,7 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
       doc.markContent('Artifact', { type: 'Pagination' });
       doc.fillColor(MUTED_COLOR);
       const laid = once('sans', 8.5, head, headOpts);
-      ts.drawLines(laid, 0, laid.lines.length, MARGIN.left, MARGIN.top - 30, headOpts);
+      ts.drawLines(laid, 0, laid.lines.length, left, MARGIN.top - 30, headOpts);
       doc.endMarkedContent();
     }
     if (watermark) {
@@ -467,15 +573,14 @@ export async function renderPdf(book: RenderBook, opts: RenderPdfOptions = {}): 
         doc.fillColor(WATERMARK_COLOR);
       }
       const laid = once('sans', 7, watermark, wmOpts);
-      ts.drawLines(laid, 0, laid.lines.length, MARGIN.left, wmY, wmOpts);
+      ts.drawLines(laid, 0, laid.lines.length, left, wmY, wmOpts);
       doc.endMarkedContent();
     }
     page.margins.bottom = bottom;
   }
 
-  opts.onPageCount?.(range.count);
   doc.end();
-  return done;
+  return { pdf: await done, pages: range.count };
 }
 
 function chapterDest(i: number): string {

@@ -1,7 +1,10 @@
 /**
  * The print-ready PDF through the product: a Midnights user's book gets a third file
  * (6×9 in trim, 1/8 in bleed, no watermark) stored with the same version and served
- * only to its owner; a Debut user's book has none.
+ * only to its owner; a Debut user's book has none. The interior is checked as a printer
+ * would (issue 17): no cover inside, title page and chapters on right-hand pages, an even
+ * page count of at least MIN_PRINT_PAGES, the providers' pictures at 300 ppi or more at
+ * their printed size, a PDF/X-4 output intent with its ICC profile.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -9,6 +12,8 @@ import path from 'node:path';
 import { useTestStack } from '../helpers/stack';
 import { api, exec, waitFor } from '../helpers/http';
 import { signSessionToken } from '../../lib/tokens';
+import { MIN_PRINT_PAGES, MIN_PRINT_PPI } from '../../core/print';
+import { imageRows, openingPages, pageBoxes, pageTexts, printIdentification } from '../render/print-checks';
 
 /** The page boxes pdfinfo reports for page `page`, in points: [x0, y0, x1, y1]. */
 async function boxes(file: string, page: number): Promise<Record<string, number[]>> {
@@ -68,13 +73,29 @@ describe('print-ready PDF for the premium plans (HTTP → Temporal → files)', 
     // Every page: MediaBox = trim + 1/8 in bleed on each side (450 × 666 pt), TrimBox = 6 × 9 in inside it.
     const { stdout: info } = await exec('pdfinfo', [printFile]);
     const pages = Number(/^Pages:\s+(\d+)/m.exec(info)![1]);
-    assert.ok(pages > 4, info);
-    for (const page of [1, 2, pages]) {
-      const b = await boxes(printFile, page);
-      assert.deepEqual(b.MediaBox, [0, 0, 450, 666], `page ${page} MediaBox`);
-      assert.deepEqual(b.BleedBox, [0, 0, 450, 666], `page ${page} BleedBox`);
-      assert.deepEqual(b.TrimBox, [9, 9, 441, 657], `page ${page} TrimBox`);
-    }
+    assert.ok(pages >= MIN_PRINT_PAGES && pages % 2 === 0, `an even count of at least ${MIN_PRINT_PAGES} pages: ${pages}`);
+    (await pageBoxes(printFile)).forEach((b, i) => {
+      assert.deepEqual(b.MediaBox, [0, 0, 450, 666], `page ${i + 1} MediaBox`);
+      assert.deepEqual(b.BleedBox, [0, 0, 450, 666], `page ${i + 1} BleedBox`);
+      assert.deepEqual(b.TrimBox, [9, 9, 441, 657], `page ${i + 1} TrimBox`);
+    });
+
+    // No cover inside: the title page is page 1; it and every chapter opening are right-hand pages.
+    const pageText = await pageTexts(printFile);
+    assert.ok(pageText[0].startsWith(book.title), `page 1 is the title page: ${pageText[0].slice(0, 80)}`);
+    const openings = await openingPages(printFile);
+    assert.equal(openings.length, book.chapters.length);
+    for (const o of openings) assert.equal(o.page % 2, 1, `"${o.title}" opens on page ${o.page}`);
+    // The providers' pictures, one per chapter and none for the cover, at 300 ppi or more as printed.
+    const images = await imageRows(printFile);
+    assert.equal(images.length, book.chapters.filter((c: { imageUrl?: string | null }) => c.imageUrl).length, JSON.stringify(images));
+    for (const r of images) assert.ok(r.page > 1 && r.xPpi >= MIN_PRINT_PPI && r.yPpi >= MIN_PRINT_PPI, JSON.stringify(r));
+    // PDF/X-4 with a GTS_PDFX output intent carrying an ICC profile.
+    const ids = await printIdentification(printFile);
+    assert.equal(ids.info.GTS_PDFXVersion, 'PDF/X-4');
+    const intent = ids.intents.find((i) => i.dict['/S'] === '/GTS_PDFX');
+    assert.ok(intent, 'a GTS_PDFX output intent');
+    assert.equal(intent.profile.subarray(36, 40).toString('latin1'), 'acsp');
     // The screen PDF stays the 6 × 9 in page without bleed.
     assert.deepEqual((await boxes(screenFile, 1)).MediaBox, [0, 0, 432, 648]);
 
