@@ -13,6 +13,7 @@ import type { ChapterRequest, ChapterResult, Outline, OutlineResult, TextProvide
 import { classified, notePartialSpend, ProviderErrorTypes } from './errors';
 import type { BookBrief } from '../../core/brief';
 import type { Usage } from '../../core/pricing';
+import { languageName } from '../../core/language';
 
 /** The part of the openai / groq-sdk clients this provider uses. */
 export interface ChatClient {
@@ -30,6 +31,43 @@ export interface ChatTextOptions {
   timeoutMs?: number;
   /** OpenAI reports streamed usage only when asked (`stream_options`); Groq sends `x_groq.usage` unasked. */
   streamUsageOption?: boolean;
+  /**
+   * Where the client sends its requests (OPENAI_BASE_URL): what the server turned
+   * out to support is remembered under it, for every provider of this process.
+   */
+  baseURL?: string;
+  /** Told once when the server refused a response format and the next one is used. */
+  onNotice?: (message: string) => void;
+}
+
+/**
+ * How the outline asks for JSON, best first: a strict JSON schema (OpenAI, Groq,
+ * vLLM, recent Ollama and LM Studio), JSON mode (`json_object`: llama.cpp's server
+ * and older OpenAI-compatible servers), or the prompt alone. Whatever the server
+ * answers is checked with zod and gets one repair round.
+ */
+export const RESPONSE_FORMATS = ['json_schema', 'json_object', 'prompt'] as const;
+export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
+
+/** Per server (base URL and model): the first response format it accepted. */
+const acceptedFormat = new Map<string, ResponseFormat>();
+
+/**
+ * An HTTP 400/422 about the response format: how OpenAI-compatible servers refuse one
+ * they lack ("response_format type 'json_schema' is not supported", LM Studio's
+ * "'response_format.type' must be 'json_schema'", a validation error naming the field).
+ * Any other 400 is the request's fault and stays one (BadInput).
+ */
+function refusedFormat(err: unknown): boolean {
+  const e = err as { status?: unknown; message?: unknown; error?: unknown } | null;
+  if (e?.status !== 400 && e?.status !== 422) return false;
+  let said = String(e.message ?? '');
+  try {
+    said += ` ${JSON.stringify(e.error ?? '')}`;
+  } catch {
+    // An error body that cannot be written out says nothing more.
+  }
+  return /response_format|json_schema|json_object|structured output|guided|grammar/i.test(said);
 }
 
 type Message = { role: 'system' | 'user' | 'assistant'; content: string };
@@ -106,7 +144,7 @@ function briefLines(brief: BookBrief): string {
     ['Main character', brief.characterName],
     ['Archetype', brief.archetype],
     ['Place', brief.place],
-    ['Language (BCP 47)', brief.language ?? 'en'],
+    ['Language (BCP 47)', `${brief.language ?? 'en'} (${languageName(brief.language)})`],
   ];
   for (const [k, v] of opt) if (v) lines.push(`${k}: ${v}`);
   return lines.join('\n');
@@ -231,18 +269,36 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
     outputTokens: (a.outputTokens ?? 0) + (b.outputTokens ?? 0),
   });
 
-  /** One non-streamed JSON completion; returns its text. */
+  const formatKey = `${opts.baseURL ?? name}|${model}`;
+
+  /**
+   * One non-streamed JSON completion; returns its text. A server that refuses the
+   * response format (HTTP 400/422) is asked again with the next one, and the one it
+   * took is remembered for this server, so later outlines go straight to it.
+   */
   async function complete(messages: Message[], chapterCount: number, signal?: AbortSignal) {
-    const res = await client.chat.completions.create(
-      {
-        model,
-        messages,
-        temperature,
-        max_completion_tokens: maxTokens,
-        response_format: { type: 'json_schema', json_schema: outlineJsonSchema(chapterCount) },
-      },
-      { signal, timeout: timeoutMs },
-    );
+    let at = RESPONSE_FORMATS.indexOf(acceptedFormat.get(formatKey) ?? 'json_schema');
+    let res: any;
+    for (;;) {
+      const format = RESPONSE_FORMATS[at];
+      const body: Record<string, unknown> = { model, messages, temperature, max_completion_tokens: maxTokens };
+      if (format === 'json_schema') body.response_format = { type: 'json_schema', json_schema: outlineJsonSchema(chapterCount) };
+      if (format === 'json_object') body.response_format = { type: 'json_object' };
+      try {
+        res = await client.chat.completions.create(body, { signal, timeout: timeoutMs });
+      } catch (err) {
+        if (format === 'prompt' || !refusedFormat(err) || signal?.aborted) throw err;
+        const next = RESPONSE_FORMATS[at + 1];
+        opts.onNotice?.(
+          `${name} (${model}${opts.baseURL ? ` at ${opts.baseURL}` : ''}) refused response_format ${format} ` +
+            `(HTTP ${(err as { status: number }).status}): asking with ${next === 'prompt' ? 'the prompt alone' : next} instead`,
+        );
+        at++;
+        continue;
+      }
+      if (acceptedFormat.get(formatKey) !== format) acceptedFormat.set(formatKey, format);
+      break;
+    }
     const choice = res?.choices?.[0];
     if (choice?.message?.refusal || choice?.finish_reason === 'content_filter') {
       throw ApplicationFailure.create({
@@ -285,8 +341,12 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
           `the main characters (name, how they look — enough for an illustrator —, personality), ` +
           `the setting, one illustration style carried into every picture, a palette of two ` +
           `#rrggbb colours, and exactly ${n} chapters numbered 1 to ${n}, each with a title, a ` +
-          `two- or three-sentence summary and targetWords between 400 and 1200. Write in the ` +
-          `book's language.`,
+          `two- or three-sentence summary and targetWords between 400 and 1200. Write every ` +
+          `text in the book's language, ${languageName(brief.language)}.\n` +
+          // Servers without structured output only have this to go by.
+          `The JSON's keys: {"title", "logline", "characters": [{"name", "look", "personality"}], ` +
+          `"setting", "style", "palette": ["#rrggbb", "#rrggbb"], "chapters": [{"index", "title", ` +
+          `"summary", "targetWords"}]}.`,
       },
     ];
     let { content, usage } = await complete(messages, n, signal);
@@ -428,7 +488,7 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
         role: 'user',
         content:
           `${before}\n\nWrite chapter ${chapter.index}, "${chapter.title}": ${chapter.summary}\n` +
-          `Write about ${target} words in the book's language (${brief.language ?? 'en'}). ` +
+          `Write about ${target} words in the book's language, ${languageName(brief.language)} (${brief.language ?? 'en'}). ` +
           `Plain prose only: no title, no headings, no markdown; paragraphs separated by a blank ` +
           `line; end with a complete sentence.` +
           (req.revision
