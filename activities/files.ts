@@ -14,6 +14,7 @@ import type { RenderBook, RenderImage } from './render/types';
 import { keys } from './storage/types';
 import { creditLine } from '../core/credits';
 import { getEra } from '../core/eras';
+import { textLanguage } from '../core/language';
 
 /** Trim and bleed of the print-ready PDF: US trade 6×9 in, 1/8 in bleed on every side. */
 const PRINT_FORMAT = { trimWidthIn: 6, trimHeightIn: 9, bleedIn: 0.125 };
@@ -62,7 +63,9 @@ export function createFileActivities(deps: ActivityDeps, calls: ProviderCalls, r
       title: manifest.title,
       subtitle: outline.logline,
       author: authorOf(row.metadata, owner),
-      language: brief.language ?? 'en',
+      // The language the text is really in (lang, direction, hyphenation, labels), which is the
+      // one asked for unless the writer could not write it (core/language.ts).
+      language: textLanguage(brief.language, chapters.flatMap((c) => [c.title, ...c.paragraphs]).join('\n')),
       description: outline.logline,
       // What a reader would search for: the era's name, not its id.
       keywords: [getEra(brief.era)?.name, brief.style, brief.mood].filter((k): k is string => Boolean(k)),

@@ -80,6 +80,14 @@ export const statusSchema = z
     fileVersion: z.int().min(1).describe('The published file version; a finished rewrite or re-run raises it'),
     revision: revisionSchema.nullable().describe('The running change (status running), else the last one, else null'),
     outline: reviewOutlineSchema.optional().describe('Only while the book is awaiting_review: the outline under review'),
+    textLanguage: z
+      .string()
+      .optional()
+      .describe('Only when the text is not in the language asked for (a writer that cannot write it): the language it is in, which the files are set in'),
+    notices: z
+      .array(z.string())
+      .optional()
+      .describe('Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.")'),
     updatedAt: dateTime,
   })
 ;

@@ -1156,6 +1156,8 @@ export interface components {
             fileVersion: number;
             /** Format: uuid */
             id: string;
+            /** @description Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.") */
+            notices?: string[];
             offline: boolean;
             /** @description Only while the book is awaiting_review: the outline under review */
             outline?: {
@@ -1194,6 +1196,8 @@ export interface components {
             stage: "queued" | "outline" | "outline_review" | "chapters" | "cover" | "pdf" | "epub" | "storing" | "publishing" | "completed" | "failed" | "cancelled";
             /** @enum {string} */
             status: "queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled";
+            /** @description Only when the text is not in the language asked for (a writer that cannot write it): the language it is in, which the files are set in */
+            textLanguage?: string;
             title: string;
             /** @description ISO 8601 date-time */
             updatedAt: string;
@@ -1224,6 +1228,8 @@ export interface components {
                 fileVersion: number;
                 /** Format: uuid */
                 id: string;
+                /** @description Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.") */
+                notices?: string[];
                 offline: boolean;
                 /** @description Only while the book is awaiting_review: the outline under review */
                 outline?: {
@@ -1257,6 +1263,8 @@ export interface components {
                 stage: "queued" | "outline" | "outline_review" | "chapters" | "cover" | "pdf" | "epub" | "storing" | "publishing" | "completed" | "failed" | "cancelled";
                 /** @enum {string} */
                 status: "queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled";
+                /** @description Only when the text is not in the language asked for (a writer that cannot write it): the language it is in, which the files are set in */
+                textLanguage?: string;
                 title: string;
                 /** @description ISO 8601 date-time */
                 updatedAt: string;
@@ -1494,6 +1502,8 @@ export interface components {
             fileVersion: number;
             /** Format: uuid */
             id: string;
+            /** @description Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.") */
+            notices?: string[];
             offline: boolean;
             /** @description Only while the book is awaiting_review: the outline under review */
             outline?: {
@@ -1526,6 +1536,8 @@ export interface components {
             stage: "queued" | "outline" | "outline_review" | "chapters" | "cover" | "pdf" | "epub" | "storing" | "publishing" | "completed" | "failed" | "cancelled";
             /** @enum {string} */
             status: "queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled";
+            /** @description Only when the text is not in the language asked for (a writer that cannot write it): the language it is in, which the files are set in */
+            textLanguage?: string;
             title: string;
             /** @description ISO 8601 date-time */
             updatedAt: string;
@@ -1648,6 +1660,8 @@ export interface components {
             fileVersion: number;
             /** Format: uuid */
             id: string;
+            /** @description Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.") */
+            notices?: string[];
             offline: boolean;
             /** @description Only while the book is awaiting_review: the outline under review */
             outline?: {
@@ -1680,6 +1694,8 @@ export interface components {
             stage: "queued" | "outline" | "outline_review" | "chapters" | "cover" | "pdf" | "epub" | "storing" | "publishing" | "completed" | "failed" | "cancelled";
             /** @enum {string} */
             status: "queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled";
+            /** @description Only when the text is not in the language asked for (a writer that cannot write it): the language it is in, which the files are set in */
+            textLanguage?: string;
             title: string;
             /** @description ISO 8601 date-time */
             updatedAt: string;
