@@ -7,6 +7,7 @@ import { languageName, scriptOfLanguage, textLanguage } from '../../core/languag
 import { languageNotice } from '../../activities/text-language';
 import { createOfflineTextProvider } from '../../activities/providers/offline-text';
 import { briefSchema } from '../../core/brief';
+import { chapterOpening, planFromBrief } from '../../activities/providers/local-plan';
 
 const EN = 'The wind came in off the water and rattled the shutters of the old house. Mara stood at the window and counted the lights along the harbour.';
 const FR = 'Le vent venait de la mer et faisait trembler les volets de la vieille maison. Mara était à la fenêtre et comptait les lumières du port.';
@@ -65,5 +66,16 @@ describe('the language a text is really in', () => {
     assert.equal(textLanguage('ar', chapter.paragraphs.join('\n\n')), 'en');
     assert.equal(languageNotice('offline', 'ar', 'en'), 'The offline writer writes English only; the book is set in English rather than Arabic.');
     assert.equal(languageNotice('local', 'fr', 'en'), 'The local writer wrote this book in English rather than French; the book is set in English.');
+  });
+
+  it('the local model\'s crafted opening names a language other than English', () => {
+    const opening = (language?: string) => {
+      const brief = briefSchema.parse({ prompt: 'A lighthouse keeper befriends a clockwork gull', chapterCount: 2, language });
+      const outline = planFromBrief(brief);
+      return chapterOpening({ brief, outline, chapter: outline.chapters[0], previousSummaries: [] }).prompt;
+    };
+    assert.match(opening('ar'), /^[^\n]+\nWritten in Arabic\n/);
+    assert.doesNotMatch(opening('en'), /Written in/);
+    assert.doesNotMatch(opening(undefined), /Written in/);
   });
 });
