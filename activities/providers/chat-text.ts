@@ -14,6 +14,7 @@ import { classified, notePartialSpend, ProviderErrorTypes } from './errors';
 import type { BookBrief } from '../../core/brief';
 import type { Usage } from '../../core/pricing';
 import { languageName } from '../../core/language';
+import { lenientPalette } from './local-plan';
 
 /** The part of the openai / groq-sdk clients this provider uses. */
 export interface ChatClient {
@@ -316,13 +317,32 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
     return { content, usage };
   }
 
-  function check(content: string, chapterCount: number): { outline?: Outline; problems?: string } {
+  /**
+   * The outline in a reply, lenient where the meaning is plain: JSON fenced in markdown
+   * or wrapped in a sentence or two (as models without structured output answer),
+   * chapters numbered wrongly (renumbered by position), a palette that is not two
+   * #rrggbb colours (the era's instead). Only missing or unreadable content is a problem,
+   * for the repair round.
+   */
+  function check(content: string, chapterCount: number, era: string | undefined): { outline?: Outline; problems?: string } {
     let json: unknown;
+    const unfenced = content.replace(/^\s*```(?:json)?\s*|\s*```\s*$/g, '');
     try {
-      // Servers without structured output sometimes fence the JSON in markdown.
-      json = JSON.parse(content.replace(/^\s*```(?:json)?\s*|\s*```\s*$/g, ''));
+      json = JSON.parse(unfenced);
     } catch (err) {
-      return { problems: `The reply is not valid JSON (${(err as Error).message}).` };
+      const from = unfenced.indexOf('{');
+      const to = unfenced.lastIndexOf('}');
+      try {
+        if (from < 0 || to <= from) throw err;
+        json = JSON.parse(unfenced.slice(from, to + 1));
+      } catch {
+        return { problems: `The reply is not valid JSON (${(err as Error).message}).` };
+      }
+    }
+    if (json && typeof json === 'object') {
+      const o = json as { chapters?: unknown; palette?: unknown };
+      if (Array.isArray(o.chapters)) o.chapters = o.chapters.map((c, i) => (c && typeof c === 'object' ? { ...c, index: i + 1 } : c));
+      o.palette = lenientPalette(o.palette, era);
     }
     const parsed = outlineSchema(chapterCount).safeParse(json);
     if (parsed.success) return { outline: parsed.data as Outline };
@@ -350,7 +370,7 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
       },
     ];
     let { content, usage } = await complete(messages, n, signal);
-    let verdict = check(content, n);
+    let verdict = check(content, n, brief.era);
     if (!verdict.outline) {
       // One repair round: show the model what was wrong; a second bad answer is final.
       messages.push(
@@ -364,7 +384,7 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
       );
       const second = await complete(messages, n, signal);
       usage = addUsage(usage, second.usage);
-      verdict = check(second.content, n);
+      verdict = check(second.content, n, brief.era);
       if (!verdict.outline) {
         throw ApplicationFailure.create({
           message: `${name} (${model}) wrote an invalid outline twice, even after a repair round: ${verdict.problems}`,

@@ -211,6 +211,13 @@ function outlineFor(body: any, arabic = false): string {
   });
 }
 
+/** The outline with its chapters' summaries left out (a small model's first try). */
+function withoutSummaries(outline: string): string {
+  const o = JSON.parse(outline);
+  o.chapters = o.chapters.map(({ summary: _summary, ...c }: Record<string, unknown>) => c);
+  return JSON.stringify(o);
+}
+
 async function png(width: number, height: number, format: 'png' | 'jpeg' = 'png'): Promise<Buffer> {
   const img = sharp({ create: { width, height, channels: 3, background: { r: 31, g: 78, b: 121 } } });
   return format === 'png' ? img.png().toBuffer() : img.jpeg().toBuffer();
@@ -355,10 +362,11 @@ export class OpenAICompatServer extends Script {
           : format === 'json_schema' || format === 'json_object'
             ? outlineFor(body, arabic)
             : asksOutline
-              ? // Asked by the prompt alone, a chatty model wraps its JSON in words; asked again, it answers as told.
+              ? // Asked by the prompt alone, a small model wraps its JSON in words and forgets the
+                // chapters' summaries; shown what is missing, it answers as told.
                 repairing
                 ? outlineFor(body, arabic)
-                : `Sure! Here is the plan for your book:\n\n${outlineFor(body, arabic)}\n\nI hope you like it.`
+                : `Sure! Here is the plan for your book:\n\n${withoutSummaries(outlineFor(body, arabic))}\n\nI hope you like it.`
               : prose(model, 40);
       usage.completion_tokens = Math.ceil(content.length / 4);
       if (latency.outline) await sleep(arrived + latency.outline - Date.now());

@@ -75,6 +75,20 @@ describe('text providers (openai / groq SDKs against a local server)', function 
     assert.match(repair, /chapters/);
   });
 
+  it('reads plain meaning without a repair round: JSON in words, misnumbered chapters, a bad palette', async () => {
+    const sloppy = {
+      ...outline,
+      palette: ['sea blue', '#ff8c4'],
+      chapters: outline.chapters.map((c, i) => ({ ...c, index: [3, 1, 7][i] })),
+    };
+    server.queue('chat', { kind: 'content', content: `Here is the outline:\n${JSON.stringify(sloppy)}\nEnjoy!` });
+    const res = await openai().writeOutline(brief);
+    assert.equal(server.callsTo('chat').length, 1, 'no repair round');
+    assert.deepEqual(res.outline.chapters.map((c) => c.index), [1, 2, 3]);
+    assert.deepEqual(res.outline.chapters.map((c) => c.title), outline.chapters.map((c) => c.title), 'in the order written');
+    assert.ok(res.outline.palette.every((c) => /^#[0-9a-f]{6}$/i.test(c)), res.outline.palette.join());
+  });
+
   it('fails with a non-retryable InvalidOutline when the repair is malformed too', async () => {
     const wrongCount = JSON.stringify({ ...outline, chapters: outline.chapters.slice(0, 2) });
     server.queue('chat', { kind: 'content', content: 'not json at all' }, { kind: 'content', content: wrongCount });
