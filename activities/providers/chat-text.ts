@@ -50,16 +50,13 @@ export interface ChatTextOptions {
 export const RESPONSE_FORMATS = ['json_schema', 'json_object', 'prompt'] as const;
 export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
 
-/** Per server (base URL and model): the first response format it accepted. */
-const acceptedFormat = new Map<string, ResponseFormat>();
-
 /**
- * An HTTP 400/422 about the response format: how OpenAI-compatible servers refuse one
- * they lack ("response_format type 'json_schema' is not supported", LM Studio's
- * "'response_format.type' must be 'json_schema'", a validation error naming the field).
- * Any other 400 is the request's fault and stays one (BadInput).
+ * An HTTP 400/422 whose message names one of `fields`: how OpenAI-compatible servers
+ * refuse a request field they lack ("response_format type 'json_schema' is not supported",
+ * LM Studio's "'response_format.type' must be 'json_schema'", a validation error naming
+ * the field). Any other 400 is the request's fault and stays one (BadInput).
  */
-function refusedFormat(err: unknown): boolean {
+function refusedField(err: unknown, fields: RegExp): boolean {
   const e = err as { status?: unknown; message?: unknown; error?: unknown } | null;
   if (e?.status !== 400 && e?.status !== 422) return false;
   let said = String(e.message ?? '');
@@ -68,8 +65,16 @@ function refusedFormat(err: unknown): boolean {
   } catch {
     // An error body that cannot be written out says nothing more.
   }
-  return /response_format|json_schema|json_object|structured output|guided|grammar/i.test(said);
+  return fields.test(said);
 }
+const refusedFormat = (err: unknown) => refusedField(err, /response_format|json_schema|json_object|structured output|guided|grammar/i);
+/** Servers older than OpenAI's streamed usage. */
+const refusedStreamOptions = (err: unknown) => refusedField(err, /stream_options|include_usage/i);
+
+/** Per server (base URL and model): the first response format it accepted. */
+const acceptedFormat = new Map<string, ResponseFormat>();
+/** Servers (base URL and model) that refused `stream_options`: their streams go without it. */
+const withoutStreamOptions = new Set<string>();
 
 type Message = { role: 'system' | 'user' | 'assistant'; content: string };
 
@@ -428,8 +433,19 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
         max_completion_tokens: maxTokens,
         stream: true,
       };
-      if (opts.streamUsageOption) body.stream_options = { include_usage: true };
-      const chunks = await client.chat.completions.create(body, { signal: combined, timeout: timeoutMs });
+      const askUsage = opts.streamUsageOption && !withoutStreamOptions.has(formatKey);
+      if (askUsage) body.stream_options = { include_usage: true };
+      let chunks: unknown;
+      try {
+        chunks = await client.chat.completions.create(body, { signal: combined, timeout: timeoutMs });
+      } catch (err) {
+        if (!askUsage || !refusedStreamOptions(err) || signal?.aborted) throw err;
+        // A server that does not know `stream_options`: asked without it (its tokens are estimated).
+        withoutStreamOptions.add(formatKey);
+        opts.onNotice?.(`${name} (${model}${opts.baseURL ? ` at ${opts.baseURL}` : ''}) refused stream_options: streaming without it, tokens estimated`);
+        delete body.stream_options;
+        chunks = await client.chat.completions.create(body, { signal: combined, timeout: timeoutMs });
+      }
       for await (const chunk of chunks as AsyncIterable<any>) {
         arm();
         usage = usageOf(chunk?.usage) ?? usageOf(chunk?.x_groq?.usage) ?? usage;

@@ -260,6 +260,8 @@ export interface Dialect {
   moderation: boolean;
   /** Usage in the last chunk of a stream when `stream_options.include_usage` asks. */
   usageInStream: boolean;
+  /** `stream_options` known at all (false: a request carrying it is refused with HTTP 400; default true). */
+  streamOptions?: boolean;
 }
 
 export const OPENAI_DIALECT: Dialect = { jsonSchema: true, jsonObject: true, moderation: true, usageInStream: true };
@@ -324,6 +326,11 @@ export class OpenAICompatServer extends Script {
     if (route === 'moderations' && !this.dialect.moderation) {
       // As vLLM answers a route it does not have (Ollama and llama.cpp answer a plain 404 too).
       return this.json(res, 404, { detail: 'Not Found' });
+    }
+    if (route === 'chat' && body?.stream && body.stream_options && this.dialect.streamOptions === false) {
+      return this.json(res, 400, {
+        error: { message: 'Unrecognized request argument supplied: stream_options', type: 'invalid_request_error', param: 'stream_options', code: 400 },
+      });
     }
     if (route === 'chat' && !body?.stream) {
       const type = body?.response_format?.type;

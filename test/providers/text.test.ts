@@ -118,6 +118,22 @@ describe('text providers (openai / groq SDKs against a local server)', function 
     assert.match(call.body.messages[1].content, /Something happens in part 1/, 'previous summaries are sent');
   });
 
+  it('a server that refuses stream_options: streamed without it from then on, tokens estimated', async () => {
+    server.dialect = { ...server.dialect, streamOptions: false };
+    try {
+      // A model name of its own: what a server refused is remembered per base URL and model.
+      const provider = createOpenAITextProvider({ apiKey: 'sk-test', baseURL: `${server.url}/v1`, model: 'old-server', timeoutMs: 5000 });
+      const first = await provider.writeChapter(chapterReq());
+      assert.ok(first.paragraphs.length > 0);
+      await provider.writeChapter(chapterReq());
+      const calls = server.callsTo('chat');
+      assert.deepEqual(calls.map((c) => [c.status, Boolean(c.body.stream_options)]), [[400, true], [200, false], [200, false]]);
+      assert.ok((first.usage.inputTokens ?? 0) > 42, 'estimated from the prompt, not a reported usage');
+    } finally {
+      server.dialect = { ...server.dialect, streamOptions: true };
+    }
+  });
+
   it('continues a chapter that stopped short from its last whole word, and never ends mid-sentence', async () => {
     server.queue('chat', { kind: 'chapter', words: 60, finish: 'length' });
     const deltas: string[] = [];
