@@ -12,6 +12,7 @@ import { currentAttempt } from './providers/failover';
 import { warmUpRenderers } from './render/warmup';
 import type { createStoryBookSteps } from './story-books';
 import { keys } from './storage/types';
+import { noteTextLanguage } from './text-language';
 
 /** How many characters of the previous chapter's written end a sequential chapter is given. */
 const PREVIOUS_ENDING_CHARS = 1500;
@@ -123,12 +124,16 @@ export function createChapterActivities(
       const key = keys.chapter(ebookId, index, revision?.number);
       await storage.put(key, Buffer.from(JSON.stringify(stored)));
       const words = wordCount(result.paragraphs);
-      await repos.ebooks.setChapter(ebookId, index, {
-        status: 'written',
-        words,
-        textKey: key,
-        textProvider: producer,
-      });
+      await Promise.all([
+        repos.ebooks.setChapter(ebookId, index, {
+          status: 'written',
+          words,
+          textKey: key,
+          textProvider: producer,
+        }),
+        // The chapter may not be in the book's language (a writer that cannot write it): the status says so.
+        noteTextLanguage(deps, ebookId, producer, brief.language, result.paragraphs.join('\n\n')),
+      ]);
       await events.publish(ebookId, 'chapter.written', { index, words, provider: producer });
       return { index, textKey: key, words, provider: producer };
     },

@@ -16,6 +16,7 @@ import { keys } from './storage/types';
 import { creditLine } from '../core/credits';
 import { getEra } from '../core/eras';
 import { BLEED_IN, TRIM } from '../core/print';
+import { textLanguage } from '../core/language';
 
 /** Trim and bleed of the print interior (core/print.ts): US trade 6×9 in, 1/8 in bleed on every side. */
 const PRINT_FORMAT = { trimWidthIn: TRIM.widthIn, trimHeightIn: TRIM.heightIn, bleedIn: BLEED_IN };
@@ -71,7 +72,9 @@ export function createFileActivities(deps: ActivityDeps, calls: ProviderCalls, r
       title: manifest.title,
       subtitle: outline.logline,
       author: authorOf(row.metadata, owner),
-      language: brief.language ?? 'en',
+      // The language the text is really in (lang, direction, hyphenation, labels), which is the
+      // one asked for unless the writer could not write it (core/language.ts).
+      language: textLanguage(brief.language, chapters.flatMap((c) => [c.title, ...c.paragraphs]).join('\n')),
       description: outline.logline,
       // What a reader would search for: the era's name, not its id.
       keywords: [getEra(brief.era)?.name, brief.style, brief.mood].filter((k): k is string => Boolean(k)),

@@ -2,8 +2,11 @@
  * Content moderation for a young-adult audience: the prompt before anything is
  * generated, each chapter before it is stored, each image prompt before it is drawn.
  *
- * With OPENAI_API_KEY set, OpenAI's moderation endpoint decides (SDK retries off:
- * Temporal owns retries). Without it, a short list of local rules does. The rules
+ * With OPENAI_API_KEY (or OPENAI_BASE_URL) set, the server's moderation endpoint decides (SDK
+ * retries off: Temporal owns retries). Without either, a short list of local rules does,
+ * and so it does for an OpenAI-compatible server that has no moderation endpoint (Ollama,
+ * llama.cpp's server, LM Studio and vLLM answer /v1/moderations with 404): the first such
+ * answer is logged once and every later check of that server goes to the rules. The rules
  * are deliberately narrow: they catch the few things no book for this audience
  * may contain (sexual content involving minors, instructions for self-harm or
  * suicide, instructions for making weapons), not dark themes in general — a story
@@ -11,6 +14,8 @@
  */
 import OpenAI from 'openai';
 import { classified } from './providers/errors';
+import { NO_KEY } from './providers/openai-text';
+import { createLogger } from '../lib/logger';
 
 export interface ModerationResult {
   flagged: boolean;
@@ -57,11 +62,45 @@ export function moderateLocally(text: string): ModerationResult {
   return { flagged: categories.length > 0, categories, source: 'local' };
 }
 
-export function createOpenAIModerator(opts: { apiKey: string; baseURL?: string; model?: string; timeoutMs?: number }): Moderator {
-  const client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseURL, maxRetries: 0, timeout: opts.timeoutMs ?? 30_000 });
+/** Base URLs whose server has no moderation endpoint, for every moderator of this process. */
+const withoutModeration = new Set<string>();
+
+/** How servers say they have no such endpoint: not found, method not allowed, not implemented. */
+function noEndpoint(err: unknown): boolean {
+  const status = (err as { status?: unknown } | null)?.status;
+  return status === 404 || status === 405 || status === 501;
+}
+
+export function createOpenAIModerator(opts: {
+  /** Absent: a local server that needs no key. */
+  apiKey?: string;
+  baseURL?: string;
+  model?: string;
+  timeoutMs?: number;
+  /** Told once per server that has no moderation endpoint (default: a warning in the log). */
+  onNotice?: (message: string) => void;
+}): Moderator {
+  const client = new OpenAI({ apiKey: opts.apiKey ?? NO_KEY, baseURL: opts.baseURL, maxRetries: 0, timeout: opts.timeoutMs ?? 30_000 });
   const model = opts.model ?? 'omni-moderation-latest';
+  const server = opts.baseURL ?? 'https://api.openai.com/v1';
+  const notice = opts.onNotice ?? ((message: string) => createLogger('moderation').warn(message));
   return async (text, signal) => {
-    const res = await classified('openai', signal, () => client.moderations.create({ model, input: text }, { signal }));
+    if (withoutModeration.has(server)) return moderateLocally(text);
+    const res = await classified('openai', signal, async () => {
+      try {
+        return await client.moderations.create({ model, input: text }, { signal });
+      } catch (err) {
+        if (!noEndpoint(err)) throw err;
+        return undefined;
+      }
+    });
+    if (!res) {
+      if (!withoutModeration.has(server)) {
+        withoutModeration.add(server);
+        notice(`${server} has no moderation endpoint (/moderations answered 404/405/501): moderation uses the local rules`);
+      }
+      return moderateLocally(text);
+    }
     const categories = new Set<string>();
     let flagged = false;
     for (const r of res.results) {
@@ -72,9 +111,12 @@ export function createOpenAIModerator(opts: { apiKey: string; baseURL?: string; 
   };
 }
 
-/** OpenAI's moderation when a key is given, else the local rules. */
+/**
+ * The server's moderation when a key or an OpenAI-compatible server is given (falling back
+ * to the local rules where it has none), else the local rules.
+ */
 export function createModerator(opts: { openaiApiKey?: string; openaiBaseUrl?: string; timeoutMs?: number } = {}): Moderator {
-  if (opts.openaiApiKey) {
+  if (opts.openaiApiKey || opts.openaiBaseUrl) {
     return createOpenAIModerator({ apiKey: opts.openaiApiKey, baseURL: opts.openaiBaseUrl, timeoutMs: opts.timeoutMs });
   }
   return async (text) => moderateLocally(text);
@@ -84,7 +126,8 @@ let fromEnv: Moderator | undefined;
 
 /**
  * `moderateText(text)`: the moderator of this process's environment (OPENAI_API_KEY,
- * OPENAI_BASE_URL), built once.
+ * OPENAI_BASE_URL), built once. OPENAI_BASE_URL alone is a local server: its own
+ * moderation endpoint when it has one, else the local rules.
  */
 export function moderateText(text: string, signal?: AbortSignal): Promise<ModerationResult> {
   fromEnv ??= createModerator({

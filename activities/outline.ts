@@ -13,6 +13,10 @@ import type { Outline } from './providers/types';
 import { warmUpRenderers } from './render/warmup';
 import type { createStoryBookSteps } from './story-books';
 import { keys } from './storage/types';
+import { noteTextLanguage } from './text-language';
+
+/** The outline's own words (not its style notes, which the illustrator reads). */
+const outlineText = (o: Outline) => [o.title, o.logline, ...o.chapters.flatMap((c) => [c.title, c.summary])].join('\n');
 
 export function createOutlineActivities(
   deps: ActivityDeps,
@@ -63,7 +67,11 @@ export function createOutlineActivities(
             `${producer} wrote ${outline.chapters.length} chapters, ${brief.chapterCount} were asked for`,
           );
         }
-        spent = recordCall(ebookId, 'outline', producer, written.model, written.usage);
+        spent = Promise.all([
+          recordCall(ebookId, 'outline', producer, written.model, written.usage),
+          // A writer that cannot write the book's language (the offline one writes English): said in the status.
+          noteTextLanguage(deps, ebookId, producer, brief.language, outlineText(outline)),
+        ]);
       }
       // The first chapters start as soon as this step ends: its writes go out together.
       const [stored] = await Promise.all([

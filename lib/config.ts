@@ -36,6 +36,12 @@ export interface Config {
     groqApiKey?: string;
     groqBaseUrl?: string;
     openaiApiKey?: string;
+    /**
+     * OPENAI_BASE_URL: another OpenAI-compatible server (Ollama, llama.cpp's server,
+     * LM Studio, vLLM). Set without OPENAI_API_KEY it is a local server that needs
+     * no key: the `openai` text provider is configured all the same (see
+     * `openaiTextConfigured`), its pictures are not (these servers draw none).
+     */
     openaiBaseUrl?: string;
     runwareApiKey?: string;
     runwareUrl?: string;
@@ -432,6 +438,14 @@ function s3Config(e: ParsedEnv): Config['s3'] {
   const credentials =
     accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey, sessionToken: e.AWS_SESSION_TOKEN } : undefined;
   return { bucket, endpoint: e.S3_ENDPOINT, region: e.S3_REGION, forcePathStyle: e.S3_FORCE_PATH_STYLE, credentials };
+}
+
+/**
+ * Whether the `openai` text provider can run: with a key, or with OPENAI_BASE_URL
+ * alone (an OpenAI-compatible server on the user's own machine needs no key).
+ */
+export function openaiTextConfigured(p: Config['providers']): boolean {
+  return Boolean(p.openaiApiKey || p.openaiBaseUrl);
 }
 
 /** The Temporal frontend address the processes connect to. */

@@ -6,7 +6,7 @@ import { createOpenAITextProvider } from '../activities/providers/openai-text';
 import { createRunwareImageProvider } from '../activities/providers/runware-image';
 import { createOpenAIImageProvider } from '../activities/providers/openai-image';
 import { createFailoverImageProvider, createFailoverTextProvider } from '../activities/providers/failover';
-import type { Config } from '../lib/config';
+import { openaiTextConfigured, type Config } from '../lib/config';
 import type { ActivityDeps } from '../activities/deps';
 import { createLocalTextProvider, type LocalTextProvider } from '../activities/providers/local-text';
 import { LocalModel } from '../activities/providers/local-model';
@@ -47,7 +47,8 @@ export function createProviders(config: Config): Providers {
     breakerCooldownMs: p.breakerCooldownMs,
   };
 
-  const textKeys = Boolean(p.groqApiKey || p.openaiApiKey);
+  // OPENAI_BASE_URL without a key counts: a local OpenAI-compatible server needs none.
+  const textKeys = Boolean(p.groqApiKey || openaiTextConfigured(p));
   // Unset TEXT_PROVIDERS with no key: the best writer this machine has.
   const textOrder =
     !p.textProvidersSet && !textKeys ? [LocalModel.installed(p.localModelPath) ? 'local' : 'offline'] : p.textProviders;
@@ -65,7 +66,7 @@ export function createProviders(config: Config): Providers {
           timeoutMs: p.timeoutMs,
         }),
       );
-    } else if (name === 'openai' && p.openaiApiKey) {
+    } else if (name === 'openai' && openaiTextConfigured(p)) {
       text.push(
         createOpenAITextProvider({
           apiKey: p.openaiApiKey,

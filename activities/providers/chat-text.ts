@@ -13,6 +13,8 @@ import type { ChapterRequest, ChapterResult, Outline, OutlineResult, TextProvide
 import { classified, notePartialSpend, ProviderErrorTypes } from './errors';
 import type { BookBrief } from '../../core/brief';
 import type { Usage } from '../../core/pricing';
+import { languageName } from '../../core/language';
+import { lenientPalette } from './local-plan';
 
 /** The part of the openai / groq-sdk clients this provider uses. */
 export interface ChatClient {
@@ -30,7 +32,49 @@ export interface ChatTextOptions {
   timeoutMs?: number;
   /** OpenAI reports streamed usage only when asked (`stream_options`); Groq sends `x_groq.usage` unasked. */
   streamUsageOption?: boolean;
+  /**
+   * Where the client sends its requests (OPENAI_BASE_URL): what the server turned
+   * out to support is remembered under it, for every provider of this process.
+   */
+  baseURL?: string;
+  /** Told once when the server refused a response format and the next one is used. */
+  onNotice?: (message: string) => void;
 }
+
+/**
+ * How the outline asks for JSON, best first: a strict JSON schema (OpenAI, Groq,
+ * vLLM, recent Ollama and LM Studio), JSON mode (`json_object`: llama.cpp's server
+ * and older OpenAI-compatible servers), or the prompt alone. Whatever the server
+ * answers is checked with zod and gets one repair round.
+ */
+export const RESPONSE_FORMATS = ['json_schema', 'json_object', 'prompt'] as const;
+export type ResponseFormat = (typeof RESPONSE_FORMATS)[number];
+
+/**
+ * An HTTP 400/422 whose message names one of `fields`: how OpenAI-compatible servers
+ * refuse a request field they lack ("response_format type 'json_schema' is not supported",
+ * LM Studio's "'response_format.type' must be 'json_schema'", a validation error naming
+ * the field). Any other 400 is the request's fault and stays one (BadInput).
+ */
+function refusedField(err: unknown, fields: RegExp): boolean {
+  const e = err as { status?: unknown; message?: unknown; error?: unknown } | null;
+  if (e?.status !== 400 && e?.status !== 422) return false;
+  let said = String(e.message ?? '');
+  try {
+    said += ` ${JSON.stringify(e.error ?? '')}`;
+  } catch {
+    // An error body that cannot be written out says nothing more.
+  }
+  return fields.test(said);
+}
+const refusedFormat = (err: unknown) => refusedField(err, /response_format|json_schema|json_object|structured output|guided|grammar/i);
+/** Servers older than OpenAI's streamed usage. */
+const refusedStreamOptions = (err: unknown) => refusedField(err, /stream_options|include_usage/i);
+
+/** Per server (base URL and model): the first response format it accepted. */
+const acceptedFormat = new Map<string, ResponseFormat>();
+/** Servers (base URL and model) that refused `stream_options`: their streams go without it. */
+const withoutStreamOptions = new Set<string>();
 
 type Message = { role: 'system' | 'user' | 'assistant'; content: string };
 
@@ -106,7 +150,7 @@ function briefLines(brief: BookBrief): string {
     ['Main character', brief.characterName],
     ['Archetype', brief.archetype],
     ['Place', brief.place],
-    ['Language (BCP 47)', brief.language ?? 'en'],
+    ['Language (BCP 47)', `${brief.language ?? 'en'} (${languageName(brief.language)})`],
   ];
   for (const [k, v] of opt) if (v) lines.push(`${k}: ${v}`);
   return lines.join('\n');
@@ -231,18 +275,36 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
     outputTokens: (a.outputTokens ?? 0) + (b.outputTokens ?? 0),
   });
 
-  /** One non-streamed JSON completion; returns its text. */
+  const formatKey = `${opts.baseURL ?? name}|${model}`;
+
+  /**
+   * One non-streamed JSON completion; returns its text. A server that refuses the
+   * response format (HTTP 400/422) is asked again with the next one, and the one it
+   * took is remembered for this server, so later outlines go straight to it.
+   */
   async function complete(messages: Message[], chapterCount: number, signal?: AbortSignal) {
-    const res = await client.chat.completions.create(
-      {
-        model,
-        messages,
-        temperature,
-        max_completion_tokens: maxTokens,
-        response_format: { type: 'json_schema', json_schema: outlineJsonSchema(chapterCount) },
-      },
-      { signal, timeout: timeoutMs },
-    );
+    let at = RESPONSE_FORMATS.indexOf(acceptedFormat.get(formatKey) ?? 'json_schema');
+    let res: any;
+    for (;;) {
+      const format = RESPONSE_FORMATS[at];
+      const body: Record<string, unknown> = { model, messages, temperature, max_completion_tokens: maxTokens };
+      if (format === 'json_schema') body.response_format = { type: 'json_schema', json_schema: outlineJsonSchema(chapterCount) };
+      if (format === 'json_object') body.response_format = { type: 'json_object' };
+      try {
+        res = await client.chat.completions.create(body, { signal, timeout: timeoutMs });
+      } catch (err) {
+        if (format === 'prompt' || !refusedFormat(err) || signal?.aborted) throw err;
+        const next = RESPONSE_FORMATS[at + 1];
+        opts.onNotice?.(
+          `${name} (${model}${opts.baseURL ? ` at ${opts.baseURL}` : ''}) refused response_format ${format} ` +
+            `(HTTP ${(err as { status: number }).status}): asking with ${next === 'prompt' ? 'the prompt alone' : next} instead`,
+        );
+        at++;
+        continue;
+      }
+      if (acceptedFormat.get(formatKey) !== format) acceptedFormat.set(formatKey, format);
+      break;
+    }
     const choice = res?.choices?.[0];
     if (choice?.message?.refusal || choice?.finish_reason === 'content_filter') {
       throw ApplicationFailure.create({
@@ -260,13 +322,32 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
     return { content, usage };
   }
 
-  function check(content: string, chapterCount: number): { outline?: Outline; problems?: string } {
+  /**
+   * The outline in a reply, lenient where the meaning is plain: JSON fenced in markdown
+   * or wrapped in a sentence or two (as models without structured output answer),
+   * chapters numbered wrongly (renumbered by position), a palette that is not two
+   * #rrggbb colours (the era's instead). Only missing or unreadable content is a problem,
+   * for the repair round.
+   */
+  function check(content: string, chapterCount: number, era: string | undefined): { outline?: Outline; problems?: string } {
     let json: unknown;
+    const unfenced = content.replace(/^\s*```(?:json)?\s*|\s*```\s*$/g, '');
     try {
-      // Servers without structured output sometimes fence the JSON in markdown.
-      json = JSON.parse(content.replace(/^\s*```(?:json)?\s*|\s*```\s*$/g, ''));
+      json = JSON.parse(unfenced);
     } catch (err) {
-      return { problems: `The reply is not valid JSON (${(err as Error).message}).` };
+      const from = unfenced.indexOf('{');
+      const to = unfenced.lastIndexOf('}');
+      try {
+        if (from < 0 || to <= from) throw err;
+        json = JSON.parse(unfenced.slice(from, to + 1));
+      } catch {
+        return { problems: `The reply is not valid JSON (${(err as Error).message}).` };
+      }
+    }
+    if (json && typeof json === 'object') {
+      const o = json as { chapters?: unknown; palette?: unknown };
+      if (Array.isArray(o.chapters)) o.chapters = o.chapters.map((c, i) => (c && typeof c === 'object' ? { ...c, index: i + 1 } : c));
+      o.palette = lenientPalette(o.palette, era);
     }
     const parsed = outlineSchema(chapterCount).safeParse(json);
     if (parsed.success) return { outline: parsed.data as Outline };
@@ -285,12 +366,16 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
           `the main characters (name, how they look — enough for an illustrator —, personality), ` +
           `the setting, one illustration style carried into every picture, a palette of two ` +
           `#rrggbb colours, and exactly ${n} chapters numbered 1 to ${n}, each with a title, a ` +
-          `two- or three-sentence summary and targetWords between 400 and 1200. Write in the ` +
-          `book's language.`,
+          `two- or three-sentence summary and targetWords between 400 and 1200. Write every ` +
+          `text in the book's language, ${languageName(brief.language)}.\n` +
+          // Servers without structured output only have this to go by.
+          `The JSON's keys: {"title", "logline", "characters": [{"name", "look", "personality"}], ` +
+          `"setting", "style", "palette": ["#rrggbb", "#rrggbb"], "chapters": [{"index", "title", ` +
+          `"summary", "targetWords"}]}.`,
       },
     ];
     let { content, usage } = await complete(messages, n, signal);
-    let verdict = check(content, n);
+    let verdict = check(content, n, brief.era);
     if (!verdict.outline) {
       // One repair round: show the model what was wrong; a second bad answer is final.
       messages.push(
@@ -304,7 +389,7 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
       );
       const second = await complete(messages, n, signal);
       usage = addUsage(usage, second.usage);
-      verdict = check(second.content, n);
+      verdict = check(second.content, n, brief.era);
       if (!verdict.outline) {
         throw ApplicationFailure.create({
           message: `${name} (${model}) wrote an invalid outline twice, even after a repair round: ${verdict.problems}`,
@@ -348,8 +433,19 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
         max_completion_tokens: maxTokens,
         stream: true,
       };
-      if (opts.streamUsageOption) body.stream_options = { include_usage: true };
-      const chunks = await client.chat.completions.create(body, { signal: combined, timeout: timeoutMs });
+      const askUsage = opts.streamUsageOption && !withoutStreamOptions.has(formatKey);
+      if (askUsage) body.stream_options = { include_usage: true };
+      let chunks: unknown;
+      try {
+        chunks = await client.chat.completions.create(body, { signal: combined, timeout: timeoutMs });
+      } catch (err) {
+        if (!askUsage || !refusedStreamOptions(err) || signal?.aborted) throw err;
+        // A server that does not know `stream_options`: asked without it (its tokens are estimated).
+        withoutStreamOptions.add(formatKey);
+        opts.onNotice?.(`${name} (${model}${opts.baseURL ? ` at ${opts.baseURL}` : ''}) refused stream_options: streaming without it, tokens estimated`);
+        delete body.stream_options;
+        chunks = await client.chat.completions.create(body, { signal: combined, timeout: timeoutMs });
+      }
       for await (const chunk of chunks as AsyncIterable<any>) {
         arm();
         usage = usageOf(chunk?.usage) ?? usageOf(chunk?.x_groq?.usage) ?? usage;
@@ -428,7 +524,7 @@ export function createChatTextProvider(opts: ChatTextOptions): TextProvider {
         role: 'user',
         content:
           `${before}\n\nWrite chapter ${chapter.index}, "${chapter.title}": ${chapter.summary}\n` +
-          `Write about ${target} words in the book's language (${brief.language ?? 'en'}). ` +
+          `Write about ${target} words in the book's language, ${languageName(brief.language)} (${brief.language ?? 'en'}). ` +
           `Plain prose only: no title, no headings, no markdown; paragraphs separated by a blank ` +
           `line; end with a complete sentence.` +
           (req.revision

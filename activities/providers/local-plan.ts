@@ -14,6 +14,7 @@ import { getEra } from '../../core/eras';
 import type { ChapterRequest, Outline, OutlineChapter, OutlineCharacter } from './types';
 import { arcStages, hash32, mulberry32 } from './offline-text';
 import type { BookBrief } from '../../core/brief';
+import { languageName, primaryLanguage } from '../../core/language';
 
 /** Words each local chapter aims at: the model wanders more the longer it writes. */
 export const LOCAL_TARGET_WORDS = 400;
@@ -374,7 +375,10 @@ export function chapterOpening(req: ChapterRequest): { prompt: string; primer: s
   const lead = chapter.summary.trim().startsWith(hero)
     ? chapter.summary.trim()
     : chapter.summary.trim().replace(/^\p{Lu}(?!\p{Lu})/u, (c) => c.toLocaleLowerCase());
-  const parts = [`${outline.title}\n\n${outline.logline}`];
+  // A book asked in another language says so at its head, as a translated edition's title page
+  // does; how far a small base model follows is checked on the text (activities/text-language.ts).
+  const language = primaryLanguage(req.brief.language) === 'en' ? '' : `\nWritten in ${languageName(req.brief.language)}`;
+  const parts = [`${outline.title}${language}\n\n${outline.logline}`];
   if (req.previousEnding?.trim()) parts.push(`…${req.previousEnding.trim()}`);
   parts.push(`Chapter ${chapter.index}: ${chapter.title}\n\nIn which ${lead}`);
   return { prompt: `${parts.join('\n\n')}\n\n${opening}`, primer: opening };

@@ -10,7 +10,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Services } from '../../wiring/services';
-import { loadConfig, type Config } from '../../lib/config';
+import { loadConfig, openaiTextConfigured, type Config } from '../../lib/config';
 import { HttpProblem, zodProblem } from '../problem';
 
 export const TEXT_PROVIDER_NAMES = ['groq', 'openai', 'offline'] as const;
@@ -51,7 +51,7 @@ export function aiRouter(deps: AiRouterDeps): Router {
     const order = { text: saved.text ?? p.textProviders, image: saved.image ?? p.imageProviders };
     const configured: Record<(typeof ALL)[number], boolean> = {
       groq: Boolean(p.groqApiKey),
-      openai: Boolean(p.openaiApiKey),
+      openai: openaiTextConfigured(p),
       runware: Boolean(p.runwareApiKey),
       // Always available; used when no key is set, or when a list names it.
       offline: true,

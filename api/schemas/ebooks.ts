@@ -89,6 +89,14 @@ export const statusSchema = z
       })
       .nullable()
       .describe('While the book (or its revision) is queued or running: a dependency it waits for (its steps are retried until it answers); else null'),
+    textLanguage: z
+      .string()
+      .optional()
+      .describe('Only when the text is not in the language asked for (a writer that cannot write it): the language it is in, which the files are set in'),
+    notices: z
+      .array(z.string())
+      .optional()
+      .describe('Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.")'),
     updatedAt: dateTime,
   })
 ;

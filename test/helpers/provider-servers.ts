@@ -46,6 +46,8 @@ export interface Call {
   at: number;
   /** When the answer (or the stream) ended; unset while it runs or when it never ended. */
   endAt?: number;
+  /** The HTTP status answered (the OpenAI-compatible server; set when the answer ended). */
+  status?: number;
   /**
    * A streamed chapter: when its first content went out, and when its first `FIRST_WORDS_CHARS`
    * characters of whole words had (the engine's first moderated piece).
@@ -134,12 +136,62 @@ export function prose(seedText: string, words: number, name = 'Mara'): string {
   return paras.join('\n\n');
 }
 
-/** An outline that fits the request's json_schema (chapter count from minItems). */
-function outlineFor(body: any): string {
+/** Arabic prose for a server that writes the language it is asked for (`followLanguage`). */
+const ARABIC_SENTENCES = [
+  'هبّت الريح من جهة البحر وهزّت نوافذ البيت القديم.',
+  'وقفت {name} عند النافذة تعدّ أضواء الميناء واحدًا بعد الآخر.',
+  'في مكان ما في الأسفل دقّ جرس مرتين ثم سكت.',
+  'لم يتذكّر أحد في القرية من بنى البرج، لكنهم عرفوا أنه كان هناك دائمًا.',
+  'لبست {name} معطفًا تفوح منه رائحة الملح وزيت المصباح.',
+  'صرّت الدرجات في الأماكن التي اعتادت أن تصرّ فيها، كأنها أغنية قديمة.',
+  'في الأعلى كانت العدسة الكبيرة تنتظر صابرة مثل القمر.',
+  'قالت {name}: «سنجده قبل الصباح»، مع أنه لم يكن هناك أحد ليسمعها.',
+];
+
+/** Whether a request asks for Arabic (the engine names the book's language in its prompts). */
+const asksArabic = (body: any) =>
+  (body?.messages ?? []).some((m: any) => /\bArabic\b|\(ar\)|: ar\b/.test(String(m?.content ?? '')));
+
+function arabicProse(words: number, name = 'مارا'): string {
+  const out: string[] = [];
+  for (let i = 0, count = 0; count < words; i++) {
+    const s = ARABIC_SENTENCES[i % ARABIC_SENTENCES.length].replace('{name}', name);
+    out.push(s);
+    count += s.split(/\s+/).length;
+  }
+  const paras: string[] = [];
+  for (let k = 0; k < out.length; k += 4) paras.push(out.slice(k, k + 4).join(' '));
+  return paras.join('\n\n');
+}
+
+/**
+ * An outline that fits the request: the chapter count from the json_schema's minItems,
+ * or, without one (JSON mode, the prompt alone), from the prompt's "exactly N chapters".
+ */
+function outlineFor(body: any, arabic = false): string {
   const schema = body?.response_format?.json_schema?.schema;
-  const n = Number(schema?.properties?.chapters?.minItems ?? 3);
   const prompt = String(body?.messages?.find((m: any) => m.role === 'user')?.content ?? '');
+  const n = Number(schema?.properties?.chapters?.minItems ?? /exactly (\d+) chapters/.exec(prompt)?.[1] ?? 3);
   const h = hash(prompt);
+  if (arabic) {
+    return JSON.stringify({
+      title: 'حارسة المنارة والنورس النحاسي',
+      logline: 'حارسة منارة ونورس من نحاس يطاردان ضوءًا عبر البحر.',
+      characters: [
+        { name: 'مارا', look: 'امرأة طويلة في معطف أزرق', personality: 'صبورة وعنيدة' },
+        { name: 'توك', look: 'نورس نحاسي بجناحين من نحاس أحمر', personality: 'فضولي وصاخب' },
+      ],
+      setting: 'جزيرة صخرية قبالة ساحل ضبابي',
+      style: 'soft watercolour with ink outlines',
+      palette: ['#1f4e79', '#ff8c42'],
+      chapters: Array.from({ length: n }, (_, i) => ({
+        index: i + 1,
+        title: `الفصل ${i + 1}: الضوء في البحر`,
+        summary: `يحدث أمر جديد في الجزء ${i + 1} من الحكاية.`,
+        targetWords: 300,
+      })),
+    });
+  }
   return JSON.stringify({
     title: `The Keeper of the ${['Lamp', 'Tide', 'Bell', 'Key'][h % 4]}`,
     logline: 'A lighthouse keeper and a clockwork gull chase a light across the sea.',
@@ -157,6 +209,13 @@ function outlineFor(body: any): string {
       targetWords: 300,
     })),
   });
+}
+
+/** The outline with its chapters' summaries left out (a small model's first try). */
+function withoutSummaries(outline: string): string {
+  const o = JSON.parse(outline);
+  o.chapters = o.chapters.map(({ summary: _summary, ...c }: Record<string, unknown>) => c);
+  return JSON.stringify(o);
 }
 
 async function png(width: number, height: number, format: 'png' | 'jpeg' = 'png'): Promise<Buffer> {
@@ -185,10 +244,36 @@ export interface Latency {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
 
+/**
+ * What an OpenAI-compatible server supports, where such servers differ from OpenAI
+ * (all true: OpenAI itself). A server without a feature answers as those servers do:
+ * an unknown `response_format` type is refused with HTTP 400 and an error body, a
+ * missing /v1/moderations is a 404, and `stream_options.include_usage` is ignored
+ * (no usage chunk at the end of a stream).
+ */
+export interface Dialect {
+  /** `response_format: {type: 'json_schema'}` (structured output). */
+  jsonSchema: boolean;
+  /** `response_format: {type: 'json_object'}` (JSON mode). */
+  jsonObject: boolean;
+  /** POST /v1/moderations. */
+  moderation: boolean;
+  /** Usage in the last chunk of a stream when `stream_options.include_usage` asks. */
+  usageInStream: boolean;
+  /** `stream_options` known at all (false: a request carrying it is refused with HTTP 400; default true). */
+  streamOptions?: boolean;
+}
+
+export const OPENAI_DIALECT: Dialect = { jsonSchema: true, jsonObject: true, moderation: true, usageInStream: true };
+
 export class OpenAICompatServer extends Script {
   url = '';
   /** Response times; change at any time (applies to requests that arrive afterwards). */
   latency: Latency = {};
+  /** What the server supports (default: everything, as OpenAI). */
+  dialect: Dialect = { ...OPENAI_DIALECT };
+  /** Write Arabic outlines and chapters when a request asks for Arabic (default: English whatever is asked). */
+  followLanguage = false;
   private server?: http.Server;
 
   async start(): Promise<this> {
@@ -221,6 +306,7 @@ export class OpenAICompatServer extends Script {
     this.calls.push(call);
     res.on('finish', () => {
       call.endAt = Date.now();
+      call.status = res.statusCode;
     });
     res.on('close', () => {
       if (!res.writableFinished) call.abandoned = true;
@@ -236,6 +322,24 @@ export class OpenAICompatServer extends Script {
     if (fault?.kind === 'status') {
       const err = fault.body ?? { error: { message: `scripted ${fault.status}`, type: 'server_error', code: null } };
       return this.json(res, fault.status, err, fault.headers);
+    }
+    if (route === 'moderations' && !this.dialect.moderation) {
+      // As vLLM answers a route it does not have (Ollama and llama.cpp answer a plain 404 too).
+      return this.json(res, 404, { detail: 'Not Found' });
+    }
+    if (route === 'chat' && body?.stream && body.stream_options && this.dialect.streamOptions === false) {
+      return this.json(res, 400, {
+        error: { message: 'Unrecognized request argument supplied: stream_options', type: 'invalid_request_error', param: 'stream_options', code: 400 },
+      });
+    }
+    if (route === 'chat' && !body?.stream) {
+      const type = body?.response_format?.type;
+      if ((type === 'json_schema' && !this.dialect.jsonSchema) || (type === 'json_object' && !this.dialect.jsonObject)) {
+        return this.json(res, 400, {
+          object: 'error',
+          error: { message: `response_format type '${type}' is not supported`, type: 'invalid_request_error', param: 'response_format', code: 400 },
+        });
+      }
     }
     if (route === 'moderations') {
       const input = String(body?.input ?? '');
@@ -254,8 +358,23 @@ export class OpenAICompatServer extends Script {
     // chat
     const model = String(body?.model ?? 'test-model');
     const usage = { prompt_tokens: 42, completion_tokens: 0, total_tokens: 42 };
+    const arabic = this.followLanguage && asksArabic(body);
     if (!body?.stream) {
-      const content = fault?.kind === 'content' ? fault.content : body?.response_format?.type === 'json_schema' ? outlineFor(body) : prose(model, 40);
+      const format = body?.response_format?.type;
+      const asksOutline = /Plan an illustrated book/.test(String(body?.messages?.find((m: any) => m.role === 'user')?.content ?? ''));
+      const repairing = (body?.messages ?? []).some((m: any) => m.role === 'assistant');
+      const content =
+        fault?.kind === 'content'
+          ? fault.content
+          : format === 'json_schema' || format === 'json_object'
+            ? outlineFor(body, arabic)
+            : asksOutline
+              ? // Asked by the prompt alone, a small model wraps its JSON in words and forgets the
+                // chapters' summaries; shown what is missing, it answers as told.
+                repairing
+                ? outlineFor(body, arabic)
+                : `Sure! Here is the plan for your book:\n\n${withoutSummaries(outlineFor(body, arabic))}\n\nI hope you like it.`
+              : prose(model, 40);
       usage.completion_tokens = Math.ceil(content.length / 4);
       if (latency.outline) await sleep(arrived + latency.outline - Date.now());
       return this.json(res, 200, {
@@ -272,7 +391,7 @@ export class OpenAICompatServer extends Script {
     const asked = Number(/about (\d+) (?:more )?words/.exec(last)?.[1] ?? 200);
     const words = fault?.kind === 'chapter' ? fault.words : asked;
     const finish = fault?.kind === 'chapter' ? (fault.finish ?? 'stop') : 'stop';
-    let text = fault?.kind === 'chapter' && fault.text !== undefined ? fault.text : prose(last, words);
+    let text = fault?.kind === 'chapter' && fault.text !== undefined ? fault.text : arabic ? arabicProse(words) : prose(last, words);
     if (finish === 'length') text += ' And then the keeper turned toward the';
     usage.completion_tokens = Math.ceil(text.length / 4);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -304,7 +423,7 @@ export class OpenAICompatServer extends Script {
     }
     const groq = (req.url ?? '').startsWith('/openai/');
     send({ ...base, choices: [{ index: 0, delta: {}, finish_reason: finish }], ...(groq ? { x_groq: { usage } } : {}) });
-    if (body.stream_options?.include_usage) send({ ...base, choices: [], usage });
+    if (body.stream_options?.include_usage && this.dialect.usageInStream) send({ ...base, choices: [], usage });
     res.end('data: [DONE]\n\n');
   }
 

@@ -26,6 +26,16 @@ describe('provider selection', () => {
     assert.equal(p.image.name, 'offline');
   });
 
+  it('OPENAI_BASE_URL without a key → a local OpenAI-compatible server writes, the offline painter draws', () => {
+    // Even with the local model installed: the server was asked for.
+    const p = providers({ OPENAI_BASE_URL: 'http://localhost:11434/v1', TEXT_MODEL_OPENAI: 'llama3.1' });
+    assert.equal(p.text.name, 'openai');
+    assert.equal(p.text.offline, false);
+    assert.equal(p.image.name, 'offline', 'such servers draw no pictures');
+    // Without the base URL, no key is no openai.
+    assert.equal(providers({ TEXT_PROVIDERS: 'openai,offline' }).text.name, 'offline');
+  });
+
   it('keys set but none of the listed providers configured → refuses to start', () => {
     assert.throws(() => providers({ GROQ_API_KEY: 'g', TEXT_PROVIDERS: 'openai' }), /TEXT_PROVIDERS/);
   });

@@ -75,6 +75,20 @@ describe('text providers (openai / groq SDKs against a local server)', function 
     assert.match(repair, /chapters/);
   });
 
+  it('reads plain meaning without a repair round: JSON in words, misnumbered chapters, a bad palette', async () => {
+    const sloppy = {
+      ...outline,
+      palette: ['sea blue', '#ff8c4'],
+      chapters: outline.chapters.map((c, i) => ({ ...c, index: [3, 1, 7][i] })),
+    };
+    server.queue('chat', { kind: 'content', content: `Here is the outline:\n${JSON.stringify(sloppy)}\nEnjoy!` });
+    const res = await openai().writeOutline(brief);
+    assert.equal(server.callsTo('chat').length, 1, 'no repair round');
+    assert.deepEqual(res.outline.chapters.map((c) => c.index), [1, 2, 3]);
+    assert.deepEqual(res.outline.chapters.map((c) => c.title), outline.chapters.map((c) => c.title), 'in the order written');
+    assert.ok(res.outline.palette.every((c) => /^#[0-9a-f]{6}$/i.test(c)), res.outline.palette.join());
+  });
+
   it('fails with a non-retryable InvalidOutline when the repair is malformed too', async () => {
     const wrongCount = JSON.stringify({ ...outline, chapters: outline.chapters.slice(0, 2) });
     server.queue('chat', { kind: 'content', content: 'not json at all' }, { kind: 'content', content: wrongCount });
@@ -102,6 +116,22 @@ describe('text providers (openai / groq SDKs against a local server)', function 
     assert.deepEqual(call.body.stream_options, { include_usage: true });
     assert.match(call.body.messages[0].content, /Mara: a tall woman/, 'the character bible is sent');
     assert.match(call.body.messages[1].content, /Something happens in part 1/, 'previous summaries are sent');
+  });
+
+  it('a server that refuses stream_options: streamed without it from then on, tokens estimated', async () => {
+    server.dialect = { ...server.dialect, streamOptions: false };
+    try {
+      // A model name of its own: what a server refused is remembered per base URL and model.
+      const provider = createOpenAITextProvider({ apiKey: 'sk-test', baseURL: `${server.url}/v1`, model: 'old-server', timeoutMs: 5000 });
+      const first = await provider.writeChapter(chapterReq());
+      assert.ok(first.paragraphs.length > 0);
+      await provider.writeChapter(chapterReq());
+      const calls = server.callsTo('chat');
+      assert.deepEqual(calls.map((c) => [c.status, Boolean(c.body.stream_options)]), [[400, true], [200, false], [200, false]]);
+      assert.ok((first.usage.inputTokens ?? 0) > 42, 'estimated from the prompt, not a reported usage');
+    } finally {
+      server.dialect = { ...server.dialect, streamOptions: true };
+    }
   });
 
   it('continues a chapter that stopped short from its last whole word, and never ends mid-sentence', async () => {

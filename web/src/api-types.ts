@@ -1156,6 +1156,8 @@ export interface components {
             fileVersion: number;
             /** Format: uuid */
             id: string;
+            /** @description Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.") */
+            notices?: string[];
             offline: boolean;
             /** @description Only while the book is awaiting_review: the outline under review */
             outline?: {
@@ -1196,6 +1198,8 @@ export interface components {
             stage: "queued" | "outline" | "outline_review" | "chapters" | "cover" | "pdf" | "epub" | "storing" | "publishing" | "completed" | "failed" | "cancelled";
             /** @enum {string} */
             status: "queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled";
+            /** @description Only when the text is not in the language asked for (a writer that cannot write it): the language it is in, which the files are set in */
+            textLanguage?: string;
             title: string;
             /** @description ISO 8601 date-time */
             updatedAt: string;
@@ -1240,6 +1244,8 @@ export interface components {
                 fileVersion: number;
                 /** Format: uuid */
                 id: string;
+                /** @description Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.") */
+                notices?: string[];
                 offline: boolean;
                 /** @description Only while the book is awaiting_review: the outline under review */
                 outline?: {
@@ -1273,6 +1279,8 @@ export interface components {
                 stage: "queued" | "outline" | "outline_review" | "chapters" | "cover" | "pdf" | "epub" | "storing" | "publishing" | "completed" | "failed" | "cancelled";
                 /** @enum {string} */
                 status: "queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled";
+                /** @description Only when the text is not in the language asked for (a writer that cannot write it): the language it is in, which the files are set in */
+                textLanguage?: string;
                 title: string;
                 /** @description ISO 8601 date-time */
                 updatedAt: string;
@@ -1524,6 +1532,8 @@ export interface components {
             fileVersion: number;
             /** Format: uuid */
             id: string;
+            /** @description Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.") */
+            notices?: string[];
             offline: boolean;
             /** @description Only while the book is awaiting_review: the outline under review */
             outline?: {
@@ -1556,6 +1566,8 @@ export interface components {
             stage: "queued" | "outline" | "outline_review" | "chapters" | "cover" | "pdf" | "epub" | "storing" | "publishing" | "completed" | "failed" | "cancelled";
             /** @enum {string} */
             status: "queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled";
+            /** @description Only when the text is not in the language asked for (a writer that cannot write it): the language it is in, which the files are set in */
+            textLanguage?: string;
             title: string;
             /** @description ISO 8601 date-time */
             updatedAt: string;
@@ -1692,6 +1704,8 @@ export interface components {
             fileVersion: number;
             /** Format: uuid */
             id: string;
+            /** @description Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.") */
+            notices?: string[];
             offline: boolean;
             /** @description Only while the book is awaiting_review: the outline under review */
             outline?: {
@@ -1724,6 +1738,8 @@ export interface components {
             stage: "queued" | "outline" | "outline_review" | "chapters" | "cover" | "pdf" | "epub" | "storing" | "publishing" | "completed" | "failed" | "cancelled";
             /** @enum {string} */
             status: "queued" | "running" | "awaiting_review" | "completed" | "failed" | "cancelled";
+            /** @description Only when the text is not in the language asked for (a writer that cannot write it): the language it is in, which the files are set in */
+            textLanguage?: string;
             title: string;
             /** @description ISO 8601 date-time */
             updatedAt: string;

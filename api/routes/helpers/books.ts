@@ -67,6 +67,8 @@ export function statusOf(book: Ebook): Status {
     // Stored by the review activities as core/outline-review.ts's ReviewOutline.
     ...(status === 'awaiting_review' && book.outlineReview ? { outline: book.outlineReview as unknown as Status['outline'] } : {}),
     waitingFor: waitingForOf(book, status),
+    // Written by the steps that found the text in another language than asked (activities/text-language.ts).
+    ...textLanguageOf(book.metadata),
     updatedAt: book.updatedAt,
   };
 }
@@ -77,6 +79,14 @@ function waitingForOf(book: Ebook, status: EbookStatus): Status['waitingFor'] {
   const inProgress = status === 'queued' || status === 'running' || book.revision?.status === 'running';
   if (!w || !inProgress) return null;
   return { dependency: 'storage', message: w.message, ...(w.step ? { step: w.step } : {}), since: new Date(w.since).toISOString() };
+}
+
+/** The text's language and the notices, when the book's steps recorded them. */
+function textLanguageOf(metadata: Record<string, unknown> | null | undefined): Pick<Status, 'textLanguage' | 'notices'> {
+  const out: Pick<Status, 'textLanguage' | 'notices'> = {};
+  if (typeof metadata?.textLanguage === 'string') out.textLanguage = metadata.textLanguage;
+  if (Array.isArray(metadata?.notices)) out.notices = metadata.notices.filter((n): n is string => typeof n === 'string');
+  return out;
 }
 
 /** Where anyone reads a public book; null while it is private. */
