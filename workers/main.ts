@@ -14,6 +14,7 @@ import { temporalConnectionOptions } from '../lib/temporal-connection';
 import { parseMetricsPort, startWorkerMetricsServer, type WorkerMetricsServer } from '../lib/worker-metrics';
 import { createEngineWorker } from './worker';
 import { startReconciler } from './reconcile';
+import { installUnhandledRejectionPolicy } from './rejections';
 
 /** A free loopback port for the Temporal runtime's own exporter (only our endpoint reads it). */
 function freeLoopbackPort(): Promise<number> {
@@ -59,6 +60,8 @@ function parseActivitySlots(raw: string | undefined): number | undefined {
 async function main() {
   const config = loadConfig();
   const log = createLogger('worker', config.logLevel);
+  // A lost database connection rejecting unobserved is logged; anything else still ends the process.
+  installUnhandledRejectionPolicy(log);
   const activitySlots = parseActivitySlots(process.env.WORKER_ACTIVITY_SLOTS);
   const metrics = await startMetrics();
   if (metrics) log.info({ port: metrics.port }, 'worker metrics on /metrics');
