@@ -94,6 +94,13 @@ async function main() {
     },
     'worker polling',
   );
+  // The Temporal runtime stops listening for SIGINT/SIGTERM after the first one; a second
+  // (Ctrl-C reaches `npm start`'s whole process group, whose script then sends SIGTERM
+  // too) would take the signal's default action and kill the worker mid-drain. These
+  // listeners keep the process's own handling on; Worker.run() still does the stopping.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => log.info({ signal }, 'stop requested: the worker finishes its running activities, then exits'));
+  }
   // Books whose workflow was terminated or timed out (no workflow code runs then) are marked failed.
   const client = await connectClient(config);
   const reconciler = startReconciler({ ...services, temporal: client, log });

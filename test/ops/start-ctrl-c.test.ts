@@ -45,7 +45,9 @@ describe('ops: Ctrl-C stops npm start in order', function () {
     const started = [...inGroup, ...pgGroup].map((p) => p.pid);
 
     // Ctrl-C: SIGINT to the whole group, as a terminal sends it.
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    // 'close', not 'exit': the output is complete only once every writer of the shared
+    // pipe (the script, its worker and API) has closed it.
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => r(code)));
     process.kill(-group, 'SIGINT');
     const code = await exited;
     const out = engine.output();
