@@ -8,6 +8,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
 import { cachedProviderOrder } from '../db/ledger';
+import { isConnectionLoss } from '../db/errors';
 import { moderateText, type ModerationResult } from './moderation';
 import { ContentRefusedError, ModeratedStream } from './moderated-stream';
 import { partialSpendOf } from './providers/errors';
@@ -84,11 +85,39 @@ export function createProviderCalls(deps: ActivityDeps) {
     const event = { step, index, provider, model, usage };
     recordProviderSpend(step, provider, model, usage);
     const entry = { ebookId, step, chapterIndex: index ?? null, provider, model, usage, idempotencyKey: callKey(ebookId, step, index) };
-    await deps.repos.transaction(async (trx) => {
-      const { inserted } = await ledger.record(entry, trx);
-      // A second record of the same call (same key) adds neither a row nor an event.
-      if (inserted) await events.publish(ebookId, 'provider.call', event, trx);
-    });
+    // The first error inside the transaction: when the connection died under it, knex
+    // rejects with the ROLLBACK's failure instead, which hides the cause.
+    let cause: unknown;
+    try {
+      await deps.repos.transaction(async (trx) => {
+        try {
+          const { inserted } = await ledger.record(entry, trx);
+          // A second record of the same call (same key) adds neither a row nor an event.
+          if (inserted) await events.publish(ebookId, 'provider.call', event, trx);
+        } catch (err) {
+          cause = err;
+          throw err;
+        }
+      });
+    } catch (err) {
+      throw databaseLost(err, cause, `recording the ${step} call`) ?? err;
+    }
+  };
+
+  /**
+   * A lost database connection (PostgreSQL restarting) as a retryable failure naming
+   * the server's own error; undefined for anything else. Nothing was committed: the
+   * server rolled the transaction back with the connection, so the retry records anew.
+   */
+  const databaseLost = (err: unknown, cause: unknown, what: string) => {
+    const first = cause ?? err;
+    if (!isConnectionLoss(err) && !isConnectionLoss(first)) return undefined;
+    // knex puts the statement before the server's message ("INSERT … - terminating connection …").
+    const detail = (e: unknown) => `${(e as { code?: string }).code ?? ''} ${String((e as Error).message).split(' - ').pop()}`.trim();
+    return ApplicationFailure.retryable(
+      `${what} failed: the database connection was lost (${detail(first)}${first !== err ? `; then ${detail(err)}` : ''})`,
+      'DatabaseUnavailable',
+    );
   };
 
   /** A call that belongs to no book goes into the ledger under the user (and story). */

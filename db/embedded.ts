@@ -1,5 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
+import childProcess, { type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import path from 'node:path';
 import pg from 'pg';
 
@@ -35,6 +36,12 @@ export interface EmbeddedPostgresOptions {
   onLog?: (line: string) => void;
   /** How long to wait for "ready to accept connections" (default 60 s). */
   startTimeoutMs?: number;
+  /**
+   * Runs the postmaster in a process group of its own, so a Ctrl-C in the terminal
+   * (SIGINT to the whole foreground group) does not stop it: whoever started it stops
+   * it, after what uses it (`npm start` stops the worker and the API first).
+   */
+  detached?: boolean;
 }
 
 export interface EmbeddedPostgres {
@@ -112,7 +119,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   try {
     await Promise.race([
       // The package rejects with nothing when the server exits early (port taken, say).
-      server.start(),
+      options.detached ? spawningDetached('postgres', () => server.start()) : server.start(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new Error('timed out waiting for the server')),
@@ -141,6 +148,26 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     adminUrl: `${base}/postgres`,
     stop: () => (stopping ??= stopQuietly(server)),
   };
+}
+
+/**
+ * Runs `fn` with child_process.spawn starting the program named `program` in a new
+ * process group (`detached`). The package spawns the postmaster itself and takes no
+ * spawn options, so its module's binding of `spawn` is swapped for the call and put
+ * back after; other programs spawned meanwhile are left as they are.
+ */
+async function spawningDetached<T>(program: string, fn: () => Promise<T>): Promise<T> {
+  const cp = childProcess as unknown as { spawn: (...args: unknown[]) => ChildProcess };
+  const original = cp.spawn;
+  cp.spawn = (command: unknown, args: unknown, opts: unknown) =>
+    original(command, args, path.basename(String(command)) === program ? { ...(opts as object), detached: true } : opts);
+  syncBuiltinESMExports();
+  try {
+    return await fn();
+  } finally {
+    cp.spawn = original;
+    syncBuiltinESMExports();
+  }
 }
 
 /**

@@ -3,7 +3,9 @@
  * to use existing ones) the Temporal dev server and an embedded PostgreSQL,
  * then a worker and the API as child processes, restarting any of the four if it
  * dies (the embedded servers keep their data, so books in flight carry on).
- * Ctrl-C (SIGINT) or SIGTERM stops all of it.
+ * Ctrl-C (SIGINT) or SIGTERM stops all of it, in order: the worker and the API
+ * (they drain against live servers), then Temporal, then PostgreSQL (started in a
+ * process group of its own, so the terminal's Ctrl-C reaches only this script's group).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -69,6 +71,8 @@ async function main() {
   }
   fs.mkdirSync(path.join(config.dataDir, 'logs'), { recursive: true });
   const stops: Array<() => Promise<void>> = [];
+  /** Run after `stops`: the embedded PostgreSQL. */
+  const lastStops: Array<() => Promise<void>> = [];
   const timers: NodeJS.Timeout[] = [];
   let stopping = false;
   const children: Supervised[] = [];
@@ -78,6 +82,8 @@ async function main() {
     stopping = true;
     for (const t of timers) clearInterval(t);
     say('stopping…');
+    // The worker and the API first, while Temporal and PostgreSQL still answer: the
+    // worker drains its running activities and the API its requests.
     await Promise.all(
       children.map(
         (s) =>
@@ -85,15 +91,18 @@ async function main() {
             const c = s.child;
             if (!c || c.exitCode !== null || c.signalCode !== null) return resolve();
             const timer = setTimeout(() => c.kill('SIGKILL'), 30_000);
-            c.once('exit', () => {
+            c.once('exit', (code, signal) => {
               clearTimeout(timer);
+              say(`${s.name} stopped (${signal ?? `exit ${code}`})`);
               resolve();
             });
             c.kill('SIGTERM');
           }),
       ),
     );
-    for (const stop of stops.reverse()) {
+    // Then the servers, the embedded PostgreSQL last (it is in a process group of its own,
+    // so the terminal's Ctrl-C never reached it before this point).
+    for (const stop of [...stops.reverse(), ...lastStops]) {
       try {
         await stop();
       } catch (err) {
@@ -175,10 +184,27 @@ async function main() {
 
     if (!config.databaseUrl) {
       say(`starting the embedded PostgreSQL on 127.0.0.1:${config.embeddedPostgresPort}…`);
-      const pgOptions = { dataDir: config.dataDir, port: config.embeddedPostgresPort };
+      // Its server log goes to logs/postgres.log; its shutdown lines also to the console,
+      // so the order of a stop can be read there.
+      const pgLog = fs.openSync(path.join(config.dataDir, 'logs', 'postgres.log'), 'a');
+      const pgOptions = {
+        dataDir: config.dataDir,
+        port: config.embeddedPostgresPort,
+        // Its own process group: a Ctrl-C in the terminal goes to this script's group, and
+        // PostgreSQL must outlive the worker's and the API's orderly stop (see shutdown).
+        detached: true,
+        onLog: (line: string) => {
+          fs.writeSync(pgLog, `${line}\n`);
+          if (/shutdown request|database system is shut down/.test(line)) process.stdout.write(`[postgres] ${line}\n`);
+        },
+      };
       let pg = await startEmbeddedPostgres(pgOptions);
       keepOnlyOurSignalHandlers();
-      stops.push(() => pg.stop());
+      lastStops.push(async () => {
+        say('stopping PostgreSQL');
+        await pg.stop();
+        say('PostgreSQL stopped');
+      });
       env.DATABASE_URL = pg.url;
       // The package gives no exit event for its server, so its port is watched: three
       // missed checks in a row (6 s) and it is started again on the same data folder.

@@ -14,6 +14,7 @@ import { temporalConnectionOptions } from '../lib/temporal-connection';
 import { parseMetricsPort, startWorkerMetricsServer, type WorkerMetricsServer } from '../lib/worker-metrics';
 import { createEngineWorker } from './worker';
 import { startReconciler } from './reconcile';
+import { installUnhandledRejectionPolicy } from './rejections';
 
 /** A free loopback port for the Temporal runtime's own exporter (only our endpoint reads it). */
 function freeLoopbackPort(): Promise<number> {
@@ -59,6 +60,8 @@ function parseActivitySlots(raw: string | undefined): number | undefined {
 async function main() {
   const config = loadConfig();
   const log = createLogger('worker', config.logLevel);
+  // A lost database connection rejecting unobserved is logged; anything else still ends the process.
+  installUnhandledRejectionPolicy(log);
   const activitySlots = parseActivitySlots(process.env.WORKER_ACTIVITY_SLOTS);
   const metrics = await startMetrics();
   if (metrics) log.info({ port: metrics.port }, 'worker metrics on /metrics');
@@ -91,6 +94,13 @@ async function main() {
     },
     'worker polling',
   );
+  // The Temporal runtime stops listening for SIGINT/SIGTERM after the first one; a second
+  // (Ctrl-C reaches `npm start`'s whole process group, whose script then sends SIGTERM
+  // too) would take the signal's default action and kill the worker mid-drain. These
+  // listeners keep the process's own handling on; Worker.run() still does the stopping.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(signal, () => log.info({ signal }, 'stop requested: the worker finishes its running activities, then exits'));
+  }
   // Books whose workflow was terminated or timed out (no workflow code runs then) are marked failed.
   const client = await connectClient(config);
   const reconciler = startReconciler({ ...services, temporal: client, log });

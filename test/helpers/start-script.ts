@@ -26,10 +26,15 @@ export interface StartScript {
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
-/** Starts the script; `prepare` runs on the new data folder first (e.g. to make keys). */
+/**
+ * Starts the script; `prepare` runs on the new data folder first (e.g. to make keys).
+ * `detached` puts it in a process group of its own (pgid = its pid), as a shell puts a
+ * foreground command, so a test can send a signal to the whole group like Ctrl-C does.
+ */
 export async function spawnStartScript(
   env: Record<string, string>,
   prepare: (dataDir: string) => Record<string, string> = () => ({}),
+  opts: { detached?: boolean } = {},
 ): Promise<StartScript> {
   fs.mkdirSync(path.join(ROOT, '.test-data'), { recursive: true });
   // Under the repository, readable by the embedded PostgreSQL's own user when we run as root.
@@ -51,6 +56,7 @@ export async function spawnStartScript(
       ...prepare(dataDir),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -12,6 +12,24 @@ import { devServerArgs } from '../../wiring/temporal';
 import { TEMPORAL_SERVER_VERSION } from '../../scripts/cluster';
 
 const ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * The exact image tags, each seen published (docs/operations.md "Compose image tags"
+ * says where). Temporal's 1.32.1 is the 1.32 line `npm run cluster` builds from source
+ * (TEMPORAL_SERVER_VERSION, a patch ahead): same schema versions and config template.
+ */
+const TEMPORAL_IMAGE_VERSION = '1.32.1';
+const PINNED: Record<string, string> = {
+  postgresql: 'postgres:16.15',
+  temporal: 'haproxy:2.6.12',
+  'temporal-schema': `temporalio/admin-tools:${TEMPORAL_IMAGE_VERSION}`,
+  'temporal-setup': `temporalio/admin-tools:${TEMPORAL_IMAGE_VERSION}`,
+  'temporal-ui': 'temporalio/ui:2.54.1',
+  redis: 'redis:7.4.2',
+  minio: 'minio/minio:RELEASE.2025-04-22T22-12-26Z',
+  'minio-setup': 'minio/mc:RELEASE.2025-04-16T18-13-26Z',
+};
+const minor = (v: string) => v.split('.').slice(0, 2).join('.');
 const FILE = path.join(ROOT, 'docker-compose.yml');
 // Debian's python3 has PyYAML through the docker-compose package; a PATH python may not.
 const SYSTEM_PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -82,6 +100,18 @@ describe('ops: docker-compose.yml', function () {
     assert.match(services['minio-setup'].image!, /^minio\/mc/);
   });
 
+  it('pins every image to an exact tag, Temporal on the release line npm run cluster builds', () => {
+    for (const [name, image] of Object.entries(PINNED)) assert.equal(services[name].image, image, name);
+    assert.equal(minor(TEMPORAL_IMAGE_VERSION), minor(TEMPORAL_SERVER_VERSION));
+    // No floating tag anywhere (latest, a bare major or major.minor) except the engine's own build.
+    for (const [name, s] of Object.entries(services)) {
+      if (s.build) continue;
+      const tag = (s.image ?? '').split(':')[1] ?? 'latest';
+      assert.ok(/^(\d+\.\d+\.\d+|\d+\.\d+|RELEASE\..+)$/.test(tag) && tag !== 'latest', `${name}: ${s.image}`);
+      if (/^\d+\.\d+$/.test(tag)) assert.equal(s.image, PINNED[name], `${name}: a major.minor tag only where it is the release itself (postgres)`);
+    }
+  });
+
   it('health-checks the stateful services and the API (/readyz)', () => {
     for (const name of ['postgresql', 'temporal', 'redis', 'minio', 'api']) {
       assert.ok(services[name].healthcheck?.test, `${name} has a healthcheck`);
@@ -103,11 +133,11 @@ describe('ops: docker-compose.yml', function () {
     assert.ok(mounts(services.minio).includes('minio-data'));
   });
 
-  it('Temporal: the same server version as npm run cluster, one role per service, on the PostgreSQL service', () => {
+  it('Temporal: the release line of npm run cluster, one role per service, on the PostgreSQL service', () => {
     for (const [role, names] of Object.entries(ROLES)) {
       for (const name of names) {
         const s = services[name];
-        assert.equal(s.image, `temporalio/server:${TEMPORAL_SERVER_VERSION}`, `${name} image`);
+        assert.equal(s.image, `temporalio/server:${TEMPORAL_IMAGE_VERSION}`, `${name} image`);
         const env = s.environment!;
         assert.equal(env.TEMPORAL_SERVICES, role, `${name} runs only ${role}`);
         assert.equal(env.DB, 'postgres12');
@@ -127,9 +157,9 @@ describe('ops: docker-compose.yml', function () {
     assert.equal(services['temporal-ui'].environment!.TEMPORAL_ADDRESS, 'temporal:7233');
   });
 
-  it('Temporal schema: an explicit admin-tools step with the same version, setting up and upgrading both databases', () => {
+  it('Temporal schema: an explicit admin-tools step of that version, setting up and upgrading both databases', () => {
     const schema = services['temporal-schema'];
-    assert.equal(schema.image, `temporalio/admin-tools:${TEMPORAL_SERVER_VERSION}`);
+    assert.equal(schema.image, `temporalio/admin-tools:${TEMPORAL_IMAGE_VERSION}`);
     assert.equal(schema.restart, 'no');
     assert.equal(schema.depends_on?.postgresql?.condition, 'service_healthy');
     assert.equal(schema.environment!.SQL_PLUGIN, 'postgres12');
@@ -138,7 +168,7 @@ describe('ops: docker-compose.yml', function () {
     assert.match(script, /temporal:temporal temporal_visibility:visibility/);
     assert.match(script, /setup-schema -v 0\.0/);
     assert.match(script, /update-schema -d .*\/etc\/temporal\/schema\/postgresql\/v12\/.*\/versioned/);
-    assert.equal(services['temporal-setup'].image, `temporalio/admin-tools:${TEMPORAL_SERVER_VERSION}`);
+    assert.equal(services['temporal-setup'].image, `temporalio/admin-tools:${TEMPORAL_IMAGE_VERSION}`);
     assert.match(JSON.stringify(services['temporal-setup'].entrypoint), /namespace create/);
   });
 
