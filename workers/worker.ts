@@ -8,7 +8,8 @@ export interface EngineWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  deps: ActivityDeps;
+  /** With `warmUp` (wiring/providers.ts): started in the background as the worker is created. */
+  deps: ActivityDeps & { warmUp?: () => Promise<void> };
   /** Where the built workflow bundle is cached between starts. */
   bundleCacheDir: string;
   maxConcurrentActivityTaskExecutions?: number;
@@ -18,6 +19,11 @@ export interface EngineWorkerOptions {
 
 /** A worker for the ebook task queue: the workflow bundle plus activities wired to `deps`. */
 export async function createEngineWorker(opts: EngineWorkerOptions): Promise<Worker> {
+  // The local model loads while the bundle loads and the worker starts polling, so the first book
+  // does not wait for it. Polling does not wait for it either: books written by other providers,
+  // pictures and files need no model, and a chapter that comes early awaits the same load. A load
+  // that fails here is tried again, and reported, by the first chapter that needs the model.
+  opts.deps.warmUp?.().catch(() => undefined);
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
