@@ -3,6 +3,7 @@ import { createActivities, type ActivityDeps } from '../activities';
 import { createBatchActivities } from '../activities/batch';
 import { loadWorkflowBundle } from './bundle';
 import { metricsInterceptor } from './metrics';
+import { warmUpRenderers } from '../activities/render/warmup';
 
 export interface EngineWorkerOptions {
   connection: NativeConnection;
@@ -24,6 +25,10 @@ export async function createEngineWorker(opts: EngineWorkerOptions): Promise<Wor
   // pictures and files need no model, and a chapter that comes early awaits the same load. A load
   // that fails here is tried again, and reported, by the first chapter that needs the model.
   opts.deps.warmUp?.().catch(() => undefined);
+  // The renderers' warm-up (two small PDFs, once per process) too: started by the first book's
+  // outline, it held that worker's event loop for seconds on busy cores, just as the first
+  // chapter was to start streaming (the outline activity took 2 s with the engine's instant plan).
+  void warmUpRenderers();
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
