@@ -78,6 +78,9 @@ runBench(
       LOCAL_MODEL_CHAPTER_WORDS: String(WORDS),
       CHAPTER_CONCURRENCY: '1',
       LOCAL_MODEL_PLAN: process.env.LOCAL_MODEL_PLAN ?? 'false',
+      // OFFLINE_PROVIDER_DELAY_MS=3000: the offline pictures (the cover among them) start 3 s late,
+      // to see what drawing them alongside the first chapter costs its first words.
+      OFFLINE_PROVIDER_DELAY_MS: process.env.OFFLINE_PROVIDER_DELAY_MS ?? '0',
     },
   },
   async (bench) => {
