@@ -92,6 +92,8 @@ export function createPictureActivities(deps: ActivityDeps, calls: ProviderCalls
           seed: seedOf(ebookId),
           palette: outline.palette,
           caption: `Chapter ${index}: ${chapter.title}`,
+          scene: `${chapter.title}. ${chapter.summary}`,
+          index,
         },
         signal(),
       ));

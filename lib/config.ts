@@ -56,6 +56,11 @@ export interface Config {
     localModelSequences?: number;
     /** LOCAL_MODEL_CHAPTER_WORDS: the length a local chapter aims at (default 400). */
     localChapterWords?: number;
+    /**
+     * LOCAL_MODEL_PLAN=true: the model fills the plan's title, hero and chapter titles (a model
+     * call before the first chapter can start); default false: the engine plans from the brief alone.
+     */
+    localModelPlan: boolean;
     /** Order tried by the failover (`IMAGE_PROVIDERS`, e.g. `runware,openai`). */
     imageProviders: string[];
     textModelGroq: string;
@@ -324,6 +329,7 @@ const envSchema = z.object({
   LOCAL_MODEL_THREADS: optionalInteger(1, 256),
   LOCAL_MODEL_SEQUENCES: optionalInteger(1, 64),
   LOCAL_MODEL_CHAPTER_WORDS: optionalInteger(60, 3000),
+  LOCAL_MODEL_PLAN: flag(false),
   CHAPTER_CONCURRENCY: integer(4, 1, 24),
   REVIEW_TIMEOUT: duration(7 * DAY_MS, 1000, 366 * DAY_MS),
   OFFLINE_PROVIDER_DELAY_MS: integer(0, 0, 600_000),
@@ -400,6 +406,7 @@ export function loadConfig(env: Env = process.env): Config {
       localModelThreads: e.LOCAL_MODEL_THREADS,
       localModelSequences: e.LOCAL_MODEL_SEQUENCES,
       localChapterWords: e.LOCAL_MODEL_CHAPTER_WORDS,
+      localModelPlan: e.LOCAL_MODEL_PLAN,
       imageProviders: e.IMAGE_PROVIDERS,
       textModelGroq: e.TEXT_MODEL_GROQ,
       textModelOpenai: e.TEXT_MODEL_OPENAI,

@@ -21,6 +21,12 @@ export interface Providers {
    * native threads); call it once the worker drained, before the process exits.
    */
   disposeProviders?(): Promise<void>;
+  /**
+   * Readies what the first book would otherwise wait for (the local model's load, ~2 s on a
+   * quiet machine, far more on a busy one); resolves at once when there is nothing to ready.
+   * A worker starts it in the background when it starts (workers/worker.ts).
+   */
+  warmUp?(): Promise<void>;
 }
 
 /**
@@ -90,6 +96,7 @@ export function createProviders(config: Config): Providers {
         sequences: p.localModelSequences,
         chapterWords: p.localChapterWords,
         temperature: p.textTemperature,
+        modelPlan: p.localModelPlan,
       });
       text.push(local);
     } else if (name === 'offline') {
@@ -139,6 +146,9 @@ export function createProviders(config: Config): Providers {
       image.length === 0 ? offlineImage() : image.length === 1 && image[0].offline ? image[0] : createFailoverImageProvider(image, failover),
     disposeProviders: async () => {
       await local?.dispose();
+    },
+    warmUp: async () => {
+      await local?.warmUp();
     },
   };
 }

@@ -101,6 +101,14 @@ async function main() {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.on(signal, () => log.info({ signal }, 'stop requested: the worker finishes its running activities, then exits'));
   }
+  // The workers started the warm-up (the local model's load); say when it is done.
+  const warmStart = Date.now();
+  providers.warmUp?.().then(
+    () => {
+      if (providers.text.name.includes('local')) log.info({ ms: Date.now() - warmStart }, 'local model loaded');
+    },
+    (err: unknown) => log.warn({ err: String(err) }, 'local model warm-up failed; the first chapter that needs it tries again'),
+  );
   // Books whose workflow was terminated or timed out (no workflow code runs then) are marked failed.
   const client = await connectClient(config);
   const reconciler = startReconciler({ ...services, temporal: client, log });

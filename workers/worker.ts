@@ -4,12 +4,14 @@ import { createBatchActivities } from '../activities/batch';
 import { loadWorkflowBundle } from './bundle';
 import { metricsInterceptor } from './metrics';
 import { storageWaitInterceptor } from '../activities/storage/waits';
+import { warmUpRenderers } from '../activities/render/warmup';
 
 export interface EngineWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
-  deps: ActivityDeps;
+  /** With `warmUp` (wiring/providers.ts): started in the background as the worker is created. */
+  deps: ActivityDeps & { warmUp?: () => Promise<void> };
   /** Where the built workflow bundle is cached between starts. */
   bundleCacheDir: string;
   maxConcurrentActivityTaskExecutions?: number;
@@ -19,6 +21,15 @@ export interface EngineWorkerOptions {
 
 /** A worker for the ebook task queue: the workflow bundle plus activities wired to `deps`. */
 export async function createEngineWorker(opts: EngineWorkerOptions): Promise<Worker> {
+  // The local model loads while the bundle loads and the worker starts polling, so the first book
+  // does not wait for it. Polling does not wait for it either: books written by other providers,
+  // pictures and files need no model, and a chapter that comes early awaits the same load. A load
+  // that fails here is tried again, and reported, by the first chapter that needs the model.
+  opts.deps.warmUp?.().catch(() => undefined);
+  // The renderers' warm-up (two small PDFs, once per process) too: started by the first book's
+  // outline, it held that worker's event loop for seconds on busy cores, just as the first
+  // chapter was to start streaming (the outline activity took 2 s with the engine's instant plan).
+  void warmUpRenderers();
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,

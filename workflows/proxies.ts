@@ -11,8 +11,8 @@ type Activities = ReturnType<typeof createActivities>;
 
 const NON_RETRYABLE = Object.values(ErrorTypes);
 
-// Text and image providers share one profile today; they are separate proxies so
-// either can be tuned (e.g. an image provider's longer queue) without touching the other.
+// Text and image providers share one retry profile; they are separate proxies so either can be
+// tuned without touching the other (text calls get a longer start-to-close timeout, below).
 const PROVIDER_CALLS = {
   startToCloseTimeout: '5 minutes',
   heartbeatTimeout: '1 minute',
@@ -24,7 +24,17 @@ const PROVIDER_CALLS = {
     nonRetryableErrorTypes: NON_RETRYABLE,
   },
 } as const;
-export const text = proxyActivities<Activities>(PROVIDER_CALLS);
+/**
+ * Text calls may take far longer than a cloud model's answer: the `local` model in the worker
+ * writes a 400-word chapter (up to ~2,200 tokens with its bounds) at ~50 tokens/s on two free
+ * cores but at 2-5 tokens/s on busy ones (measured), and a chapter waits inside its activity for
+ * one of the model's few sequences while the others are written (up to CHAPTER_CONCURRENCY = 24
+ * chapters). 5 minutes cut such chapters off and retried them from the start, forever. A worker
+ * that dies is still noticed within the heartbeat timeout: every text call heartbeats while it
+ * streams, and the failover wrapper every 10 s while it waits. (Timeouts are part of the
+ * ScheduleActivityTask command but not of what replay compares, so running books replay.)
+ */
+export const text = proxyActivities<Activities>({ ...PROVIDER_CALLS, startToCloseTimeout: '30 minutes' });
 export const image = proxyActivities<Activities>(PROVIDER_CALLS);
 
 export const render = proxyActivities<Activities>({

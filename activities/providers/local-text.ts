@@ -38,6 +38,13 @@ export interface LocalTextOptions extends LocalModelOptions {
    * checked with zod instead, falling back to the brief's plan field by field.
    */
   outlineGrammar?: boolean;
+  /**
+   * The model fills the plan's title, hero and chapter titles (LOCAL_MODEL_PLAN=true). Off by
+   * default: that call came before any chapter could start (10-45 s to the first words, measured),
+   * while the engine's plan from the brief alone takes no time, names the prompt's people and
+   * things in every summary, and leaves the model to what it does well, continuing prose.
+   */
+  modelPlan?: boolean;
   /** Words a chapter aims at (default LOCAL_TARGET_WORDS): the plan's `targetWords`. */
   chapterWords?: number;
   /** Share a loaded model (tests, the benchmark); otherwise the provider owns one. */
@@ -51,6 +58,9 @@ export type LocalTextProvider = TextProvider & {
   /** Stops generations in flight and frees the model (worker shutdown). */
   dispose(): Promise<void>;
 };
+
+/** The ledger's model for a plan the engine made without the model (no tokens spent). */
+export const ENGINE_PLAN = 'engine-plan';
 
 /** Ends of complete sentences: terminator, optional closing quotes/brackets, then whitespace or the end. */
 const SENTENCE_END = /[.!?…]['"”’)\]]*(?=\s)/g;
@@ -109,7 +119,28 @@ export function createLocalTextProvider(opts: LocalTextOptions): LocalTextProvid
     }
   }
 
+  /** The engine's plan from the brief, with no model call: the first chapter can start at once. */
+  function engineOutline(brief: BookBrief): OutlineResult {
+    if (!LocalModel.installed(model.modelPath)) {
+      // As a load would say: the failover moves on to the next writer for the whole book.
+      throw ApplicationFailure.create({
+        message: `${name}: ${new ModelMissingError(model.modelPath).message}`,
+        type: ProviderErrorTypes.ProviderUnavailable,
+        nonRetryable: true,
+        details: [{ provider: name }],
+      });
+    }
+    // A worker that did not warm the model up starts loading it now, while the outline is stored.
+    model.load().catch(() => undefined);
+    const outline = planFromBrief(brief);
+    if (opts.chapterWords) for (const c of outline.chapters) c.targetWords = opts.chapterWords;
+    outline.palette = lenientPalette(outline.palette, brief.era);
+    return { outline, usage: { inputTokens: 0, outputTokens: 0 }, model: ENGINE_PLAN };
+  }
+
   async function writeOutline(brief: BookBrief, signal?: AbortSignal): Promise<OutlineResult> {
+    signal?.throwIfAborted();
+    if (!opts.modelPlan) return engineOutline(brief);
     await loaded();
     const plan = planFromBrief(brief);
     const grammar = opts.outlineGrammar ? await model.grammarFor(modelFieldsJsonSchema(brief.chapterCount)) : undefined;
@@ -242,7 +273,13 @@ export function createLocalTextProvider(opts: LocalTextOptions): LocalTextProvid
     name,
     offline: false,
     model,
-    warmUp: () => loaded(),
+    async warmUp() {
+      await loaded();
+      // One token of prose: llama.cpp sets up its compute buffers on the first evaluation, so the
+      // first chapter does not pay for that either (~0.1 s here), and the banned tokens get looked up.
+      await model.generate('The morning was quiet, and', { maxTokens: 1, temperature: 0 });
+      await model.banned(BANNED);
+    },
     dispose: () => model.dispose(),
     writeOutline: (brief, signal) => classified(name, signal, () => writeOutline(brief, signal)),
     writeChapter: (req, onText, signal) => classified(name, signal, () => writeChapter(req, onText, signal)),

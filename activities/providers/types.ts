@@ -94,6 +94,13 @@ export interface ImageRequest {
   subtitle?: string;
   /** For illustrations: the chapter's title and number. */
   caption?: string;
+  /**
+   * For illustrations: the chapter's own words (title and summary) and number. The offline
+   * painter draws its scene from them, varied by the number so no two chapters look alike;
+   * the other providers read the prompt.
+   */
+  scene?: string;
+  index?: number;
   /** BCP 47 language of the lettering (title, subtitle): where a long word may be hyphenated. */
   language?: string;
 }

@@ -99,15 +99,20 @@ describe('a book written by the local model (HTTP, SSE, ledger)', function () {
     const status = await api(apiUrl, 'GET', `/v1/ebooks/${id}/status`, { token });
     assert.equal(status.body.providers.text, 'local', JSON.stringify(status.body.providers));
 
-    // The ledger: the outline and both chapters, by `local`, with tokens, at no cost.
+    // The ledger: the outline (planned by the engine: no tokens) and both chapters, by `local`, at no cost.
     const rows = await stack.services.knex('cost_ledger').where({ ebook_id: id, provider: 'local' }).orderBy('id');
     const steps = rows.map((r: { step: string }) => r.step).sort();
     assert.deepEqual(steps, ['chapter', 'chapter', 'outline'], JSON.stringify(rows));
     for (const r of rows) {
-      assert.ok(r.input_tokens > 0 && r.output_tokens > 0, `tokens recorded: ${JSON.stringify(r)}`);
+      if (r.step === 'outline') {
+        assert.equal(r.model, 'engine-plan');
+        assert.equal(Number(r.output_tokens), 0);
+      } else {
+        assert.ok(r.input_tokens > 0 && r.output_tokens > 0, `tokens recorded: ${JSON.stringify(r)}`);
+        assert.match(r.model, /gemma-3-270m/);
+      }
       assert.equal(Number(r.cost_usd), 0);
       assert.equal(r.estimated, true, 'a known price (zero), not an unknown one');
-      assert.match(r.model, /gemma-3-270m/);
     }
   });
 });

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig } from '../../lib/config';
 import { createProviders } from '../../wiring/providers';
-import { createLocalTextProvider, type LocalTextProvider } from '../../activities/providers/local-text';
+import { createLocalTextProvider, ENGINE_PLAN, type LocalTextProvider } from '../../activities/providers/local-text';
 import { LocalModel } from '../../activities/providers/local-model';
 import { lenientPalette, mergeModelFields, parseModelFields, planFromBrief, subjectsOf } from '../../activities/providers/local-plan';
 import type { ChapterRequest } from '../../activities/providers/types';
@@ -64,6 +64,22 @@ describe('local text provider: the plan, without the model', () => {
   it("falls back to the era's palette for an invalid one", () => {
     assert.deepEqual(lenientPalette(['#ff8c42', 'blue'], 'red'), ['#8b1a1a', '#cc5500']);
     assert.deepEqual(lenientPalette(['#ff8c42', '#000000'], 'red'), ['#ff8c42', '#000000']);
+  });
+
+  it('plans from the brief alone by default: no model call, no tokens, the first chapter starts at once', async () => {
+    // The file is not a model: an engine plan never loads it (its load in the background fails quietly).
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'local-plan-')), 'model.gguf');
+    fs.writeFileSync(file, 'not a model');
+    const p = createLocalTextProvider({ modelPath: file, chapterWords: 150 });
+    const brief: BookBrief = { prompt: 'A lighthouse keeper befriends a clockwork gull', chapterCount: 3, era: 'red' };
+    const planned = await p.writeOutline(brief);
+    assert.deepEqual(planned.usage, { inputTokens: 0, outputTokens: 0 });
+    assert.equal(planned.model, ENGINE_PLAN);
+    const plan = planFromBrief(brief);
+    assert.equal(planned.outline.title, plan.title);
+    assert.deepEqual(planned.outline.chapters.map((c) => [c.index, c.title, c.targetWords]), plan.chapters.map((c) => [c.index, c.title, 150]));
+    assert.deepEqual(planned.outline.palette, lenientPalette(plan.palette, 'red'));
+    await p.dispose();
   });
 
   it('is unavailable (for the failover to pass over) when the model file is missing', async () => {
@@ -121,7 +137,9 @@ describe('local text provider: the real model', function () {
   });
 
   it('plans a 2-chapter book and streams its chapters, naming the prompt’s people and things, with token usage', async () => {
-    const planned = await provider.writeOutline(brief);
+    // LOCAL_MODEL_PLAN=true: the model fills the plan's title, hero and chapter titles.
+    const planner = createLocalTextProvider({ modelPath: MODEL_PATH, model: provider.model, modelPlan: true, chapterWords: 120 });
+    const planned = await planner.writeOutline(brief);
     const { outline } = planned;
     assert.equal(outline.chapters.length, 2);
     assert.deepEqual(outline.chapters.map((c) => c.index), [1, 2]);
