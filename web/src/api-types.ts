@@ -1154,6 +1154,8 @@ export interface components {
             } | null;
             /** @description The published file version; a finished rewrite or re-run raises it */
             fileVersion: number;
+            /** @description When that file version was published (null before the first) */
+            fileVersionAt: string | null;
             /** Format: uuid */
             id: string;
             offline: boolean;
@@ -1184,6 +1186,7 @@ export interface components {
                 text?: string;
                 used: string[];
             };
+            /** @description When the book was made public (later file versions do not move it; see fileVersionAt); null while private */
             publishedAt: string | null;
             /** @description The running change (status running), else the last one, else null */
             revision: components["schemas"]["Revision"] | null;
@@ -1222,6 +1225,8 @@ export interface components {
                 } | null;
                 /** @description The published file version; a finished rewrite or re-run raises it */
                 fileVersion: number;
+                /** @description When that file version was published (null before the first) */
+                fileVersionAt: string | null;
                 /** Format: uuid */
                 id: string;
                 offline: boolean;
@@ -1265,6 +1270,43 @@ export interface components {
                 workflowId: string | null;
             }[];
             nextCursor: string | null;
+        };
+        BreakersClosed: {
+            /** @description ISO 8601 date-time */
+            breakersClosedAt: string;
+        };
+        ChaptersJob: {
+            chapterCount: number;
+            /** @description Once completed */
+            chapters?: {
+                index: number;
+                paragraphs: string[];
+                title: string;
+                words: number;
+            }[];
+            /** @description ISO 8601 date-time */
+            completedAt?: string;
+            /** @description ISO 8601 date-time */
+            createdAt: string;
+            /** @description Once failed */
+            error?: {
+                message: string;
+                type: string;
+            };
+            /** Format: uuid */
+            id: string;
+            /** @description The provider that did the work, e.g. openai, groq, runware, offline */
+            provider?: string;
+            rewrite: boolean;
+            /** @enum {string} */
+            status: "running" | "completed" | "failed";
+        };
+        ChaptersStarted: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            status: "running";
+            workflowId: string;
         };
         /** @description One server-sent event of a book: `event:` is the type, `id:` the resume point, `data:` the JSON payload */
         EbookEvent: {
@@ -1437,6 +1479,8 @@ export interface components {
             run?: number;
         };
         EbookEventRevision: {
+            /** @description Set for a single chapter rewrite */
+            chapter?: number;
             error?: {
                 message: string;
                 type: string;
@@ -1492,6 +1536,8 @@ export interface components {
             } | null;
             /** @description The published file version; a finished rewrite or re-run raises it */
             fileVersion: number;
+            /** @description When that file version was published (null before the first) */
+            fileVersionAt: string | null;
             /** Format: uuid */
             id: string;
             offline: boolean;
@@ -1533,6 +1579,29 @@ export interface components {
             visibility: "private" | "public";
             workflowId: string | null;
         };
+        EnhancedPrompt: {
+            /** @description The improved prompt */
+            prompt: string;
+            /** @description The provider that did the work, e.g. openai, groq, runware, offline */
+            provider: string;
+            /** @description A title for it */
+            title: string;
+        };
+        Picture: {
+            bytes: number;
+            contentType: string;
+            height: number;
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            kind: "image" | "cover";
+            model: string;
+            /** @description The provider that did the work, e.g. openai, groq, runware, offline */
+            provider: string;
+            /** @description GET it (its owner only): /v1/ai/images/{id} */
+            url: string;
+            width: number;
+        };
         Problem: {
             /** @description The book's status, when it is why the request was refused */
             bookStatus?: string;
@@ -1563,6 +1632,43 @@ export interface components {
             updatedAt: string;
             userId: string;
         };
+        ProviderOrder: {
+            image: string[];
+            text: string[];
+            updatedAt: string | null;
+            updatedBy: string | null;
+        };
+        ProviderStatus: {
+            order: {
+                image: string[];
+                /**
+                 * @description settings: an admin's switch; config: the deployment's
+                 * @enum {string}
+                 */
+                source: "settings" | "config";
+                text: string[];
+                updatedAt: string | null;
+            };
+            providers: {
+                calls: number;
+                configured: boolean;
+                /** @description Failed share of the calls in the window; null when there were none */
+                errorRate: number | null;
+                failures: number;
+                kinds: ("text" | "image")[];
+                lastFailureAt: string | null;
+                lastSuccessAt: string | null;
+                /** @enum {string} */
+                name: "groq" | "openai" | "runware" | "offline";
+                preferred: {
+                    /** @description Place in the order (1 first); null: not in it */
+                    image: number | null;
+                    /** @description Place in the order (1 first); null: not in it */
+                    text: number | null;
+                };
+            }[];
+            windowSeconds: number;
+        };
         Publication: {
             /** Format: uuid */
             id: string;
@@ -1572,6 +1678,8 @@ export interface components {
             visibility: "private" | "public";
         };
         Revision: {
+            /** @description The chapter being rewritten (kind chapter) */
+            chapter?: number;
             error?: {
                 message: string;
                 type: string;
@@ -1579,6 +1687,11 @@ export interface components {
             /** @description ISO 8601 date-time */
             finishedAt?: string;
             fromVersion: number;
+            /**
+             * @description A whole step run again (POST /v1/ebooks/{id}/{step}), or one chapter rewritten (POST …/chapters/{n}/regenerate)
+             * @enum {string}
+             */
+            kind: "step" | "chapter";
             progress: number;
             runId: string;
             /** @enum {string} */
@@ -1587,7 +1700,10 @@ export interface components {
             startedAt?: string;
             /** @enum {string} */
             status: "running" | "completed" | "failed" | "cancelled";
-            /** @enum {string} */
+            /**
+             * @description For a chapter rewrite: chapters
+             * @enum {string}
+             */
             step: "chapters" | "illustrations" | "pdf" | "epub";
             toVersion?: number;
             workflowId: string;
@@ -1604,9 +1720,12 @@ export interface components {
             description: string | null;
             epubUrl: string | null;
             fileVersion: number;
+            /** @description When this file version was published */
+            fileVersionAt: string | null;
             /** Format: uuid */
             id: string;
             pdfUrl: string | null;
+            /** @description When the book was made public (later file versions do not move it) */
             publishedAt: string | null;
             shareUrl: string | null;
             title: string;
@@ -1646,6 +1765,8 @@ export interface components {
             } | null;
             /** @description The published file version; a finished rewrite or re-run raises it */
             fileVersion: number;
+            /** @description When that file version was published (null before the first) */
+            fileVersionAt: string | null;
             /** Format: uuid */
             id: string;
             offline: boolean;
@@ -1687,6 +1808,154 @@ export interface components {
             visibility: "private" | "public";
             workflowId: string | null;
         };
+        Story: {
+            content: string;
+            /** @description ISO 8601 date-time */
+            createdAt: string;
+            /** @description The engine's latest run, for a generated story; null for a hand-written one */
+            generation: ({
+                error?: {
+                    message: string;
+                    type: string;
+                } | null;
+                /** @description The reader's wish for this rewrite */
+                feedback?: string;
+                /** @description The story's status before this rewrite, restored when it ends */
+                previousStatus?: string;
+                progress: number;
+                providers?: {
+                    text?: string;
+                };
+                /** @description The storyline under review, while the run waits (stage outline_review) */
+                review?: unknown;
+                /** @description The run: 1, then one more per rewrite */
+                revision: number;
+                sections?: {
+                    done: number;
+                    total: number;
+                };
+                /** @enum {string} */
+                stage: "queued" | "outline" | "outline_review" | "writing" | "completed" | "failed";
+                workflowId: string;
+            } & {
+                [key: string]: unknown;
+            }) | null;
+            /** Format: uuid */
+            id: string;
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** @description What the story was written from, as given */
+            promptData: unknown;
+            /** @enum {string} */
+            status: "draft" | "generating" | "completed" | "failed" | "published" | "archived";
+            title: string;
+            /** @description ISO 8601 date-time */
+            updatedAt: string;
+            /** @description The owner's Clerk user id (null: the owner is gone) */
+            userId: string | null;
+            viewCount: number;
+            words: number;
+        };
+        StoryAnalytics: {
+            /** @description ISO 8601 date-time */
+            createdAt: string;
+            /** @description The books made from the story, newest first */
+            ebooks: {
+                /** Format: uuid */
+                id: string;
+                status: string;
+                title: string;
+            }[];
+            /** Format: uuid */
+            id: string;
+            uniqueViewers: number;
+            /** @description ISO 8601 date-time */
+            updatedAt: string;
+            viewCount: number;
+            words: number;
+        };
+        Storyline: {
+            /** @description false once approved */
+            awaitingReview: boolean;
+            chapters: {
+                index: number;
+                summary: string;
+                title: string;
+            }[];
+            characters: {
+                name: string;
+                personality: string;
+            }[];
+            /** @description When the book is cancelled if nobody answers */
+            expiresAt?: string;
+            /** Format: uuid */
+            id: string;
+            logline: string;
+            /** @description The story's run */
+            revision?: number;
+            title: string;
+            /** @description 1, then one more for each edit or revision */
+            version: number;
+        };
+        StoryPage: {
+            items: {
+                /** @description ISO 8601 date-time */
+                createdAt: string;
+                /** @description The engine's latest run, for a generated story; null for a hand-written one */
+                generation: ({
+                    error?: {
+                        message: string;
+                        type: string;
+                    } | null;
+                    /** @description The reader's wish for this rewrite */
+                    feedback?: string;
+                    /** @description The story's status before this rewrite, restored when it ends */
+                    previousStatus?: string;
+                    progress: number;
+                    providers?: {
+                        text?: string;
+                    };
+                    /** @description The storyline under review, while the run waits (stage outline_review) */
+                    review?: unknown;
+                    /** @description The run: 1, then one more per rewrite */
+                    revision: number;
+                    sections?: {
+                        done: number;
+                        total: number;
+                    };
+                    /** @enum {string} */
+                    stage: "queued" | "outline" | "outline_review" | "writing" | "completed" | "failed";
+                    workflowId: string;
+                } & {
+                    [key: string]: unknown;
+                }) | null;
+                /** Format: uuid */
+                id: string;
+                metadata: {
+                    [key: string]: unknown;
+                };
+                /** @description What the story was written from, as given */
+                promptData: unknown;
+                /** @enum {string} */
+                status: "draft" | "generating" | "completed" | "failed" | "published" | "archived";
+                title: string;
+                /** @description ISO 8601 date-time */
+                updatedAt: string;
+                /** @description The owner's Clerk user id (null: the owner is gone) */
+                userId: string | null;
+                viewCount: number;
+                words: number;
+            }[];
+            nextCursor: string | null;
+        };
+        StoryView: {
+            /** @description false: the viewer's repeat within 30 minutes */
+            counted: boolean;
+            /** Format: uuid */
+            id: string;
+            viewCount: number;
+        };
         StreamToken: {
             /** @description ISO 8601 date-time */
             expiresAt: string;
@@ -1711,6 +1980,20 @@ export interface components {
             /** @description Clerk user id */
             userId: string;
             watermark: boolean;
+        };
+        UpscaledPicture: {
+            bytes: number;
+            contentType: string;
+            denoise: boolean;
+            height: number;
+            /** Format: uuid */
+            id: string;
+            model: string;
+            /** @description The provider that did the work, e.g. openai, groq, runware, offline */
+            provider: string;
+            scale: 2 | 4;
+            url: string;
+            width: number;
         };
     };
     responses: never;
@@ -2036,7 +2319,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ChaptersJob"];
                 };
             };
             /** @description No valid bearer token */
@@ -2076,7 +2359,10 @@ export interface operations {
     postV1AiEnhanceImage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key (1-255 visible ASCII characters) that makes retrying this request safe: the same key answers the first answer again */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2094,9 +2380,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description {id, url, scale, width, height, contentType, bytes, provider, model} */
+            /** @description The enlarged picture, stored at Location */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2104,12 +2392,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["UpscaledPicture"];
                 };
             };
             /** @description Invalid request */
             400: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2119,6 +2408,7 @@ export interface operations {
             /** @description No valid bearer token */
             401: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2128,6 +2418,7 @@ export interface operations {
             /** @description No such picture, book or illustration of yours */
             404: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2137,6 +2428,7 @@ export interface operations {
             /** @description Body over 64 kB */
             413: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2146,6 +2438,7 @@ export interface operations {
             /** @description Body not application/json */
             415: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2155,6 +2448,7 @@ export interface operations {
             /** @description The picture cannot be read, or the result would be too large */
             422: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2164,6 +2458,7 @@ export interface operations {
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2231,7 +2526,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description {prompt, title, provider} */
+            /** @description The improved prompt */
             200: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
@@ -2242,7 +2537,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["EnhancedPrompt"];
                 };
             };
             /** @description Invalid request */
@@ -2343,7 +2638,10 @@ export interface operations {
     postV1AiGenerateChapters: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key (1-255 visible ASCII characters) that makes retrying this request safe: the same key answers the first answer again */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2362,9 +2660,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Started: {id, workflowId, status}; Location: /v1/ai/chapters/{id} */
+            /** @description Started: follow the job at Location (/v1/ai/chapters/{id}) */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2372,12 +2672,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ChaptersStarted"];
                 };
             };
             /** @description Invalid request */
             400: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2387,6 +2688,7 @@ export interface operations {
             /** @description No valid bearer token */
             401: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2396,6 +2698,7 @@ export interface operations {
             /** @description storyId names no story of yours */
             404: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2405,6 +2708,7 @@ export interface operations {
             /** @description Same Idempotency-Key in progress */
             409: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2414,6 +2718,7 @@ export interface operations {
             /** @description Body over 64 kB */
             413: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2423,6 +2728,7 @@ export interface operations {
             /** @description Body not application/json */
             415: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2432,6 +2738,7 @@ export interface operations {
             /** @description Idempotency-Key reused for another request */
             422: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2441,6 +2748,7 @@ export interface operations {
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2487,10 +2795,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description {id, url, contentType, width, height, provider} */
+            /** @description The cover, stored at Location */
             200: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2498,7 +2807,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Picture"];
                 };
             };
             /** @description Invalid request */
@@ -2617,10 +2926,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description {id, url, contentType, width, height, provider} */
+            /** @description The picture, stored at Location */
             200: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2628,7 +2938,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Picture"];
                 };
             };
             /** @description Invalid request */
@@ -2729,7 +3039,10 @@ export interface operations {
     postV1AiGenerateStory: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key (1-255 visible ASCII characters) that makes retrying this request safe: the same key answers the first answer again */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2753,9 +3066,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Started: {id, workflowId, status} */
+            /** @description Started: follow the story at Location */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2763,12 +3078,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Started"];
                 };
             };
             /** @description Invalid request */
             400: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2778,6 +3094,7 @@ export interface operations {
             /** @description No valid bearer token */
             401: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2787,6 +3104,7 @@ export interface operations {
             /** @description Same Idempotency-Key in progress */
             409: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2796,6 +3114,7 @@ export interface operations {
             /** @description Body over 64 kB */
             413: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2805,6 +3124,7 @@ export interface operations {
             /** @description Body not application/json */
             415: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2814,6 +3134,7 @@ export interface operations {
             /** @description Idempotency-Key reused for another request */
             422: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2823,6 +3144,7 @@ export interface operations {
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2923,7 +3245,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["BreakersClosed"];
                 };
             };
             /** @description No valid bearer token */
@@ -2979,7 +3301,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ProviderStatus"];
                 };
             };
             /** @description No valid bearer token */
@@ -3033,7 +3355,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ProviderOrder"];
                 };
             };
             /** @description Invalid request */
@@ -4418,6 +4740,16 @@ export interface operations {
                     "application/json": components["schemas"]["Started"];
                 };
             };
+            /** @description Invalid request (names the field, e.g. headers.idempotency-key) */
+            400: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid bearer token */
             401: {
                 headers: {
@@ -4440,6 +4772,16 @@ export interface operations {
             };
             /** @description Already finished */
             409: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key reused for another request */
+            422: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
@@ -4552,6 +4894,16 @@ export interface operations {
             };
             /** @description Body not application/json */
             415: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key reused for another request */
+            422: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
@@ -4757,6 +5109,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Idempotency-Key reused for another request */
+            422: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
@@ -4867,6 +5229,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Idempotency-Key reused for another request */
+            422: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
@@ -4912,6 +5284,15 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+            /** @description Last-Event-ID (or lastEventId) is not an event id: names the field (header.Last-Event-ID, query.lastEventId) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid bearer token */
@@ -5185,6 +5566,16 @@ export interface operations {
             };
             /** @description Body not application/json */
             415: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key reused for another request */
+            422: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
@@ -5659,6 +6050,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Idempotency-Key reused for another request */
+            422: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
@@ -5704,6 +6105,16 @@ export interface operations {
                     "application/json": components["schemas"]["Publication"];
                 };
             };
+            /** @description Invalid request (names the field, e.g. headers.idempotency-key) */
+            400: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid bearer token */
             401: {
                 headers: {
@@ -5726,6 +6137,16 @@ export interface operations {
             };
             /** @description Book not completed */
             409: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key reused for another request */
+            422: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
@@ -5853,6 +6274,16 @@ export interface operations {
                     "application/json": components["schemas"]["Publication"];
                 };
             };
+            /** @description Invalid request (names the field, e.g. headers.idempotency-key) */
+            400: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid bearer token */
             401: {
                 headers: {
@@ -5865,6 +6296,16 @@ export interface operations {
             };
             /** @description No such book for this user */
             404: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key reused for another request */
+            422: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
@@ -5912,9 +6353,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Created: the story, at Location */
             201: {
                 headers: {
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -5922,7 +6364,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Story"];
                 };
             };
             /** @description Invalid request */
@@ -5998,7 +6440,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Story"];
                 };
             };
             /** @description No valid bearer token */
@@ -6068,7 +6510,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Story"];
                 };
             };
             /** @description Invalid request */
@@ -6209,7 +6651,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["StoryAnalytics"];
                 };
             };
             /** @description No valid bearer token */
@@ -6275,6 +6717,16 @@ export interface operations {
                     "application/json": components["schemas"]["Started"];
                 };
             };
+            /** @description Invalid request (names the field, e.g. headers.idempotency-key) */
+            400: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid bearer token */
             401: {
                 headers: {
@@ -6305,6 +6757,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Idempotency-Key reused for another request */
+            422: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
@@ -6324,8 +6786,13 @@ export interface operations {
     };
     getV1StoriesIdEvents: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                lastEventId?: string;
+            };
+            header?: {
+                /** @description The id of the last event you received: the stream resumes after it (`?lastEventId=` where headers cannot be set) */
+                "Last-Event-ID"?: string;
+            };
             path: {
                 id: string;
             };
@@ -6344,6 +6811,15 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": string;
+                };
+            };
+            /** @description Last-Event-ID (or lastEventId) is not an event id: names the field (header.Last-Event-ID, query.lastEventId) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid bearer token */
@@ -6401,7 +6877,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Storyline"];
                 };
             };
             /** @description No valid bearer token */
@@ -6478,7 +6954,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Storyline"];
                 };
             };
             /** @description Invalid edit (names the field) */
@@ -6562,7 +7038,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The approved storyline */
+            /** @description The approved storyline (awaitingReview false) */
             200: {
                 headers: {
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
@@ -6572,7 +7048,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Storyline"];
                 };
             };
             /** @description No valid bearer token */
@@ -6645,7 +7121,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Storyline"];
                 };
             };
             /** @description Invalid request (names the field) */
@@ -6831,6 +7307,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Idempotency-Key reused for another request */
+            422: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
@@ -6879,7 +7365,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["StoryView"];
                 };
             };
             /** @description No valid bearer token */
@@ -7734,7 +8220,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["StoryPage"];
                 };
             };
             /** @description Invalid query */
