@@ -1308,77 +1308,77 @@ export interface components {
             status: "running";
             workflowId: string;
         };
-        /** @description One server-sent event of a book: `event:` is the type, `id:` the resume point, `data:` the JSON payload */
+        /** @description One server-sent event of a book: `event:` is the type, `id:` the resume point, `data:` the JSON payload of that type */
         EbookEvent: {
-            data: components["schemas"]["EbookEventStarted"];
+            data: string;
             /** @constant */
             event: "started";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventStage"];
+            data: string;
             /** @constant */
             event: "stage";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventOutline"];
+            data: string;
             /** @constant */
             event: "outline";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventReviewReminder"];
+            data: string;
             /** @constant */
             event: "review.reminder";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventChapterText"];
+            data: string;
             /** @constant */
             event: "chapter.text";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventChapterWritten"];
+            data: string;
             /** @constant */
             event: "chapter.written";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventChapterRestart"];
+            data: string;
             /** @constant */
             event: "chapter.restart";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventChapterIllustrated"];
+            data: string;
             /** @constant */
             event: "chapter.illustrated";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventCover"];
+            data: string;
             /** @constant */
             event: "cover";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventProviderCall"];
+            data: string;
             /** @constant */
             event: "provider.call";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventRevision"];
+            data: string;
             /** @constant */
             event: "revision";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventCompleted"];
+            data: string;
             /** @constant */
             event: "completed";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventFailed"];
+            data: string;
             /** @constant */
             event: "failed";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventCancelled"];
+            data: string;
             /** @constant */
             event: "cancelled";
-            id: number;
+            id: string;
         };
         EbookEventCancelled: {
             error: {
@@ -5283,7 +5283,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["EbookEvent"];
                 };
             };
             /** @description Last-Event-ID (or lastEventId) is not an event id: names the field (header.Last-Event-ID, query.lastEventId) */
@@ -6810,7 +6810,11 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        data: string;
+                        event: string;
+                        id: string;
+                    };
                 };
             };
             /** @description Last-Event-ID (or lastEventId) is not an event id: names the field (header.Last-Event-ID, query.lastEventId) */
