@@ -77,13 +77,19 @@ function componentSchemas(): Record<string, unknown> {
     const { $schema: _s, $id: _i, ...rest } = schema as Record<string, unknown>;
     out[id] = rest;
   }
-  // One event of a book's stream: its type (the SSE `event:` field), id and payload.
+  // One event of a book's stream as sent (as schemathesis and OpenAPI 3.2's itemSchema
+  // read a stream's schema): its type (the SSE `event:` field), its id (digits, the resume
+  // point) and its `data:`, a JSON text whose schema is that type's payload.
   out.EbookEvent = {
-    description: 'One server-sent event of a book: `event:` is the type, `id:` the resume point, `data:` the JSON payload',
+    description: 'One server-sent event of a book: `event:` is the type, `id:` the resume point, `data:` the JSON payload of that type',
     oneOf: Object.keys(EBOOK_EVENT_SCHEMAS).map((type) => ({
       type: 'object',
       required: ['event', 'id', 'data'],
-      properties: { event: { const: type }, id: { type: 'integer' }, data: ref(eventComponentName(type)) },
+      properties: {
+        event: { const: type },
+        id: { type: 'string', pattern: '^\\d+$' },
+        data: { type: 'string', contentMediaType: 'application/json', contentSchema: ref(eventComponentName(type)) },
+      },
     })),
   };
   return out;
@@ -149,14 +155,25 @@ interface OperationSpec {
 }
 
 /**
- * One media type of an answer. An event stream is text, one event after another;
- * OpenAPI 3.1 has no way to give each event's schema (3.2's itemSchema), so the
- * string's JSON Schema `contentSchema` names the union of them.
+ * One media type of an answer. An event stream's schema is that of one event as
+ * sent (as schemathesis and OpenAPI 3.2's itemSchema read it): a book's is
+ * EbookEvent; a story's names the same three fields.
  */
 function mediaType(path: string, type: string, schema?: ComponentName): Record<string, unknown> {
   if (type === 'text/event-stream') {
-    if (!path.startsWith('/v1/ebooks/')) return { schema: { type: 'string' } };
-    return { schema: { type: 'string', description: 'Events, each one as EbookEvent', contentSchema: ref('EbookEvent') } };
+    if (path.startsWith('/v1/ebooks/')) return { schema: ref('EbookEvent') };
+    return {
+      schema: {
+        type: 'object',
+        description: 'One event as sent: `event:` its type, `id:` the resume point, `data:` its JSON payload (each names its run, `revision`)',
+        required: ['event', 'id', 'data'],
+        properties: {
+          event: { type: 'string' },
+          id: { type: 'string', pattern: '^\\d+$' },
+          data: { type: 'string', contentMediaType: 'application/json' },
+        },
+      },
+    };
   }
   return schema ? { schema: ref(schema) } : {};
 }

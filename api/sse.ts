@@ -33,17 +33,17 @@ export function endAllStreams(): number {
  * goes on with the events after it (none yet, if it is beyond the latest).
  */
 export function lastEventId(req: Request): number | undefined {
-  // An empty header is no id (the SSE standard never sends one).
-  const header = req.get('last-event-id') || undefined;
-  const query = req.query.lastEventId;
-  const [field, last] = header !== undefined ? ['header.Last-Event-ID', header] : ['query.lastEventId', query];
-  if (last === undefined) return undefined;
-  const id = typeof last === 'string' && /^\d{1,15}$/.test(last) ? Number(last) : undefined;
-  if (id === undefined) {
-    const message = 'must be the id of an event of this stream (digits), or 0 for every run';
-    throw new HttpProblem(400, 'Invalid request', `${field}: ${message}`, { errors: [{ field, message }] });
-  }
-  return id;
+  // An empty header is no id (the SSE standard never sends one). Both are checked; the header wins.
+  const header = eventIdOf('header.Last-Event-ID', req.get('last-event-id') || undefined);
+  const query = eventIdOf('query.lastEventId', req.query.lastEventId);
+  return header ?? query;
+}
+
+function eventIdOf(field: string, given: unknown): number | undefined {
+  if (given === undefined) return undefined;
+  if (typeof given === 'string' && /^\d{1,15}$/.test(given)) return Number(given);
+  const message = 'must be the id of an event of this stream (digits), or 0 for every run';
+  throw new HttpProblem(400, 'Invalid request', `${field}: ${message}`, { errors: [{ field, message }] });
 }
 
 /** Streams the owner's events after `afterId` (default: the client's last seen id, else from the start). */
