@@ -33,8 +33,9 @@ export function endAllStreams(): number {
  * goes on with the events after it (none yet, if it is beyond the latest).
  */
 export function lastEventId(req: Request): number | undefined {
-  // An empty header is no id (the SSE standard never sends one). Both are checked; the header wins.
-  const header = eventIdOf('header.Last-Event-ID', req.get('last-event-id') || undefined);
+  // Both are checked; the header wins. An empty header is refused too: EventSource sends
+  // the header only when it has an id, so an empty one is a client's mistake.
+  const header = eventIdOf('header.Last-Event-ID', req.get('last-event-id'));
   const query = eventIdOf('query.lastEventId', req.query.lastEventId);
   return header ?? query;
 }

@@ -106,6 +106,7 @@ describe('event streams and runs after the first', function () {
     for (const path of [`/v1/ebooks/${first}/events`, `/v1/stories/${story.body.id}/events`]) {
       for (const [headers, query, field] of [
         [{ 'last-event-id': 'banana' }, '', 'header.Last-Event-ID'],
+        [{ 'last-event-id': '' }, '', 'header.Last-Event-ID'],
         [{ 'last-event-id': '-3' }, '', 'header.Last-Event-ID'],
         [{ 'last-event-id': '12.5' }, '', 'header.Last-Event-ID'],
         [{}, '?lastEventId=latest', 'query.lastEventId'],
