@@ -94,7 +94,8 @@ export function createOutlineActivities(
         logline: outline.logline,
         chapters: outline.chapters.map((c) => ({ index: c.index, title: c.title })),
         provider: producer,
-        offline: brief.storyId ? false : provider.offline,
+        // Whoever really wrote it: behind a failover, or a story's author or writer.
+        offline: producer === 'offline',
       });
       return {
         outlineKey: stored.key,

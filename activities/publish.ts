@@ -19,9 +19,11 @@ import { REVISION_WORKFLOW_TYPE } from '../workflows/revision-shared';
  * revision's own `completed` report (activities/revisions.ts), after its last
  * `revision` event, so a stream's terminal event comes last.
  */
-function inRevision(): boolean {
+function inRevision(book: { revision: { runId: string } | null }): boolean {
   try {
-    return Context.current().info.workflowType === REVISION_WORKFLOW_TYPE;
+    const info = Context.current().info;
+    // A chapter rewrite that reports (workflows/regenerate-chapter.ts) is the book's revision run.
+    return info.workflowType === REVISION_WORKFLOW_TYPE || book.revision?.runId === info.workflowExecution?.runId;
   } catch {
     return false; // called outside an activity
   }
@@ -135,7 +137,7 @@ export function createPublishActivities(deps: ActivityDeps, reads: BookReads) {
           },
         },
       });
-      if (!inRevision()) await events.publish(ebookId, 'completed', { version: files.version });
+      if (!inRevision(book)) await events.publish(ebookId, 'completed', { version: files.version });
     },
 
     async finishEbook(input: { ebookId: string; status: 'failed' | 'cancelled'; error: EbookError }): Promise<void> {

@@ -19,6 +19,8 @@ export function createRevisionActivities(deps: { repos: Repositories; events: Ev
       workflowId: string;
       runId: string;
       step: RevisionStep;
+      /** A single chapter's rewrite (workflows/regenerate-chapter.ts), not a whole step. */
+      chapter?: number;
       stage: RevisionStage;
       fromVersion: number;
       toVersion?: number;
@@ -29,6 +31,7 @@ export function createRevisionActivities(deps: { repos: Repositories; events: Ev
         workflowId: input.workflowId,
         runId: input.runId,
         step: input.step,
+        ...(input.chapter !== undefined ? { chapter: input.chapter } : {}),
         status: finished ? (input.stage as RevisionState['status']) : 'running',
         stage: input.stage,
         fromVersion: input.fromVersion,
@@ -38,10 +41,13 @@ export function createRevisionActivities(deps: { repos: Repositories; events: Ev
       };
       // Chapters being redone start over (their progress counts toward the revision's);
       // when it ends, however it ends, every chapter is done again.
-      const chapterStatus = finished ? 'done' : input.stage === 'chapters' || input.stage === 'illustrations' ? 'pending' : undefined;
+      // A single chapter's rewrite leaves the others alone (its own chapter reports itself).
+      const redoesAll = input.chapter === undefined && (input.stage === 'chapters' || input.stage === 'illustrations');
+      const chapterStatus = finished ? 'done' : redoesAll ? 'pending' : undefined;
       await repos.sharing.reportRevision(input.ebookId, state, chapterStatus);
       await events.publish(input.ebookId, 'revision', {
         step: state.step,
+        ...(state.chapter !== undefined ? { chapter: state.chapter } : {}),
         stage: state.stage,
         status: state.status,
         fromVersion: state.fromVersion,

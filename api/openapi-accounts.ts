@@ -4,6 +4,7 @@
  * (its `Operation` shape; not imported, so the two files do not import each other).
  */
 import type { z } from 'zod';
+import type { ComponentName, RequestHeader, ResponseHeader } from './openapi-parts';
 import { adminUpdateUserSchema } from './routes/admin-users';
 import { enhanceImageSchema, generateChaptersSchema } from './routes/ai-services';
 import { generateStorySchema } from './routes/story-generation';
@@ -16,7 +17,8 @@ interface AccountOperation {
   summary: string;
   body?: z.ZodType;
   query?: z.ZodObject;
-  responses: Record<string, string>;
+  headers?: RequestHeader[];
+  responses: Record<string, string | { description: string; schema?: ComponentName; headers?: ResponseHeader[] }>;
 }
 
 export const ACCOUNT_OPERATIONS: AccountOperation[] = [
@@ -82,20 +84,22 @@ export const ACCOUNT_OPERATIONS: AccountOperation[] = [
     summary:
       'Split a text (or storyId: one of your stories) at paragraph boundaries into chapterCount titled chapters, rewriting each when rewrite is true, as a durable workflow; the result at Location (honours Idempotency-Key)',
     body: generateChaptersSchema,
-    responses: { '202': 'Started: {id, workflowId, status}; Location: /v1/ai/chapters/{id}', '400': 'Invalid request', '404': 'storyId names no story of yours', '409': 'Same Idempotency-Key in progress', '422': 'Idempotency-Key reused for another request', '503': 'Workflow engine unreachable' },
+    headers: ['Idempotency-Key'],
+    responses: { '202': { description: 'Started: follow the job at Location (/v1/ai/chapters/{id})', schema: 'ChaptersStarted', headers: ['Location'] }, '400': 'Invalid request', '404': 'storyId names no story of yours', '409': 'Same Idempotency-Key in progress', '422': 'Idempotency-Key reused for another request', '503': 'Workflow engine unreachable' },
   },
   {
     method: 'get',
     path: '/v1/ai/chapters/{id}',
     summary: 'A chapters job (its owner only): status running, completed (chapters: [{index, title, paragraphs, words}]) or failed (error)',
-    responses: { '200': 'The job', '404': 'No such job for this user' },
+    responses: { '200': { description: 'The job', schema: 'ChaptersJob' }, '404': 'No such job for this user' },
   },
   {
     method: 'post',
     path: '/v1/ai/generate/story',
     summary: 'An alias of POST /v1/stories/generate: the same body, 202 and Location (/v1/stories/{id}); the story is stored (delete it if it is not wanted)',
     body: generateStorySchema,
-    responses: { '202': 'Started: {id, workflowId, status}', '400': 'Invalid request', '409': 'Same Idempotency-Key in progress', '422': 'Idempotency-Key reused for another request', '503': 'Workflow engine unreachable' },
+    headers: ['Idempotency-Key'],
+    responses: { '202': { description: 'Started: follow the story at Location', schema: 'Started', headers: ['Location'] }, '400': 'Invalid request', '409': 'Same Idempotency-Key in progress', '422': 'Idempotency-Key reused for another request', '503': 'Workflow engine unreachable' },
   },
   {
     method: 'post',
@@ -103,6 +107,7 @@ export const ACCOUNT_OPERATIONS: AccountOperation[] = [
     summary:
       "Upscale a stored picture x2 or x4 (imageId: one of the AI routes' pictures; or ebookId + chapter: a book's illustration), optionally denoised, through the image provider's upscaler (Runware) or locally with sharp; stored as a new picture at its url (honours Idempotency-Key)",
     body: enhanceImageSchema,
-    responses: { '200': '{id, url, scale, width, height, contentType, bytes, provider, model}', '400': 'Invalid request', '404': 'No such picture, book or illustration of yours', '422': 'The picture cannot be read, or the result would be too large', '502': 'The providers failed', '503': 'No provider or workflow engine available', '504': 'No answer within about a minute (the picture may still appear at its url)' },
+    headers: ['Idempotency-Key'],
+    responses: { '200': { description: 'The enlarged picture, stored at Location', schema: 'UpscaledPicture', headers: ['Location'] }, '400': 'Invalid request', '404': 'No such picture, book or illustration of yours', '422': 'The picture cannot be read, or the result would be too large', '502': 'The providers failed', '503': 'No provider or workflow engine available', '504': 'No answer within about a minute (the picture may still appear at its url)' },
   },
 ];

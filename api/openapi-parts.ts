@@ -21,6 +21,17 @@ import { problemSchema } from './schemas/problem';
 import { FILE_KINDS } from './files';
 import { profileAnswerSchema, subscriptionAnswerSchema } from './schemas/users';
 import { EBOOK_EVENT_SCHEMAS, eventComponentName } from './schemas/events';
+import { storyAnalyticsSchema, storyPageSchema, storySchema, storyViewSchema, storylineSchema } from './schemas/stories';
+import {
+  breakersClosedSchema,
+  chaptersJobSchema,
+  chaptersStartedSchema,
+  enhancedPromptSchema,
+  pictureSchema,
+  providerOrderSchema,
+  providerStatusSchema,
+  upscaledPictureSchema,
+} from './schemas/ai';
 
 const COMPONENTS = {
   Problem: problemSchema,
@@ -35,6 +46,19 @@ const COMPONENTS = {
   Subscription: subscriptionAnswerSchema,
   Profile: profileAnswerSchema,
   StreamToken: streamTokenSchema,
+  Story: storySchema,
+  StoryPage: storyPageSchema,
+  StoryAnalytics: storyAnalyticsSchema,
+  StoryView: storyViewSchema,
+  Storyline: storylineSchema,
+  EnhancedPrompt: enhancedPromptSchema,
+  Picture: pictureSchema,
+  UpscaledPicture: upscaledPictureSchema,
+  ChaptersJob: chaptersJobSchema,
+  ChaptersStarted: chaptersStartedSchema,
+  ProviderStatus: providerStatusSchema,
+  ProviderOrder: providerOrderSchema,
+  BreakersClosed: breakersClosedSchema,
 } as const;
 
 export type ComponentName = keyof typeof COMPONENTS;
@@ -53,13 +77,19 @@ function componentSchemas(): Record<string, unknown> {
     const { $schema: _s, $id: _i, ...rest } = schema as Record<string, unknown>;
     out[id] = rest;
   }
-  // One event of a book's stream: its type (the SSE `event:` field), id and payload.
+  // One event of a book's stream as sent (as schemathesis and OpenAPI 3.2's itemSchema
+  // read a stream's schema): its type (the SSE `event:` field), its id (digits, the resume
+  // point) and its `data:`, a JSON text whose schema is that type's payload.
   out.EbookEvent = {
-    description: 'One server-sent event of a book: `event:` is the type, `id:` the resume point, `data:` the JSON payload',
+    description: 'One server-sent event of a book: `event:` is the type, `id:` the resume point, `data:` the JSON payload of that type',
     oneOf: Object.keys(EBOOK_EVENT_SCHEMAS).map((type) => ({
       type: 'object',
       required: ['event', 'id', 'data'],
-      properties: { event: { const: type }, id: { type: 'integer' }, data: ref(eventComponentName(type)) },
+      properties: {
+        event: { const: type },
+        id: { type: 'string', pattern: '^\\d+$' },
+        data: { type: 'string', contentMediaType: 'application/json', contentSchema: ref(eventComponentName(type)) },
+      },
     })),
   };
   return out;
@@ -92,13 +122,14 @@ export type RequestHeader = keyof typeof REQUEST_HEADERS;
 /** What the API accepts in a request header, where it checks more than "a string" (api/idempotency.ts). */
 const REQUEST_HEADER_SCHEMAS: Partial<Record<RequestHeader, Record<string, unknown>>> = {
   'Idempotency-Key': { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7E]+$' },
+  'Last-Event-ID': { type: 'string', pattern: '^\\d{1,15}$' },
 };
 
 /** Path parameters, by name, as the routes accept them. */
 function pathParameter(path: string, name: string): Record<string, unknown> {
   const schema: Record<string, unknown> =
     name === 'n'
-      ? { type: 'integer', minimum: 1, description: 'A chapter number, from 1' }
+      ? { type: 'integer', minimum: 1, maximum: 24, description: 'A chapter number, from 1 (a book has at most 24)' }
       : name === 'kind'
         ? { type: 'string', enum: path.startsWith('/shared/') ? FILE_KINDS.filter((k) => !k.startsWith('print')) : [...FILE_KINDS] }
         : name === 'userId'
@@ -124,14 +155,25 @@ interface OperationSpec {
 }
 
 /**
- * One media type of an answer. An event stream is text, one event after another;
- * OpenAPI 3.1 has no way to give each event's schema (3.2's itemSchema), so the
- * string's JSON Schema `contentSchema` names the union of them.
+ * One media type of an answer. An event stream's schema is that of one event as
+ * sent (as schemathesis and OpenAPI 3.2's itemSchema read it): a book's is
+ * EbookEvent; a story's names the same three fields.
  */
 function mediaType(path: string, type: string, schema?: ComponentName): Record<string, unknown> {
   if (type === 'text/event-stream') {
-    if (!path.startsWith('/v1/ebooks/')) return { schema: { type: 'string' } };
-    return { schema: { type: 'string', description: 'Events, each one as EbookEvent', contentSchema: ref('EbookEvent') } };
+    if (path.startsWith('/v1/ebooks/')) return { schema: ref('EbookEvent') };
+    return {
+      schema: {
+        type: 'object',
+        description: 'One event as sent: `event:` its type, `id:` the resume point, `data:` its JSON payload (each names its run, `revision`)',
+        required: ['event', 'id', 'data'],
+        properties: {
+          event: { type: 'string' },
+          id: { type: 'string', pattern: '^\\d+$' },
+          data: { type: 'string', contentMediaType: 'application/json' },
+        },
+      },
+    };
   }
   return schema ? { schema: ref(schema) } : {};
 }
@@ -149,6 +191,11 @@ export function operationParts(op: OperationSpec): { parameters: unknown[]; resp
   // Any JSON body: the size limit, and JSON only (api/http-rules.ts).
   if (op.body && !all['413']) all['413'] = 'Body over 64 kB';
   if (op.body && !all['415']) all['415'] = 'Body not application/json';
+  // Any Idempotency-Key: checked before the route runs (api/idempotency.ts).
+  if (op.headers?.includes('Idempotency-Key')) {
+    if (!all['400']) all['400'] = 'Invalid request (names the field, e.g. headers.idempotency-key)';
+    if (!all['422']) all['422'] = 'Idempotency-Key reused for another request';
+  }
   const responses: Record<string, unknown> = {};
   for (const [code, answer] of Object.entries(all).sort(([a], [b]) => a.localeCompare(b))) {
     const a = typeof answer === 'string' ? { description: answer } : answer;

@@ -45,10 +45,17 @@ interface Operation {
 const DOWNLOADS = ['application/pdf', 'application/epub+zip', 'image/*'];
 
 /** The event stream's query: the browser's way in (api/stream-tokens.ts) and its way to resume. */
-const streamQuerySchema = z.object({
-  streamToken: z.string().optional().describe('From POST /v1/ebooks/{id}/events/token, instead of the Authorization header'),
-  lastEventId: z.string().regex(/^\d+$/).optional().describe('As Last-Event-ID: resume after this id; 0 for every run'),
+const resumeQuerySchema = z.object({
+  lastEventId: z
+    .string()
+    .regex(/^\d{1,15}$/)
+    .optional()
+    .describe('As Last-Event-ID: resume after this id; 0 for every run. An id the stream never sent is a position too: the events after it follow'),
 });
+const streamQuerySchema = resumeQuerySchema.extend({
+  streamToken: z.string().optional().describe('From POST /v1/ebooks/{id}/events/token, instead of the Authorization header'),
+});
+const GARBAGE_EVENT_ID = 'Last-Event-ID (or lastEventId) is not an event id: names the field (header.Last-Event-ID, query.lastEventId)';
 
 export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/healthz', summary: 'Liveness', auth: false, responses: { '200': 'The process is alive' } },
@@ -65,7 +72,7 @@ export const OPERATIONS: Operation[] = [
   },
   { method: 'get', path: '/v1/ebooks/{id}', summary: 'The book: title, chapters with text, file URLs, cost', responses: { '200': { description: 'The book', schema: 'Book' }, '404': 'No such book for this user' } },
   { method: 'get', path: '/v1/ebooks/{id}/status', summary: 'Status, stage, progress and per-chapter state; the running change in `revision`, the published version in `fileVersion`', headers: ['If-None-Match'], responses: { '200': { description: 'Status', schema: 'Status', headers: ['ETag'] }, '304': 'Unchanged (If-None-Match)', '404': 'No such book for this user' } },
-  { method: 'get', path: '/v1/ebooks/{id}/events', summary: "Progress and chapter text as server-sent events, each naming its run (`run`: the file version it publishes; a run opens with `started` and ends with `completed`, `failed` or `cancelled`). A new stream starts at the latest run; Last-Event-ID resumes, 0 for every run. A browser's EventSource authenticates with `?streamToken=`", produces: 'text/event-stream', headers: ['Last-Event-ID'], query: streamQuerySchema, responses: { '200': 'Event stream: each `data:` is JSON, one schema per event type (components/schemas/EbookEvent)', '404': 'No such book for this user' } },
+  { method: 'get', path: '/v1/ebooks/{id}/events', summary: "Progress and chapter text as server-sent events, each naming its run (`run`: the file version it publishes; a run opens with `started` and ends with `completed`, `failed` or `cancelled`). A new stream starts at the latest run; Last-Event-ID resumes, 0 for every run. A browser's EventSource authenticates with `?streamToken=`", produces: 'text/event-stream', headers: ['Last-Event-ID'], query: streamQuerySchema, responses: { '200': 'Event stream: each `data:` is JSON, one schema per event type (components/schemas/EbookEvent)', '400': GARBAGE_EVENT_ID, '404': 'No such book for this user' } },
   { method: 'post', path: '/v1/ebooks/{id}/events/token', summary: "A short-lived token (5 minutes) to read this book's event stream with a browser's own EventSource, which cannot send a bearer token", responses: { '200': { description: 'The token and the stream URL with it', schema: 'StreamToken' }, '404': 'No such book for this user' } },
   { method: 'get', path: '/v1/ebooks/{id}/outline', summary: 'The outline a book started with review "outline" waits with: version, title, logline, characters, chapters with summaries, expiresAt', responses: { '200': 'The outline', '404': 'No such book for this user', '409': 'The book is not waiting for its outline to be reviewed' } },
   { method: 'put', path: '/v1/ebooks/{id}/outline', summary: 'Edit the outline under review: the new title and the whole chapter plan (added, removed, reordered, retitled, resummarised; 1-24); the book keeps waiting', body: outlineEditSchema, responses: { '200': 'The outline as the book now holds it', '400': 'Invalid edit (names the field)', '404': 'No such book for this user', '409': 'The book is not waiting for its outline to be reviewed' } },
@@ -108,13 +115,13 @@ export const OPERATIONS: Operation[] = [
   { method: 'put', path: '/v1/ebooks/{id}', summary: 'Change the title, description and/or pen name of a finished book', body: updateEbookSchema, responses: { '200': { description: 'The status document with the description', schema: 'EditedBook' }, '400': 'Invalid request (names the field)', '404': 'No such book for this user', '409': 'Still being generated' } },
   { method: 'delete', path: '/v1/ebooks/{id}', summary: 'Delete a book; a running generation is cancelled and its allowance given back; an erasure workflow removes its rows and every stored file, picture and version', responses: { '202': { description: 'Still erasing after 20 s (status erasing)', schema: 'Started' }, '204': 'Deleted, rows and files', '404': 'No such book for this user' } },
   { method: 'delete', path: '/v1/users/{userId}', summary: "Erase a user (admin only): cancels their running books and stories and deletes all their rows and stored files, as a workflow (erase-user-<userId>)", responses: { '202': 'Erasing: {userId, workflowId, status}', '403': 'Not an admin', '404': 'No such user' } },
-  { method: 'post', path: '/v1/stories', summary: 'Save a story', body: createStorySchema, responses: { '201': 'Created', '400': 'Invalid request' } },
-  { method: 'get', path: '/v1/stories/{id}', summary: "A story: the owner's (admins: any) or a published one", responses: { '200': 'The story', '404': 'No such story for this user' } },
-  { method: 'put', path: '/v1/stories/{id}', summary: 'Change title, content, status or metadata (merged)', body: updateStorySchema, responses: { '200': 'The story', '400': 'Invalid request', '404': 'No such story for this user' } },
+  { method: 'post', path: '/v1/stories', summary: 'Save a story', body: createStorySchema, responses: { '201': { description: 'Created: the story, at Location', schema: 'Story', headers: ['Location'] }, '400': 'Invalid request' } },
+  { method: 'get', path: '/v1/stories/{id}', summary: "A story: the owner's (admins: any) or a published one", responses: { '200': { description: 'The story', schema: 'Story' }, '404': 'No such story for this user' } },
+  { method: 'put', path: '/v1/stories/{id}', summary: 'Change title, content, status or metadata (merged)', body: updateStorySchema, responses: { '200': { description: 'The story', schema: 'Story' }, '400': 'Invalid request', '404': 'No such story for this user' } },
   { method: 'delete', path: '/v1/stories/{id}', summary: 'Delete a story (books made from it stay, unlinked)', responses: { '204': 'Deleted', '404': 'No such story for this user' } },
-  { method: 'get', path: '/v1/stories/{id}/analytics', summary: 'Views, unique viewers, words and the books made from a story', responses: { '200': 'Analytics', '404': 'No such story for this user' } },
-  { method: 'post', path: '/v1/stories/{id}/views', summary: "Count a view (a viewer's repeats within 30 minutes count once)", responses: { '202': 'Counted (or deduplicated), with the count', '404': 'No such story for this user' } },
-  { method: 'get', path: '/v1/users/{userId}/stories', summary: "A user's stories, newest first (userId may be 'me')", query: listQuerySchema, responses: { '200': 'A page of stories', '400': 'Invalid query', '404': 'No such user for this caller' } },
+  { method: 'get', path: '/v1/stories/{id}/analytics', summary: 'Views, unique viewers, words and the books made from a story', responses: { '200': { description: 'Analytics', schema: 'StoryAnalytics' }, '404': 'No such story for this user' } },
+  { method: 'post', path: '/v1/stories/{id}/views', summary: "Count a view (a viewer's repeats within 30 minutes count once)", responses: { '202': { description: 'Counted (or deduplicated), with the count', schema: 'StoryView' }, '404': 'No such story for this user' } },
+  { method: 'get', path: '/v1/users/{userId}/stories', summary: "A user's stories, newest first (userId may be 'me')", query: listQuerySchema, responses: { '200': { description: 'A page of stories', schema: 'StoryPage' }, '400': 'Invalid query', '404': 'No such user for this caller' } },
   { method: 'get', path: '/v1/users/{userId}/profile', summary: "A user's profile", responses: { '200': { description: 'Profile', schema: 'Profile' }, '404': 'No such user for this caller' } },
   { method: 'put', path: '/v1/users/{userId}/profile', summary: 'Change name or avatar (email comes from Clerk)', body: updateProfileSchema, responses: { '200': { description: 'Profile', schema: 'Profile' }, '400': 'Invalid request', '404': 'No such user for this caller' } },
   { method: 'get', path: '/v1/users/{userId}/preferences', summary: "A user's preferences", responses: { '200': 'Preferences', '404': 'No such user for this caller' } },
@@ -125,9 +132,9 @@ export const OPERATIONS: Operation[] = [
   { method: 'get', path: '/v1/auth/permissions/{userId}', summary: "A user's role, plan and what it allows", responses: { '200': 'Permissions', '404': 'No such user for this caller' } },
   { method: 'post', path: '/v1/auth/permissions/check', summary: 'Whether a user (default: the caller) has a permission, and why', body: permissionCheckSchema, responses: { '200': '{allowed, reason}', '400': 'Invalid request', '403': 'Asking about another user without being an admin', '404': 'No such user' } },
   { method: 'get', path: '/v1/auth/session', summary: 'The verified session: user id, role, session id', responses: { '200': 'Session' } },
-  { method: 'get', path: '/v1/ai/services/status', summary: 'AI providers: configured, preferred order, last hour of successes and failures', responses: { '200': 'Provider status' } },
-  { method: 'post', path: '/v1/ai/services/breakers/close', summary: "Close every worker's provider circuit breakers (admin only), e.g. after a key is fixed; workers follow within seconds", responses: { '200': 'When they were closed', '403': 'Not an admin' } },
-  { method: 'post', path: '/v1/ai/services/switch', summary: 'Set the preferred provider order (admin only); workers follow within seconds', body: switchProvidersSchema, responses: { '200': 'The new order', '400': 'Invalid request', '403': 'Not an admin' } },
+  { method: 'get', path: '/v1/ai/services/status', summary: 'AI providers: configured, preferred order, last hour of successes and failures', responses: { '200': { description: 'Provider status', schema: 'ProviderStatus' } } },
+  { method: 'post', path: '/v1/ai/services/breakers/close', summary: "Close every worker's provider circuit breakers (admin only), e.g. after a key is fixed; workers follow within seconds", responses: { '200': { description: 'When they were closed', schema: 'BreakersClosed' }, '403': 'Not an admin' } },
+  { method: 'post', path: '/v1/ai/services/switch', summary: 'Set the preferred provider order (admin only); workers follow within seconds', body: switchProvidersSchema, responses: { '200': { description: 'The new order', schema: 'ProviderOrder' }, '400': 'Invalid request', '403': 'Not an admin' } },
   {
     method: 'post',
     path: '/v1/stories/generate',
@@ -136,10 +143,10 @@ export const OPERATIONS: Operation[] = [
     headers: ['Idempotency-Key'],
     responses: { '202': { description: 'Started: follow the story at Location', schema: 'Started', headers: ['Location'] }, '400': 'Invalid request', '409': 'Same Idempotency-Key in progress', '422': 'Idempotency-Key reused for another request', '503': 'Workflow engine unreachable' },
   },
-  { method: 'get', path: '/v1/stories/{id}/outline', summary: 'The storyline a run started with review "outline" waits with (generation.stage outline_review): version, title, logline, characters, sections as chapters with summaries, expiresAt', responses: { '200': 'The storyline', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed' } },
-  { method: 'put', path: '/v1/stories/{id}/outline', summary: 'Edit the storyline under review: the new title and the whole section plan (1-24); the run keeps waiting', body: outlineEditSchema, responses: { '200': 'The storyline as the run now holds it', '400': 'Invalid edit (names the field)', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed' } },
-  { method: 'post', path: '/v1/stories/{id}/outline/revise', summary: 'Have a new storyline written from the brief and this feedback; the run keeps waiting', body: outlineReviseSchema, responses: { '200': 'The new storyline', '400': 'Invalid request (names the field)', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed', '422': 'The feedback was refused by content moderation', '502': 'The storyline could not be written; the run still waits' } },
-  { method: 'post', path: '/v1/stories/{id}/outline/approve', summary: 'Approve the storyline: the sections are written from it', responses: { '200': 'The approved storyline', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed' } },
+  { method: 'get', path: '/v1/stories/{id}/outline', summary: 'The storyline a run started with review "outline" waits with (generation.stage outline_review): version, title, logline, characters, sections as chapters with summaries, expiresAt', responses: { '200': { description: 'The storyline', schema: 'Storyline' }, '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed' } },
+  { method: 'put', path: '/v1/stories/{id}/outline', summary: 'Edit the storyline under review: the new title and the whole section plan (1-24); the run keeps waiting', body: outlineEditSchema, responses: { '200': { description: 'The storyline as the run now holds it', schema: 'Storyline' }, '400': 'Invalid edit (names the field)', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed' } },
+  { method: 'post', path: '/v1/stories/{id}/outline/revise', summary: 'Have a new storyline written from the brief and this feedback; the run keeps waiting', body: outlineReviseSchema, responses: { '200': { description: 'The new storyline', schema: 'Storyline' }, '400': 'Invalid request (names the field)', '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed', '422': 'The feedback was refused by content moderation', '502': 'The storyline could not be written; the run still waits' } },
+  { method: 'post', path: '/v1/stories/{id}/outline/approve', summary: 'Approve the storyline: the sections are written from it', responses: { '200': { description: 'The approved storyline (awaitingReview false)', schema: 'Storyline' }, '404': 'No such story for this user', '409': 'The story is not waiting for its storyline to be reviewed' } },
   {
     method: 'post',
     path: '/v1/stories/{id}/regenerate',
@@ -160,7 +167,9 @@ export const OPERATIONS: Operation[] = [
     path: '/v1/stories/{id}/events',
     summary: "A story's runs as server-sent events: stage, outline, section text as it is written (moderated), section.written, completed / failed / cancelled; each names its revision; starts at the latest run (Last-Event-ID resumes, 0 for every run)",
     produces: 'text/event-stream',
-    responses: { '200': 'Event stream', '404': 'No such story for this user' },
+    headers: ['Last-Event-ID'],
+    query: resumeQuerySchema,
+    responses: { '200': 'Event stream', '400': GARBAGE_EVENT_ID, '404': 'No such story for this user' },
   },
   {
     method: 'post',
@@ -168,7 +177,7 @@ export const OPERATIONS: Operation[] = [
     summary: 'An improved prompt, written through the text providers while the caller waits (honours Idempotency-Key)',
     body: enhancePromptSchema,
     headers: ['Idempotency-Key'],
-    responses: { '200': '{prompt, title, provider}', '400': 'Invalid request', '422': 'Refused by content moderation', '502': 'The providers failed', '503': 'No provider or workflow engine available', '504': 'No answer within about a minute' },
+    responses: { '200': { description: 'The improved prompt', schema: 'EnhancedPrompt' }, '400': 'Invalid request', '422': 'Refused by content moderation', '502': 'The providers failed', '503': 'No provider or workflow engine available', '504': 'No answer within about a minute' },
   },
   {
     method: 'post',
@@ -176,7 +185,7 @@ export const OPERATIONS: Operation[] = [
     summary: 'Draw one illustration through the image providers and store it for the caller (honours Idempotency-Key)',
     body: generateImageSchema,
     headers: ['Idempotency-Key'],
-    responses: { '200': '{id, url, contentType, width, height, provider}', '400': 'Invalid request', '422': 'Refused by content moderation', '502': 'The providers failed', '503': 'No provider or workflow engine available', '504': 'No answer within about a minute (the picture may still appear at its url)' },
+    responses: { '200': { description: 'The picture, stored at Location', schema: 'Picture', headers: ['Location'] }, '400': 'Invalid request', '422': 'Refused by content moderation', '502': 'The providers failed', '503': 'No provider or workflow engine available', '504': 'No answer within about a minute (the picture may still appear at its url)' },
   },
   {
     method: 'post',
@@ -184,7 +193,7 @@ export const OPERATIONS: Operation[] = [
     summary: 'Draw one book cover (with an optional title and subtitle set on it) and store it for the caller (honours Idempotency-Key)',
     body: generateCoverSchema,
     headers: ['Idempotency-Key'],
-    responses: { '200': '{id, url, contentType, width, height, provider}', '400': 'Invalid request', '422': 'Refused by content moderation', '502': 'The providers failed', '503': 'No provider or workflow engine available', '504': 'No answer within about a minute (the picture may still appear at its url)' },
+    responses: { '200': { description: 'The cover, stored at Location', schema: 'Picture', headers: ['Location'] }, '400': 'Invalid request', '422': 'Refused by content moderation', '502': 'The providers failed', '503': 'No provider or workflow engine available', '504': 'No answer within about a minute (the picture may still appear at its url)' },
   },
   { method: 'get', path: '/v1/ai/images/{id}', summary: 'A picture drawn by the AI routes (its owner only)', produces: 'image/*', responses: { '200': 'The picture', '404': 'No such picture for this user' } },
   { method: 'post', path: '/v1/auth/clerk/webhook', summary: 'Clerk user events, Svix-signed', auth: false, responses: { '200': 'Handled (or already handled)', '400': 'Bad signature', '503': 'Not configured' } },

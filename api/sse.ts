@@ -6,6 +6,7 @@
  */
 import type { Request, Response } from 'express';
 import type { BusEvent, EventBus } from '../db/events';
+import { HttpProblem } from './problem';
 
 /** How often a comment line keeps idle proxies from closing the stream. */
 const KEEP_ALIVE_MS = 15_000;
@@ -24,10 +25,26 @@ export function endAllStreams(): number {
   return ends.length;
 }
 
-/** The id a reconnecting client last saw (`Last-Event-ID`, or `?lastEventId=`), if it sent one. */
+/**
+ * The id a reconnecting client last saw (`Last-Event-ID`, or `?lastEventId=`), if it
+ * sent one. Anything but an event id (digits) is refused with 400 naming where it
+ * came from: taking it for "no id" would start the stream somewhere the client did
+ * not ask for. An id this stream never sent is a position all the same: the stream
+ * goes on with the events after it (none yet, if it is beyond the latest).
+ */
 export function lastEventId(req: Request): number | undefined {
-  const last = req.get('last-event-id') ?? (req.query.lastEventId as string | undefined);
-  return last && /^\d+$/.test(last) ? Number(last) : undefined;
+  // Both are checked; the header wins. An empty header is refused too: EventSource sends
+  // the header only when it has an id, so an empty one is a client's mistake.
+  const header = eventIdOf('header.Last-Event-ID', req.get('last-event-id'));
+  const query = eventIdOf('query.lastEventId', req.query.lastEventId);
+  return header ?? query;
+}
+
+function eventIdOf(field: string, given: unknown): number | undefined {
+  if (given === undefined) return undefined;
+  if (typeof given === 'string' && /^\d{1,15}$/.test(given)) return Number(given);
+  const message = 'must be the id of an event of this stream (digits), or 0 for every run';
+  throw new HttpProblem(400, 'Invalid request', `${field}: ${message}`, { errors: [{ field, message }] });
 }
 
 /** Streams the owner's events after `afterId` (default: the client's last seen id, else from the start). */

@@ -174,8 +174,9 @@ export function createEbookRepository(knex: Knex) {
     },
 
     /**
-     * Marks the book completed with its files (a public book's `published_at`
-     * moves to now: this version is the one shared), in one statement. Applies to a
+     * Marks the book completed with its files, stamped `file_version_at`, in one
+     * statement. A book made public before its first version (created public) is
+     * published now; one already public keeps its `published_at`. Applies to a
      * book that is running or already completed (a retried publish step
      * rewrites the same values); a failed or cancelled book is left alone.
      */
@@ -189,7 +190,8 @@ export function createEbookRepository(knex: Knex) {
            providers = providers || coalesce(?::jsonb, '{}'),
            metadata = metadata || coalesce(?::jsonb, '{}'),
            status = 'completed', stage = 'completed', progress = 1, error = NULL,
-           published_at = CASE WHEN visibility = 'public' THEN now() ELSE published_at END, updated_at = now()
+           file_version_at = now(),
+           published_at = CASE WHEN visibility = 'public' THEN coalesce(published_at, now()) ELSE published_at END, updated_at = now()
          WHERE id = ? AND status NOT IN ('failed', 'cancelled')`,
         [
           input.pdfKey,

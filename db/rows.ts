@@ -82,6 +82,9 @@ export interface Ebook {
   epubUrl: string | null;
   coverImageUrl: string | null;
   fileVersion: number;
+  /** When the current file version was published (null before the first). */
+  fileVersionAt: string | null;
+  /** When the book was made public (not moved by later file versions); null while private. */
   publishedAt: string | null;
   /** `public` books are readable by anyone under /shared once completed. */
   visibility: Visibility;
@@ -255,6 +258,7 @@ export function toEbook(r: Row): Ebook {
     epubUrl: r.epub_url,
     coverImageUrl: r.cover_image_url,
     fileVersion: r.file_version,
+    fileVersionAt: iso(r.file_version_at),
     publishedAt: iso(r.published_at),
     visibility: r.visibility ?? 'private',
     revision: r.revision ?? null,

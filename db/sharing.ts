@@ -46,14 +46,18 @@ export function createSharingRepository(knex: Knex) {
     },
 
     /**
-     * Records the revision the API just started, unless that run already reported
-     * (its first activity may be quicker than the API's write).
+     * Records the revision the API just started. When that run already reported (its
+     * first activity may be quicker than the API's write), its reports win and the
+     * claim only fills in what they leave out (when it started).
      */
     async claimRevision(id: string, state: RevisionState): Promise<void> {
+      const json = JSON.stringify(state);
       await knex.raw(
-        `UPDATE memory_books SET revision = ?::jsonb, updated_at = now()
-         WHERE id = ? AND (revision IS NULL OR revision->>'runId' IS DISTINCT FROM ?)`,
-        [JSON.stringify(state), id, state.runId],
+        `UPDATE memory_books SET
+           revision = CASE WHEN revision->>'runId' = ? THEN ?::jsonb || revision ELSE ?::jsonb END,
+           updated_at = now()
+         WHERE id = ?`,
+        [state.runId, json, json, id],
       );
     },
 

@@ -44,6 +44,8 @@ export interface RevisionState {
   workflowId: string;
   runId: string;
   step: RevisionStep;
+  /** Set for a single chapter's rewrite (step `chapters`, that chapter only). */
+  chapter?: number;
   status: 'running' | 'completed' | 'failed' | 'cancelled';
   stage: RevisionStage;
   fromVersion: number;
@@ -55,9 +57,13 @@ export interface RevisionState {
 
 /** Progress 0..1 of a revision from its stage and (while chapters are redone) the chapters' states. */
 export function revisionProgress(
-  revision: Pick<RevisionState, 'stage' | 'step'>,
+  revision: Pick<RevisionState, 'stage' | 'step' | 'chapter'>,
   chapters: ReadonlyArray<{ status: string }>,
 ): number {
+  // One chapter rewritten: its text, then its picture, then the files.
+  if (revision.chapter !== undefined && (revision.stage === 'chapters' || revision.stage === 'illustrations')) {
+    return revision.stage === 'chapters' ? 0.05 : 0.45;
+  }
   const base: Record<RevisionStage, number> = {
     queued: 0,
     chapters: 0.05,

@@ -27,6 +27,7 @@ import { idempotency } from '../idempotency';
 import { sendStoredFile } from '../files';
 import { parseStrict } from './helpers/request';
 import { briefSchema } from '../../core/brief';
+import type { EnhancedPrompt, Picture } from '../schemas/ai';
 
 export const enhancePromptSchema = briefSchema.omit({ chapterCount: true }).strict();
 
@@ -78,7 +79,7 @@ export function aiGenerateRouter(deps: AiGenerateDeps): Router {
       // Nobody will read a late answer: stop spending on it.
       (h) => h.cancel(),
     );
-    res.json({ prompt: result.prompt, title: result.title, provider: result.provider });
+    res.json({ prompt: result.prompt, title: result.title, provider: result.provider } satisfies EnhancedPrompt);
   });
 
   const picture = (kind: PictureKind, schema: typeof generateImageSchema | typeof generateCoverSchema) =>
@@ -116,7 +117,7 @@ export function aiGenerateRouter(deps: AiGenerateDeps): Router {
         bytes: drawn.bytes,
         provider: drawn.provider,
         model: drawn.model,
-      });
+      } satisfies Picture);
     };
 
   router.post('/ai/generate/image', idempotency(services.knex), picture('image', generateImageSchema));

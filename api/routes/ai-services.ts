@@ -31,6 +31,7 @@ import {
 import type { enhanceImageWorkflow, splitChaptersWorkflow } from '../../workflows/ai-services';
 import { briefSchema, chapterCountSchema } from '../../core/brief';
 import { HttpProblem, notFound } from '../problem';
+import type { ChaptersJobAnswer, ChaptersStarted, UpscaledPicture } from '../schemas/ai';
 import { idempotency } from '../idempotency';
 import { fieldProblem, parseStrict } from './helpers/request';
 import { awaitWorkflow } from './helpers/ai-wait';
@@ -124,7 +125,7 @@ export function aiServiceRouter(deps: AiServiceDeps): Router {
       data: { jobId: id, chapterCount: body.chapterCount, rewrite: Boolean(body.rewrite), storyId: body.storyId ?? null },
       dedupeKey: `ai_chapters_requested:${id}`,
     });
-    res.status(202).location(`/v1/ai/chapters/${id}`).json({ id, workflowId, status: 'running' });
+    res.status(202).location(`/v1/ai/chapters/${id}`).json({ id, workflowId, status: 'running' } satisfies ChaptersStarted);
   });
 
   router.get('/ai/chapters/:id', async (req, res) => {
@@ -146,7 +147,7 @@ export function aiServiceRouter(deps: AiServiceDeps): Router {
         job = { ...job, status: 'failed', error: { type: status === 'NOT_FOUND' ? 'Lost' : status, message: 'The run ended before it finished' } };
       }
     }
-    res.json(job);
+    res.json(job satisfies ChaptersJobAnswer);
   });
 
   // The same route as POST /stories/generate (its validation, idempotency and answer), under the AI service's name.
@@ -205,7 +206,7 @@ export function aiServiceRouter(deps: AiServiceDeps): Router {
       bytes: result.bytes,
       provider: result.provider,
       model: result.model,
-    });
+    } satisfies UpscaledPicture);
   });
 
   return router;

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { Services } from '../../wiring/services';
 import { loadConfig, openaiTextConfigured, type Config } from '../../lib/config';
 import { HttpProblem, zodProblem } from '../problem';
+import type { BreakersClosed, ProviderOrder, ProviderStatus } from '../schemas/ai';
 
 export const TEXT_PROVIDER_NAMES = ['groq', 'openai', 'offline'] as const;
 export const IMAGE_PROVIDER_NAMES = ['runware', 'openai', 'offline'] as const;
@@ -56,10 +57,10 @@ export function aiRouter(deps: AiRouterDeps): Router {
       // Always available; used when no key is set, or when a list names it.
       offline: true,
     };
-    const kinds = (name: string) =>
+    const kinds = (name: string): Array<'text' | 'image'> =>
       [
-        ...((TEXT_PROVIDER_NAMES as readonly string[]).includes(name) ? ['text'] : []),
-        ...((IMAGE_PROVIDER_NAMES as readonly string[]).includes(name) ? ['image'] : []),
+        ...((TEXT_PROVIDER_NAMES as readonly string[]).includes(name) ? (['text'] as const) : []),
+        ...((IMAGE_PROVIDER_NAMES as readonly string[]).includes(name) ? (['image'] as const) : []),
       ];
     const rank = (list: string[], name: string) => (list.includes(name) ? list.indexOf(name) + 1 : null);
     res.json({
@@ -82,7 +83,7 @@ export function aiRouter(deps: AiRouterDeps): Router {
           errorRate: calls + failures === 0 ? null : Math.round((failures / (calls + failures)) * 1000) / 1000,
         };
       }),
-    });
+    } satisfies ProviderStatus);
   });
 
   router.post('/ai/services/switch', async (req, res) => {
@@ -96,9 +97,9 @@ export function aiRouter(deps: AiRouterDeps): Router {
     res.json({
       text: saved.text ?? p.textProviders,
       image: saved.image ?? p.imageProviders,
-      updatedAt: saved.updatedAt,
-      updatedBy: saved.updatedBy,
-    });
+      updatedAt: saved.updatedAt ?? null,
+      updatedBy: saved.updatedBy ?? null,
+    } satisfies ProviderOrder);
   });
 
   /**
@@ -110,7 +111,7 @@ export function aiRouter(deps: AiRouterDeps): Router {
     if (req.user!.role !== 'admin') {
       throw new HttpProblem(403, 'Forbidden', 'Only an administrator can close the circuit breakers.');
     }
-    res.json({ breakersClosedAt: await ledger.closeBreakers() });
+    res.json({ breakersClosedAt: await ledger.closeBreakers() } satisfies BreakersClosed);
   });
 
   return router;

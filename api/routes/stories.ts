@@ -10,6 +10,7 @@ import { countWords, type Story } from '../../db/stories';
 import { notFound, zodProblem } from '../problem';
 import { listQuerySchema, pageOrProblem, parseStrict } from './helpers/request';
 import { subjectProfile } from './helpers/users';
+import type { StoryAnalyticsAnswer, StoryAnswer, StoryPageAnswer, StoryView } from '../schemas/stories';
 
 const jsonObject = z.record(z.string(), z.unknown());
 
@@ -34,17 +35,17 @@ export const updateStorySchema = z
   .refine((b) => Object.keys(b).length > 0, { message: 'must change at least one of title, content, status, metadata' })
   .meta({ minProperties: 1 });
 
-function storyJson(s: Story, ownerClerkId?: string) {
+function storyJson(s: Story, ownerClerkId?: string): StoryAnswer {
   return {
     id: s.id,
-    userId: ownerClerkId,
+    userId: ownerClerkId ?? null,
     title: s.title,
     content: s.content,
     promptData: s.promptData,
     metadata: s.metadata,
     status: s.status,
     // The engine's latest run, for a generated story: revision, stage, progress 0..1, error.
-    generation: s.metadata.generation ?? null,
+    generation: (s.metadata.generation ?? null) as StoryAnswer['generation'],
     viewCount: s.viewCount,
     words: countWords(s.content),
     createdAt: s.createdAt,
@@ -116,13 +117,13 @@ export function storyRouter(services: Services): Router {
 
   router.get('/stories/:id/analytics', async (req, res) => {
     const { story } = await storyFor(req, 'manage');
-    res.json({ id: story.id, ...(await stories.analytics(story)), createdAt: story.createdAt, updatedAt: story.updatedAt });
+    res.json({ id: story.id, ...(await stories.analytics(story)), createdAt: story.createdAt, updatedAt: story.updatedAt } satisfies StoryAnalyticsAnswer);
   });
 
   router.post('/stories/:id/views', async (req, res) => {
     const { story, me } = await storyFor(req, 'read');
     const { counted, viewCount } = await stories.recordView(story.id, me.id);
-    res.status(202).json({ id: story.id, counted, viewCount });
+    res.status(202).json({ id: story.id, counted, viewCount } satisfies StoryView);
   });
 
   router.get('/users/:userId/stories', async (req, res) => {
@@ -137,7 +138,7 @@ export function storyRouter(services: Services): Router {
         return rest;
       }),
       nextCursor: page.nextCursor ?? null,
-    });
+    } satisfies StoryPageAnswer);
   });
 
   return router;

@@ -13,12 +13,13 @@ import type { StoryGeneration } from '../../workflows/story-ai-shared';
 import { HttpProblem, notFound } from '../problem';
 import { answerOf, heldOutline, sendAnswer } from './helpers/review';
 import type { StoryGenerationDeps } from './story-generation';
+import type { Storyline } from '../schemas/stories';
 
 const generationOf = (story: Story) => (story.metadata.generation ?? {}) as Partial<StoryGeneration>;
 
 const notWaiting = (story: Story) => () =>
   new HttpProblem(409, 'Conflict', 'The story is not waiting for its storyline to be reviewed', {
-    status: story.status,
+    storyStatus: story.status,
     stage: generationOf(story).stage ?? null,
   });
 
@@ -38,7 +39,7 @@ export function storyReviewRouter(deps: StoryGenerationDeps): Router {
     return story;
   };
   const handleOf = (story: Story) => temporal.workflow.getHandle(generationOf(story).workflowId!);
-  const answerWith = (story: Story, review: ReviewOutline) => ({
+  const answerWith = (story: Story, review: ReviewOutline): Storyline => ({
     id: story.id,
     revision: generationOf(story).revision,
     awaitingReview: true,
@@ -63,7 +64,7 @@ export function storyReviewRouter(deps: StoryGenerationDeps): Router {
   router.post('/stories/:id/outline/approve', async (req, res) => {
     const story = await waitingStory(req);
     const review = await sendAnswer(handleOf(story), answerOf(req, 'approve'), notWaiting(story), log);
-    res.json({ ...answerWith(story, review), awaitingReview: false });
+    res.json({ ...answerWith(story, review), awaitingReview: false } satisfies Storyline);
   });
 
   return router;

@@ -23,12 +23,14 @@ export const REVISION_STAGES = [
 
 export const errorSchema = z.object({ type: z.string().optional(), message: z.string(), details: z.unknown().optional() });
 
-/** A whole-book revision (a step run again): the running one, or the last one. */
+/** A change of a completed book (a step run again, or one chapter rewritten): the running one, or the last one. */
 export const revisionSchema = z
   .object({
+    kind: z.enum(['step', 'chapter']).describe('A whole step run again (POST /v1/ebooks/{id}/{step}), or one chapter rewritten (POST …/chapters/{n}/regenerate)'),
     workflowId: z.string(),
     runId: z.string(),
-    step: z.enum(REVISION_STEP_NAMES),
+    step: z.enum(REVISION_STEP_NAMES).describe('For a chapter rewrite: chapters'),
+    chapter: z.int().min(1).optional().describe('The chapter being rewritten (kind chapter)'),
     status: z.enum(['running', 'completed', 'failed', 'cancelled']),
     stage: z.enum(REVISION_STAGES),
     fromVersion: z.int().min(1),
@@ -78,6 +80,7 @@ export const statusSchema = z
     visibility: z.enum(['private', 'public']),
     shareUrl: url.nullable(),
     fileVersion: z.int().min(1).describe('The published file version; a finished rewrite or re-run raises it'),
+    fileVersionAt: dateTime.nullable().describe('When that file version was published (null before the first)'),
     revision: revisionSchema.nullable().describe('The running change (status running), else the last one, else null'),
     outline: reviewOutlineSchema.optional().describe('Only while the book is awaiting_review: the outline under review'),
     waitingFor: z
@@ -122,7 +125,7 @@ export const bookSchema = statusSchema
     coverImageUrl: url.nullable(),
     cost: z.record(z.string(), z.unknown()),
     createdAt: dateTime,
-    publishedAt: dateTime.nullable(),
+    publishedAt: dateTime.nullable().describe('When the book was made public (later file versions do not move it; see fileVersionAt); null while private'),
   })
 ;
 
@@ -174,7 +177,8 @@ export const sharedBookSchema = z
     pdfUrl: url.nullable(),
     epubUrl: url.nullable(),
     fileVersion: z.int().min(1),
-    publishedAt: dateTime.nullable(),
+    fileVersionAt: dateTime.nullable().describe('When this file version was published'),
+    publishedAt: dateTime.nullable().describe('When the book was made public (later file versions do not move it)'),
     shareUrl: url.nullable(),
   })
 ;

@@ -60,6 +60,7 @@ export const EBOOK_EVENT_SCHEMAS = {
   }),
   revision: event({
     step: z.enum(REVISION_STEP_NAMES),
+    chapter: index.optional().describe('Set for a single chapter rewrite'),
     stage: z.enum(REVISION_STAGES),
     status: z.enum(['running', 'completed', 'failed', 'cancelled']),
     fromVersion: z.int().min(1),

@@ -122,12 +122,23 @@ describe('publish and share a book', function () {
     assert.equal((await download(`/shared/ebooks/${id}/chapters/1/image`)).status, 404, 'private again: no pictures');
 
     // Publishing the same version again records nothing new; a new version is a new publication.
-    assert.equal((await api(url, 'POST', `/v1/ebooks/${id}/publish`, { token })).status, 200);
+    const republished = await api(url, 'POST', `/v1/ebooks/${id}/publish`, { token });
+    assert.equal(republished.status, 200);
     assert.deepEqual(await publishedEvents(id), [1]);
+    const v1 = (await api(url, 'GET', `/shared/ebooks/${id}`)).body;
+    assert.equal(v1.publishedAt, republished.body.publishedAt);
+    assert.ok(Date.parse(v1.fileVersionAt) > 0 && Date.parse(v1.fileVersionAt) <= Date.parse(v1.publishedAt), 'version 1 came before it was published');
     assert.equal((await api(url, 'POST', `/v1/ebooks/${id}/pdf`, { token })).status, 202);
     await waitFor('version 2', async () => (await stack.services.repos.ebooks.get(id))!.revision?.status === 'completed');
     assert.deepEqual(await publishedEvents(id), [1, 2]);
-    assert.equal((await api(url, 'GET', `/shared/ebooks/${id}`)).body.pdfUrl, `/shared/ebooks/${id}/files/pdf?v=2`);
+    const v2 = (await api(url, 'GET', `/shared/ebooks/${id}`)).body;
+    assert.equal(v2.pdfUrl, `/shared/ebooks/${id}/files/pdf?v=2`);
+    // A new version does not move when the book was published; it has a time of its own.
+    assert.equal(v2.publishedAt, v1.publishedAt, 'publishedAt stays when a new version is published');
+    assert.ok(Date.parse(v2.fileVersionAt) > Date.parse(v1.publishedAt), 'fileVersionAt is the new version\'s');
+    const ownV2 = (await api(url, 'GET', `/v1/ebooks/${id}`, { token })).body;
+    assert.equal(ownV2.publishedAt, v1.publishedAt);
+    assert.equal(ownV2.fileVersionAt, v2.fileVersionAt);
 
     assert.equal((await api(url, 'DELETE', `/v1/ebooks/${id}`, { token })).status, 204);
     assert.equal((await api(url, 'GET', `/shared/ebooks/${id}`)).status, 404, 'a deleted book is gone');

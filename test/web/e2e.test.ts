@@ -222,6 +222,14 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
 
     const page = await signedIn(desktop, 'alice');
     await shot(page, '02-empty-list');
+    // How the page reads the book's events: the browser's EventSource, with a stream token.
+    const streams: Array<{ type: string; url: string; authorization?: string; lastEventId?: string }> = [];
+    page.on('request', async (r) => {
+      if (/\/v1\/ebooks\/[^/]+\/events(\?|$)/.test(r.url())) {
+        const h = await r.allHeaders();
+        streams.push({ type: r.resourceType(), url: r.url(), authorization: h.authorization, lastEventId: h['last-event-id'] });
+      }
+    });
 
     // The form: era drives the mood line and the archetypes.
     await page.getByRole('link', { name: 'Start a new book' }).click();
@@ -260,6 +268,12 @@ describe('web app end to end (chromium → SPA → API → Temporal)', function 
     const stored = await api(base, 'GET', `/v1/ebooks/${id}`, { token });
     assert.equal(stored.status, 200);
     assert.deepEqual(streamed, stored.body.chapters[0].paragraphs, 'no text lost or repeated across the reconnect');
+    // Opened by EventSource (not fetch), authenticated by the stream token alone, and
+    // reopened after the cut with the last id it had.
+    assert.ok(streams.length >= 2, JSON.stringify(streams));
+    assert.ok(streams.every((r) => r.type === 'eventsource'), JSON.stringify(streams));
+    assert.ok(streams.every((r) => /[?&]streamToken=[\w-]+\.[\w-]+/.test(r.url) && !r.authorization), JSON.stringify(streams));
+    assert.ok(streams.slice(1).some((r) => /^\d+$/.test(r.lastEventId ?? '') || /[?&]lastEventId=\d+/.test(r.url)), `resumed with its last id: ${JSON.stringify(streams)}`);
     // Chapter 1's picture appears in its slot once it is drawn, fetched with the token.
     const liveImg = page.getByTestId('chapter-image-1').locator('img');
     await liveImg.waitFor({ timeout: 60_000 });

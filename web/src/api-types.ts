@@ -1154,6 +1154,8 @@ export interface components {
             } | null;
             /** @description The published file version; a finished rewrite or re-run raises it */
             fileVersion: number;
+            /** @description When that file version was published (null before the first) */
+            fileVersionAt: string | null;
             /** Format: uuid */
             id: string;
             /** @description Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.") */
@@ -1188,6 +1190,7 @@ export interface components {
                 text?: string;
                 used: string[];
             };
+            /** @description When the book was made public (later file versions do not move it; see fileVersionAt); null while private */
             publishedAt: string | null;
             /** @description The running change (status running), else the last one, else null */
             revision: components["schemas"]["Revision"] | null;
@@ -1242,6 +1245,8 @@ export interface components {
                 } | null;
                 /** @description The published file version; a finished rewrite or re-run raises it */
                 fileVersion: number;
+                /** @description When that file version was published (null before the first) */
+                fileVersionAt: string | null;
                 /** Format: uuid */
                 id: string;
                 /** @description Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.") */
@@ -1304,77 +1309,114 @@ export interface components {
             }[];
             nextCursor: string | null;
         };
-        /** @description One server-sent event of a book: `event:` is the type, `id:` the resume point, `data:` the JSON payload */
+        BreakersClosed: {
+            /** @description ISO 8601 date-time */
+            breakersClosedAt: string;
+        };
+        ChaptersJob: {
+            chapterCount: number;
+            /** @description Once completed */
+            chapters?: {
+                index: number;
+                paragraphs: string[];
+                title: string;
+                words: number;
+            }[];
+            /** @description ISO 8601 date-time */
+            completedAt?: string;
+            /** @description ISO 8601 date-time */
+            createdAt: string;
+            /** @description Once failed */
+            error?: {
+                message: string;
+                type: string;
+            };
+            /** Format: uuid */
+            id: string;
+            /** @description The provider that did the work, e.g. openai, groq, runware, offline */
+            provider?: string;
+            rewrite: boolean;
+            /** @enum {string} */
+            status: "running" | "completed" | "failed";
+        };
+        ChaptersStarted: {
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            status: "running";
+            workflowId: string;
+        };
+        /** @description One server-sent event of a book: `event:` is the type, `id:` the resume point, `data:` the JSON payload of that type */
         EbookEvent: {
-            data: components["schemas"]["EbookEventStarted"];
+            data: string;
             /** @constant */
             event: "started";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventStage"];
+            data: string;
             /** @constant */
             event: "stage";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventOutline"];
+            data: string;
             /** @constant */
             event: "outline";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventReviewReminder"];
+            data: string;
             /** @constant */
             event: "review.reminder";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventChapterText"];
+            data: string;
             /** @constant */
             event: "chapter.text";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventChapterWritten"];
+            data: string;
             /** @constant */
             event: "chapter.written";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventChapterRestart"];
+            data: string;
             /** @constant */
             event: "chapter.restart";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventChapterIllustrated"];
+            data: string;
             /** @constant */
             event: "chapter.illustrated";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventCover"];
+            data: string;
             /** @constant */
             event: "cover";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventProviderCall"];
+            data: string;
             /** @constant */
             event: "provider.call";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventRevision"];
+            data: string;
             /** @constant */
             event: "revision";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventCompleted"];
+            data: string;
             /** @constant */
             event: "completed";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventFailed"];
+            data: string;
             /** @constant */
             event: "failed";
-            id: number;
+            id: string;
         } | {
-            data: components["schemas"]["EbookEventCancelled"];
+            data: string;
             /** @constant */
             event: "cancelled";
-            id: number;
+            id: string;
         };
         EbookEventCancelled: {
             error: {
@@ -1475,6 +1517,8 @@ export interface components {
             run?: number;
         };
         EbookEventRevision: {
+            /** @description Set for a single chapter rewrite */
+            chapter?: number;
             error?: {
                 message: string;
                 type: string;
@@ -1530,6 +1574,8 @@ export interface components {
             } | null;
             /** @description The published file version; a finished rewrite or re-run raises it */
             fileVersion: number;
+            /** @description When that file version was published (null before the first) */
+            fileVersionAt: string | null;
             /** Format: uuid */
             id: string;
             /** @description Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.") */
@@ -1589,6 +1635,29 @@ export interface components {
             } | null;
             workflowId: string | null;
         };
+        EnhancedPrompt: {
+            /** @description The improved prompt */
+            prompt: string;
+            /** @description The provider that did the work, e.g. openai, groq, runware, offline */
+            provider: string;
+            /** @description A title for it */
+            title: string;
+        };
+        Picture: {
+            bytes: number;
+            contentType: string;
+            height: number;
+            /** Format: uuid */
+            id: string;
+            /** @enum {string} */
+            kind: "image" | "cover";
+            model: string;
+            /** @description The provider that did the work, e.g. openai, groq, runware, offline */
+            provider: string;
+            /** @description GET it (its owner only): /v1/ai/images/{id} */
+            url: string;
+            width: number;
+        };
         Problem: {
             /** @description The book's status, when it is why the request was refused */
             bookStatus?: string;
@@ -1619,6 +1688,43 @@ export interface components {
             updatedAt: string;
             userId: string;
         };
+        ProviderOrder: {
+            image: string[];
+            text: string[];
+            updatedAt: string | null;
+            updatedBy: string | null;
+        };
+        ProviderStatus: {
+            order: {
+                image: string[];
+                /**
+                 * @description settings: an admin's switch; config: the deployment's
+                 * @enum {string}
+                 */
+                source: "settings" | "config";
+                text: string[];
+                updatedAt: string | null;
+            };
+            providers: {
+                calls: number;
+                configured: boolean;
+                /** @description Failed share of the calls in the window; null when there were none */
+                errorRate: number | null;
+                failures: number;
+                kinds: ("text" | "image")[];
+                lastFailureAt: string | null;
+                lastSuccessAt: string | null;
+                /** @enum {string} */
+                name: "groq" | "openai" | "runware" | "offline";
+                preferred: {
+                    /** @description Place in the order (1 first); null: not in it */
+                    image: number | null;
+                    /** @description Place in the order (1 first); null: not in it */
+                    text: number | null;
+                };
+            }[];
+            windowSeconds: number;
+        };
         Publication: {
             /** Format: uuid */
             id: string;
@@ -1628,6 +1734,8 @@ export interface components {
             visibility: "private" | "public";
         };
         Revision: {
+            /** @description The chapter being rewritten (kind chapter) */
+            chapter?: number;
             error?: {
                 message: string;
                 type: string;
@@ -1635,6 +1743,11 @@ export interface components {
             /** @description ISO 8601 date-time */
             finishedAt?: string;
             fromVersion: number;
+            /**
+             * @description A whole step run again (POST /v1/ebooks/{id}/{step}), or one chapter rewritten (POST …/chapters/{n}/regenerate)
+             * @enum {string}
+             */
+            kind: "step" | "chapter";
             progress: number;
             runId: string;
             /** @enum {string} */
@@ -1643,7 +1756,10 @@ export interface components {
             startedAt?: string;
             /** @enum {string} */
             status: "running" | "completed" | "failed" | "cancelled";
-            /** @enum {string} */
+            /**
+             * @description For a chapter rewrite: chapters
+             * @enum {string}
+             */
             step: "chapters" | "illustrations" | "pdf" | "epub";
             toVersion?: number;
             workflowId: string;
@@ -1660,9 +1776,12 @@ export interface components {
             description: string | null;
             epubUrl: string | null;
             fileVersion: number;
+            /** @description When this file version was published */
+            fileVersionAt: string | null;
             /** Format: uuid */
             id: string;
             pdfUrl: string | null;
+            /** @description When the book was made public (later file versions do not move it) */
             publishedAt: string | null;
             shareUrl: string | null;
             title: string;
@@ -1702,6 +1821,8 @@ export interface components {
             } | null;
             /** @description The published file version; a finished rewrite or re-run raises it */
             fileVersion: number;
+            /** @description When that file version was published (null before the first) */
+            fileVersionAt: string | null;
             /** Format: uuid */
             id: string;
             /** @description Things the owner should know about the book, in words (e.g. "The offline writer writes English only; the book is set in English rather than Arabic.") */
@@ -1761,6 +1882,154 @@ export interface components {
             } | null;
             workflowId: string | null;
         };
+        Story: {
+            content: string;
+            /** @description ISO 8601 date-time */
+            createdAt: string;
+            /** @description The engine's latest run, for a generated story; null for a hand-written one */
+            generation: ({
+                error?: {
+                    message: string;
+                    type: string;
+                } | null;
+                /** @description The reader's wish for this rewrite */
+                feedback?: string;
+                /** @description The story's status before this rewrite, restored when it ends */
+                previousStatus?: string;
+                progress: number;
+                providers?: {
+                    text?: string;
+                };
+                /** @description The storyline under review, while the run waits (stage outline_review) */
+                review?: unknown;
+                /** @description The run: 1, then one more per rewrite */
+                revision: number;
+                sections?: {
+                    done: number;
+                    total: number;
+                };
+                /** @enum {string} */
+                stage: "queued" | "outline" | "outline_review" | "writing" | "completed" | "failed";
+                workflowId: string;
+            } & {
+                [key: string]: unknown;
+            }) | null;
+            /** Format: uuid */
+            id: string;
+            metadata: {
+                [key: string]: unknown;
+            };
+            /** @description What the story was written from, as given */
+            promptData: unknown;
+            /** @enum {string} */
+            status: "draft" | "generating" | "completed" | "failed" | "published" | "archived";
+            title: string;
+            /** @description ISO 8601 date-time */
+            updatedAt: string;
+            /** @description The owner's Clerk user id (null: the owner is gone) */
+            userId: string | null;
+            viewCount: number;
+            words: number;
+        };
+        StoryAnalytics: {
+            /** @description ISO 8601 date-time */
+            createdAt: string;
+            /** @description The books made from the story, newest first */
+            ebooks: {
+                /** Format: uuid */
+                id: string;
+                status: string;
+                title: string;
+            }[];
+            /** Format: uuid */
+            id: string;
+            uniqueViewers: number;
+            /** @description ISO 8601 date-time */
+            updatedAt: string;
+            viewCount: number;
+            words: number;
+        };
+        Storyline: {
+            /** @description false once approved */
+            awaitingReview: boolean;
+            chapters: {
+                index: number;
+                summary: string;
+                title: string;
+            }[];
+            characters: {
+                name: string;
+                personality: string;
+            }[];
+            /** @description When the book is cancelled if nobody answers */
+            expiresAt?: string;
+            /** Format: uuid */
+            id: string;
+            logline: string;
+            /** @description The story's run */
+            revision?: number;
+            title: string;
+            /** @description 1, then one more for each edit or revision */
+            version: number;
+        };
+        StoryPage: {
+            items: {
+                /** @description ISO 8601 date-time */
+                createdAt: string;
+                /** @description The engine's latest run, for a generated story; null for a hand-written one */
+                generation: ({
+                    error?: {
+                        message: string;
+                        type: string;
+                    } | null;
+                    /** @description The reader's wish for this rewrite */
+                    feedback?: string;
+                    /** @description The story's status before this rewrite, restored when it ends */
+                    previousStatus?: string;
+                    progress: number;
+                    providers?: {
+                        text?: string;
+                    };
+                    /** @description The storyline under review, while the run waits (stage outline_review) */
+                    review?: unknown;
+                    /** @description The run: 1, then one more per rewrite */
+                    revision: number;
+                    sections?: {
+                        done: number;
+                        total: number;
+                    };
+                    /** @enum {string} */
+                    stage: "queued" | "outline" | "outline_review" | "writing" | "completed" | "failed";
+                    workflowId: string;
+                } & {
+                    [key: string]: unknown;
+                }) | null;
+                /** Format: uuid */
+                id: string;
+                metadata: {
+                    [key: string]: unknown;
+                };
+                /** @description What the story was written from, as given */
+                promptData: unknown;
+                /** @enum {string} */
+                status: "draft" | "generating" | "completed" | "failed" | "published" | "archived";
+                title: string;
+                /** @description ISO 8601 date-time */
+                updatedAt: string;
+                /** @description The owner's Clerk user id (null: the owner is gone) */
+                userId: string | null;
+                viewCount: number;
+                words: number;
+            }[];
+            nextCursor: string | null;
+        };
+        StoryView: {
+            /** @description false: the viewer's repeat within 30 minutes */
+            counted: boolean;
+            /** Format: uuid */
+            id: string;
+            viewCount: number;
+        };
         StreamToken: {
             /** @description ISO 8601 date-time */
             expiresAt: string;
@@ -1785,6 +2054,20 @@ export interface components {
             /** @description Clerk user id */
             userId: string;
             watermark: boolean;
+        };
+        UpscaledPicture: {
+            bytes: number;
+            contentType: string;
+            denoise: boolean;
+            height: number;
+            /** Format: uuid */
+            id: string;
+            model: string;
+            /** @description The provider that did the work, e.g. openai, groq, runware, offline */
+            provider: string;
+            scale: 2 | 4;
+            url: string;
+            width: number;
         };
     };
     responses: never;
@@ -2110,7 +2393,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ChaptersJob"];
                 };
             };
             /** @description No valid bearer token */
@@ -2150,7 +2433,10 @@ export interface operations {
     postV1AiEnhanceImage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key (1-255 visible ASCII characters) that makes retrying this request safe: the same key answers the first answer again */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2168,9 +2454,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description {id, url, scale, width, height, contentType, bytes, provider, model} */
+            /** @description The enlarged picture, stored at Location */
             200: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2178,12 +2466,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["UpscaledPicture"];
                 };
             };
             /** @description Invalid request */
             400: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2193,6 +2482,7 @@ export interface operations {
             /** @description No valid bearer token */
             401: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2202,6 +2492,7 @@ export interface operations {
             /** @description No such picture, book or illustration of yours */
             404: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2211,6 +2502,7 @@ export interface operations {
             /** @description Body over 64 kB */
             413: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2220,6 +2512,7 @@ export interface operations {
             /** @description Body not application/json */
             415: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2229,6 +2522,7 @@ export interface operations {
             /** @description The picture cannot be read, or the result would be too large */
             422: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2238,6 +2532,7 @@ export interface operations {
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2305,7 +2600,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description {prompt, title, provider} */
+            /** @description The improved prompt */
             200: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
@@ -2316,7 +2611,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["EnhancedPrompt"];
                 };
             };
             /** @description Invalid request */
@@ -2417,7 +2712,10 @@ export interface operations {
     postV1AiGenerateChapters: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key (1-255 visible ASCII characters) that makes retrying this request safe: the same key answers the first answer again */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2436,9 +2734,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Started: {id, workflowId, status}; Location: /v1/ai/chapters/{id} */
+            /** @description Started: follow the job at Location (/v1/ai/chapters/{id}) */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2446,12 +2746,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ChaptersStarted"];
                 };
             };
             /** @description Invalid request */
             400: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2461,6 +2762,7 @@ export interface operations {
             /** @description No valid bearer token */
             401: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2470,6 +2772,7 @@ export interface operations {
             /** @description storyId names no story of yours */
             404: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2479,6 +2782,7 @@ export interface operations {
             /** @description Same Idempotency-Key in progress */
             409: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2488,6 +2792,7 @@ export interface operations {
             /** @description Body over 64 kB */
             413: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2497,6 +2802,7 @@ export interface operations {
             /** @description Body not application/json */
             415: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2506,6 +2812,7 @@ export interface operations {
             /** @description Idempotency-Key reused for another request */
             422: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2515,6 +2822,7 @@ export interface operations {
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2561,10 +2869,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description {id, url, contentType, width, height, provider} */
+            /** @description The cover, stored at Location */
             200: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2572,7 +2881,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Picture"];
                 };
             };
             /** @description Invalid request */
@@ -2691,10 +3000,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description {id, url, contentType, width, height, provider} */
+            /** @description The picture, stored at Location */
             200: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2702,7 +3012,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Picture"];
                 };
             };
             /** @description Invalid request */
@@ -2803,7 +3113,10 @@ export interface operations {
     postV1AiGenerateStory: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description A key (1-255 visible ASCII characters) that makes retrying this request safe: the same key answers the first answer again */
+                "Idempotency-Key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2827,9 +3140,11 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Started: {id, workflowId, status} */
+            /** @description Started: follow the story at Location */
             202: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2837,12 +3152,13 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Started"];
                 };
             };
             /** @description Invalid request */
             400: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2852,6 +3168,7 @@ export interface operations {
             /** @description No valid bearer token */
             401: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2861,6 +3178,7 @@ export interface operations {
             /** @description Same Idempotency-Key in progress */
             409: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2870,6 +3188,7 @@ export interface operations {
             /** @description Body over 64 kB */
             413: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2879,6 +3198,7 @@ export interface operations {
             /** @description Body not application/json */
             415: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2888,6 +3208,7 @@ export interface operations {
             /** @description Idempotency-Key reused for another request */
             422: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
                 };
                 content: {
@@ -2897,6 +3218,7 @@ export interface operations {
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -2997,7 +3319,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["BreakersClosed"];
                 };
             };
             /** @description No valid bearer token */
@@ -3053,7 +3375,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ProviderStatus"];
                 };
             };
             /** @description No valid bearer token */
@@ -3107,7 +3429,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ProviderOrder"];
                 };
             };
             /** @description Invalid request */
@@ -4492,6 +4814,16 @@ export interface operations {
                     "application/json": components["schemas"]["Started"];
                 };
             };
+            /** @description Invalid request (names the field, e.g. headers.idempotency-key) */
+            400: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid bearer token */
             401: {
                 headers: {
@@ -4514,6 +4846,16 @@ export interface operations {
             };
             /** @description Already finished */
             409: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key reused for another request */
+            422: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
@@ -4626,6 +4968,16 @@ export interface operations {
             };
             /** @description Body not application/json */
             415: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key reused for another request */
+            422: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
@@ -4831,6 +5183,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Idempotency-Key reused for another request */
+            422: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
@@ -4941,6 +5303,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Idempotency-Key reused for another request */
+            422: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
@@ -4985,7 +5357,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["EbookEvent"];
+                };
+            };
+            /** @description Last-Event-ID (or lastEventId) is not an event id: names the field (header.Last-Event-ID, query.lastEventId) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid bearer token */
@@ -5259,6 +5640,16 @@ export interface operations {
             };
             /** @description Body not application/json */
             415: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key reused for another request */
+            422: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
@@ -5733,6 +6124,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Idempotency-Key reused for another request */
+            422: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
@@ -5778,6 +6179,16 @@ export interface operations {
                     "application/json": components["schemas"]["Publication"];
                 };
             };
+            /** @description Invalid request (names the field, e.g. headers.idempotency-key) */
+            400: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid bearer token */
             401: {
                 headers: {
@@ -5800,6 +6211,16 @@ export interface operations {
             };
             /** @description Book not completed */
             409: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key reused for another request */
+            422: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
@@ -5927,6 +6348,16 @@ export interface operations {
                     "application/json": components["schemas"]["Publication"];
                 };
             };
+            /** @description Invalid request (names the field, e.g. headers.idempotency-key) */
+            400: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid bearer token */
             401: {
                 headers: {
@@ -5939,6 +6370,16 @@ export interface operations {
             };
             /** @description No such book for this user */
             404: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key reused for another request */
+            422: {
                 headers: {
                     "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
                     [name: string]: unknown;
@@ -5986,9 +6427,10 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Created */
+            /** @description Created: the story, at Location */
             201: {
                 headers: {
+                    Location: components["headers"]["Location"];
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
                     "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
                     "RateLimit-Remaining": components["headers"]["RateLimitRemaining"];
@@ -5996,7 +6438,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Story"];
                 };
             };
             /** @description Invalid request */
@@ -6072,7 +6514,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Story"];
                 };
             };
             /** @description No valid bearer token */
@@ -6142,7 +6584,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Story"];
                 };
             };
             /** @description Invalid request */
@@ -6283,7 +6725,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["StoryAnalytics"];
                 };
             };
             /** @description No valid bearer token */
@@ -6349,6 +6791,16 @@ export interface operations {
                     "application/json": components["schemas"]["Started"];
                 };
             };
+            /** @description Invalid request (names the field, e.g. headers.idempotency-key) */
+            400: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No valid bearer token */
             401: {
                 headers: {
@@ -6379,6 +6831,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Idempotency-Key reused for another request */
+            422: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
@@ -6398,8 +6860,13 @@ export interface operations {
     };
     getV1StoriesIdEvents: {
         parameters: {
-            query?: never;
-            header?: never;
+            query?: {
+                lastEventId?: string;
+            };
+            header?: {
+                /** @description The id of the last event you received: the stream resumes after it (`?lastEventId=` where headers cannot be set) */
+                "Last-Event-ID"?: string;
+            };
             path: {
                 id: string;
             };
@@ -6417,7 +6884,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": {
+                        data: string;
+                        event: string;
+                        id: string;
+                    };
+                };
+            };
+            /** @description Last-Event-ID (or lastEventId) is not an event id: names the field (header.Last-Event-ID, query.lastEventId) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No valid bearer token */
@@ -6475,7 +6955,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Storyline"];
                 };
             };
             /** @description No valid bearer token */
@@ -6552,7 +7032,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Storyline"];
                 };
             };
             /** @description Invalid edit (names the field) */
@@ -6636,7 +7116,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The approved storyline */
+            /** @description The approved storyline (awaitingReview false) */
             200: {
                 headers: {
                     "RateLimit-Limit": components["headers"]["RateLimitLimit"];
@@ -6646,7 +7126,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Storyline"];
                 };
             };
             /** @description No valid bearer token */
@@ -6719,7 +7199,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Storyline"];
                 };
             };
             /** @description Invalid request (names the field) */
@@ -6905,6 +7385,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Idempotency-Key reused for another request */
+            422: {
+                headers: {
+                    "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests: wait Retry-After seconds */
             429: {
                 headers: {
@@ -6953,7 +7443,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["StoryView"];
                 };
             };
             /** @description No valid bearer token */
@@ -7808,7 +8298,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["StoryPage"];
                 };
             };
             /** @description Invalid query */

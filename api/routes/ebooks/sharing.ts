@@ -86,6 +86,7 @@ export function sharedRouter(deps: { services: Services; bookCache: BookCache; l
       pdfUrl: book.pdfKey ? `${files}/pdf?v=${book.fileVersion}` : null,
       epubUrl: book.epubKey ? `${files}/epub?v=${book.fileVersion}` : null,
       fileVersion: book.fileVersion,
+      fileVersionAt: book.fileVersionAt,
       publishedAt: book.publishedAt,
       shareUrl: shareUrlOf(book),
     } satisfies SharedBook);

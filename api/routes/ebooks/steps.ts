@@ -70,12 +70,14 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
     };
     // Before the workflow starts, so nothing of the run comes before it on the stream.
     await announceRun(services.events, book.id, { kind: 'chapter', chapter: n, workflowId, run: input.revision });
+    let runId: string;
     try {
-      await temporal.workflow.start<typeof regenerateChapterWorkflow>(CHAPTER_REWRITE_WORKFLOW_TYPE, {
+      const handle = await temporal.workflow.start<typeof regenerateChapterWorkflow>(CHAPTER_REWRITE_WORKFLOW_TYPE, {
         workflowId,
         args: [input],
         ...placement(deps, rules, book.id, req.user!.userId, 'rewriting'),
       });
+      runId = handle.firstExecutionRunId;
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
         throw new HttpProblem(409, 'Conflict', 'This chapter is already being rewritten for the current version.', {
@@ -84,6 +86,17 @@ export const stepRoutes: EbookRoutes = (router, deps) => {
       }
       throw err;
     }
+    // Visible in /status at once (`revision`, kind chapter); the workflow's own reports take over.
+    await repos.sharing.claimRevision(book.id, {
+      workflowId,
+      runId,
+      step: 'chapters',
+      chapter: n,
+      status: 'running',
+      stage: 'queued',
+      fromVersion: book.fileVersion,
+      startedAt: new Date().toISOString(),
+    });
     res
       .status(202)
       .location(`/v1/ebooks/${book.id}`)

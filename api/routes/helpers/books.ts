@@ -62,7 +62,10 @@ export function statusOf(book: Ebook): Status {
     visibility: book.visibility,
     shareUrl: shareUrlOf(book),
     fileVersion: book.fileVersion,
-    revision: book.revision ? { ...book.revision, progress: revisionProgress(book.revision, book.chapters) } : null,
+    fileVersionAt: book.fileVersionAt,
+    revision: book.revision
+      ? { ...book.revision, kind: book.revision.chapter ? 'chapter' : 'step', progress: revisionProgress(book.revision, book.chapters) }
+      : null,
     // Only a book waiting for its owner carries the outline under review (title, logline, cast, chapters).
     // Stored by the review activities as core/outline-review.ts's ReviewOutline.
     ...(status === 'awaiting_review' && book.outlineReview ? { outline: book.outlineReview as unknown as Status['outline'] } : {}),
