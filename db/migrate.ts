@@ -13,6 +13,7 @@ import * as authSessions from './migrations/20261205160000_auth_sessions';
 import * as outlineReview from './migrations/20261205170000_outline_review';
 import * as erasures from './migrations/20261205180000_erasures';
 import * as waitingFor from './migrations/20261205190000_waiting_for';
+import * as paidResults from './migrations/20261205200000_paid_results';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -39,6 +40,7 @@ const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20261205170000_outline_review', outlineReview],
   ['20261205180000_erasures', erasures],
   ['20261205190000_waiting_for', waitingFor],
+  ['20261205200000_paid_results', paidResults],
 ];
 
 /** Names of every migration, in the order they apply. */
