@@ -9,6 +9,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
 import { cachedProviderOrder } from '../db/ledger';
 import { isConnectionLoss } from '../db/errors';
+import { createLogger } from '../lib/logger';
 import { moderateText, type ModerationResult } from './moderation';
 import { ContentRefusedError, ModeratedStream } from './moderated-stream';
 import { partialSpendOf } from './providers/errors';
@@ -59,6 +60,7 @@ export function createProviderCalls(deps: ActivityDeps) {
   };
 
   const { ledger } = deps.repos;
+  let reuseLog: ReturnType<typeof createLogger> | undefined;
   const providerOrder = cachedProviderOrder(ledger, deps.providerOrderTtlMs ?? 10_000);
   const moderate = deps.moderate ?? moderateText;
 
@@ -145,6 +147,10 @@ export function createProviderCalls(deps: ActivityDeps) {
     // The same activity's key: `prefix` then its attempt, which must be an earlier one.
     const attempt = Number(found.idempotencyKey.slice(prefix.length).split(':')[0]);
     if (!(attempt < id.attempt)) return undefined;
+    (reuseLog ??= createLogger('provider-calls')).info(
+      { ebookId, step, index, workflowId: id.workflowId, activityId: id.activityId, attempt: id.attempt, paidOnAttempt: attempt },
+      `reusing the ${step} result paid for on attempt ${attempt}: the provider is not called again`,
+    );
     return { provider: found.provider, model: found.model, value: found.result.value };
   };
 
