@@ -147,7 +147,8 @@ export function createProviderCalls(deps: ActivityDeps) {
     // The same activity's key: `prefix` then its attempt, which must be an earlier one.
     const attempt = Number(found.idempotencyKey.slice(prefix.length).split(':')[0]);
     if (!(attempt < id.attempt)) return undefined;
-    (reuseLog ??= createLogger('provider-calls')).info(
+    // A warning: it follows a failed attempt, and shows where workers log warnings only (the cluster's LOG_LEVEL=warn).
+    (reuseLog ??= createLogger('provider-calls')).warn(
       { ebookId, step, index, workflowId: id.workflowId, activityId: id.activityId, attempt: id.attempt, paidOnAttempt: attempt },
       `reusing the ${step} result paid for on attempt ${attempt}: the provider is not called again`,
     );
