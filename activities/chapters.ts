@@ -9,6 +9,7 @@ import type { BookReads } from './book-reads';
 import type { ActivityDeps, StoredChapter } from './deps';
 import type { ProviderCalls } from './provider-calls';
 import { currentAttempt } from './providers/failover';
+import type { ChapterResult } from './providers/types';
 import { warmUpRenderers } from './render/warmup';
 import type { createStoryBookSteps } from './story-books';
 import { keys } from './storage/types';
@@ -26,7 +27,7 @@ export function createChapterActivities(
   fromStory: ReturnType<typeof createStoryBookSteps>,
 ) {
   const { repos, storage, events } = deps;
-  const { recordCall, refuseIfFlagged, writeModerated } = calls;
+  const { recordCall, paidEarlier, refuseIfFlagged, writeModerated } = calls;
 
   /** A story-book's chapter: the story's text stored at outline time, moderated like any chapter. */
   const chapterFromStory = async (ebookId: string, index: number): Promise<ChapterRef> => {
@@ -92,8 +93,12 @@ export function createChapterActivities(
       // (the database is restarting), the chapter goes on rather than being paid for twice.
       const markedWriting = repos.ebooks.setChapter(ebookId, index, { status: 'writing' }).catch(() => false);
       const provider = deps.text;
+      // An earlier attempt that was paid for its text and then failed (a later write lost the
+      // database, the worker was killed) left the text with its ledger row: it is used again.
+      const paid = await paidEarlier<{ paragraphs: string[] }>(ebookId, 'chapter', index);
+      const reuse: ChapterResult | undefined = paid && { paragraphs: paid.value.paragraphs, provider: paid.provider, model: paid.model, usage: {} };
       // Sequential books continue from what the previous chapter actually says, not only its plan.
-      const ending = brief.chapterMode === 'sequential' ? await previousEnding(book, index) : undefined;
+      const ending = brief.chapterMode === 'sequential' && !reuse ? await previousEnding(book, index) : undefined;
       // The text reaches clients only after moderation passed it, piece by piece; a refused
       // chapter never becomes part of the book.
       const result = await writeModerated({
@@ -103,7 +108,9 @@ export function createChapterActivities(
         what: `chapter ${index}`,
         heartbeatDetails: { index },
         publish: (piece) => events.publish(ebookId, 'chapter.text', { index, delta: piece }),
-        record: (producer, model, usage) => recordCall(ebookId, 'chapter', producer, model, usage, index),
+        record: (producer, model, usage, written) =>
+          recordCall(ebookId, 'chapter', producer, model, usage, index, written && { paragraphs: written.paragraphs }),
+        reuse,
         call: (onText, providerSignal) =>
           provider.writeChapter(
             {

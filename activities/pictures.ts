@@ -10,7 +10,7 @@ import type { ActivityDeps } from './deps';
 import type { ProviderCalls } from './provider-calls';
 import { keys } from './storage/types';
 import type { Ebook } from '../db/repositories';
-import type { Outline } from './providers/types';
+import type { ImageResult, Outline } from './providers/types';
 
 const ILLUSTRATION_SIZE = 1024;
 const COVER_WIDTH = 1200;
@@ -27,7 +27,39 @@ interface Lettering {
 
 export function createPictureActivities(deps: ActivityDeps, calls: ProviderCalls, reads: BookReads) {
   const { repos, storage, events } = deps;
-  const { heartbeat, signal, recordCall, tracked, refuseIfFlagged } = calls;
+  const { heartbeat, signal, recordCall, paidEarlier, tracked, refuseIfFlagged } = calls;
+
+  /**
+   * A picture paid for once: an earlier attempt of this activity that was paid for it and
+   * stored it (then failed at a later write) gives its stored picture back; otherwise
+   * `draw` calls the provider and the picture is stored under `keyFor(extension)` before its
+   * ledger row is recorded, the row naming where it is, so a retry finds both. Resolves to
+   * the stored picture's key and who drew it.
+   */
+  const paidPicture = async (
+    ebookId: string,
+    step: 'illustration' | 'cover',
+    index: number | undefined,
+    keyFor: (ext: string) => string,
+    draw: () => Promise<ImageResult>,
+  ): Promise<{ key: string; producer: string }> => {
+    const paid = await paidEarlier<{ key: string }>(ebookId, step, index);
+    if (paid && (await storage.head(paid.value.key))) return { key: paid.value.key, producer: paid.provider };
+    const provider = deps.image;
+    const result = await tracked(ebookId, step, provider.name, draw);
+    const producer = result.provider ?? provider.name;
+    const key = keyFor(extensionOf(result.mime));
+    try {
+      await storage.put(key, result.data, { contentType: result.mime });
+    } catch (err) {
+      // Paid for but not kept: the row says so (nothing to reuse), and the retry pays anew.
+      // The storage's failure is the one the activity reports, also when this record fails too.
+      await recordCall(ebookId, step, producer, result.model, result.usage, index).catch(() => undefined);
+      throw err;
+    }
+    await recordCall(ebookId, step, producer, result.model, result.usage, index, { key });
+    return { key, producer };
+  };
 
   const lettering = (book: Ebook, outline: Outline): Lettering => ({
     title: book.title || outline.title,
@@ -41,7 +73,7 @@ export function createPictureActivities(deps: ActivityDeps, calls: ProviderCalls
     heartbeat();
     const prompt = `Book cover for "${words.title}": ${words.subtitle} ${bible(outline)}`;
     await refuseIfFlagged(prompt, 'the cover prompt');
-    const result = await tracked(ebookId, 'cover', provider.name, () => provider.generateImage(
+    const { key, producer } = await paidPicture(ebookId, 'cover', undefined, (ext) => keys.cover(ebookId, ext, revision), () => provider.generateImage(
       {
         kind: 'cover',
         prompt,
@@ -55,10 +87,6 @@ export function createPictureActivities(deps: ActivityDeps, calls: ProviderCalls
       },
       signal(),
     ));
-    const producer = result.provider ?? provider.name;
-    await recordCall(ebookId, 'cover', producer, result.model, result.usage);
-    const key = keys.cover(ebookId, extensionOf(result.mime), revision);
-    await storage.put(key, result.data, { contentType: result.mime });
     await repos.ebooks.mergeMetadata(ebookId, { cover: { title: words.title, subtitle: words.subtitle } });
     await events.publish(ebookId, 'cover', { provider: producer });
     return { key, alt: `Cover of “${words.title}”`, provider: producer };
@@ -83,7 +111,8 @@ export function createPictureActivities(deps: ActivityDeps, calls: ProviderCalls
       heartbeat({ index });
       const prompt = `Illustration for chapter ${index}, "${chapter.title}": ${chapter.summary} ${bible(outline)}`;
       await refuseIfFlagged(prompt, `the illustration prompt of chapter ${index}`);
-      const result = await tracked(ebookId, 'illustration', provider.name, () => provider.generateImage(
+      const illustrationKey = (ext: string) => keys.illustration(ebookId, index, ext, revision);
+      const { key, producer } = await paidPicture(ebookId, 'illustration', index, illustrationKey, () => provider.generateImage(
         {
           kind: 'illustration',
           prompt,
@@ -97,10 +126,6 @@ export function createPictureActivities(deps: ActivityDeps, calls: ProviderCalls
         },
         signal(),
       ));
-      const producer = result.provider ?? provider.name;
-      await recordCall(ebookId, 'illustration', producer, result.model, result.usage, index);
-      const key = keys.illustration(ebookId, index, extensionOf(result.mime), revision);
-      await storage.put(key, result.data, { contentType: result.mime });
       const alt = `Illustration for chapter ${index}, “${chapter.title}”: ${chapter.summary}`;
       await repos.ebooks.setChapter(ebookId, index, {
         status: 'done',

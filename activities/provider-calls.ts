@@ -9,6 +9,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
 import { cachedProviderOrder } from '../db/ledger';
 import { isConnectionLoss } from '../db/errors';
+import { createLogger } from '../lib/logger';
 import { moderateText, type ModerationResult } from './moderation';
 import { ContentRefusedError, ModeratedStream } from './moderated-stream';
 import { partialSpendOf } from './providers/errors';
@@ -59,6 +60,7 @@ export function createProviderCalls(deps: ActivityDeps) {
   };
 
   const { ledger } = deps.repos;
+  let reuseLog: ReturnType<typeof createLogger> | undefined;
   const providerOrder = cachedProviderOrder(ledger, deps.providerOrderTtlMs ?? 10_000);
   const moderate = deps.moderate ?? moderateText;
 
@@ -77,14 +79,39 @@ export function createProviderCalls(deps: ActivityDeps) {
     }
   };
 
+  /** The running activity's identity, for its kept results; undefined outside an activity. */
+  const activityIdentity = () => {
+    try {
+      const info = Context.current().info;
+      if (info.isLocal || !info.workflowExecution) return undefined;
+      return { workflowId: info.workflowExecution.workflowId, runId: info.workflowExecution.runId, activityId: info.activityId, attempt: info.attempt };
+    } catch {
+      return undefined;
+    }
+  };
+
   /**
    * A book's call: its event and its ledger row commit together (a worker killed,
    * or a database lost, between two separate writes left an event without its row).
+   * `kept` is what the call returned (a chapter's text, where a picture was stored): it
+   * goes into the same row, so a retry of this activity finds it with `paidEarlier`
+   * and does not pay for it again.
    */
-  const recordCall = async (ebookId: string, step: string, provider: string, model: string, usage: Usage, index?: number) => {
+  const recordCall = async (
+    ebookId: string,
+    step: string,
+    provider: string,
+    model: string,
+    usage: Usage,
+    index?: number,
+    kept?: unknown,
+  ) => {
     const event = { step, index, provider, model, usage };
     recordProviderSpend(step, provider, model, usage);
-    const entry = { ebookId, step, chapterIndex: index ?? null, provider, model, usage, idempotencyKey: callKey(ebookId, step, index) };
+    const id = activityIdentity();
+    // Tagged with the workflow run: a reset run numbers its activities afresh, and must not take an old run's result.
+    const result = kept !== undefined && id ? { runId: id.runId, value: kept } : undefined;
+    const entry = { ebookId, step, chapterIndex: index ?? null, provider, model, usage, idempotencyKey: callKey(ebookId, step, index), result };
     // The first error inside the transaction: when the connection died under it, knex
     // rejects with the ROLLBACK's failure instead, which hides the cause.
     let cause: unknown;
@@ -102,6 +129,30 @@ export function createProviderCalls(deps: ActivityDeps) {
     } catch (err) {
       throw databaseLost(err, cause, `recording the ${step} call`) ?? err;
     }
+  };
+
+  /**
+   * What an earlier attempt of the running activity was paid for and kept (recordCall's
+   * `kept`), for its `step` (chapter `index`): an attempt that recorded its call and then
+   * failed (a write after it lost the database, the worker was killed) is retried, and the
+   * retry reuses the result instead of calling the provider again. Undefined on a first
+   * attempt, outside an activity, or when nothing was kept.
+   */
+  const paidEarlier = async <T>(ebookId: string, step: string, index?: number): Promise<{ provider: string; model: string; value: T } | undefined> => {
+    const id = activityIdentity();
+    if (!id || id.attempt <= 1) return undefined;
+    const prefix = `${id.workflowId}:${id.activityId}:`;
+    const found = await ledger.paidResult<{ runId?: string; value?: T }>(ebookId, prefix, step, index ?? null);
+    if (!found || found.result.runId !== id.runId || found.result.value === undefined) return undefined;
+    // The same activity's key: `prefix` then its attempt, which must be an earlier one.
+    const attempt = Number(found.idempotencyKey.slice(prefix.length).split(':')[0]);
+    if (!(attempt < id.attempt)) return undefined;
+    // A warning: it follows a failed attempt, and shows where workers log warnings only (the cluster's LOG_LEVEL=warn).
+    (reuseLog ??= createLogger('provider-calls')).warn(
+      { ebookId, step, index, workflowId: id.workflowId, activityId: id.activityId, attempt: id.attempt, paidOnAttempt: attempt },
+      `reusing the ${step} result paid for on attempt ${attempt}: the provider is not called again`,
+    );
+    return { provider: found.provider, model: found.model, value: found.result.value };
   };
 
   /**
@@ -208,8 +259,15 @@ export function createProviderCalls(deps: ActivityDeps) {
     what: string;
     heartbeatDetails?: unknown;
     publish: (piece: string) => Promise<unknown>;
-    record: (provider: string, model: string, usage: Usage) => Promise<void>;
+    /** `result` is the whole text, when the provider finished (not for a stream cut short). */
+    record: (provider: string, model: string, usage: Usage, result?: R) => Promise<void>;
     call: (onText: (delta: string) => void, signal: AbortSignal) => Promise<R>;
+    /**
+     * A text already paid for (an earlier attempt's, see `paidEarlier`): it goes through
+     * moderation and out to readers as a streamed one would, without calling the provider
+     * or recording anything.
+     */
+    reuse?: R;
   }): Promise<R> => {
     const stop = new AbortController();
     const activitySignal = signal();
@@ -223,6 +281,18 @@ export function createProviderCalls(deps: ActivityDeps) {
       heartbeat(opts.heartbeatDetails);
       moderated.push(delta);
     };
+    if (opts.reuse) {
+      const kept = opts.reuse;
+      // Paragraph by paragraph, as the provider streamed it; the earlier attempt may have
+      // failed before moderation passed all of it, so it is all checked again.
+      kept.paragraphs.forEach((p, i) => moderated.push(i === 0 ? p : `\n\n${p}`));
+      try {
+        await moderated.finish(kept.paragraphs.join('\n\n'));
+      } catch (err) {
+        throw err instanceof ContentRefusedError ? refusal(err.verdict, opts.what) : err;
+      }
+      return kept;
+    }
     let result: R;
     try {
       result = await tracked(opts.ebookId, opts.step, opts.provider, () => opts.call(onText, providerSignal));
@@ -235,7 +305,7 @@ export function createProviderCalls(deps: ActivityDeps) {
       await moderated.settle();
       throw stop.signal.reason;
     }
-    await opts.record(result.provider ?? opts.provider, result.model, result.usage);
+    await opts.record(result.provider ?? opts.provider, result.model, result.usage, result);
     try {
       await moderated.finish(result.paragraphs.join('\n\n'));
     } catch (err) {
@@ -244,7 +314,7 @@ export function createProviderCalls(deps: ActivityDeps) {
     return result;
   };
 
-  return { heartbeat, signal, recordCall, recordOwnedCall, tracked, refuseIfFlagged, refusal, moderate, writeModerated, closeBreakers };
+  return { heartbeat, signal, recordCall, paidEarlier, recordOwnedCall, tracked, refuseIfFlagged, refusal, moderate, writeModerated, closeBreakers };
 }
 
 /** What a streamed text call returns. */

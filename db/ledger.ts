@@ -17,6 +17,19 @@ export interface LedgerEntry {
   usage: Usage;
   /** Unique per real provider call; a second record with the same key is dropped. */
   idempotencyKey: string;
+  /**
+   * What the call returned, kept so a retry of the same activity reuses it rather than
+   * paying again (a chapter's text, where a picture was stored): see `paidResult`.
+   */
+  result?: unknown;
+}
+
+/** A paid call's kept result, with who produced it. */
+export interface PaidResult<T = unknown> {
+  idempotencyKey: string;
+  provider: string;
+  model: string;
+  result: T;
 }
 
 export interface BookCost {
@@ -109,14 +122,15 @@ export function createLedger(knex: Knex) {
         await trx.raw('SELECT 1 FROM memory_books WHERE id = ? FOR NO KEY UPDATE', [e.ebookId]);
         const inserted = await trx.raw(
           `INSERT INTO cost_ledger (ebook_id, user_id, step, chapter_index, provider, model,
-             input_tokens, output_tokens, images, cost_usd, estimated, idempotency_key)
-           VALUES (?, coalesce(?::uuid, (SELECT user_id FROM memory_books WHERE id = ?)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             input_tokens, output_tokens, images, cost_usd, estimated, idempotency_key, result)
+           VALUES (?, coalesce(?::uuid, (SELECT user_id FROM memory_books WHERE id = ?)), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::jsonb)
            ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`,
           [
             e.ebookId,
             e.userId ?? null,
             e.ebookId,
             ...callValues(e),
+            e.result === undefined ? null : JSON.stringify(e.result),
           ],
         );
         const { rows } = await trx.raw(
@@ -147,6 +161,23 @@ export function createLedger(knex: Knex) {
         ],
       );
       return { inserted: rows.length > 0 };
+    },
+
+    /**
+     * The latest kept result of the book's `step` (chapter `index`) among the calls whose
+     * key starts with `keyPrefix` (one activity's attempts: `workflowId:activityId:`);
+     * undefined when none was kept.
+     */
+    async paidResult<T = unknown>(ebookId: string, keyPrefix: string, step: string, index?: number | null): Promise<PaidResult<T> | undefined> {
+      const { rows } = await knex.raw(
+        `SELECT idempotency_key, provider, model, result FROM cost_ledger
+          WHERE ebook_id = ? AND step = ? AND chapter_index IS NOT DISTINCT FROM ?::int
+            AND starts_with(idempotency_key, ?) AND result IS NOT NULL
+          ORDER BY id DESC LIMIT 1`,
+        [ebookId, step, index ?? null, keyPrefix],
+      );
+      const r = rows[0];
+      return r ? { idempotencyKey: r.idempotency_key, provider: r.provider, model: r.model, result: r.result as T } : undefined;
     },
 
     /** What generating a story has cost (every run), straight from the ledger. */

@@ -14,6 +14,7 @@ import * as outlineReview from './migrations/20261205170000_outline_review';
 import * as erasures from './migrations/20261205180000_erasures';
 import * as waitingFor from './migrations/20261205190000_waiting_for';
 import * as fileVersionAt from './migrations/20261205191000_file_version_at';
+import * as paidResults from './migrations/20261205200000_paid_results';
 
 interface Migration {
   up(knex: Knex): Promise<void>;
@@ -41,6 +42,7 @@ const MIGRATIONS: Array<readonly [name: string, migration: Migration]> = [
   ['20261205180000_erasures', erasures],
   ['20261205190000_waiting_for', waitingFor],
   ['20261205191000_file_version_at', fileVersionAt],
+  ['20261205200000_paid_results', paidResults],
 ];
 
 /** Names of every migration, in the order they apply. */
