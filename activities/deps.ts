@@ -8,6 +8,7 @@ import type { EventBus } from '../db/events';
 import type { Moderator } from './moderation';
 import type { ImageProvider, TextProvider, UpscaleRequest, ImageResult } from './providers/types';
 import type { Storage } from './storage/types';
+import type { InteriorBleed } from '../core/print';
 
 export interface ActivityDeps {
   /** The only way to the database: the cost ledger, stories and batch queries included. */
@@ -31,8 +32,8 @@ export interface ActivityDeps {
    * the throughput benchmark's books ~10% cheaper. Long steps still beat after this.
    */
   heartbeatQuietMs?: number;
-  /** The print package's paper (lib/config.ts `print`): the wraparound cover's spine is pages × thickness. Default: white. */
-  print?: { paperThicknessIn: number };
+  /** The print package (lib/config.ts `print`): the cover's spine is pages × paper thickness (default white); the interior's bleed sides (default all). */
+  print?: { paperThicknessIn: number; interiorBleed?: InteriorBleed };
 }
 
 /** A chapter as stored: the text itself never enters workflow history. */

@@ -18,7 +18,7 @@ import { getEra } from '../core/eras';
 import { BLEED_IN, TRIM } from '../core/print';
 import { textLanguage } from '../core/language';
 
-/** Trim and bleed of the print interior (core/print.ts): US trade 6×9 in, 1/8 in bleed on every side. */
+/** Trim and bleed of the print interior (core/print.ts): US trade 6×9 in, 1/8 in bleed (on which sides: PRINT_INTERIOR_BLEED). */
 const PRINT_FORMAT = { trimWidthIn: TRIM.widthIn, trimHeightIn: TRIM.heightIn, bleedIn: BLEED_IN };
 export const PRINT_PDF_NAME = 'book-print.pdf';
 /** The wraparound cover, stored beside the print PDF under the same prefix (draft or version). */
@@ -144,7 +144,7 @@ export function createFileActivities(deps: ActivityDeps, calls: ProviderCalls, r
       const book = await assemble({ ...manifest, watermark: undefined });
       let pageCount = 0;
       const pdf = await renderPdfFile(book, {
-        print: PRINT_FORMAT,
+        print: { ...PRINT_FORMAT, bleedEdges: deps.print?.interiorBleed ?? 'all' },
         onProgress: (done, total) => heartbeat({ done, total }),
         onPageCount: (pages) => (pageCount = pages),
       });

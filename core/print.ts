@@ -19,6 +19,14 @@ export const TRIM: TrimSize = { widthIn: 6, heightIn: 9 };
 /** Bleed beyond the trim on every outer edge of the interior and the cover, in inches. */
 export const BLEED_IN = 0.125;
 
+/**
+ * Where the interior's bleed goes: `all` four sides of every page (Lulu: 6.25 × 9.25 in for
+ * 6 × 9), or `outside`, the top, bottom and outer edge only, none at the binding (KDP and
+ * IngramSpark: 6.125 × 9.25 in). docs/print.md compares them.
+ */
+export type InteriorBleed = 'all' | 'outside';
+export const INTERIOR_BLEEDS: readonly InteriorBleed[] = ['all', 'outside'];
+
 /** Thickness of one page (half a sheet) in inches, by paper stock. */
 export const PAPER_THICKNESS_IN: Record<PaperStock, number> = {
   white: 0.002252,

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { parsePriceOverrides, type PriceTable } from '../core/pricing';
-import { PAPER_THICKNESS_IN, type PaperStock } from '../core/print';
+import { INTERIOR_BLEEDS, PAPER_THICKNESS_IN, type InteriorBleed, type PaperStock } from '../core/print';
 
 /**
  * The one typed configuration of the engine, read from the environment once and
@@ -105,9 +105,10 @@ export interface Config {
    * The paper of the print-on-demand package (plans with `printReady`): PRINT_PAPER picks a
    * stock (its thickness per page from core/print.ts), PRINT_PAPER_THICKNESS_IN overrides
    * the thickness with the printer's own figure. The wraparound cover's spine is
-   * pages × `paperThicknessIn`.
+   * pages × `paperThicknessIn`. PRINT_INTERIOR_BLEED puts the interior's bleed on `all` four
+   * sides (Lulu) or the `outside` edges only (KDP, IngramSpark).
    */
-  print: { paper: PaperStock; paperThicknessIn: number };
+  print: { paper: PaperStock; paperThicknessIn: number; interiorBleed: InteriorBleed };
   /** Unset (no S3_BUCKET): files live on local disk under `dataDir/files`. */
   s3?: {
     bucket: string;
@@ -345,6 +346,13 @@ const envSchema = z.object({
       })
       .default('white'),
   ),
+  PRINT_INTERIOR_BLEED: text.pipe(
+    z
+      .enum(INTERIOR_BLEEDS as [InteriorBleed, ...InteriorBleed[]], {
+        error: (iss) => `unknown bleed "${String(iss.input)}" (expected ${INTERIOR_BLEEDS.join(' or ')})`,
+      })
+      .default('all'),
+  ),
   // Inches per page (half a sheet): 0.002252 is 0.0045 in paper, a typical 50-60 lb stock.
   PRINT_PAPER_THICKNESS_IN: text.pipe(
     z
@@ -430,7 +438,11 @@ export function loadConfig(env: Env = process.env): Config {
       userPerMinute: e.RATE_LIMIT_USER_PER_MINUTE,
       ipPerMinute: e.RATE_LIMIT_IP_PER_MINUTE,
     },
-    print: { paper: e.PRINT_PAPER, paperThicknessIn: e.PRINT_PAPER_THICKNESS_IN ?? PAPER_THICKNESS_IN[e.PRINT_PAPER] },
+    print: {
+      paper: e.PRINT_PAPER,
+      paperThicknessIn: e.PRINT_PAPER_THICKNESS_IN ?? PAPER_THICKNESS_IN[e.PRINT_PAPER],
+      interiorBleed: e.PRINT_INTERIOR_BLEED,
+    },
     s3: s3Config(e),
   };
 }

@@ -16,7 +16,7 @@
  */
 import PDFDocument from 'pdfkit';
 import { createHash } from 'node:crypto';
-import { gutterIn, MIN_PRINT_PAGES, MIN_PRINT_PPI, OUTSIDE_MARGIN_IN } from '../../core/print';
+import { gutterIn, MIN_PRINT_PAGES, MIN_PRINT_PPI, OUTSIDE_MARGIN_IN, type InteriorBleed } from '../../core/print';
 import { chapterTitle, labelsFor, oneLine, startLimited, stripInvalidChars, textDirection, toJpeg, yearOf, type JpegImage } from './common';
 import { registerSharedFont, resolveFallbackFonts, resolveFonts } from './fonts';
 import { declarePdfStandards } from './pdf-standards';
@@ -28,8 +28,10 @@ export interface PrintOptions {
   /** Trim size: the page as it is after cutting, in inches. */
   trimWidthIn: number;
   trimHeightIn: number;
-  /** Bleed added on every side of the trim, in inches (0.125 is usual). */
+  /** Bleed added beyond the trim, in inches (0.125 is usual). */
   bleedIn: number;
+  /** Which sides get the bleed: `all` (default) or `outside`, none at the binding (core/print.ts). */
+  bleedEdges?: InteriorBleed;
 }
 
 export interface RenderPdfOptions {
@@ -79,6 +81,8 @@ interface Geometry {
   maxImagePx: number;
   /** Left edge of the text block on physical page `n` (1-based). */
   leftAt(n: number): number;
+  /** Where the trim's left edge lies on physical page `n` (1-based). */
+  trimLeftAt(n: number): number;
 }
 
 function geometry(print?: PrintOptions, gutter = 0): Geometry {
@@ -96,8 +100,12 @@ function geometry(print?: PrintOptions, gutter = 0): Geometry {
     left: inside + bleed,
     right: outside + bleed,
   };
+  // Outside-only bleed: none at the binding, so a right-hand (odd) page's trim starts at the
+  // sheet's left edge and a left-hand page's one bleed in.
+  const outsideOnly = print?.bleedEdges === 'outside';
+  const trimLeftAt = (n: number) => (outsideOnly && n % 2 === 1 ? 0 : bleed);
   return {
-    pageW: trimW + 2 * bleed,
+    pageW: trimW + (outsideOnly ? 1 : 2) * bleed,
     pageH: trimH + 2 * bleed,
     bleed,
     trimW,
@@ -106,7 +114,8 @@ function geometry(print?: PrintOptions, gutter = 0): Geometry {
     contentW: trimW - inside - outside,
     contentH: trimH - MARGIN.top - MARGIN.bottom,
     maxImagePx: print ? MAX_PRINT_IMAGE_PX : MAX_IMAGE_PX,
-    leftAt: (n) => bleed + (n % 2 === 1 ? inside : outside),
+    leftAt: (n) => trimLeftAt(n) + (n % 2 === 1 ? inside : outside),
+    trimLeftAt,
   };
 }
 
@@ -242,11 +251,12 @@ async function layOut(book: RenderBook, opts: RenderPdfOptions, g: Geometry, ima
   if (print) {
     // Every page gets the printer's boxes: MediaBox is the trim plus bleed, TrimBox the cut.
     const b = g.bleed;
-    const trimBox = [b, b, b + g.trimW, b + g.trimH];
     const bleedBox = [0, 0, PAGE_W, PAGE_H];
     doc.on('pageAdded', () => {
       const data = (doc.page as unknown as { dictionary: { data: Record<string, unknown> } }).dictionary.data;
-      data.TrimBox = trimBox;
+      // The page being added is the next physical page (newPage records it just after).
+      const x = g.trimLeftAt(kinds.length + 1);
+      data.TrimBox = [x, b, x + g.trimW, b + g.trimH];
       data.BleedBox = bleedBox;
     });
   }

@@ -195,3 +195,44 @@ describe('print interior (issue 17): trim, parity, gutter, 300 ppi, PDF/X-4', fu
     }
   });
 });
+
+describe('print interior with the bleed on the outside edges only (PRINT_INTERIOR_BLEED=outside: KDP, IngramSpark)', function () {
+  this.timeout(10 * 60 * 1000);
+  let dir: string;
+  let pdf: string;
+  let pages: number;
+
+  before(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'print-outside-'));
+    pdf = path.join(dir, 'outside.pdf');
+    await fs.writeFile(pdf, await renderPdf(await englishBook(5), { print: { ...PRINT, bleedEdges: 'outside' }, onPageCount: (n) => (pages = n) }));
+  });
+
+  after(async () => {
+    if (dir && !process.env.KEEP_RENDER_OUTPUT) await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  it('is trim + one bleed wide, with the trim against the binding edge of each page', async () => {
+    const media = [0, 0, (TRIM.widthIn + BLEED_IN) * 72, (TRIM.heightIn + 2 * BLEED_IN) * 72];
+    const boxes = await pageBoxes(pdf);
+    assert.equal(boxes.length, pages);
+    boxes.forEach((b, i) => {
+      const page = i + 1;
+      // A right-hand page is bound on its left, a left-hand page on its right: no bleed there.
+      const x0 = page % 2 === 1 ? 0 : B;
+      assert.deepEqual(b.MediaBox, media, `page ${page} MediaBox`);
+      assert.deepEqual(b.BleedBox, media, `page ${page} BleedBox`);
+      assert.deepEqual(b.TrimBox, [x0, B, x0 + TRIM.widthIn * 72, B + TRIM.heightIn * 72], `page ${page} TrimBox`);
+    });
+  });
+
+  it('keeps the margins measured from the trim: inside + gutter on odd pages, outside on even ones', async () => {
+    const opening = (await openingPages(pdf))[0].page;
+    const odd = await textLeftEdge(pdf, opening);
+    const even = await textLeftEdge(pdf, opening + 1);
+    const inside = (OUTSIDE_MARGIN_IN + gutterIn(pages)) * 72;
+    const outside = B + OUTSIDE_MARGIN_IN * 72;
+    assert.ok(Math.abs(odd - inside) < 0.5, `odd page text at ${odd}, inside margin ${inside} from the sheet's left edge`);
+    assert.ok(Math.abs(even - outside) < 0.5, `even page text at ${even}, bleed + outside margin ${outside}`);
+  });
+});
