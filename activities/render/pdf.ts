@@ -18,10 +18,9 @@ import PDFDocument from 'pdfkit';
 import { createHash } from 'node:crypto';
 import { gutterIn, MIN_PRINT_PAGES, MIN_PRINT_PPI, OUTSIDE_MARGIN_IN, type InteriorBleed } from '../../core/print';
 import { chapterTitle, labelsFor, oneLine, startLimited, stripInvalidChars, textDirection, toJpeg, yearOf, type JpegImage } from './common';
-import { registerSharedFont, resolveFallbackFonts, resolveFonts } from './fonts';
 import { declarePdfStandards } from './pdf-standards';
 import { toPrintJpeg } from './print-images';
-import { TextSetter, type BlockOptions, type LaidOut } from './text';
+import { bookTextSetter, type BlockOptions, type LaidOut, type TextSetter } from './text';
 import type { RenderBook } from './types';
 
 export interface PrintOptions {
@@ -212,7 +211,6 @@ function estimatePages(book: RenderBook, g: Geometry): number {
 
 /** One layout of the whole book with geometry `g`: the PDF and its page count. */
 async function layOut(book: RenderBook, opts: RenderPdfOptions, g: Geometry, images: Images): Promise<{ pdf: Buffer; pages: number }> {
-  const fonts = resolveFonts();
   const labels = labelsFor(book.language);
   const bookDir = textDirection(book.language);
   const modified = new Date(book.modified);
@@ -269,20 +267,7 @@ async function layOut(book: RenderBook, opts: RenderPdfOptions, g: Geometry, ima
     doc.on('error', reject);
   });
 
-  registerSharedFont(doc, 'serif', fonts.serif);
-  registerSharedFont(doc, 'serif-bold', fonts.serifBold);
-  registerSharedFont(doc, 'serif-italic', fonts.serifItalic);
-  registerSharedFont(doc, 'sans', fonts.sans);
-  // Fallbacks are registered only: pdfkit reads a font file when text first needs it,
-  // and embeds (a subset of) a font only when it is drawn with.
-  const system = opts.fallbackFonts !== 'bundled';
-  const ts = new TextSetter(doc, book.language, system);
-  const serifFallbacks = resolveFallbackFonts(book.language, true, system);
-  const sansFallbacks = resolveFallbackFonts(book.language, false, system);
-  ts.defineStyle('serif', serifFallbacks.regular);
-  ts.defineStyle('serif-italic', serifFallbacks.regular);
-  ts.defineStyle('serif-bold', serifFallbacks.bold);
-  ts.defineStyle('sans', sansFallbacks.regular);
+  const ts = bookTextSetter(doc, book.language, opts.fallbackFonts);
   const block = (o: BlockOptions): BlockOptions => ({ baseDir: bookDir, ...o });
 
   const kinds: Array<{ kind: PageKind; chapter?: number }> = [];

@@ -19,8 +19,7 @@ import PDFDocument from 'pdfkit';
 import sharp from 'sharp';
 import { coverLayout, MIN_PRINT_PPI, PAPER_THICKNESS_IN, SPINE_TEXT_MARGIN_IN, type CoverLayout } from '../../core/print';
 import { oneLine, textDirection } from './common';
-import { registerSharedFont, resolveFallbackFonts, resolveFonts } from './fonts';
-import { TextSetter } from './text';
+import { bookTextSetter } from './text';
 import type { RenderBook } from './types';
 
 export interface PrintCoverOptions {
@@ -136,17 +135,7 @@ export async function renderPrintCover(book: RenderBook, opts: PrintCoverOptions
   page.TrimBox = [bleed, bleed, W - bleed, H - bleed];
   page.BleedBox = [0, 0, W, H];
 
-  const fonts = resolveFonts();
-  registerSharedFont(doc, 'serif', fonts.serif);
-  registerSharedFont(doc, 'serif-bold', fonts.serifBold);
-  registerSharedFont(doc, 'sans', fonts.sans);
-  const system = opts.fallbackFonts !== 'bundled';
-  const ts = new TextSetter(doc, book.language, system);
-  const serifFallbacks = resolveFallbackFonts(book.language, true, system);
-  const sansFallbacks = resolveFallbackFonts(book.language, false, system);
-  ts.defineStyle('serif', serifFallbacks.regular);
-  ts.defineStyle('serif-bold', serifFallbacks.bold);
-  ts.defineStyle('sans', sansFallbacks.regular);
+  const ts = bookTextSetter(doc, book.language, opts.fallbackFonts);
 
   // Back, spine and the left bleed: one panel of the book's colour.
   doc.rect(0, 0, frontX, H).fill(toHex(bg));

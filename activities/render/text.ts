@@ -15,7 +15,7 @@
 import bidiFactory from 'bidi-js';
 import { createRequire } from 'node:module';
 import { getScript } from 'unicode-properties';
-import { findCoveringFont, registerSharedFont, type FallbackFont } from './fonts';
+import { findCoveringFont, registerSharedFont, resolveFallbackFonts, resolveFonts, type FallbackFont } from './fonts';
 
 const bidi = bidiFactory();
 
@@ -818,4 +818,28 @@ export class TextSetter {
 function resolveAlign(align: Align, dir: Direction): 'left' | 'center' | 'right' {
   if (align === 'start' || align === 'justify') return dir === 'rtl' ? 'right' : 'left';
   return align;
+}
+
+/**
+ * A TextSetter for one of a book's PDFs (the book, its print cover): the shared serif,
+ * serif-bold, serif-italic and sans faces, and each style's fallbacks for the book's
+ * language. Fallbacks are registered only: pdfkit reads a font file when text first needs
+ * it, and embeds (a subset of) a font only when it is drawn with. `fallbackFonts`: see
+ * RenderPdfOptions ('system' uses Debian's Noto fonts when installed).
+ */
+export function bookTextSetter(doc: PDFKit.PDFDocument, language: string, fallbackFonts: 'system' | 'bundled' = 'system'): TextSetter {
+  const fonts = resolveFonts();
+  registerSharedFont(doc, 'serif', fonts.serif);
+  registerSharedFont(doc, 'serif-bold', fonts.serifBold);
+  registerSharedFont(doc, 'serif-italic', fonts.serifItalic);
+  registerSharedFont(doc, 'sans', fonts.sans);
+  const system = fallbackFonts !== 'bundled';
+  const ts = new TextSetter(doc, language, system);
+  const serifFallbacks = resolveFallbackFonts(language, true, system);
+  const sansFallbacks = resolveFallbackFonts(language, false, system);
+  ts.defineStyle('serif', serifFallbacks.regular);
+  ts.defineStyle('serif-italic', serifFallbacks.regular);
+  ts.defineStyle('serif-bold', serifFallbacks.bold);
+  ts.defineStyle('sans', sansFallbacks.regular);
+  return ts;
 }
